@@ -1,0 +1,52 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { servedDocument } from '../mgmt-v2/openapi.ts';
+
+const swaggerDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+const ASSETS: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
+  'swagger-ui-standalone-preset.js': 'application/javascript; charset=utf-8',
+};
+
+const page = (specUrl: string) => `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Trellis API reference</title>
+  <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head>
+<body>
+  <div id="docs"></div>
+  <script src="/docs/assets/swagger-ui-bundle.js"></script>
+  <script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({
+      url: ${JSON.stringify(specUrl)},
+      dom_id: '#docs',
+      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+      layout: 'StandaloneLayout',
+      persistAuthorization: true,
+    });
+  </script>
+</body>
+</html>`;
+
+/** API documents (JSON) and a browsable reference page at /docs. */
+export async function docsRoutes(app: FastifyInstance, opts: { publicUrl: string }) {
+  const mgmtDocument = servedDocument(opts.publicUrl);
+  app.get('/mgmt/v2/openapi.json', async () => mgmtDocument);
+  app.get('/docs', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(page('/mgmt/v2/openapi.json')),
+  );
+  app.get<{ Params: { file: string } }>('/docs/assets/:file', async (req, reply) => {
+    const type = ASSETS[req.params.file];
+    if (!type) return reply.code(404).send({ error: 'not found' });
+    return reply
+      .type(type)
+      .header('cache-control', 'public, max-age=86400')
+      .send(fs.createReadStream(path.join(swaggerDir, req.params.file)));
+  });
+}

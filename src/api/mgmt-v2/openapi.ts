@@ -1,0 +1,235 @@
+import fs from 'node:fs';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { badRequest } from '../../core/errors.ts';
+import { EVENT_TYPES } from '../../core/events.ts';
+
+/**
+ * The Management API v2 contract: the published Supaglue OpenAPI document (bundled beside this
+ * file) is the single source of request validation, and is served, with Trellis's extensions, as
+ * this surface's API document.
+ */
+type Json = Record<string, unknown>;
+interface Parameter {
+  name: string;
+  in: 'query' | 'header' | 'path';
+  required?: boolean;
+  schema?: Json;
+  $ref?: string;
+}
+interface Operation {
+  operationId: string;
+  parameters?: Parameter[];
+  requestBody?: { content: { 'application/json': { schema: Json } } };
+}
+
+const spec = JSON.parse(fs.readFileSync(new URL('./mgmt-v2.openapi.json', import.meta.url), 'utf8')) as {
+  paths: Record<string, Record<string, Operation | Parameter[]>>;
+  components: { parameters: Record<string, Parameter> };
+} & Json;
+
+/**
+ * Where the spec's `oneOf` branches overlap (e.g. `{object}` and `{object, table}`), a valid body
+ * matches two branches and strict `oneOf` would reject it; for requests we read `oneOf` as
+ * `anyOf`, which is the same wherever the branches are disjoint.
+ */
+function oneOfAsAnyOf(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(oneOfAsAnyOf);
+  if (node && typeof node === 'object') {
+    const out: Json = {};
+    for (const [k, v] of Object.entries(node)) out[k === 'oneOf' ? 'anyOf' : k] = oneOfAsAnyOf(v);
+    return out;
+  }
+  return node;
+}
+
+/** Trellis extensions to the surface: webhook endpoint registration (Supaglue kept it in its dashboard). */
+const ref = (name: string) => ({ $ref: `#/components/responses/${name}` });
+const endpoint = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    url: { type: 'string' },
+    event_types: { type: 'array', items: { type: 'string' } },
+    enabled: { type: 'boolean' },
+    created_at: { type: 'string', format: 'date-time' },
+  },
+  required: ['id', 'url', 'event_types', 'enabled', 'created_at'],
+};
+const EXTENSION_PATHS: Json = {
+  '/webhooks': {
+    get: {
+      operationId: 'trellisListWebhooks',
+      summary: 'List webhook endpoints (Trellis extension)',
+      tags: ['Webhooks (Trellis)'],
+      responses: {
+        200: {
+          description: 'Endpoints',
+          content: { 'application/json': { schema: { type: 'array', items: endpoint } } },
+        },
+        401: ref('unauthorized'),
+      },
+    },
+    post: {
+      operationId: 'trellisCreateWebhook',
+      summary: 'Register a webhook endpoint (Trellis extension)',
+      description:
+        'Deliveries are signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) with the `secret` returned once here.',
+      tags: ['Webhooks (Trellis)'],
+      requestBody: {
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: {
+                url: { type: 'string' },
+                event_types: { type: 'array', items: { type: 'string', enum: [...EVENT_TYPES, '*'] } },
+              },
+              required: ['url'],
+            },
+          },
+        },
+      },
+      responses: {
+        201: {
+          description: 'Created',
+          content: {
+            'application/json': {
+              schema: {
+                allOf: [
+                  endpoint,
+                  { type: 'object', properties: { secret: { type: 'string' } }, required: ['secret'] },
+                ],
+              },
+            },
+          },
+        },
+        400: ref('badRequest'),
+      },
+    },
+  },
+  '/webhooks/{webhook_id}': {
+    delete: {
+      operationId: 'trellisDeleteWebhook',
+      summary: 'Delete a webhook endpoint (Trellis extension)',
+      tags: ['Webhooks (Trellis)'],
+      parameters: [{ name: 'webhook_id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { 204: { description: 'Deleted' }, 404: ref('notFound') },
+    },
+  },
+  '/webhooks/{webhook_id}/deliveries': {
+    get: {
+      operationId: 'trellisListWebhookDeliveries',
+      summary: 'Delivery attempts of an endpoint, newest first (Trellis extension)',
+      tags: ['Webhooks (Trellis)'],
+      parameters: [{ name: 'webhook_id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { 200: { description: 'Attempts' }, 404: ref('notFound') },
+    },
+  },
+};
+
+const contract = { ...spec, paths: { ...spec.paths, ...EXTENSION_PATHS } } as typeof spec;
+
+/** A schema fragment whose local `$ref`s point into the contract document. */
+function inContract(node: unknown): Json {
+  return JSON.parse(JSON.stringify(node).replaceAll('"$ref":"#/', '"$ref":"mgmt#/')) as Json;
+}
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
+const ajv = new Ajv2020({ strict: false, allErrors: true, coerceTypes: false });
+addFormats(ajv);
+ajv.addSchema(oneOfAsAnyOf(contract) as Json, 'mgmt');
+
+interface CompiledOperation {
+  body?: ValidateFunction;
+  params: { name: string; in: Parameter['in']; required: boolean; validate?: ValidateFunction }[];
+}
+
+const operations = new Map<string, CompiledOperation>();
+for (const [path, item] of Object.entries(contract.paths)) {
+  const shared = (item.parameters as Parameter[] | undefined) ?? [];
+  for (const [method, op] of Object.entries(item)) {
+    if (method === 'parameters') continue;
+    const operation = op as Operation;
+    const pointer = `mgmt#/paths/${path.replaceAll('~', '~0').replaceAll('/', '~1')}/${method}`;
+    const params = [...shared, ...(operation.parameters ?? [])].map((p) => {
+      const param = p.$ref ? spec.components.parameters[p.$ref.split('/').pop() ?? '']! : p;
+      return {
+        name: param.name,
+        in: param.in,
+        required: param.required === true,
+        validate: param.schema ? ajv.compile(inContract(oneOfAsAnyOf(param.schema))) : undefined,
+      };
+    });
+    operations.set(operation.operationId, {
+      body: operation.requestBody
+        ? ajv.compile({ $ref: `${pointer}/requestBody/content/application~1json/schema` })
+        : undefined,
+      params,
+    });
+  }
+}
+
+export const OPERATION_IDS = [...operations.keys()];
+
+function describe(errors: ErrorObject[] | null | undefined, where: string): string {
+  const messages = (errors ?? [])
+    .filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'if')
+    .map((e) => {
+      const at = `${where}${e.instancePath}`;
+      if (e.keyword === 'enum')
+        return `${at} must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}`;
+      if (e.keyword === 'additionalProperties')
+        return `${at} has unknown property "${e.params.additionalProperty}"`;
+      return `${at} ${e.message}`;
+    });
+  return [...new Set(messages)].slice(0, 6).join('; ') || `${where} is invalid`;
+}
+
+/** Validates a request's body, headers and query against its operation in the spec; throws 400. */
+export function validateRequest(
+  operationId: string,
+  req: { body: unknown; headers: Record<string, unknown>; query: Record<string, unknown> },
+): void {
+  const op = operations.get(operationId);
+  if (!op) throw new Error(`unknown operation ${operationId}`);
+  for (const param of op.params) {
+    if (param.in === 'path') continue;
+    const value = param.in === 'header' ? req.headers[param.name.toLowerCase()] : req.query[param.name];
+    if (value === undefined || value === '') {
+      if (param.required) throw badRequest(`${param.in} parameter ${param.name} is required`);
+      continue;
+    }
+    if (Array.isArray(value)) throw badRequest(`${param.in} parameter ${param.name} must be given once`);
+    const typed = param.validate && isBooleanSchema(param.validate) ? parseBoolean(param.name, value) : value;
+    if (param.validate && !param.validate(typed)) {
+      throw badRequest(
+        describe(param.validate.errors, `${param.in} parameter ${param.name}`),
+        'VALIDATION_ERROR',
+      );
+    }
+  }
+  if (op.body) {
+    if (req.body === undefined) throw badRequest('a JSON request body is required');
+    if (!op.body(req.body)) throw badRequest(describe(op.body.errors, 'body'), 'VALIDATION_ERROR');
+  }
+}
+
+function isBooleanSchema(validate: ValidateFunction): boolean {
+  return (validate.schema as Json | undefined)?.type === 'boolean';
+}
+
+function parseBoolean(name: string, value: unknown): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw badRequest(`query parameter ${name} must be true or false`);
+}
+
+/** The document served at /mgmt/v2/openapi.json: the contract with extensions, pointed at this server. */
+export function servedDocument(publicUrl: string): Json {
+  const doc = structuredClone(contract) as unknown as Json & { info: Json };
+  doc.servers = [{ url: `${publicUrl}/mgmt/v2`, description: 'This Trellis server' }];
+  doc.info = { ...doc.info, title: 'Trellis Management API (v2, Supaglue dialect)' };
+  return doc;
+}

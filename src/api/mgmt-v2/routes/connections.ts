@@ -1,0 +1,95 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  createConnection,
+  deleteConnection,
+  findConnection,
+  getProviderUserId,
+  getRateLimitInfo,
+  getSyncOverrides,
+  listConnections,
+  type ManualConnectionInput,
+  setSyncOverrides,
+} from '../../../core/connections.ts';
+import type { SyncOverrides } from '../../../core/syncs.ts';
+import { connectionHeaders, type RouteOptions } from '../plugin.ts';
+import * as to from '../serializers.ts';
+
+type CustomerParams = { customer_id: string };
+type ConnectionParams = { customer_id: string; provider_name: string };
+
+export async function connectionRoutes(app: FastifyInstance, { deps }: RouteOptions) {
+  app.get<{ Params: CustomerParams }>(
+    '/customers/:customer_id/connections',
+    { config: { operationId: 'getConnections' } },
+    async (req) => (await listConnections(deps, req.projectId, req.params.customer_id)).map(to.connection),
+  );
+
+  app.post<{ Params: CustomerParams; Body: ManualConnectionInput }>(
+    '/customers/:customer_id/connections',
+    { config: { operationId: 'createConnection' } },
+    async (req) =>
+      to.connection(await createConnection(deps, req.projectId, req.params.customer_id, req.body)),
+  );
+
+  app.get<{ Params: CustomerParams; Querystring: { provider_name: string } }>(
+    '/customers/:customer_id/connections/_provider_user_id',
+    { config: { operationId: 'getProviderUserId' } },
+    async (req) => {
+      const { userId, raw } = await getProviderUserId(
+        deps,
+        req.projectId,
+        req.params.customer_id,
+        req.query.provider_name,
+      );
+      return { user_id: userId, raw_details: raw };
+    },
+  );
+
+  app.get<{ Params: ConnectionParams }>(
+    '/customers/:customer_id/connections/:provider_name',
+    { config: { operationId: 'getConnection' } },
+    async (req) =>
+      to.connection(
+        await findConnection(deps, req.projectId, req.params.customer_id, req.params.provider_name),
+      ),
+  );
+
+  app.delete<{ Params: ConnectionParams }>(
+    '/customers/:customer_id/connections/:provider_name',
+    { config: { operationId: 'deleteConnection' } },
+    async (req, reply) => {
+      await deleteConnection(deps, req.projectId, req.params.customer_id, req.params.provider_name);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get<{ Params: ConnectionParams }>(
+    '/customers/:customer_id/connections/:provider_name/_rate_limit_info',
+    { config: { operationId: 'getConnectionRateLimitInfo' } },
+    async (req) => getRateLimitInfo(deps, req.projectId, req.params.customer_id, req.params.provider_name),
+  );
+
+  app.get('/connection_sync_configs', { config: { operationId: 'getConnectionSyncConfig' } }, async (req) => {
+    const { customerId, providerName } = connectionHeaders(req);
+    return getSyncOverrides(deps, req.projectId, customerId, providerName);
+  });
+
+  app.put<{ Body: SyncOverrides }>(
+    '/connection_sync_configs',
+    { config: { operationId: 'upsertConnectionSyncConfig' } },
+    async (req) => {
+      const { customerId, providerName } = connectionHeaders(req);
+      return setSyncOverrides(deps, req.projectId, customerId, providerName, req.body);
+    },
+  );
+
+  app.delete(
+    '/connection_sync_configs',
+    { config: { operationId: 'deleteConnectionSyncConfig' } },
+    async (req, reply) => {
+      const { customerId, providerName } = connectionHeaders(req);
+      await setSyncOverrides(deps, req.projectId, customerId, providerName, null);
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  createDestination,
+  type DestinationType,
+  getDestination,
+  listDestinations,
+  updateDestination,
+} from '../../../core/destinations.ts';
+import type { RouteOptions } from '../plugin.ts';
+import * as to from '../serializers.ts';
+
+type Body = { name?: string; type: DestinationType; config?: Record<string, unknown>; version?: number };
+type Params = { destination_id: string };
+
+export async function destinationRoutes(app: FastifyInstance, { deps }: RouteOptions) {
+  app.get('/destinations', { config: { operationId: 'getDestinations' } }, async (req) =>
+    (await listDestinations(deps, req.projectId)).map(to.destination),
+  );
+
+  app.post<{ Body: Body }>(
+    '/destinations',
+    { config: { operationId: 'createDestination' } },
+    async (req, reply) => {
+      const d = await createDestination(deps, req.projectId, req.body);
+      return reply.code(201).send(to.destination(d));
+    },
+  );
+
+  app.get<{ Params: Params }>(
+    '/destinations/:destination_id',
+    { config: { operationId: 'getDestination' } },
+    async (req) => to.destination(await getDestination(deps, req.projectId, req.params.destination_id)),
+  );
+
+  app.put<{ Params: Params; Body: Required<Body> }>(
+    '/destinations/:destination_id',
+    { config: { operationId: 'updateDestination' } },
+    async (req) =>
+      to.destination(await updateDestination(deps, req.projectId, req.params.destination_id, req.body)),
+  );
+}

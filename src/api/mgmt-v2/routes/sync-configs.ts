@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  createIntegration,
+  deleteIntegration,
+  getIntegration,
+  type IntegrationConfig,
+  listIntegrations,
+  updateIntegration,
+} from '../../../core/integrations.ts';
+import type { RouteOptions } from '../plugin.ts';
+import * as to from '../serializers.ts';
+
+type Params = { sync_config_id: string };
+type Force = { force_delete_syncs?: string };
+
+export async function syncConfigRoutes(app: FastifyInstance, { deps }: RouteOptions) {
+  app.get('/sync_configs', { config: { operationId: 'getSyncConfigs' } }, async (req) =>
+    (await listIntegrations(deps, req.projectId)).map(to.syncConfig),
+  );
+
+  app.post<{ Body: { destination_name: string; provider_name: string; config: IntegrationConfig } }>(
+    '/sync_configs',
+    { config: { operationId: 'createSyncConfig' } },
+    async (req, reply) => {
+      const i = await createIntegration(deps, req.projectId, {
+        destinationName: req.body.destination_name,
+        providerName: req.body.provider_name,
+        config: req.body.config,
+      });
+      return reply.code(201).send(to.syncConfig(i));
+    },
+  );
+
+  app.get<{ Params: Params }>(
+    '/sync_configs/:sync_config_id',
+    { config: { operationId: 'getSyncConfig' } },
+    async (req) => to.syncConfig(await getIntegration(deps, req.projectId, req.params.sync_config_id)),
+  );
+
+  app.put<{ Params: Params; Querystring: Force; Body: { config: IntegrationConfig } }>(
+    '/sync_configs/:sync_config_id',
+    { config: { operationId: 'updateSyncConfig' } },
+    async (req) =>
+      to.syncConfig(
+        await updateIntegration(
+          deps,
+          req.projectId,
+          req.params.sync_config_id,
+          req.body.config,
+          req.query.force_delete_syncs === 'true',
+        ),
+      ),
+  );
+
+  app.delete<{ Params: Params; Querystring: Force }>(
+    '/sync_configs/:sync_config_id',
+    { config: { operationId: 'deleteSyncConfig' } },
+    async (req) =>
+      to.syncConfig(
+        await deleteIntegration(
+          deps,
+          req.projectId,
+          req.params.sync_config_id,
+          req.query.force_delete_syncs === 'true',
+        ),
+      ),
+  );
+}

@@ -1,0 +1,149 @@
+import type { Connection } from '../../core/connections.ts';
+import type { Customer } from '../../core/customers.ts';
+import type { DataModel } from '../../core/data-models.ts';
+import type { Destination } from '../../core/destinations.ts';
+import type { Integration } from '../../core/integrations.ts';
+import type { MagicLink } from '../../core/magic-links.ts';
+import type { Page } from '../../core/pagination.ts';
+import type { ProviderApp } from '../../core/provider-apps.ts';
+import type { Sync, SyncRun } from '../../core/syncs.ts';
+import type { WebhookEndpoint } from '../../core/webhooks.ts';
+
+/** Domain objects in the Supaglue dialect's shapes. The project is the Supaglue "application". */
+
+export const customer = (c: Customer) => ({
+  application_id: c.projectId,
+  customer_id: c.externalId,
+  name: c.name,
+  email: c.email,
+});
+
+/** Only the `*_safe` part of a destination's configuration is ever returned. */
+export const destination = (d: Destination) =>
+  d.type === 'supaglue'
+    ? { id: d.id, application_id: d.projectId, type: d.type, version: d.version }
+    : {
+        id: d.id,
+        application_id: d.projectId,
+        name: d.name,
+        type: d.type,
+        config: d.config,
+        version: d.version,
+      };
+
+/** The OAuth client secret is write-only: it reads back as an empty string. */
+export const provider = (p: ProviderApp) => ({
+  id: p.id,
+  application_id: p.projectId,
+  category: p.category,
+  auth_type: p.authType,
+  name: p.providerName,
+  ...(p.authType === 'oauth2'
+    ? {
+        config: {
+          provider_app_id: p.externalRef ?? '',
+          use_managed_oauth: p.useManagedOauth,
+          oauth: {
+            oauth_scopes: p.scopes,
+            credentials: {
+              oauth_client_id: p.useManagedOauth ? '' : (p.clientId ?? ''),
+              oauth_client_secret: '',
+            },
+          },
+        },
+      }
+    : {}),
+  objects: p.objects,
+  entity_mappings: p.entityMappings,
+});
+
+export const dataModel = (m: DataModel) => ({
+  id: m.id,
+  application_id: m.projectId,
+  name: m.name,
+  config: m.config,
+});
+
+export const syncConfig = (i: Integration) => ({
+  id: i.id,
+  application_id: i.projectId,
+  destination_name: i.destinationName,
+  provider_name: i.providerName,
+  config: i.config,
+});
+
+export const connection = (c: Connection) => ({
+  id: c.id,
+  application_id: c.projectId,
+  customer_id: c.customerExternalId,
+  provider_id: c.providerAppId,
+  provider_name: c.providerName,
+  category: c.category,
+  instance_url: c.instanceUrl,
+  status: c.status,
+  schema_mappings_config: c.fieldMappings,
+  entity_mappings: c.entityMappings,
+  ...(c.syncOverrides ? { connection_sync_config: c.syncOverrides } : {}),
+});
+
+export const magicLink = (m: MagicLink, url: string) => ({
+  id: m.id,
+  url,
+  return_url: m.returnUrl,
+  application_id: m.projectId,
+  customer_id: m.customerExternalId,
+  provider_id: m.providerAppId,
+  provider_name: m.providerName,
+  expires_at: m.expiresAt.toISOString(),
+  status: m.status,
+});
+
+const syncTarget = (s: { objectType: string; object: string }) =>
+  s.objectType === 'entity'
+    ? { type: 'entity' as const, entity_id: s.object }
+    : { type: 'object' as const, object_type: s.objectType, object: s.object };
+
+export const sync = (s: Sync) => ({
+  id: s.id,
+  ...syncTarget(s),
+  connection_id: s.connectionId,
+  sync_config_id: s.integrationId,
+  paused: s.paused,
+});
+
+export const syncWithProviderAndCustomer = (s: Sync) => ({
+  ...sync(s),
+  provider_name: s.providerName,
+  customer_id: s.customerExternalId,
+});
+
+export const syncRun = (r: SyncRun, projectId: string) => ({
+  id: r.id,
+  sync_id: r.syncId,
+  ...(r.objectType === 'entity' ? { entity_id: r.object } : { object_type: r.objectType, object: r.object }),
+  error_message: r.errorMessage,
+  start_timestamp: new Date(r.startedAt).toISOString(),
+  end_timestamp: r.endedAt ? new Date(r.endedAt).toISOString() : null,
+  application_id: projectId,
+  customer_id: r.customerExternalId,
+  provider_name: r.providerName,
+  category: r.category,
+  connection_id: r.connectionId,
+  status: r.status,
+  num_records_synced: r.numRecordsSynced,
+});
+
+export const page = <T, U>(p: Page<T>, map: (item: T) => U) => ({
+  next: p.next,
+  previous: p.previous,
+  total_count: p.totalCount,
+  results: p.results.map(map),
+});
+
+export const webhookEndpoint = (w: WebhookEndpoint) => ({
+  id: w.id,
+  url: w.url,
+  event_types: w.eventTypes,
+  enabled: w.enabled,
+  created_at: w.createdAt.toISOString(),
+});

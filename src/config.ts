@@ -1,0 +1,126 @@
+import path from 'node:path';
+
+/** Runtime configuration, read once from the environment and validated before anything starts. */
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  encryptionKey: Buffer | undefined;
+  publicUrl: string;
+  bootstrapApiKey: string | undefined;
+  providerOverrides: Record<string, string>;
+  logLevel: string;
+  embeddedPgPort: number;
+  webhookMaxAttempts: number;
+  webhookRetryDelaySeconds: number;
+}
+
+export class ConfigError extends Error {}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function parsePort(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new ConfigError(`${name} must be a port number between 0 and 65535, got "${raw}"`);
+  }
+  return n;
+}
+
+function parseUrl(name: string, raw: string): URL {
+  try {
+    return new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an absolute URL, got "${raw}"`);
+  }
+}
+
+/** Accepts 32 bytes as 64 hex characters or as base64. */
+export function parseEncryptionKey(name: string, raw: string): Buffer {
+  const trimmed = raw.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
+    ? Buffer.from(trimmed, 'hex')
+    : Buffer.from(trimmed, 'base64');
+  if (key.length !== 32) {
+    throw new ConfigError(
+      `${name} must be 32 bytes, written as 64 hex characters or base64 (generate one with: openssl rand -hex 32)`,
+    );
+  }
+  return key;
+}
+
+function parseProviderOverrides(raw: string | undefined): Record<string, string> {
+  if (raw === undefined || raw.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(
+      'TRELLIS_PROVIDER_OVERRIDES must be a JSON object like {"hubspot":"http://127.0.0.1:9001"}',
+    );
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(
+      'TRELLIS_PROVIDER_OVERRIDES must be a JSON object mapping provider names to origins',
+    );
+  }
+  const result: Record<string, string> = {};
+  for (const [provider, origin] of Object.entries(parsed)) {
+    if (typeof origin !== 'string') {
+      throw new ConfigError(`TRELLIS_PROVIDER_OVERRIDES.${provider} must be a string origin`);
+    }
+    const url = parseUrl(`TRELLIS_PROVIDER_OVERRIDES.${provider}`, origin);
+    result[provider] = url.origin;
+  }
+  return result;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = parsePort('PORT', env.PORT, 8080);
+  const host = env.HOST || '127.0.0.1';
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl) {
+    const url = parseUrl('DATABASE_URL', databaseUrl);
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
+    }
+  }
+  const dataDir = path.resolve(env.TRELLIS_DATA_DIR || '.trellis');
+  const encryptionKey = env.TRELLIS_ENCRYPTION_KEY
+    ? parseEncryptionKey('TRELLIS_ENCRYPTION_KEY', env.TRELLIS_ENCRYPTION_KEY)
+    : undefined;
+  const publicUrlRaw = env.TRELLIS_PUBLIC_URL || `http://localhost:${port}`;
+  const publicUrl = parseUrl('TRELLIS_PUBLIC_URL', publicUrlRaw).toString().replace(/\/$/, '');
+  const bootstrapApiKey = env.TRELLIS_API_KEY || undefined;
+  if (bootstrapApiKey !== undefined && bootstrapApiKey.length < 16) {
+    throw new ConfigError('TRELLIS_API_KEY must be at least 16 characters long');
+  }
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const webhookMaxAttempts = Number(env.TRELLIS_WEBHOOK_MAX_ATTEMPTS || 10);
+  if (!Number.isInteger(webhookMaxAttempts) || webhookMaxAttempts < 1 || webhookMaxAttempts > 50) {
+    throw new ConfigError('TRELLIS_WEBHOOK_MAX_ATTEMPTS must be an integer between 1 and 50');
+  }
+  const webhookRetryDelaySeconds = Number(env.TRELLIS_WEBHOOK_RETRY_DELAY_SECONDS || 15);
+  if (!Number.isInteger(webhookRetryDelaySeconds) || webhookRetryDelaySeconds < 0) {
+    throw new ConfigError('TRELLIS_WEBHOOK_RETRY_DELAY_SECONDS must be a whole number of seconds');
+  }
+  return {
+    port,
+    host,
+    databaseUrl,
+    dataDir,
+    encryptionKey,
+    publicUrl,
+    bootstrapApiKey,
+    providerOverrides: parseProviderOverrides(env.TRELLIS_PROVIDER_OVERRIDES),
+    logLevel,
+    embeddedPgPort: parsePort('TRELLIS_EMBEDDED_PG_PORT', env.TRELLIS_EMBEDDED_PG_PORT, 0),
+    webhookMaxAttempts,
+    webhookRetryDelaySeconds,
+  };
+}

@@ -1,0 +1,259 @@
+import type pg from 'pg';
+import { CATALOG, isProviderName, type ProviderName } from '../connectors/catalog.ts';
+import { connectorFor } from '../connectors/registry.ts';
+import { transaction } from '../db/pool.ts';
+import { findCustomer } from './customers.ts';
+import type { CoreDeps } from './deps.ts';
+import { badRequest, conflict, notFound } from './errors.ts';
+import { emitEvent } from './events.ts';
+import { providerAppForConnection } from './provider-apps.ts';
+import { reconcileConnectionSyncs, type SyncOverrides } from './syncs.ts';
+
+export type ConnectionStatus = 'created' | 'working' | 'bad_credentials';
+
+export interface Connection {
+  id: string;
+  projectId: string;
+  customerId: string;
+  customerExternalId: string;
+  providerAppId: string;
+  providerName: ProviderName;
+  category: string;
+  status: ConnectionStatus;
+  authType: string;
+  instanceUrl: string;
+  fieldMappings: FieldMappingsConfig;
+  entityMappings: ConnectionEntityMapping[];
+  syncOverrides: SyncOverrides | null;
+}
+
+export interface FieldMappingsConfig {
+  common_objects?: { object: string; field_mappings: { schema_field: string; mapped_field?: string }[] }[];
+  standard_objects?: { object: string; field_mappings: { schema_field: string; mapped_field?: string }[] }[];
+}
+
+export interface ConnectionEntityMapping {
+  entity_id: string;
+  object?: { type: 'standard' | 'custom'; name: string };
+  field_mappings?: { entity_field: string; mapped_field: string }[];
+}
+
+/** Credentials as sealed in the vault; never leave the core. */
+export type Credentials =
+  | { type: 'api_key'; api_key: string }
+  | { type: 'access_key_secret'; access_key: string; access_key_secret: string }
+  | {
+      type: 'oauth2';
+      refresh_token: string;
+      access_token: string | null;
+      expires_at: string | null;
+      login_url?: string;
+    };
+
+export type ManualConnectionInput =
+  | { provider_name: 'apollo'; type: 'api_key'; api_key: string }
+  | { provider_name: 'gong'; type: 'access_key_secret'; access_key: string; access_key_secret: string }
+  | {
+      provider_name: 'salesforce';
+      type: 'oauth2';
+      refresh_token: string;
+      instance_url: string;
+      login_url?: string;
+    }
+  | { provider_name: 'hubspot'; type: 'oauth2'; refresh_token: string };
+
+const select = `select c.id, c.project_id as "projectId", c.customer_id as "customerId",
+    cu.external_id as "customerExternalId", c.provider_app_id as "providerAppId", c.provider_name as "providerName",
+    c.category, c.status, c.auth_type as "authType", c.instance_url as "instanceUrl",
+    c.field_mappings as "fieldMappings", c.entity_mappings as "entityMappings", c.sync_overrides as "syncOverrides"
+  from connections c join customers cu on cu.id = c.customer_id`;
+
+export async function listConnections(deps: CoreDeps, projectId: string, customerExternalId: string) {
+  const customer = await findCustomer(deps, projectId, customerExternalId);
+  const { rows } = await deps.db.query<Connection>(
+    `${select} where c.customer_id = $1 order by c.provider_name`,
+    [customer.id],
+  );
+  return rows;
+}
+
+/** The connection of one customer to one provider (how the Management API names a connection). */
+export async function findConnection(
+  deps: CoreDeps,
+  projectId: string,
+  customerExternalId: string,
+  providerName: string,
+  client: Pick<pg.ClientBase, 'query'> = deps.db,
+): Promise<Connection> {
+  const { rows } = await client.query<Connection>(
+    `${select} where c.project_id = $1 and cu.external_id = $2 and c.provider_name = $3`,
+    [projectId, customerExternalId, providerName],
+  );
+  if (!rows[0]) throw notFound(`connection of customer "${customerExternalId}" to ${providerName}`);
+  return rows[0];
+}
+
+function credentialsOf(input: ManualConnectionInput): { credentials: Credentials; instanceUrl: string } {
+  switch (input.provider_name) {
+    case 'apollo':
+      return { credentials: { type: 'api_key', api_key: input.api_key }, instanceUrl: '' };
+    case 'gong':
+      return {
+        credentials: {
+          type: 'access_key_secret',
+          access_key: input.access_key,
+          access_key_secret: input.access_key_secret,
+        },
+        instanceUrl: '',
+      };
+    case 'salesforce':
+      return {
+        credentials: {
+          type: 'oauth2',
+          refresh_token: input.refresh_token,
+          access_token: null,
+          expires_at: null,
+          ...(input.login_url ? { login_url: input.login_url } : {}),
+        },
+        instanceUrl: input.instance_url,
+      };
+    case 'hubspot':
+      return {
+        credentials: {
+          type: 'oauth2',
+          refresh_token: input.refresh_token,
+          access_token: null,
+          expires_at: null,
+        },
+        instanceUrl: '',
+      };
+  }
+}
+
+/**
+ * Stores credentials a project already holds (API key, access key, or an OAuth refresh token).
+ * OAuth providers need the project's provider app (for refreshing).
+ */
+export async function createConnection(
+  deps: CoreDeps,
+  projectId: string,
+  customerExternalId: string,
+  input: ManualConnectionInput,
+): Promise<Connection> {
+  const customer = await findCustomer(deps, projectId, customerExternalId);
+  const providerName = input.provider_name;
+  const { credentials, instanceUrl } = credentialsOf(input);
+  return transaction(deps.db, async (client) => {
+    const app = await providerAppForConnection(deps, client, projectId, providerName);
+    const { rows } = await client.query<{ id: string }>(
+      `insert into connections (project_id, customer_id, provider_app_id, provider_name, category, auth_type,
+         credentials_sealed, instance_url)
+       values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (customer_id, provider_name) do nothing returning id`,
+      [
+        projectId,
+        customer.id,
+        app.id,
+        providerName,
+        CATALOG[providerName].category,
+        input.type,
+        deps.vault.encryptJson(credentials),
+        instanceUrl,
+      ],
+    );
+    if (!rows[0]) throw conflict(`customer "${customerExternalId}" already has a ${providerName} connection`);
+    await reconcileConnectionSyncs(client, rows[0].id);
+    await emitEvent(deps, client, projectId, 'connection.created', {
+      connection_id: rows[0].id,
+      customer_id: customerExternalId,
+      provider_id: app.id,
+      category: CATALOG[providerName].category,
+      provider_name: providerName,
+      result: 'SUCCESS',
+    });
+    return findConnection(deps, projectId, customerExternalId, providerName, client);
+  });
+}
+
+export async function deleteConnection(
+  deps: CoreDeps,
+  projectId: string,
+  customerExternalId: string,
+  providerName: string,
+): Promise<void> {
+  await transaction(deps.db, async (client) => {
+    const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
+    await client.query('delete from connections where id = $1', [connection.id]);
+    await emitEvent(deps, client, projectId, 'connection.deleted', {
+      connection_id: connection.id,
+      customer_id: customerExternalId,
+      provider_id: connection.providerAppId,
+      category: connection.category,
+      provider_name: connection.providerName,
+      result: 'SUCCESS',
+    });
+  });
+}
+
+export async function getSyncOverrides(
+  deps: CoreDeps,
+  projectId: string,
+  customerExternalId: string,
+  providerName: string,
+): Promise<SyncOverrides> {
+  const connection = await findConnection(deps, projectId, customerExternalId, providerName);
+  if (!connection.syncOverrides) throw notFound('connection sync config');
+  return connection.syncOverrides;
+}
+
+/** Sets (or with `null` removes) a connection's overrides and adjusts its syncs to match. */
+export async function setSyncOverrides(
+  deps: CoreDeps,
+  projectId: string,
+  customerExternalId: string,
+  providerName: string,
+  overrides: SyncOverrides | null,
+): Promise<SyncOverrides | null> {
+  return transaction(deps.db, async (client) => {
+    const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
+    if (overrides === null && !connection.syncOverrides) throw notFound('connection sync config');
+    await client.query('update connections set sync_overrides = $2, updated_at = now() where id = $1', [
+      connection.id,
+      overrides,
+    ]);
+    await reconcileConnectionSyncs(client, connection.id);
+    return overrides;
+  });
+}
+
+async function sealedCredentials(deps: CoreDeps, connectionId: string): Promise<Credentials> {
+  const { rows } = await deps.db.query<{ sealed: string }>(
+    'select credentials_sealed as sealed from connections where id = $1',
+    [connectionId],
+  );
+  return deps.vault.decryptJson<Credentials>(rows[0]!.sealed);
+}
+
+export async function getProviderUserId(
+  deps: CoreDeps,
+  projectId: string,
+  customerExternalId: string,
+  providerName: string,
+) {
+  if (!isProviderName(providerName)) throw badRequest(`unknown provider "${providerName}"`);
+  const connection = await findConnection(deps, projectId, customerExternalId, providerName);
+  const capability = connectorFor(connection.providerName)?.providerUserId;
+  if (!capability) throw badRequest(`looking up the connected user is not supported for ${providerName} yet`);
+  return capability(await sealedCredentials(deps, connection.id));
+}
+
+export async function getRateLimitInfo(
+  deps: CoreDeps,
+  projectId: string,
+  customerExternalId: string,
+  providerName: string,
+) {
+  const connection = await findConnection(deps, projectId, customerExternalId, providerName);
+  const capability = connectorFor(connection.providerName)?.rateLimitInfo;
+  if (!capability) throw badRequest(`rate-limit information is not supported for ${providerName} yet`);
+  return capability(await sealedCredentials(deps, connection.id));
+}

@@ -1,0 +1,78 @@
+import { transaction } from '../db/pool.ts';
+import type { CoreDeps } from './deps.ts';
+import { notFound } from './errors.ts';
+import { emitEvent } from './events.ts';
+
+export interface Customer {
+  id: string;
+  projectId: string;
+  externalId: string;
+  name: string;
+  email: string;
+}
+
+const columns = 'id, project_id as "projectId", external_id as "externalId", name, email';
+
+export async function listCustomers(deps: CoreDeps, projectId: string): Promise<Customer[]> {
+  const { rows } = await deps.db.query<Customer>(
+    `select ${columns} from customers where project_id = $1 order by external_id`,
+    [projectId],
+  );
+  return rows;
+}
+
+export async function findCustomer(deps: CoreDeps, projectId: string, externalId: string): Promise<Customer> {
+  const { rows } = await deps.db.query<Customer>(
+    `select ${columns} from customers where project_id = $1 and external_id = $2`,
+    [projectId, externalId],
+  );
+  if (!rows[0]) throw notFound(`customer "${externalId}"`);
+  return rows[0];
+}
+
+export async function upsertCustomer(
+  deps: CoreDeps,
+  projectId: string,
+  input: { externalId: string; name: string; email: string },
+): Promise<Customer> {
+  const { rows } = await deps.db.query<Customer>(
+    `insert into customers (project_id, external_id, name, email) values ($1, $2, $3, $4)
+     on conflict (project_id, external_id) do update set name = excluded.name, email = excluded.email, updated_at = now()
+     returning ${columns}`,
+    [projectId, input.externalId, input.name, input.email],
+  );
+  return rows[0]!;
+}
+
+/** Deletes the customer with its connections, syncs and links; each connection's deletion is announced. */
+export async function deleteCustomer(deps: CoreDeps, projectId: string, externalId: string): Promise<void> {
+  await transaction(deps.db, async (client) => {
+    const { rows } = await client.query<Customer>(
+      `select ${columns} from customers where project_id = $1 and external_id = $2 for update`,
+      [projectId, externalId],
+    );
+    const customer = rows[0];
+    if (!customer) throw notFound(`customer "${externalId}"`);
+    const { rows: connections } = await client.query<{
+      id: string;
+      providerAppId: string;
+      providerName: string;
+      category: string;
+    }>(
+      `select id, provider_app_id as "providerAppId", provider_name as "providerName", category
+         from connections where customer_id = $1`,
+      [customer.id],
+    );
+    await client.query('delete from customers where id = $1', [customer.id]);
+    for (const c of connections) {
+      await emitEvent(deps, client, projectId, 'connection.deleted', {
+        connection_id: c.id,
+        customer_id: externalId,
+        provider_id: c.providerAppId,
+        category: c.category,
+        provider_name: c.providerName,
+        result: 'SUCCESS',
+      });
+    }
+  });
+}

@@ -1,0 +1,14 @@
+import type { Vault } from '../auth/vault.ts';
+import type { Config } from '../config.ts';
+import type { Db } from '../db/pool.ts';
+import type { Queue } from '../engine/queue.ts';
+import type { Logger } from '../logger.ts';
+
+/** What every core service needs; built once per process by src/runtime.ts. */
+export interface CoreDeps {
+  config: Config;
+  db: Db;
+  vault: Vault;
+  queue: Queue;
+  log: Logger;
+}

@@ -1,0 +1,223 @@
+import type pg from 'pg';
+import {
+  type AuthType,
+  CATALOG,
+  type Category,
+  isProviderName,
+  type ProviderName,
+} from '../connectors/catalog.ts';
+import type { CoreDeps } from './deps.ts';
+import { badRequest, conflict, notFound } from './errors.ts';
+import { isUuid } from './ids.ts';
+
+/** A project's app registration with one provider: its OAuth client and what it maps. */
+export interface ProviderApp {
+  id: string;
+  projectId: string;
+  providerName: ProviderName;
+  category: Category;
+  authType: AuthType;
+  clientId: string | null;
+  hasClientSecret: boolean;
+  scopes: string[];
+  externalRef: string | null;
+  useManagedOauth: boolean;
+  objects: ProviderObjects;
+  entityMappings: EntityMapping[];
+}
+
+export interface ProviderObjects {
+  common?: { name: string; schema_id?: string }[];
+  standard?: { name: string; schema_id?: string }[];
+}
+
+export interface EntityMapping {
+  entity_id: string;
+  object?: { type: 'standard' | 'custom'; name: string };
+  field_mappings?: { entity_field: string; mapped_field: string }[];
+}
+
+export interface ProviderAppInput {
+  providerName?: string;
+  category?: string;
+  authType: AuthType;
+  clientId?: string;
+  clientSecret?: string;
+  scopes?: string[];
+  externalRef?: string;
+  useManagedOauth?: boolean;
+  objects?: ProviderObjects;
+  entityMappings?: EntityMapping[];
+}
+
+const columns = `id, project_id as "projectId", provider_name as "providerName", category, auth_type as "authType",
+  client_id as "clientId", client_secret_sealed is not null as "hasClientSecret", scopes, external_ref as "externalRef",
+  use_managed_oauth as "useManagedOauth", objects, entity_mappings as "entityMappings"`;
+
+export async function listProviderApps(deps: CoreDeps, projectId: string): Promise<ProviderApp[]> {
+  const { rows } = await deps.db.query<ProviderApp>(
+    `select ${columns} from provider_apps where project_id = $1 order by created_at, id`,
+    [projectId],
+  );
+  return rows;
+}
+
+export async function getProviderApp(deps: CoreDeps, projectId: string, id: string): Promise<ProviderApp> {
+  if (!isUuid(id)) throw notFound('provider');
+  const { rows } = await deps.db.query<ProviderApp>(
+    `select ${columns} from provider_apps where project_id = $1 and id = $2`,
+    [projectId, id],
+  );
+  if (!rows[0]) throw notFound('provider');
+  return rows[0];
+}
+
+export async function findProviderAppByName(
+  db: Pick<pg.ClientBase, 'query'>,
+  projectId: string,
+  providerName: string,
+): Promise<ProviderApp | undefined> {
+  const { rows } = await db.query<ProviderApp>(
+    `select ${columns} from provider_apps where project_id = $1 and provider_name = $2`,
+    [projectId, providerName],
+  );
+  return rows[0];
+}
+
+/** The OAuth client secret, for the auth flows only. */
+export async function getClientSecret(deps: CoreDeps, providerAppId: string): Promise<string | undefined> {
+  const { rows } = await deps.db.query<{ sealed: string | null }>(
+    'select client_secret_sealed as sealed from provider_apps where id = $1',
+    [providerAppId],
+  );
+  return rows[0]?.sealed ? deps.vault.decrypt(rows[0].sealed) : undefined;
+}
+
+async function checkInput(deps: CoreDeps, projectId: string, input: ProviderAppInput): Promise<ProviderName> {
+  const name = input.providerName;
+  if (!name) throw badRequest('name is required');
+  if (!isProviderName(name)) throw badRequest(`unknown provider "${name}"`);
+  const definition = CATALOG[name];
+  if (input.category !== undefined && input.category !== definition.category) {
+    throw badRequest(`${name} is in category ${definition.category}, not ${input.category}`);
+  }
+  for (const kind of ['common', 'standard'] as const) {
+    const list = input.objects?.[kind] ?? [];
+    const names = list.map((o) => o.name);
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup) throw badRequest(`object "${dup}" is listed twice in objects.${kind}`);
+    const schemaIds = list.map((o) => o.schema_id).filter((id): id is string => id !== undefined);
+    const dupSchema = schemaIds.find((n, i) => schemaIds.indexOf(n) !== i);
+    if (dupSchema) throw badRequest(`schema ${dupSchema} is attached to two objects in objects.${kind}`);
+    for (const id of schemaIds) {
+      const found = isUuid(id)
+        ? await deps.db.query('select 1 from schemas where project_id = $1 and id = $2', [projectId, id])
+        : { rowCount: 0 };
+      if (!found.rowCount) throw badRequest(`schema ${id} does not exist`);
+    }
+  }
+  const entityIds = (input.entityMappings ?? []).map((m) => m.entity_id);
+  const dupEntity = entityIds.find((n, i) => entityIds.indexOf(n) !== i);
+  if (dupEntity) throw badRequest(`entity ${dupEntity} is mapped twice`);
+  for (const id of entityIds) {
+    const found = isUuid(id)
+      ? await deps.db.query('select 1 from entities where project_id = $1 and id = $2', [projectId, id])
+      : { rowCount: 0 };
+    if (!found.rowCount) throw badRequest(`entity ${id} does not exist`);
+  }
+  return name;
+}
+
+export async function createProviderApp(
+  deps: CoreDeps,
+  projectId: string,
+  input: ProviderAppInput,
+  client: Pick<pg.ClientBase, 'query'> = deps.db,
+): Promise<ProviderApp> {
+  const name = await checkInput(deps, projectId, input);
+  const { rows } = await client.query<ProviderApp>(
+    `insert into provider_apps (project_id, provider_name, category, auth_type, client_id, client_secret_sealed, scopes,
+       external_ref, use_managed_oauth, objects, entity_mappings)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+     on conflict (project_id, provider_name) do nothing returning ${columns}`,
+    [
+      projectId,
+      name,
+      CATALOG[name].category,
+      input.authType,
+      input.clientId ?? null,
+      input.clientSecret ? deps.vault.encrypt(input.clientSecret) : null,
+      input.scopes ?? [],
+      input.externalRef ?? null,
+      input.useManagedOauth ?? false,
+      input.objects ?? {},
+      JSON.stringify(input.entityMappings ?? []),
+    ],
+  );
+  if (!rows[0]) throw conflict(`a ${name} provider already exists in this project`);
+  return rows[0];
+}
+
+export async function updateProviderApp(
+  deps: CoreDeps,
+  projectId: string,
+  id: string,
+  input: ProviderAppInput,
+): Promise<ProviderApp> {
+  const current = await getProviderApp(deps, projectId, id);
+  const name = await checkInput(deps, projectId, input);
+  if (name !== current.providerName)
+    throw badRequest(`cannot change the provider of ${current.providerName}`);
+  const { rows } = await deps.db.query<ProviderApp>(
+    `update provider_apps set auth_type = $3, client_id = $4,
+       client_secret_sealed = coalesce($5, client_secret_sealed), scopes = $6, external_ref = $7,
+       use_managed_oauth = $8, objects = $9, entity_mappings = $10, updated_at = now()
+     where project_id = $1 and id = $2 returning ${columns}`,
+    [
+      projectId,
+      id,
+      input.authType,
+      input.clientId ?? null,
+      input.clientSecret ? deps.vault.encrypt(input.clientSecret) : null,
+      input.scopes ?? [],
+      input.externalRef ?? null,
+      input.useManagedOauth ?? current.useManagedOauth,
+      input.objects ?? {},
+      JSON.stringify(input.entityMappings ?? []),
+    ],
+  );
+  return rows[0]!;
+}
+
+export async function deleteProviderApp(deps: CoreDeps, projectId: string, id: string): Promise<ProviderApp> {
+  const current = await getProviderApp(deps, projectId, id);
+  const inUse = await deps.db.query<{ integrations: number; connections: number }>(
+    `select (select count(*) from integrations where provider_app_id = $1)::int as integrations,
+            (select count(*) from connections where provider_app_id = $1)::int as connections`,
+    [id],
+  );
+  const usage = inUse.rows[0]!;
+  if (usage.integrations > 0) throw conflict(`provider ${id} has a sync config; delete it first`);
+  if (usage.connections > 0)
+    throw conflict(`provider ${id} has ${usage.connections} connection(s); delete them first`);
+  await deps.db.query('delete from provider_apps where project_id = $1 and id = $2', [projectId, id]);
+  return current;
+}
+
+/**
+ * The provider app a new connection attaches to. Key-based providers need no OAuth client, so
+ * their app is created on first use; OAuth providers need the project to register theirs first.
+ */
+export async function providerAppForConnection(
+  deps: CoreDeps,
+  client: Pick<pg.ClientBase, 'query'>,
+  projectId: string,
+  providerName: ProviderName,
+): Promise<ProviderApp> {
+  const app = await findProviderAppByName(client, projectId, providerName);
+  if (app) return app;
+  const authType = CATALOG[providerName].authTypes[0]!;
+  if (authType === 'oauth2')
+    throw notFound(`provider "${providerName}" (create it with its OAuth client first)`);
+  return createProviderApp(deps, projectId, { providerName, authType }, client);
+}

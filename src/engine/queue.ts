@@ -1,0 +1,72 @@
+import type pg from 'pg';
+import PgBoss from 'pg-boss';
+import type { Logger } from '../logger.ts';
+
+/**
+ * The job queue: pg-boss on the same Postgres as the control plane (see
+ * docs/decisions/0003-job-queue.md). Jobs can be enqueued inside a caller's transaction, so a job
+ * exists exactly when the change that caused it committed.
+ */
+export const QUEUES = {
+  webhookDelivery: 'webhook-delivery',
+} as const;
+
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+export interface JobOptions {
+  retryLimit?: number;
+  retryDelay?: number;
+  retryBackoff?: boolean;
+  startAfter?: Date | number;
+  singletonKey?: string;
+}
+
+export interface Queue {
+  send(name: QueueName, data: object, options?: JobOptions, tx?: pg.ClientBase): Promise<string | null>;
+  work<T>(
+    name: QueueName,
+    handler: (job: { id: string; data: T; retryCount: number }) => Promise<void>,
+  ): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startQueue(opts: {
+  databaseUrl: string;
+  log: Logger;
+  worker: boolean;
+}): Promise<Queue> {
+  const boss = new PgBoss({
+    connectionString: opts.databaseUrl,
+    schema: 'pgboss',
+    max: 4,
+    application_name: 'trellis-queue',
+    // Maintenance and cron belong to processes that do background work.
+    supervise: opts.worker,
+    schedule: opts.worker,
+  });
+  boss.on('error', (err) => opts.log.error({ err }, 'job queue error'));
+  await boss.start();
+  for (const name of Object.values(QUEUES)) await boss.createQueue(name);
+
+  return {
+    async send(name, data, options = {}, tx) {
+      const db = tx ? { executeSql: (text: string, values: unknown[]) => tx.query(text, values) } : undefined;
+      return boss.send(name, data, { ...options, ...(db ? { db } : {}) });
+    },
+    async work<T>(
+      name: QueueName,
+      handler: (job: { id: string; data: T; retryCount: number }) => Promise<void>,
+    ) {
+      await boss.work<T>(
+        name,
+        { pollingIntervalSeconds: 0.5, batchSize: 1, includeMetadata: true },
+        async ([job]) => {
+          if (job) await handler({ id: job.id, data: job.data, retryCount: job.retryCount });
+        },
+      );
+    },
+    async stop() {
+      await boss.stop({ graceful: true, timeout: 15_000, wait: true });
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from './api/server.ts';
+import { loadOrCreateKeyFile, Vault } from './auth/vault.ts';
+import { type Config, ConfigError } from './config.ts';
+import type { CoreDeps } from './core/deps.ts';
+import { bootstrapDefaultProject } from './core/projects.ts';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.ts';
+import { migrate } from './db/migrate.ts';
+import { createPool, type Db } from './db/pool.ts';
+import { startQueue } from './engine/queue.ts';
+import { startWorkers } from './engine/workers.ts';
+import type { Logger } from './logger.ts';
+
+export interface Roles {
+  api: boolean;
+  worker: boolean;
+}
+
+export interface Runtime {
+  deps: CoreDeps;
+  app?: FastifyInstance;
+  /** Set when this start created the default project: its key, shown once. */
+  bootstrapKey?: string;
+  stop(): Promise<void>;
+}
+
+const VAULT_CANARY = 'trellis-vault-check';
+
+/** Fails fast when the configured key is not the one this database's secrets were sealed with. */
+async function checkVaultKey(db: Db, vault: Vault): Promise<void> {
+  const { rows } = await db.query<{ value: string }>(`select value from settings where key = 'vault_canary'`);
+  if (!rows[0]) {
+    await db.query(`insert into settings (key, value) values ('vault_canary', $1) on conflict do nothing`, [
+      vault.encrypt(VAULT_CANARY),
+    ]);
+    return;
+  }
+  let plain: string | undefined;
+  try {
+    plain = vault.decrypt(rows[0].value);
+  } catch {
+    plain = undefined;
+  }
+  if (plain !== VAULT_CANARY) {
+    throw new ConfigError(
+      'TRELLIS_ENCRYPTION_KEY is not the key this database was set up with; secrets in it cannot be read',
+    );
+  }
+}
+
+/** Database, vault and migrations: what every command that touches data needs. */
+export async function openDatabase(config: Config, log: Logger) {
+  let embedded: EmbeddedPostgres | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log });
+    url = embedded.url;
+  }
+  const key = config.encryptionKey ?? (embedded ? loadOrCreateKeyFile(config.dataDir) : undefined);
+  if (!key) {
+    await embedded?.stop();
+    throw new ConfigError(
+      'TRELLIS_ENCRYPTION_KEY is required when DATABASE_URL is set (generate one: openssl rand -hex 32)',
+    );
+  }
+  const db = createPool(url, 20);
+  try {
+    await migrate(db);
+    const vault = new Vault(key);
+    await checkVaultKey(db, vault);
+    return { db, vault, url, embedded };
+  } catch (err) {
+    await db.end();
+    await embedded?.stop();
+    throw err;
+  }
+}
+
+export async function startRuntime(config: Config, log: Logger, roles: Roles): Promise<Runtime> {
+  const { db, vault, url, embedded } = await openDatabase(config, log);
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse())
+      await stop().catch((err) => log.error({ err }, 'error during shutdown'));
+  };
+  stops.push(async () => embedded?.stop());
+  stops.push(async () => db.end());
+  try {
+    const queue = await startQueue({ databaseUrl: url, log, worker: roles.worker });
+    stops.push(() => queue.stop());
+    const deps: CoreDeps = { config, db, vault, queue, log };
+    const { apiKey } = await bootstrapDefaultProject(db, config.bootstrapApiKey);
+    if (roles.worker) await startWorkers(deps);
+    let app: FastifyInstance | undefined;
+    if (roles.api) {
+      app = await buildServer(deps);
+      await app.listen({ port: config.port, host: config.host });
+      const server = app;
+      stops.push(() => server.close());
+    }
+    return { deps, app, bootstrapKey: apiKey, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
