@@ -11,7 +11,9 @@ describe('smoke', () => {
   afterAll(() => t.stop());
 
   it('upserts and reads a customer', async () => {
-    const put = await api('PUT', '/customers', { body: { customer_id: 'c1', name: 'Acme', email: 'ops@acme.test' } });
+    const put = await api('PUT', '/customers', {
+      body: { customer_id: 'c1', name: 'Acme', email: 'ops@acme.test' },
+    });
     expect(put.status).toBe(200);
     const get = await api('GET', '/customers/c1');
     expect(get.body).toMatchObject({ customer_id: 'c1', name: 'Acme' });

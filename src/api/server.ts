@@ -6,8 +6,11 @@ import { mgmtV2 } from './mgmt-v2/plugin.ts';
 /** The HTTP server: each API surface is an encapsulated plugin under its own mount. */
 export async function buildServer(deps: CoreDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: deps.config.logLevel !== 'debug' && deps.config.logLevel !== 'trace',
+    // Per-request lines only at debug level; errors are always logged.
+    loggerInstance: deps.log.child(
+      { component: 'http' },
+      { level: ['debug', 'trace'].includes(deps.config.logLevel) ? deps.config.logLevel : 'warn' },
+    ) as FastifyBaseLogger,
     bodyLimit: 5 * 1024 * 1024,
     // Let in-flight requests finish on shutdown; close idle keep-alive sockets at once.
     forceCloseConnections: 'idle',
