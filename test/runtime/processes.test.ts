@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, runTrellis, runTrellisCommand, type TrellisProcess } from '../helpers/process.ts';
+import { startReceiver } from '../helpers/receiver.ts';
+import { client, createTestDatabase } from '../helpers/trellis.ts';
+
+const running: TrellisProcess[] = [];
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.stop('SIGKILL')));
+});
+
+function postgresAlive(dataDir: string): boolean {
+  const pidFile = path.join(dataDir, 'pg', 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return false;
+  try {
+    process.kill(Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]), 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('trellis start on the embedded database', () => {
+  it('starts, serves, stops cleanly on SIGINT, and a second start reuses the data directory', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-start-'));
+    const port = await freePort();
+    const env = { TRELLIS_DATA_DIR: dataDir, PORT: String(port) };
+
+    const first = runTrellis(['start'], env);
+    running.push(first);
+    const out = await first.waitFor('Trellis platform is running.', 30_000);
+    const key = out.match(/API key of the default project.*: (trls_\S+)/)?.[1];
+    expect(key).toBeDefined();
+    const api = client(`http://127.0.0.1:${port}`, key!);
+    expect(
+      (await api('PUT', '/customers', { body: { customer_id: 'kept', name: 'K', email: 'k@x.test' } }))
+        .status,
+    ).toBe(200);
+    expect((await api('GET', '/customers')).status).toBe(200);
+    expect(postgresAlive(dataDir)).toBe(true);
+
+    expect(await first.stop('SIGINT')).toBe(0);
+    expect(postgresAlive(dataDir)).toBe(false);
+
+    const second = runTrellis(['start'], env);
+    running.push(second);
+    const again = await second.waitFor('Trellis platform is running.', 30_000);
+    expect(again).not.toContain('API key of the default project');
+    expect((await api('GET', '/customers/kept')).body).toMatchObject({ customer_id: 'kept' });
+    expect(await second.stop('SIGTERM')).toBe(0);
+    expect(postgresAlive(dataDir)).toBe(false);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('rejects a bad configuration value with a clear message', async () => {
+    const { code, output } = await runTrellisCommand(['start'], { PORT: 'eighty' });
+    expect(code).toBe(78);
+    expect(output).toContain('PORT must be a port number');
+  });
+});
+
+describe('api and worker as separate processes on one DATABASE_URL', () => {
+  it('serve the same data: the worker delivers what the API process recorded', async () => {
+    const env = {
+      DATABASE_URL: await createTestDatabase(),
+      TRELLIS_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      TRELLIS_API_KEY: `trls_${randomBytes(18).toString('base64url')}`,
+      TRELLIS_WEBHOOK_RETRY_DELAY_SECONDS: '1',
+    };
+    const apiPort = await freePort();
+    const apiProcess = runTrellis(['api'], { ...env, PORT: String(apiPort) });
+    const workerProcess = runTrellis(['worker'], env);
+    running.push(apiProcess, workerProcess);
+    await Promise.all([
+      apiProcess.waitFor('Trellis API is running.'),
+      workerProcess.waitFor('Trellis worker is running.'),
+    ]);
+
+    const api = client(`http://127.0.0.1:${apiPort}`, env.TRELLIS_API_KEY);
+    const receiver = await startReceiver();
+    expect(
+      (await api('POST', '/webhooks', { body: { url: receiver.url, event_types: ['connection.created'] } }))
+        .status,
+    ).toBe(201);
+    await api('PUT', '/customers', { body: { customer_id: 'two-procs', name: 'T', email: 't@x.test' } });
+    const conn = await api('POST', '/customers/two-procs/connections', {
+      body: { provider_name: 'gong', type: 'access_key_secret', access_key: 'ak', access_key_secret: 'sk' },
+    });
+    expect(conn.status).toBe(200);
+
+    const [delivery] = await receiver.waitFor(1, 30_000);
+    expect(JSON.parse(delivery!.body)).toMatchObject({
+      webhook_event_type: 'connection.created',
+      customer_id: 'two-procs',
+    });
+
+    // A second API process on the same database answers with the same data.
+    const secondPort = await freePort();
+    const secondApi = runTrellis(['api'], { ...env, PORT: String(secondPort) });
+    running.push(secondApi);
+    await secondApi.waitFor('Trellis API is running.');
+    const other = client(`http://127.0.0.1:${secondPort}`, env.TRELLIS_API_KEY);
+    expect((await other('GET', '/customers/two-procs/connections/gong')).body.id).toBe(conn.body.id);
+
+    expect(await apiProcess.stop()).toBe(0);
+    expect(await secondApi.stop()).toBe(0);
+    expect(await workerProcess.stop()).toBe(0);
+    await receiver.close();
+  });
+
+  it('projects and keys are managed from the CLI', async () => {
+    const env = {
+      DATABASE_URL: await createTestDatabase(),
+      TRELLIS_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    };
+    const created = await runTrellisCommand(['projects', 'create', 'acme'], env);
+    expect(created.code).toBe(0);
+    const project = JSON.parse(created.output);
+    expect(project).toMatchObject({
+      name: 'acme',
+      id: expect.any(String),
+      api_key: expect.stringMatching(/^trls_/),
+    });
+
+    const key = JSON.parse(
+      (await runTrellisCommand(['keys', 'create', '--project', 'acme', '--name', 'ci'], env)).output,
+    );
+    const listed = JSON.parse((await runTrellisCommand(['keys', 'list', '--project', 'acme'], env)).output);
+    expect(listed.map((k: { id: string }) => k.id)).toContain(key.id);
+    expect(JSON.stringify(listed)).not.toContain(key.api_key);
+
+    const port = await freePort();
+    const apiProcess = runTrellis(['api'], { ...env, PORT: String(port) });
+    running.push(apiProcess);
+    await apiProcess.waitFor('Trellis API is running.');
+    const api = client(`http://127.0.0.1:${port}`, key.api_key);
+    expect((await api('GET', '/customers')).status).toBe(200);
+    expect((await runTrellisCommand(['keys', 'revoke', key.id], env)).code).toBe(0);
+    expect((await api('GET', '/customers')).status).toBe(401);
+    expect((await runTrellisCommand(['keys', 'revoke', key.id], env)).code).toBe(1);
+    expect(await apiProcess.stop()).toBe(0);
+
+    const wrongKey = await runTrellisCommand(['migrate'], {
+      ...env,
+      TRELLIS_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    });
+    expect(wrongKey.code).toBe(78);
+    expect(wrongKey.output).toContain('not the key this database was set up with');
+  });
+});
