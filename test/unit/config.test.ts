@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+
+describe('configuration', () => {
+  it('has working defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      databaseUrl: undefined,
+      publicUrl: 'http://localhost:8080',
+    });
+    expect(c.dataDir).toMatch(/\.trellis$/);
+  });
+
+  it('parses provider overrides to origins', () => {
+    const c = loadConfig({ TRELLIS_PROVIDER_OVERRIDES: '{"hubspot":"http://127.0.0.1:9001/some/path"}' });
+    expect(c.providerOverrides).toEqual({ hubspot: 'http://127.0.0.1:9001' });
+  });
+
+  it.each([
+    [{ PORT: '99999' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ TRELLIS_ENCRYPTION_KEY: 'short' }, 'TRELLIS_ENCRYPTION_KEY'],
+    [{ TRELLIS_PUBLIC_URL: 'nope' }, 'TRELLIS_PUBLIC_URL'],
+    [{ TRELLIS_API_KEY: 'short' }, 'TRELLIS_API_KEY'],
+    [{ TRELLIS_PROVIDER_OVERRIDES: '[1]' }, 'TRELLIS_PROVIDER_OVERRIDES'],
+    [{ TRELLIS_PROVIDER_OVERRIDES: '{"hubspot":"not a url"}' }, 'TRELLIS_PROVIDER_OVERRIDES.hubspot'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  ])('names the bad variable: %j', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(name);
+  });
+
+  it('accepts a hex or base64 encryption key of 32 bytes', () => {
+    expect(loadConfig({ TRELLIS_ENCRYPTION_KEY: 'ab'.repeat(32) }).encryptionKey).toHaveLength(32);
+    expect(
+      loadConfig({ TRELLIS_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') }).encryptionKey,
+    ).toHaveLength(32);
+  });
+});
