@@ -118,6 +118,8 @@ export async function updateIntegration(
   forceDeleteSyncs: boolean,
 ): Promise<Integration> {
   checkConfig(config);
+  // The lock below runs before getIntegration's own check, and a non-uuid id would fail its cast.
+  if (!isUuid(id)) throw notFound('sync config');
   return transaction(deps.db, async (client) => {
     await client.query('select 1 from integrations where project_id = $1 and id = $2 for update', [
       projectId,

@@ -32,7 +32,8 @@ function decode(raw: string, keyCount: number): Cursor {
 export function parsePageSize(raw: string | undefined): number {
   if (raw === undefined || raw === '') return MAX_PAGE_SIZE;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw badRequest('page_size must be a positive whole number');
+  // Number() would also take '0x10', '1e2' and ' 5 '.
+  if (!/^\d+$/.test(raw) || n < 1) throw badRequest('page_size must be a positive whole number');
   if (n > MAX_PAGE_SIZE) throw badRequest(`page_size cannot exceed ${MAX_PAGE_SIZE}`);
   return n;
 }
@@ -70,10 +71,13 @@ export async function paginate<T extends pg.QueryResultRow>(
   }
   const order = q.keys.map((k) => `${k} ${descending ? 'desc' : 'asc'}`).join(', ');
   params.push(q.pageSize + 1);
-  const { rows } = await db.query<T>(
-    `select ${q.select} ${q.from}${where} order by ${order} limit $${params.length}`,
-    params,
-  );
+  const { rows } = await db
+    .query<T>(`select ${q.select} ${q.from}${where} order by ${order} limit $${params.length}`, params)
+    .catch((err: { code?: string }) => {
+      // A cursor we did not issue can hold values the sort keys' types reject (SQLSTATE class 22).
+      if (cursor && err.code?.startsWith('22')) throw badRequest('cursor is not a cursor this API returned');
+      throw err;
+    });
   const hasMore = rows.length > q.pageSize;
   const page = rows.slice(0, q.pageSize);
   if (backwards) page.reverse();

@@ -40,6 +40,15 @@ export function toDomainError(err: unknown): DomainError | undefined {
     if (e.statusCode && e.statusCode !== 400) Object.defineProperty(error, 'status', { value: e.statusCode });
     return error;
   }
+  // A concurrent request won a uniqueness or reference race that the service's own checks lost.
+  if (e.code === '23505')
+    return new DomainError('conflict', 'a resource with the same identity already exists');
+  if (e.code === '23503')
+    return new DomainError('conflict', 'the resource is referenced by, or references, one that changed');
+  // Postgres cannot hold NUL in text (22021) or in jsonb strings (22P05): the client sent one.
+  if (e.code === '22021' || e.code === '22P05') {
+    return new DomainError('bad_request', 'text values cannot contain the NUL character (\\u0000)');
+  }
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
     const error = new DomainError('bad_request', e.message ?? 'bad request');
     if (e.statusCode !== 400) Object.defineProperty(error, 'status', { value: e.statusCode });
