@@ -18,22 +18,19 @@ type RunQuery = ListQuery & { status?: string; start_timestamp?: string; end_tim
 type SyncBody = { object_type?: string; object?: string; entity_id?: string; perform_full_refresh?: boolean };
 
 const target = (b: SyncBody) => ({ objectType: b.object_type, object: b.object, entityId: b.entity_id });
+const syncFilter = (q: ListQuery) => ({
+  customerId: q.customer_id,
+  providerName: q.provider_name,
+  objectType: q.object_type,
+  object: q.object,
+  entityId: q.entity_id,
+});
+const paging = (q: ListQuery) => ({ cursor: q.cursor, pageSize: parsePageSize(q.page_size) });
 
 export async function syncRoutes(app: FastifyInstance, { deps }: RouteOptions) {
   app.get<{ Querystring: ListQuery }>('/syncs', { config: { operationId: 'getSyncs' } }, async (req) => {
     const q = req.query;
-    const page = await listSyncs(
-      deps,
-      req.projectId,
-      {
-        customerId: q.customer_id,
-        providerName: q.provider_name,
-        objectType: q.object_type,
-        object: q.object,
-        entityId: q.entity_id,
-      },
-      { cursor: q.cursor, pageSize: parsePageSize(q.page_size) },
-    );
+    const page = await listSyncs(deps, req.projectId, syncFilter(q), paging(q));
     return to.page(page, to.syncWithProviderAndCustomer);
   });
 
@@ -71,16 +68,12 @@ export async function syncRoutes(app: FastifyInstance, { deps }: RouteOptions) {
         deps,
         req.projectId,
         {
-          customerId: q.customer_id,
-          providerName: q.provider_name,
-          objectType: q.object_type,
-          object: q.object,
-          entityId: q.entity_id,
+          ...syncFilter(q),
           status: q.status,
           startTimestamp: q.start_timestamp,
           endTimestamp: q.end_timestamp,
         },
-        { cursor: q.cursor, pageSize: parsePageSize(q.page_size) },
+        paging(q),
       );
       return to.page(page, (r) => to.syncRun(r, req.projectId));
     },
