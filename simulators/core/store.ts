@@ -1,0 +1,177 @@
+import type { SimClock } from './clock.ts';
+import { hashUnit } from './random.ts';
+
+/** One record of a simulated provider object. `seq` is its position in creation order (1-based). */
+export interface SimRecord {
+  seq: number;
+  createdAt: number;
+  updatedAt: number;
+  deleted: boolean;
+  deletedAt?: number;
+  fields: Record<string, unknown>;
+}
+
+export interface ObjectDefinition {
+  /** Deterministic fields of seeded record `index` (0-based). */
+  generate(seed: number, index: number): Record<string, unknown>;
+  /** The fields after the n-th simulated edit of a record. */
+  edit(fields: Record<string, unknown>, n: number): Record<string, unknown>;
+}
+
+/** Seeded records are spaced this far apart, ending just before the simulator started. */
+const STEP_MS = 1000;
+
+/**
+ * The records of one object. Seeded records are not stored: record i is generated on demand from
+ * the seed, with modification times increasing with i. Only records that were created, changed or
+ * deleted since seeding live in memory (`changed`), and each change moves a record to the end of
+ * that map, so the map's order is modification order and every change is newer than every seeded
+ * record. That keeps a million-record object in a few kilobytes and makes "modified since" scans
+ * cheap.
+ */
+export class ObjectStore {
+  #count = 0;
+  #t0 = 0;
+  #nextSeq = 1;
+  #edits = 0;
+  readonly #changed = new Map<number, SimRecord>();
+  readonly #created: number[] = [];
+
+  constructor(
+    readonly name: string,
+    private readonly definition: ObjectDefinition,
+    private readonly seed: number,
+    private readonly clock: SimClock,
+  ) {}
+
+  reset(count: number): void {
+    this.#count = count;
+    this.#t0 = this.clock.now() - count * STEP_MS - STEP_MS;
+    this.#nextSeq = count + 1;
+    this.#changed.clear();
+    this.#created.length = 0;
+  }
+
+  get size(): number {
+    return this.#count + this.#created.length;
+  }
+
+  #seeded(seq: number): SimRecord {
+    const at = this.#t0 + seq * STEP_MS;
+    return {
+      seq,
+      createdAt: at,
+      updatedAt: at,
+      deleted: false,
+      fields: this.definition.generate(this.seed, seq - 1),
+    };
+  }
+
+  get(seq: number): SimRecord | undefined {
+    const changed = this.#changed.get(seq);
+    if (changed) return changed;
+    return seq >= 1 && seq <= this.#count ? this.#seeded(seq) : undefined;
+  }
+
+  #touch(record: SimRecord): SimRecord {
+    this.#changed.delete(record.seq);
+    this.#changed.set(record.seq, record);
+    return record;
+  }
+
+  create(fields: Record<string, unknown>): SimRecord {
+    const now = this.clock.now();
+    const seq = this.#nextSeq++;
+    this.#created.push(seq);
+    return this.#touch({ seq, createdAt: now, updatedAt: now, deleted: false, fields });
+  }
+
+  update(seq: number, fields: Record<string, unknown>): SimRecord | undefined {
+    const current = this.get(seq);
+    if (!current || current.deleted) return undefined;
+    return this.#touch({ ...current, updatedAt: this.clock.now(), fields: { ...current.fields, ...fields } });
+  }
+
+  /** A simulated edit by someone in the provider's UI. */
+  edit(seq: number): SimRecord | undefined {
+    const current = this.get(seq);
+    return current && this.update(seq, this.definition.edit(current.fields, ++this.#edits));
+  }
+
+  delete(seq: number): SimRecord | undefined {
+    const current = this.get(seq);
+    if (!current || current.deleted) return undefined;
+    const now = this.clock.now();
+    return this.#touch({ ...current, deleted: true, deletedAt: now, updatedAt: now });
+  }
+
+  /** Undeletes (HubSpot restore, Salesforce undelete). */
+  restore(seq: number): SimRecord | undefined {
+    const current = this.get(seq);
+    if (!current?.deleted) return undefined;
+    const { deletedAt: _, ...rest } = current;
+    return this.#touch({ ...rest, deleted: false, updatedAt: this.clock.now() });
+  }
+
+  /** Records in creation order, after `afterSeq`. */
+  *bySeq(afterSeq = 0, includeDeleted = false): Generator<SimRecord> {
+    for (let seq = Math.max(afterSeq + 1, 1); seq <= this.#count; seq++) {
+      const r = this.get(seq)!;
+      if (includeDeleted || !r.deleted) yield r;
+    }
+    for (const seq of this.#created) {
+      if (seq <= afterSeq) continue;
+      const r = this.#changed.get(seq)!;
+      if (includeDeleted || !r.deleted) yield r;
+    }
+  }
+
+  /**
+   * Records in modification order, strictly after the position (updatedAt, seq) when given.
+   * Deleted records are included only when asked (deletion is a modification).
+   */
+  *byModified(after?: { updatedAt: number; seq: number }, includeDeleted = false): Generator<SimRecord> {
+    const isAfter = (r: SimRecord) =>
+      !after || r.updatedAt > after.updatedAt || (r.updatedAt === after.updatedAt && r.seq > after.seq);
+    const first = after ? Math.max(1, Math.floor((after.updatedAt - this.#t0) / STEP_MS)) : 1;
+    for (let seq = first; seq <= this.#count; seq++) {
+      if (this.#changed.has(seq)) continue;
+      const r = this.#seeded(seq);
+      if (isAfter(r)) yield r;
+    }
+    const changed = [...this.#changed.values()].sort((a, b) => a.updatedAt - b.updatedAt || a.seq - b.seq);
+    for (const r of changed) if (isAfter(r) && (includeDeleted || !r.deleted)) yield r;
+  }
+
+  /** How many records `byModified(after, includeDeleted)` would yield, without generating them. */
+  countModified(after?: { updatedAt: number; seq: number }, includeDeleted = false): number {
+    const first = after ? Math.max(1, Math.floor((after.updatedAt - this.#t0) / STEP_MS)) : 1;
+    let n = 0;
+    for (let seq = first; seq <= Math.min(first + 1, this.#count); seq++) {
+      const at = this.#t0 + seq * STEP_MS;
+      if (!after || at > after.updatedAt || (at === after.updatedAt && seq > after.seq)) n++;
+    }
+    n += Math.max(0, this.#count - (first + 1));
+    for (const r of this.#changed.values()) {
+      if (r.seq <= this.#count && r.seq >= first) {
+        const at = this.#t0 + r.seq * STEP_MS;
+        if (!after || at > after.updatedAt || (at === after.updatedAt && r.seq > after.seq)) n--;
+      }
+      const isAfter =
+        !after || r.updatedAt > after.updatedAt || (r.updatedAt === after.updatedAt && r.seq > after.seq);
+      if (isAfter && (includeDeleted || !r.deleted)) n++;
+    }
+    return n;
+  }
+
+  /** Picks up to `n` distinct live records, deterministically for a given salt, for simulated edits. */
+  pickLive(n: number, salt: number): number[] {
+    const total = this.#nextSeq - 1;
+    const picked = new Set<number>();
+    for (let k = 0; total > 0 && picked.size < n && k < n * 20 + 100; k++) {
+      const seq = 1 + Math.floor(hashUnit(salt, k) * total);
+      if (!this.get(seq)?.deleted) picked.add(seq);
+    }
+    return [...picked];
+  }
+}

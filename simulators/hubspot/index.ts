@@ -1,0 +1,651 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { fakeCompany, fakeDeal, fakePerson } from '../core/random.ts';
+import { RateWindow } from '../core/rate-limit.ts';
+import {
+  bearer,
+  consentPage,
+  handleTokenRequest,
+  type ProviderSimulator,
+  type SimContext,
+  SimHttpError,
+} from '../core/server.ts';
+import type { ObjectStore, SimRecord } from '../core/store.ts';
+
+/**
+ * HubSpot: OAuth (app.hubspot.com/oauth/authorize, api.hubapi.com/oauth/v1/token), CRM v3 objects
+ * (list, read, search, create, update, archive, batch), owners, v4 associations, and the
+ * ten-second, daily and search rate limits with their headers and 429 bodies.
+ */
+const OBJECTS = ['contacts', 'companies', 'deals'] as const;
+type HubSpotObject = (typeof OBJECTS)[number];
+
+const MODIFIED: Record<HubSpotObject, string> = {
+  contacts: 'lastmodifieddate',
+  companies: 'hs_lastmodifieddate',
+  deals: 'hs_lastmodifieddate',
+};
+
+const DEFAULT_PROPERTIES: Record<HubSpotObject, string[]> = {
+  contacts: ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'],
+  companies: ['createdate', 'domain', 'hs_lastmodifieddate', 'hs_object_id', 'name'],
+  deals: [
+    'amount',
+    'closedate',
+    'createdate',
+    'dealname',
+    'dealstage',
+    'hs_lastmodifieddate',
+    'hs_object_id',
+    'pipeline',
+  ],
+};
+
+const SEARCH_PAGE_CAP = 10_000;
+const OWNERS = [
+  { id: '41000001', email: 'owner.one@sim.example', firstName: 'Olive', lastName: 'One', userId: 1234567 },
+  { id: '41000002', email: 'owner.two@sim.example', firstName: 'Otto', lastName: 'Two', userId: 1234568 },
+  { id: '41000003', email: 'owner.three@sim.example', firstName: 'Oona', lastName: 'Three', userId: 1234569 },
+];
+
+function hubspotError(reply: FastifyReply, status: number, category: string, message: string, extra = {}) {
+  return reply
+    .code(status)
+    .send({ status: 'error', message, correlationId: randomUUID(), category, ...extra });
+}
+
+/** Every property value is a string (or null), as HubSpot returns them. */
+function propertiesOf(object: HubSpotObject, r: SimRecord): Record<string, string | null> {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const props: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(r.fields)) props[k] = v === null || v === undefined ? null : String(v);
+  props.hs_object_id = String(r.seq);
+  props.createdate = iso(r.createdAt);
+  props[MODIFIED[object]] = iso(r.updatedAt);
+  return props;
+}
+
+function present(object: HubSpotObject, r: SimRecord, wanted?: string[]) {
+  const all = propertiesOf(object, r);
+  const names = wanted && wanted.length > 0 ? wanted : DEFAULT_PROPERTIES[object];
+  const properties: Record<string, string | null> = {};
+  for (const name of names) properties[name] = all[name] ?? null;
+  return {
+    id: String(r.seq),
+    properties,
+    createdAt: new Date(r.createdAt).toISOString(),
+    updatedAt: new Date(r.updatedAt).toISOString(),
+    archived: r.deleted,
+    ...(r.deleted ? { archivedAt: new Date(r.deletedAt!).toISOString() } : {}),
+  };
+}
+
+function listParam(value: unknown): string[] {
+  if (value === undefined) return [];
+  const values = Array.isArray(value) ? value : [value];
+  return values.flatMap((v) => String(v).split(',')).filter(Boolean);
+}
+
+function objectOf(type: string): HubSpotObject {
+  const aliases: Record<string, HubSpotObject> = {
+    contact: 'contacts',
+    company: 'companies',
+    deal: 'deals',
+    '0-1': 'contacts',
+    '0-2': 'companies',
+    '0-3': 'deals',
+  };
+  const object = (OBJECTS as readonly string[]).includes(type) ? (type as HubSpotObject) : aliases[type];
+  if (!object) throw new SimHttpError(400, `Unable to infer object type from: ${type}`);
+  return object;
+}
+
+/** Deterministic associations: contact n and deal n belong to company ((n-1) mod companies)+1. */
+function associated(ctx: SimContext, from: HubSpotObject, seq: number, to: HubSpotObject): number[] {
+  const companies = ctx.store('companies').size;
+  if (from === to || companies === 0) return [];
+  if (to === 'companies') return [((seq - 1) % companies) + 1];
+  if (from === 'companies') {
+    const other = ctx.store(to);
+    const out: number[] = [];
+    for (let s = seq; s <= other.size && out.length < 100; s += companies) out.push(s);
+    return out;
+  }
+  return [seq].filter((s) => s <= ctx.store(to).size);
+}
+
+interface Filter {
+  propertyName: string;
+  operator: string;
+  value?: string | number;
+  highValue?: string | number;
+}
+
+function toMillis(v: string | number | undefined): number {
+  if (v === undefined) throw new SimHttpError(400, 'filter value is required');
+  const n = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (Number.isNaN(n)) throw new SimHttpError(400, `invalid filter value ${v}`);
+  return n;
+}
+
+function matches(object: HubSpotObject, r: SimRecord, f: Filter): boolean {
+  const value =
+    f.propertyName === MODIFIED[object] ||
+    f.propertyName === 'lastmodifieddate' ||
+    f.propertyName === 'hs_lastmodifieddate'
+      ? r.updatedAt
+      : f.propertyName === 'hs_object_id'
+        ? r.seq
+        : f.propertyName === 'createdate'
+          ? r.createdAt
+          : undefined;
+  if (value === undefined) {
+    const v = propertiesOf(object, r)[f.propertyName];
+    if (f.operator === 'HAS_PROPERTY') return v !== null && v !== undefined;
+    if (f.operator === 'NOT_HAS_PROPERTY') return v === null || v === undefined;
+    if (f.operator === 'EQ') return v === String(f.value);
+    if (f.operator === 'NEQ') return v !== String(f.value);
+    throw new SimHttpError(
+      400,
+      `operator ${f.operator} is not supported on ${f.propertyName} by the simulator`,
+    );
+  }
+  const x = f.propertyName === 'hs_object_id' ? Number(f.value) : toMillis(f.value);
+  switch (f.operator) {
+    case 'GT':
+      return value > x;
+    case 'GTE':
+      return value >= x;
+    case 'LT':
+      return value < x;
+    case 'LTE':
+      return value <= x;
+    case 'EQ':
+      return value === x;
+    case 'NEQ':
+      return value !== x;
+    case 'BETWEEN': {
+      const high = f.propertyName === 'hs_object_id' ? Number(f.highValue) : toMillis(f.highValue);
+      return value >= x && value <= high;
+    }
+    default:
+      throw new SimHttpError(400, `operator ${f.operator} is not supported`);
+  }
+}
+
+function registerRoutes(app: FastifyInstance, ctx: SimContext) {
+  const tenSecond = new RateWindow(ctx.clock, 10_000);
+  const daily = new RateWindow(ctx.clock, 24 * 3600_000);
+  const search = new RateWindow(ctx.clock, 1000);
+  const account = ctx.provider.account.accountId;
+
+  /** Authenticates the request and applies the rate limits; answers and returns false when refused. */
+  const guard = async (req: FastifyRequest, reply: FastifyReply, kind: 'api' | 'search') => {
+    const token = bearer(req);
+    const status = ctx.tokens.check(token);
+    if (status === 'expired') {
+      return hubspotError(
+        reply,
+        401,
+        'EXPIRED_AUTHENTICATION',
+        'The OAuth token used to make this call expired.',
+      );
+    }
+    if (status !== 'ok') {
+      return hubspotError(
+        reply,
+        401,
+        'INVALID_AUTHENTICATION',
+        'Authentication credentials not found. This API supports OAuth 2.0 authentication.',
+      );
+    }
+    const day = daily.take(account, ctx.limits.daily!);
+    if (!day.allowed) {
+      return hubspotError(reply, 429, 'RATE_LIMITS', 'You have reached your daily limit.', {
+        errorType: 'RATE_LIMIT',
+        policyName: 'DAILY',
+      });
+    }
+    if (kind === 'search') {
+      // Search responses carry no rate-limit headers; the limit is per account per second.
+      const s = search.take(account, ctx.limits.search_per_second!);
+      if (!s.allowed) {
+        return hubspotError(reply, 429, 'RATE_LIMITS', 'You have reached your secondly limit.', {
+          errorType: 'RATE_LIMIT',
+          policyName: 'SECONDLY',
+        });
+      }
+      return undefined;
+    }
+    const w = tenSecond.take(account, ctx.limits.ten_second!);
+    reply.headers({
+      'x-hubspot-ratelimit-daily': String(day.limit),
+      'x-hubspot-ratelimit-daily-remaining': String(day.remaining),
+      'x-hubspot-ratelimit-interval-milliseconds': '10000',
+      'x-hubspot-ratelimit-max': String(w.limit),
+      'x-hubspot-ratelimit-remaining': String(w.remaining),
+    });
+    if (!w.allowed) {
+      return hubspotError(reply, 429, 'RATE_LIMITS', 'You have reached your ten_secondly_rolling limit.', {
+        errorType: 'RATE_LIMIT',
+        policyName: 'TEN_SECONDLY_ROLLING',
+      });
+    }
+    return undefined;
+  };
+
+  app.get('/oauth/authorize', async (req, reply) => consentPage(ctx, req, reply, 'HubSpot'));
+  app.post('/oauth/v1/token', async (req, reply) => handleTokenRequest(ctx, req, reply));
+  app.get<{ Params: { token: string } }>('/oauth/v1/access-tokens/:token', async (req, reply) => {
+    const info = ctx.tokens.infoFor(req.params.token);
+    if (!info || info.expiresAt <= ctx.clock.now()) {
+      return hubspotError(reply, 404, 'OBJECT_NOT_FOUND', 'Token not found or expired');
+    }
+    return {
+      token: req.params.token,
+      user: OWNERS[0]!.email,
+      hub_domain: 'sim-portal.hubspot.example',
+      scopes: info.scopes,
+      hub_id: Number(account),
+      app_id: 424242,
+      expires_in: Math.floor((info.expiresAt - ctx.clock.now()) / 1000),
+      user_id: Number(ctx.provider.account.userId),
+      token_type: 'access',
+    };
+  });
+
+  type ListQuery = {
+    limit?: string;
+    after?: string;
+    properties?: string | string[];
+    archived?: string;
+    associations?: string | string[];
+  };
+
+  app.get<{ Params: { type: string }; Querystring: ListQuery }>(
+    '/crm/v3/objects/:type',
+    async (req, reply) => {
+      if (await guard(req, reply, 'api')) return reply;
+      const object = objectOf(req.params.type);
+      const limit = Math.min(Number(req.query.limit ?? 10) || 10, 100);
+      const archived = req.query.archived === 'true';
+      const props = listParam(req.query.properties);
+      const assoc = listParam(req.query.associations).map(objectOf);
+      const after = req.query.after ? Number(req.query.after) : 0;
+      if (Number.isNaN(after))
+        return hubspotError(reply, 400, 'VALIDATION_ERROR', 'after must be a paging cursor');
+      const results = [];
+      let last: SimRecord | undefined;
+      let more = false;
+      for (const r of ctx.store(object).bySeq(after, archived)) {
+        if (r.deleted !== archived) continue;
+        if (results.length === limit) {
+          more = true;
+          break;
+        }
+        const item: Record<string, unknown> = present(object, r, props);
+        if (assoc.length > 0) {
+          const associations: Record<string, unknown> = {};
+          for (const to of assoc) {
+            const ids = associated(ctx, object, r.seq, to);
+            if (ids.length > 0) {
+              associations[to] = {
+                results: ids.map((id) => ({
+                  id: String(id),
+                  type: `${object.slice(0, -1)}_to_${to.replace(/ies$/, 'y').replace(/s$/, '')}`,
+                })),
+              };
+            }
+          }
+          item.associations = associations;
+        }
+        results.push(item);
+        last = r;
+      }
+      return {
+        results,
+        ...(more && last
+          ? {
+              paging: {
+                next: {
+                  after: String(last.seq),
+                  link: `${ctx.url}/crm/v3/objects/${object}?after=${last.seq}`,
+                },
+              },
+            }
+          : {}),
+      };
+    },
+  );
+
+  app.get<{ Params: { type: string; id: string }; Querystring: ListQuery }>(
+    '/crm/v3/objects/:type/:id',
+    async (req, reply) => {
+      if (await guard(req, reply, 'api')) return reply;
+      const object = objectOf(req.params.type);
+      const r = ctx.store(object).get(Number(req.params.id));
+      if (!r || r.deleted !== (req.query.archived === 'true')) {
+        return hubspotError(reply, 404, 'OBJECT_NOT_FOUND', 'resource not found');
+      }
+      return present(object, r, listParam(req.query.properties));
+    },
+  );
+
+  app.post<{
+    Params: { type: string };
+    Body: {
+      filterGroups?: { filters: Filter[] }[];
+      sorts?: (string | { propertyName: string; direction?: string })[];
+      properties?: string[];
+      limit?: number;
+      after?: string | number;
+      query?: string;
+    };
+  }>('/crm/v3/objects/:type/search', async (req, reply) => {
+    if (await guard(req, reply, 'search')) return reply;
+    const object = objectOf(req.params.type);
+    const body = req.body ?? {};
+    const limit = Math.min(Number(body.limit ?? 10) || 10, 200);
+    const offset = Number(body.after ?? 0) || 0;
+    if (offset + limit > SEARCH_PAGE_CAP) {
+      return hubspotError(reply, 400, 'VALIDATION_ERROR', `There was a problem with the request.`, {
+        errors: [
+          {
+            message: `Search results are limited to ${SEARCH_PAGE_CAP} items; page through with a narrower filter`,
+            code: 'INVALID_INTEGER',
+          },
+        ],
+      });
+    }
+    const groups = body.filterGroups ?? [];
+    if (groups.length > 5) return hubspotError(reply, 400, 'VALIDATION_ERROR', 'at most 5 filterGroups');
+    if (groups.some((g) => g.filters.length > 6))
+      return hubspotError(reply, 400, 'VALIDATION_ERROR', 'at most 6 filters per group');
+    if ((body.sorts ?? []).length > 1)
+      return hubspotError(reply, 400, 'VALIDATION_ERROR', 'only one sort is supported');
+    const rawSort = body.sorts?.[0];
+    const sort =
+      typeof rawSort === 'string'
+        ? {
+            propertyName: rawSort.replace(/^-/, ''),
+            direction: rawSort.startsWith('-') ? 'DESCENDING' : 'ASCENDING',
+          }
+        : rawSort;
+    const byModified =
+      !sort || [MODIFIED[object], 'lastmodifieddate', 'hs_lastmodifieddate'].includes(sort.propertyName);
+    if (sort && !byModified && sort.propertyName !== 'hs_object_id' && sort.propertyName !== 'createdate') {
+      return hubspotError(
+        reply,
+        400,
+        'VALIDATION_ERROR',
+        `sorting by ${sort.propertyName} is not supported by the simulator`,
+      );
+    }
+    const descending = sort?.direction === 'DESCENDING';
+    const store = ctx.store(object);
+    const pass = (r: SimRecord) =>
+      groups.length === 0 || groups.some((g) => g.filters.every((f) => matches(object, r, f)));
+    // Ascending modified-date scans start at the lowest bound any group sets, so they stay cheap.
+    let lowest: number | undefined;
+    if (byModified && !descending && groups.length > 0) {
+      const bounds = groups.map((g) =>
+        Math.max(
+          -Infinity,
+          ...g.filters
+            .filter(
+              (f) =>
+                f.propertyName === MODIFIED[object] && ['GT', 'GTE', 'BETWEEN', 'EQ'].includes(f.operator),
+            )
+            .map((f) => toMillis(f.value) - 1),
+        ),
+      );
+      const min = Math.min(...bounds);
+      if (Number.isFinite(min)) lowest = min;
+    }
+    const source: Iterable<SimRecord> =
+      byModified && !descending
+        ? store.byModified(
+            lowest === undefined ? undefined : { updatedAt: lowest, seq: Number.MAX_SAFE_INTEGER },
+          )
+        : (() => {
+            const all = [...store.bySeq(0, false)];
+            const key = (r: SimRecord) =>
+              sort?.propertyName === 'createdate' ? r.createdAt : byModified ? r.updatedAt : r.seq;
+            all.sort((a, b) => key(a) - key(b) || a.seq - b.seq);
+            return descending ? all.reverse() : all;
+          })();
+    let total = 0;
+    const results = [];
+    for (const r of source) {
+      if (r.deleted || !pass(r)) continue;
+      if (total >= offset && results.length < limit) results.push(present(object, r, body.properties));
+      total++;
+    }
+    const next = offset + results.length;
+    return { total, results, ...(next < total ? { paging: { next: { after: String(next) } } } : {}) };
+  });
+
+  type Inputs = { inputs?: { id?: string; properties?: Record<string, unknown> }[]; properties?: string[] };
+
+  const writeProps = (object: HubSpotObject, properties: Record<string, unknown> | undefined) => {
+    if (!properties || typeof properties !== 'object') throw new SimHttpError(400, 'properties are required');
+    const fields: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(properties)) {
+      if (['hs_object_id', 'createdate', MODIFIED[object]].includes(k)) continue;
+      fields[k] = v === null ? null : String(v);
+    }
+    return fields;
+  };
+  const findLive = (store: ObjectStore, id: string | undefined) => {
+    const r = id ? store.get(Number(id)) : undefined;
+    return r && !r.deleted ? r : undefined;
+  };
+
+  app.post<{ Params: { type: string }; Body: { properties?: Record<string, unknown> } }>(
+    '/crm/v3/objects/:type',
+    async (req, reply) => {
+      if (await guard(req, reply, 'api')) return reply;
+      const object = objectOf(req.params.type);
+      const r = ctx.store(object).create(writeProps(object, req.body?.properties));
+      return reply.code(201).send(present(object, r, Object.keys(propertiesOf(object, r))));
+    },
+  );
+
+  app.patch<{ Params: { type: string; id: string }; Body: { properties?: Record<string, unknown> } }>(
+    '/crm/v3/objects/:type/:id',
+    async (req, reply) => {
+      if (await guard(req, reply, 'api')) return reply;
+      const object = objectOf(req.params.type);
+      const store = ctx.store(object);
+      if (!findLive(store, req.params.id))
+        return hubspotError(reply, 404, 'OBJECT_NOT_FOUND', 'resource not found');
+      const r = store.update(Number(req.params.id), writeProps(object, req.body?.properties))!;
+      return present(object, r, Object.keys(propertiesOf(object, r)));
+    },
+  );
+
+  app.delete<{ Params: { type: string; id: string } }>('/crm/v3/objects/:type/:id', async (req, reply) => {
+    if (await guard(req, reply, 'api')) return reply;
+    const store = ctx.store(objectOf(req.params.type));
+    // Archiving is idempotent in HubSpot: an unknown or archived id is still a 204.
+    if (findLive(store, req.params.id)) store.delete(Number(req.params.id));
+    return reply.code(204).send();
+  });
+
+  const batch = (results: unknown[]) => {
+    const now = new Date(ctx.clock.now()).toISOString();
+    return { status: 'COMPLETE', results, startedAt: now, completedAt: now };
+  };
+
+  app.post<{ Params: { type: string; action: string }; Body: Inputs }>(
+    '/crm/v3/objects/:type/batch/:action',
+    async (req, reply) => {
+      if (await guard(req, reply, 'api')) return reply;
+      const object = objectOf(req.params.type);
+      const store = ctx.store(object);
+      const inputs = req.body?.inputs;
+      if (!Array.isArray(inputs) || inputs.length === 0)
+        return hubspotError(reply, 400, 'VALIDATION_ERROR', 'inputs are required');
+      if (inputs.length > 100)
+        return hubspotError(reply, 400, 'VALIDATION_ERROR', 'at most 100 inputs per batch');
+      switch (req.params.action) {
+        case 'read': {
+          const found = inputs.map((i) => findLive(store, i.id)).filter((r): r is SimRecord => !!r);
+          return batch(found.map((r) => present(object, r, req.body.properties)));
+        }
+        case 'create':
+          return reply
+            .code(201)
+            .send(
+              batch(
+                inputs.map((i) =>
+                  present(
+                    object,
+                    store.create(writeProps(object, i.properties)),
+                    Object.keys(i.properties ?? {}),
+                  ),
+                ),
+              ),
+            );
+        case 'update': {
+          const missing = inputs.find((i) => !findLive(store, i.id));
+          if (missing)
+            return hubspotError(
+              reply,
+              404,
+              'OBJECT_NOT_FOUND',
+              `Could not find ${object} with id ${missing.id}`,
+            );
+          return batch(
+            inputs.map((i) =>
+              present(
+                object,
+                store.update(Number(i.id), writeProps(object, i.properties))!,
+                Object.keys(i.properties ?? {}),
+              ),
+            ),
+          );
+        }
+        case 'archive':
+          for (const i of inputs) if (findLive(store, i.id)) store.delete(Number(i.id));
+          return reply.code(204).send();
+        default:
+          return hubspotError(reply, 404, 'OBJECT_NOT_FOUND', `unknown batch action ${req.params.action}`);
+      }
+    },
+  );
+
+  app.get<{ Querystring: { limit?: string; after?: string; email?: string } }>(
+    '/crm/v3/owners',
+    async (req, reply) => {
+      if (await guard(req, reply, 'api')) return reply;
+      const limit = Math.min(Number(req.query.limit ?? 100) || 100, 500);
+      const after = Number(req.query.after ?? 0) || 0;
+      const all = OWNERS.filter((o) => !req.query.email || o.email === req.query.email);
+      const page = all.slice(after, after + limit);
+      const created = new Date(ctx.clock.now() - 86_400_000).toISOString();
+      return {
+        results: page.map((o) => ({
+          ...o,
+          createdAt: created,
+          updatedAt: created,
+          archived: false,
+          teams: [],
+        })),
+        ...(after + limit < all.length ? { paging: { next: { after: String(after + limit) } } } : {}),
+      };
+    },
+  );
+
+  app.get<{
+    Params: { from: string; id: string; to: string };
+    Querystring: { limit?: string; after?: string };
+  }>('/crm/v4/objects/:from/:id/associations/:to', async (req, reply) => {
+    if (await guard(req, reply, 'api')) return reply;
+    const from = objectOf(req.params.from);
+    const to = objectOf(req.params.to);
+    if (!findLive(ctx.store(from), req.params.id))
+      return hubspotError(reply, 404, 'OBJECT_NOT_FOUND', 'resource not found');
+    const limit = Math.min(Number(req.query.limit ?? 500) || 500, 500);
+    const after = Number(req.query.after ?? 0) || 0;
+    const all = associated(ctx, from, Number(req.params.id), to);
+    const page = all.slice(after, after + limit);
+    return {
+      results: page.map((id) => ({
+        toObjectId: id,
+        associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 1, label: null }],
+      })),
+      ...(after + limit < all.length ? { paging: { next: { after: String(after + limit) } } } : {}),
+    };
+  });
+}
+
+export const hubspot: ProviderSimulator = {
+  name: 'hubspot',
+  account: { accountId: '24681357', userId: '1234567' },
+  limits: { ten_second: 100, daily: 250_000, search_per_second: 5 },
+  objects: {
+    contacts: {
+      generate: (seed, i) => {
+        const p = fakePerson(seed, i);
+        return {
+          firstname: p.firstName,
+          lastname: p.lastName,
+          email: p.email,
+          phone: p.phone,
+          company: p.company,
+          jobtitle: p.title,
+        };
+      },
+      edit: (fields, n) => ({
+        ...fields,
+        jobtitle: `${String(fields.jobtitle ?? 'Title').replace(/ \(v\d+\)$/, '')} (v${n})`,
+      }),
+    },
+    companies: {
+      generate: (seed, i) => {
+        const c = fakeCompany(seed, i);
+        return {
+          name: c.name,
+          domain: c.domain,
+          industry: c.industry,
+          numberofemployees: c.employees,
+          city: c.city,
+        };
+      },
+      edit: (fields, n) => ({ ...fields, numberofemployees: Number(fields.numberofemployees ?? 0) + n }),
+    },
+    deals: {
+      generate: (seed, i) => {
+        const d = fakeDeal(seed, i);
+        return {
+          dealname: d.name,
+          amount: d.amount,
+          dealstage: d.stage,
+          pipeline: 'default',
+          closedate: null,
+        };
+      },
+      edit: (fields, n) => ({ ...fields, amount: Number(fields.amount ?? 0) + n }),
+    },
+  },
+  idOf: (_object, seq) => String(seq),
+  seqOf: (_object, id) => (/^\d+$/.test(id) ? Number(id) : undefined),
+  present: (_ctx, object, r) =>
+    present(object as HubSpotObject, r, Object.keys(propertiesOf(object as HubSpotObject, r))),
+  tokenResponse: (ctx, t) => ({
+    token_type: 'bearer',
+    refresh_token: t.refreshToken,
+    access_token: t.accessToken,
+    expires_in: t.expiresIn,
+    hub_id: Number(ctx.provider.account.accountId),
+  }),
+  rateLimited: (_ctx, reply) =>
+    hubspotError(reply, 429, 'RATE_LIMITS', 'You have reached your ten_secondly_rolling limit.', {
+      errorType: 'RATE_LIMIT',
+      policyName: 'TEN_SECONDLY_ROLLING',
+    }).header('x-hubspot-ratelimit-interval-milliseconds', '10000'),
+  serverError: (_ctx, reply) => hubspotError(reply, 502, 'INTERNAL_ERROR', 'Bad Gateway'),
+  faultExempt: ['/oauth/'],
+  routes: registerRoutes,
+};
