@@ -1,0 +1,208 @@
+import { Client } from '@hubspot/api-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hubspot } from '../../simulators/hubspot/index.ts';
+import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+
+const json = (res: Response) => res.json() as Promise<any>;
+
+describe('HubSpot simulator', () => {
+  let sim: RunningSimulator;
+  let control: (path: string, body?: unknown) => Promise<any>;
+  let token: string;
+  let sdk: Client;
+
+  beforeAll(async () => {
+    sim = await startSimulator(hubspot, { records: 250 });
+    control = async (path, body) =>
+      json(
+        await fetch(`${sim.url}/__sim/${path}`, {
+          method: body === undefined ? 'GET' : 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+      );
+    await control('limits', { ten_second: 10_000, search_per_second: 1000 });
+    token = (await control('tokens', {})).access_token;
+    // The official SDK, pointed at the simulator; its own retry and limiter are off so that
+    // what the test sees is what the simulator answered.
+    sdk = new Client({ accessToken: token, basePath: sim.url, numberOfApiCallRetries: 0 });
+  });
+  afterAll(() => sim.close());
+
+  it('the official SDK pages through every contact', async () => {
+    const all = await sdk.crm.contacts.getAll(100, undefined, ['email', 'firstname']);
+    expect(all).toHaveLength(250);
+    expect(new Set(all.map((c) => c.id)).size).toBe(250);
+    expect(all[0]!.properties.email).toMatch(/@/);
+    const page = await sdk.crm.contacts.basicApi.getPage(10, undefined, ['email']);
+    expect(page.results).toHaveLength(10);
+    expect(page.paging?.next?.after).toBe('10');
+  });
+
+  it('the official SDK creates, updates, reads and archives a contact', async () => {
+    const created = await sdk.crm.contacts.basicApi.create({
+      properties: { email: 'new.person@example.test', firstname: 'New' },
+      associations: [],
+    });
+    expect(created.id).toBeDefined();
+    const updated = await sdk.crm.contacts.basicApi.update(created.id, {
+      properties: { firstname: 'Renamed' },
+    });
+    expect(updated.properties.firstname).toBe('Renamed');
+    const read = await sdk.crm.contacts.basicApi.getById(created.id, ['firstname', 'email']);
+    expect(read.properties).toMatchObject({ firstname: 'Renamed', email: 'new.person@example.test' });
+    await sdk.crm.contacts.basicApi.archive(created.id);
+    await expect(sdk.crm.contacts.basicApi.getById(created.id)).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('the official SDK searches by modification date, and incremental reads see exactly the changes', async () => {
+    const before = new Date((await control('clock', { advance_ms: 1000 })).now).getTime();
+    const changes = await control('mutate', { object: 'contacts', update: 7, delete: 3, create: 2 });
+    expect(changes.updated).toHaveLength(7);
+    const result = await sdk.crm.contacts.searchApi.doSearch({
+      filterGroups: [
+        { filters: [{ propertyName: 'lastmodifieddate', operator: 'GT' as never, value: String(before) }] },
+      ],
+      sorts: ['lastmodifieddate'],
+      properties: ['email'],
+      limit: 100,
+      after: '0',
+    });
+    const expected = [...changes.updated, ...changes.created];
+    expect(result.results.map((r) => r.id).sort()).toEqual(expected.sort());
+    expect(result.total).toBe(expected.length);
+    // Deleted records are listed as archived.
+    const archived = await sdk.crm.contacts.basicApi.getPage(
+      100,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      true,
+    );
+    expect(archived.results.map((r) => r.id)).toEqual(expect.arrayContaining(changes.deleted));
+    expect(archived.results.every((r) => r.archived)).toBe(true);
+  });
+
+  it('search refuses to page past 10,000 results with a 400', async () => {
+    await control('seed', { object: 'deals', count: 12_000 });
+    const res = await fetch(`${sim.url}/crm/v3/objects/deals/search`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        limit: 200,
+        after: '9900',
+        sorts: [{ propertyName: 'hs_lastmodifieddate', direction: 'ASCENDING' }],
+      }),
+    });
+    expect(res.status).toBe(400);
+    expect(await json(res)).toMatchObject({ status: 'error', category: 'VALIDATION_ERROR' });
+  });
+
+  it('completes the OAuth flow through the consent page, and refreshes with and without rotation', async () => {
+    const redirect = 'http://127.0.0.1:1/callback';
+    const authorize = await fetch(
+      `${sim.url}/oauth/authorize?client_id=sim-client-id&redirect_uri=${encodeURIComponent(redirect)}&scope=crm.objects.contacts.read&state=xyz`,
+    );
+    expect(authorize.status).toBe(200);
+    expect(await authorize.text()).toContain('id="allow"');
+    const consent = await fetch(`${sim.url}/__sim/consent`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        client_id: 'sim-client-id',
+        redirect_uri: redirect,
+        state: 'xyz',
+        scope: 'crm.objects.contacts.read',
+        decision: 'allow',
+      }),
+    });
+    const location = new URL(consent.headers.get('location')!);
+    expect(location.searchParams.get('state')).toBe('xyz');
+    const tokens = await sdk.oauth.tokensApi.create(
+      'authorization_code',
+      location.searchParams.get('code')!,
+      redirect,
+      'sim-client-id',
+      'sim-client-secret',
+    );
+    expect(tokens).toMatchObject({ tokenType: 'bearer', expiresIn: 1800 });
+    const info = await json(await fetch(`${sim.url}/oauth/v1/access-tokens/${tokens.accessToken}`));
+    expect(info).toMatchObject({ hub_id: 24681357, scopes: ['crm.objects.contacts.read'] });
+
+    const refreshed = await sdk.oauth.tokensApi.create(
+      'refresh_token',
+      undefined,
+      undefined,
+      'sim-client-id',
+      'sim-client-secret',
+      tokens.refreshToken,
+    );
+    expect(refreshed.refreshToken).toBe(tokens.refreshToken);
+    await control('faults', { rotate_refresh_tokens: true });
+    const rotated = await sdk.oauth.tokensApi.create(
+      'refresh_token',
+      undefined,
+      undefined,
+      'sim-client-id',
+      'sim-client-secret',
+      tokens.refreshToken,
+    );
+    expect(rotated.refreshToken).not.toBe(tokens.refreshToken);
+    await expect(
+      sdk.oauth.tokensApi.create(
+        'refresh_token',
+        undefined,
+        undefined,
+        'sim-client-id',
+        'sim-client-secret',
+        tokens.refreshToken,
+      ),
+    ).rejects.toMatchObject({ code: 400 });
+    await control('faults', { rotate_refresh_tokens: false });
+  });
+
+  it('answers an expired token and an exhausted ten-second window like HubSpot', async () => {
+    const fresh = (await control('tokens', {})).access_token;
+    await control('limits', { ten_second: 2 });
+    const call = () =>
+      fetch(`${sim.url}/crm/v3/objects/companies?limit=1`, { headers: { authorization: `Bearer ${fresh}` } });
+    await call();
+    const second = await call();
+    expect(second.headers.get('x-hubspot-ratelimit-remaining')).toBe('0');
+    const limited = await call();
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('x-hubspot-ratelimit-interval-milliseconds')).toBe('10000');
+    expect(await json(limited)).toMatchObject({
+      errorType: 'RATE_LIMIT',
+      policyName: 'TEN_SECONDLY_ROLLING',
+    });
+    await control('limits', { ten_second: 10_000 });
+
+    await control('faults', { expire_tokens_now: true });
+    const expired = await call();
+    expect(expired.status).toBe(401);
+    expect(await json(expired)).toMatchObject({ category: 'EXPIRED_AUTHENTICATION' });
+  });
+
+  it('holds a million contacts and serves the first and last pages quickly', async () => {
+    const fresh = (await control('tokens', {})).access_token;
+    await control('seed', { object: 'contacts', count: 1_000_000 });
+    const started = Date.now();
+    const first = await json(
+      await fetch(`${sim.url}/crm/v3/objects/contacts?limit=100`, {
+        headers: { authorization: `Bearer ${fresh}` },
+      }),
+    );
+    const last = await json(
+      await fetch(`${sim.url}/crm/v3/objects/contacts?limit=100&after=999950`, {
+        headers: { authorization: `Bearer ${fresh}` },
+      }),
+    );
+    expect(first.results).toHaveLength(100);
+    expect(last.results.map((r: { id: string }) => r.id).at(-1)).toBe('1000000');
+    expect(last.paging).toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
