@@ -143,6 +143,35 @@ export class ObjectStore {
     for (const r of changed) if (isAfter(r) && (includeDeleted || !r.deleted)) yield r;
   }
 
+  /**
+   * Records modified after `sinceMs`, in creation order, after `afterSeq`: what an id-ordered
+   * "modified since" scan reads, without touching the seeded records that are older.
+   */
+  *modifiedSinceBySeq(sinceMs: number, afterSeq = 0, includeDeleted = false): Generator<SimRecord> {
+    const firstSeeded = Math.max(afterSeq + 1, 1, Math.floor((sinceMs - this.#t0) / STEP_MS));
+    const changed = [...this.#changed.values()]
+      .filter((r) => r.seq > afterSeq && r.updatedAt > sinceMs && (includeDeleted || !r.deleted))
+      .sort((a, b) => a.seq - b.seq);
+    let c = 0;
+    for (let seq = firstSeeded; seq <= this.#count; seq++) {
+      while (c < changed.length && changed[c]!.seq < seq) yield changed[c++]!;
+      if (this.#changed.has(seq)) continue;
+      const r = this.#seeded(seq);
+      if (r.updatedAt > sinceMs) yield r;
+    }
+    while (c < changed.length) yield changed[c++]!;
+  }
+
+  /**
+   * Records in reverse modification order (latest change first), lazily: the changed records, then
+   * the untouched seeded ones from the newest down (every change is newer than every seeded record).
+   */
+  *byModifiedDesc(includeDeleted = false): Generator<SimRecord> {
+    const changed = [...this.#changed.values()].sort((a, b) => b.updatedAt - a.updatedAt || b.seq - a.seq);
+    for (const r of changed) if (includeDeleted || !r.deleted) yield r;
+    for (let seq = this.#count; seq >= 1; seq--) if (!this.#changed.has(seq)) yield this.#seeded(seq);
+  }
+
   /** How many records `byModified(after, includeDeleted)` would yield, without generating them. */
   countModified(after?: { updatedAt: number; seq: number }, includeDeleted = false): number {
     const first = after ? Math.max(1, Math.floor((after.updatedAt - this.#t0) / STEP_MS)) : 1;

@@ -373,7 +373,7 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
         : rawSort;
     const byModified =
       !sort || [MODIFIED[object], 'lastmodifieddate', 'hs_lastmodifieddate'].includes(sort.propertyName);
-    if (sort && !byModified && sort.propertyName !== 'hs_object_id' && sort.propertyName !== 'createdate') {
+    if (sort && !byModified && !['hs_object_id', 'createdate'].includes(sort.propertyName)) {
       return hubspotError(
         reply,
         400,
@@ -385,35 +385,42 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
     const store = ctx.store(object);
     const pass = (r: SimRecord) =>
       groups.length === 0 || groups.some((g) => g.filters.every((f) => matches(object, r, f)));
-    // Ascending modified-date scans start at the lowest bound any group sets, so they stay cheap.
-    let lowest: number | undefined;
-    if (byModified && !descending && groups.length > 0) {
+    // The lowest bound every filter group puts on a property, so that scans start there.
+    const lowest = (property: (f: Filter) => boolean, value: (f: Filter) => number) => {
+      if (groups.length === 0) return undefined;
       const bounds = groups.map((g) =>
         Math.max(
           -Infinity,
           ...g.filters
-            .filter(
-              (f) =>
-                f.propertyName === MODIFIED[object] && ['GT', 'GTE', 'BETWEEN', 'EQ'].includes(f.operator),
-            )
-            .map((f) => toMillis(f.value) - 1),
+            .filter((f) => property(f) && ['GT', 'GTE', 'BETWEEN', 'EQ'].includes(f.operator))
+            .map(value),
         ),
       );
       const min = Math.min(...bounds);
-      if (Number.isFinite(min)) lowest = min;
+      return Number.isFinite(min) ? min : undefined;
+    };
+    const isModified = (f: Filter) =>
+      [MODIFIED[object], 'lastmodifieddate', 'hs_lastmodifieddate'].includes(f.propertyName);
+    const since = lowest(isModified, (f) => toMillis(f.value) - 1);
+    const idFloor = lowest(
+      (f) => f.propertyName === 'hs_object_id',
+      (f) => Number(f.value) - 1,
+    );
+    const byId = !sort || sort.propertyName === 'hs_object_id';
+    let source: Iterable<SimRecord>;
+    if (byId && !descending) {
+      source = store.modifiedSinceBySeq(since ?? -Infinity, Math.max(0, idFloor ?? 0));
+    } else if (byModified && !descending) {
+      source = store.byModified(
+        since === undefined ? undefined : { updatedAt: since, seq: Number.MAX_SAFE_INTEGER },
+      );
+    } else {
+      const all = [...store.bySeq(0, false)];
+      const key = (r: SimRecord) =>
+        sort?.propertyName === 'createdate' ? r.createdAt : byId ? r.seq : r.updatedAt;
+      all.sort((a, b) => key(a) - key(b) || a.seq - b.seq);
+      source = descending ? all.reverse() : all;
     }
-    const source: Iterable<SimRecord> =
-      byModified && !descending
-        ? store.byModified(
-            lowest === undefined ? undefined : { updatedAt: lowest, seq: Number.MAX_SAFE_INTEGER },
-          )
-        : (() => {
-            const all = [...store.bySeq(0, false)];
-            const key = (r: SimRecord) =>
-              sort?.propertyName === 'createdate' ? r.createdAt : byModified ? r.updatedAt : r.seq;
-            all.sort((a, b) => key(a) - key(b) || a.seq - b.seq);
-            return descending ? all.reverse() : all;
-          })();
     let total = 0;
     const results = [];
     for (const r of source) {
@@ -534,6 +541,35 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
       }
     },
   );
+
+  app.get<{ Params: { type: string } }>('/crm/v3/properties/:type', async (req, reply) => {
+    if (await guard(req, reply, 'api')) return reply;
+    const object = objectOf(req.params.type);
+    const sample: SimRecord = ctx.store(object).get(1) ?? {
+      seq: 1,
+      createdAt: 0,
+      updatedAt: 0,
+      deleted: false,
+      fields: hubspot.objects[object]!.generate(ctx.seed, 0),
+    };
+    const readOnly = new Set(['hs_object_id', 'createdate', MODIFIED[object]]);
+    const numeric = new Set(['amount', 'numberofemployees', 'hs_object_id']);
+    return {
+      results: Object.keys(propertiesOf(object, sample)).map((name) => ({
+        name,
+        label: name.replace(/^hs_/, '').replace(/_/g, ' '),
+        type: numeric.has(name) ? 'number' : readOnly.has(name) ? 'datetime' : 'string',
+        fieldType: numeric.has(name) ? 'number' : 'text',
+        groupName: `${object.slice(0, -1)}information`,
+        hidden: false,
+        modificationMetadata: {
+          archivable: true,
+          readOnlyDefinition: true,
+          readOnlyValue: readOnly.has(name),
+        },
+      })),
+    };
+  });
 
   app.get<{ Querystring: { limit?: string; after?: string; email?: string } }>(
     '/crm/v3/owners',

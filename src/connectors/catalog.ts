@@ -27,33 +27,108 @@ export type ProviderName = (typeof PROVIDER_NAMES)[number];
 export type Category = 'crm' | 'engagement' | 'enrichment' | 'marketing_automation' | 'no_category';
 export type AuthType = 'oauth2' | 'api_key' | 'access_key_secret';
 
+/** How to reach a provider's API and authorize against it. URLs may use `{instance_url}`. */
+export interface ProviderApi {
+  baseUrl: string;
+  authorizeUrl?: string;
+  /** Salesforce sandboxes authorize and exchange tokens on their own login host. */
+  sandboxAuthorizeUrl?: string;
+  tokenUrl?: string;
+  sandboxTokenUrl?: string;
+  clientAuth?: 'body' | 'basic';
+  pkce?: boolean;
+  scopeSeparator?: string;
+  defaultScopes?: string[];
+  /** Token-response field with the account's own API host (Salesforce `instance_url`, Pipedrive `api_domain`). */
+  instanceUrlField?: string;
+  /** Token-response field naming the account (HubSpot `hub_id`). */
+  accountField?: string;
+  /** Header carrying an API key (key-based auth); otherwise keys go as a bearer token. */
+  apiKeyHeader?: string;
+  /** Starting request rate per connection, under the provider's documented limits (budget headers refine it). */
+  requestsPerSecond: number;
+  /** Rates of request lanes with limits of their own (e.g. HubSpot search: 5 per second). */
+  laneRates?: Record<string, number>;
+}
+
 export interface ProviderDefinition {
   name: ProviderName;
   displayName: string;
   category: Category;
   /** Auth schemes the provider accepts, the first being the one its connect page offers. */
   authTypes: AuthType[];
+  api?: ProviderApi;
 }
 
-const def = (name: ProviderName, displayName: string, category: Category, authTypes: AuthType[]) => ({
-  name,
-  displayName,
-  category,
-  authTypes,
-});
+const def = (
+  name: ProviderName,
+  displayName: string,
+  category: Category,
+  authTypes: AuthType[],
+  api?: ProviderApi,
+): ProviderDefinition => ({ name, displayName, category, authTypes, ...(api ? { api } : {}) });
 
 export const CATALOG: Record<ProviderName, ProviderDefinition> = {
-  hubspot: def('hubspot', 'HubSpot', 'crm', ['oauth2']),
-  salesforce: def('salesforce', 'Salesforce', 'crm', ['oauth2']),
-  pipedrive: def('pipedrive', 'Pipedrive', 'crm', ['oauth2']),
+  hubspot: def('hubspot', 'HubSpot', 'crm', ['oauth2'], {
+    baseUrl: 'https://api.hubapi.com',
+    authorizeUrl: 'https://app.hubspot.com/oauth/authorize',
+    tokenUrl: 'https://api.hubapi.com/oauth/v1/token',
+    clientAuth: 'body',
+    scopeSeparator: ' ',
+    defaultScopes: [
+      'oauth',
+      'crm.objects.contacts.read',
+      'crm.objects.companies.read',
+      'crm.objects.deals.read',
+    ],
+    accountField: 'hub_id',
+    // 100 requests per 10 s for most apps; search has its own 5 per second.
+    requestsPerSecond: 9,
+    laneRates: { search: 4 },
+  }),
+  salesforce: def('salesforce', 'Salesforce', 'crm', ['oauth2'], {
+    baseUrl: '{instance_url}',
+    authorizeUrl: 'https://login.salesforce.com/services/oauth2/authorize',
+    sandboxAuthorizeUrl: 'https://test.salesforce.com/services/oauth2/authorize',
+    tokenUrl: 'https://login.salesforce.com/services/oauth2/token',
+    sandboxTokenUrl: 'https://test.salesforce.com/services/oauth2/token',
+    clientAuth: 'body',
+    pkce: true,
+    scopeSeparator: ' ',
+    defaultScopes: ['api', 'refresh_token'],
+    instanceUrlField: 'instance_url',
+    // Salesforce limits by a daily request budget, not by rate; keep a polite pace.
+    requestsPerSecond: 20,
+  }),
+  pipedrive: def('pipedrive', 'Pipedrive', 'crm', ['oauth2'], {
+    baseUrl: '{instance_url}',
+    authorizeUrl: 'https://oauth.pipedrive.com/oauth/authorize',
+    tokenUrl: 'https://oauth.pipedrive.com/oauth/token',
+    clientAuth: 'basic',
+    scopeSeparator: ' ',
+    defaultScopes: ['base', 'contacts:read', 'deals:read'],
+    instanceUrlField: 'api_domain',
+    requestsPerSecond: 20,
+  }),
   zendesk_sell: def('zendesk_sell', 'Zendesk Sell', 'crm', ['oauth2']),
   ms_dynamics_365_sales: def('ms_dynamics_365_sales', 'Microsoft Dynamics 365 Sales', 'crm', ['oauth2']),
   zoho_crm: def('zoho_crm', 'Zoho CRM', 'crm', ['oauth2']),
   capsule: def('capsule', 'Capsule', 'crm', ['oauth2']),
   outreach: def('outreach', 'Outreach', 'engagement', ['oauth2']),
-  apollo: def('apollo', 'Apollo', 'engagement', ['api_key', 'oauth2']),
+  apollo: def('apollo', 'Apollo', 'engagement', ['api_key', 'oauth2'], {
+    baseUrl: 'https://api.apollo.io',
+    apiKeyHeader: 'x-api-key',
+    requestsPerSecond: 3,
+  }),
   salesloft: def('salesloft', 'Salesloft', 'engagement', ['oauth2']),
-  gong: def('gong', 'Gong', 'no_category', ['access_key_secret', 'oauth2', 'api_key']),
+  gong: def('gong', 'Gong', 'no_category', ['access_key_secret', 'oauth2', 'api_key'], {
+    baseUrl: 'https://api.gong.io',
+    authorizeUrl: 'https://app.gong.io/oauth2/authorize',
+    tokenUrl: 'https://app.gong.io/oauth2/generate-customer-token',
+    clientAuth: 'basic',
+    // Gong allows 3 calls per second per company.
+    requestsPerSecond: 2.5,
+  }),
   intercom: def('intercom', 'Intercom', 'no_category', ['oauth2', 'api_key']),
   linear: def('linear', 'Linear', 'no_category', ['oauth2', 'api_key']),
   clearbit: def('clearbit', 'Clearbit', 'enrichment', ['api_key']),
@@ -70,4 +145,19 @@ export const CATALOG: Record<ProviderName, ProviderDefinition> = {
 
 export function isProviderName(name: string): name is ProviderName {
   return Object.hasOwn(CATALOG, name);
+}
+
+/**
+ * A provider URL with the connection's instance filled in and, when TRELLIS_PROVIDER_OVERRIDES
+ * names the provider, every host replaced by the override's origin (simulators, sandboxes,
+ * regional hosts).
+ */
+export function providerUrl(template: string, opts: { instanceUrl?: string; override?: string }): string {
+  const filled = template.replace('{instance_url}', (opts.instanceUrl ?? '').replace(/\/$/, ''));
+  if (!opts.override) return filled;
+  const url = new URL(filled);
+  const origin = new URL(opts.override);
+  url.protocol = origin.protocol;
+  url.host = origin.host;
+  return url.toString().replace(/\/$/, '');
 }

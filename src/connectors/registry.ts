@@ -1,16 +1,19 @@
 import type { ProviderName } from './catalog.ts';
+import type { ProviderPolicy } from './http.ts';
+import { hubspotConnector, hubspotPolicy } from './hubspot/index.ts';
+import type { Connector } from './types.ts';
 
-/** What a connector can tell about the account behind a connection. */
-export interface AccountCapabilities {
-  providerUserId?(credentials: unknown): Promise<{ userId: string; raw: Record<string, unknown> }>;
-  rateLimitInfo?(credentials: unknown): Promise<Record<string, unknown>>;
+/** A provider's capability code and how its API signals limits and failures. */
+export interface ConnectorModule {
+  connector: Connector;
+  policy: ProviderPolicy;
 }
 
-export type Connector = AccountCapabilities;
-
 /** Capability code by provider; a provider with no entry here is known only through its catalog entry. */
-const CONNECTORS: Partial<Record<ProviderName, Connector>> = {};
+const CONNECTORS: Partial<Record<ProviderName, ConnectorModule>> = {
+  hubspot: { connector: hubspotConnector, policy: hubspotPolicy },
+};
 
-export function connectorFor(provider: ProviderName): Connector | undefined {
+export function connectorFor(provider: ProviderName): ConnectorModule | undefined {
   return CONNECTORS[provider];
 }

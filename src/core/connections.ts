@@ -1,11 +1,12 @@
 import type pg from 'pg';
+import type { Credentials } from '../auth/connection-auth.ts';
 import { CATALOG, isProviderName, type ProviderName } from '../connectors/catalog.ts';
-import { connectorFor } from '../connectors/registry.ts';
 import { transaction } from '../db/pool.ts';
 import { findCustomer } from './customers.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
+import { callProvider, openConnector } from './provider-access.ts';
 import { providerAppForConnection } from './provider-apps.ts';
 import { reconcileConnectionSyncs, type SyncOverrides } from './syncs.ts';
 
@@ -37,18 +38,6 @@ export interface ConnectionEntityMapping {
   object?: { type: 'standard' | 'custom'; name: string };
   field_mappings?: { entity_field: string; mapped_field: string }[];
 }
-
-/** Credentials as sealed in the vault; never leave the core. */
-export type Credentials =
-  | { type: 'api_key'; api_key: string }
-  | { type: 'access_key_secret'; access_key: string; access_key_secret: string }
-  | {
-      type: 'oauth2';
-      refresh_token: string;
-      access_token: string | null;
-      expires_at: string | null;
-      login_url?: string;
-    };
 
 export type ManualConnectionInput =
   | { provider_name: 'apollo'; type: 'api_key'; api_key: string }
@@ -225,14 +214,7 @@ export async function setSyncOverrides(
   });
 }
 
-async function sealedCredentials(deps: CoreDeps, connectionId: string): Promise<Credentials> {
-  const { rows } = await deps.db.query<{ sealed: string }>(
-    'select credentials_sealed as sealed from connections where id = $1',
-    [connectionId],
-  );
-  return deps.vault.decryptJson<Credentials>(rows[0]!.sealed);
-}
-
+/** The connected user at the provider (Supaglue: provider user id). */
 export async function getProviderUserId(
   deps: CoreDeps,
   projectId: string,
@@ -241,9 +223,10 @@ export async function getProviderUserId(
 ) {
   if (!isProviderName(providerName)) throw badRequest(`unknown provider "${providerName}"`);
   const connection = await findConnection(deps, projectId, customerExternalId, providerName);
-  const capability = connectorFor(connection.providerName)?.providerUserId;
-  if (!capability) throw badRequest(`looking up the connected user is not supported for ${providerName} yet`);
-  return capability(await sealedCredentials(deps, connection.id));
+  const { connector, ctx } = await openConnector(deps, connection.id);
+  if (!connector.whoAmI)
+    throw badRequest(`looking up the connected user is not supported for ${providerName}`);
+  return callProvider(() => connector.whoAmI!(ctx));
 }
 
 export async function getRateLimitInfo(
@@ -253,7 +236,8 @@ export async function getRateLimitInfo(
   providerName: string,
 ) {
   const connection = await findConnection(deps, projectId, customerExternalId, providerName);
-  const capability = connectorFor(connection.providerName)?.rateLimitInfo;
-  if (!capability) throw badRequest(`rate-limit information is not supported for ${providerName} yet`);
-  return capability(await sealedCredentials(deps, connection.id));
+  const { connector, ctx } = await openConnector(deps, connection.id);
+  if (!connector.rateLimitInfo)
+    throw badRequest(`rate-limit information is not supported for ${providerName}`);
+  return callProvider(() => connector.rateLimitInfo!(ctx));
 }

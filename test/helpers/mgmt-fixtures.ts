@@ -33,6 +33,8 @@ export async function createFixture(
   api: Client,
   tag = 'a',
   webhookUrl = 'http://127.0.0.1:9/unused',
+  /** A refresh token the HubSpot provider (client `hubspot-client-<tag>`) accepts, e.g. from a simulator. */
+  hubspotRefreshToken = `hubspot-refresh-${tag}`,
 ): Promise<Fixture> {
   const customerId = `customer-${tag}`;
   await ok(
@@ -140,7 +142,7 @@ export async function createFixture(
   );
   const hubspotConnection = await ok(
     api('POST', `/customers/${customerId}/connections`, {
-      body: { provider_name: 'hubspot', type: 'oauth2', refresh_token: `hubspot-refresh-${tag}` },
+      body: { provider_name: 'hubspot', type: 'oauth2', refresh_token: hubspotRefreshToken },
     }),
     200,
   );

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.ts';
+import { PROVIDER_NAMES } from '../../src/connectors/catalog.ts';
 import { REDACT_PATHS } from '../../src/logger.ts';
 import { type Roles, type Runtime, startRuntime } from '../../src/runtime.ts';
 
@@ -45,6 +46,11 @@ export async function startTrellis(
 ): Promise<TestTrellis> {
   const databaseUrl = opts.databaseUrl ?? (await createTestDatabase());
   const config = loadConfig({
+    // Tests never reach real providers: every provider host points at a closed loopback port
+    // unless the test points it at a simulator.
+    TRELLIS_PROVIDER_OVERRIDES: JSON.stringify(
+      Object.fromEntries(PROVIDER_NAMES.map((p) => [p, 'http://127.0.0.1:9'])),
+    ),
     DATABASE_URL: databaseUrl,
     TRELLIS_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     PORT: '0',

@@ -6,6 +6,8 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hubspot } from '../../simulators/hubspot/index.ts';
+import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { createFixture, type Fixture } from '../helpers/mgmt-fixtures.ts';
 import { type ApiResponse, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
@@ -179,6 +181,7 @@ function check(method: string, urlPath: string, res: ApiResponse, opts: CallOpti
 
 describe('Management API v2 contract (seed spec)', () => {
   let t: TestTrellis;
+  let sim: RunningSimulator;
   let fx: Fixture;
   let projectId: string;
 
@@ -194,11 +197,29 @@ describe('Management API v2 contract (seed spec)', () => {
   });
 
   beforeAll(async () => {
-    t = await startTrellis();
-    fx = await createFixture(api);
+    // The HubSpot connection is real, against the simulator: the fixture's OAuth client is
+    // registered there and its refresh token comes from it.
+    sim = await startSimulator(hubspot, { records: 5 });
+    const control = (path: string, body: unknown) =>
+      fetch(`${sim.url}/__sim/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then((r) => r.json() as Promise<Body>);
+    await control('clients', {
+      client_id: 'hubspot-client-a',
+      client_secret: 'client-secret-hubspot-client-a',
+    });
+    const tokens = await control('tokens', { client_id: 'hubspot-client-a' });
+    secrets.push(tokens.refresh_token);
+    t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) } });
+    fx = await createFixture(api, 'a', undefined, tokens.refresh_token);
     projectId = (await api('GET', `/customers/${fx.customerId}`, { status: 200 })).body.application_id;
   });
-  afterAll(() => t?.stop());
+  afterAll(async () => {
+    await t?.stop();
+    await sim?.close();
+  });
 
   it('answers 401 without a valid API key', async () => {
     for (const [method, urlPath] of [
@@ -548,7 +569,7 @@ describe('Management API v2 contract (seed spec)', () => {
     await api('GET', '/sync_configs/not-an-id', { status: 404 });
   });
 
-  it('connections: create, get, list, delete; provider user id and rate limits are not supported yet', async () => {
+  it('connections: create, get, list, delete; provider user id and rate limits from the provider', async () => {
     secrets.push('contract-sf-refresh', 'contract-gong-secret');
     const sf = await api('POST', `/customers/${fx.customerId}/connections`, {
       body: {
@@ -599,16 +620,22 @@ describe('Management API v2 contract (seed spec)', () => {
     await api('GET', '/customers/nobody/connections', { status: 404 });
     await api('GET', `/customers/${fx.customerId}/connections/pipedrive`, { status: 404 });
 
-    // Connectors do not exist yet: the documented 400.
-    await api('GET', `/customers/${fx.customerId}/connections/_provider_user_id`, {
+    // HubSpot answers from its simulator: the connected user is a HubSpot owner.
+    const user = await api('GET', `/customers/${fx.customerId}/connections/_provider_user_id`, {
       query: { provider_name: 'hubspot' },
-      status: 400,
+      status: 200,
     });
+    expect(user.body).toMatchObject({ user_id: '41000001', raw_details: { email: 'owner.one@sim.example' } });
+    expect(user.body.additional_raw_details).toMatchObject({ hub_id: 24681357 });
+    const limits = await api('GET', `/customers/${fx.customerId}/connections/hubspot/_rate_limit_info`, {
+      status: 200,
+    });
+    expect(limits.body).toMatchObject({ daily: { limit: 250000 }, other: { ten_second: { limit: 100 } } });
     await api('GET', `/customers/${fx.customerId}/connections/_provider_user_id`, {
       query: { provider_name: 'intercom' },
       status: 404,
     });
-    // The seed documents only a 200 for _rate_limit_info; the error body is checked by its shape.
+    // No Apollo connector yet. The seed documents only a 200 here; the error body is checked by its shape.
     await api('GET', `/customers/${fx.customerId}/connections/apollo/_rate_limit_info`, {
       status: 400,
       unvalidated: 'the seed documents no error responses for getConnectionRateLimitInfo',
@@ -1058,11 +1085,8 @@ describe('Management API v2 contract (seed spec)', () => {
       'seed operations never exercised',
     ).toEqual([]);
     expect([...exercised.keys()].sort()).toEqual(seedIds);
-    // Each operation succeeded at least once, except those documented as unsupported for now.
-    const unsupported = ['getProviderUserId', 'getConnectionRateLimitInfo'];
-    const neverSucceeded = seedIds.filter(
-      (id) => !unsupported.includes(id) && ![...exercised.get(id)!].some((s) => s < 300),
-    );
+    // Each operation succeeded at least once.
+    const neverSucceeded = seedIds.filter((id) => ![...exercised.get(id)!].some((s) => s < 300));
     expect(neverSucceeded).toEqual([]);
   });
 });

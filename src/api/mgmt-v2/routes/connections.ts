@@ -35,13 +35,17 @@ export async function connectionRoutes(app: FastifyInstance, { deps }: RouteOpti
     '/customers/:customer_id/connections/_provider_user_id',
     { config: { operationId: 'getProviderUserId' } },
     async (req) => {
-      const { userId, raw } = await getProviderUserId(
+      const info = await getProviderUserId(
         deps,
         req.projectId,
         req.params.customer_id,
         req.query.provider_name,
       );
-      return { user_id: userId, raw_details: raw };
+      return {
+        user_id: info.userId,
+        raw_details: info.raw,
+        ...(info.additional ? { additional_raw_details: info.additional } : {}),
+      };
     },
   );
 

@@ -1,0 +1,152 @@
+import { type Authenticator, ConnectorError } from '../connectors/http.ts';
+import type { Db } from '../db/pool.ts';
+import { requestTokens, type TokenEndpoint, TokenRequestError } from './oauth.ts';
+import type { Vault } from './vault.ts';
+
+/** A connection's credentials as sealed in the vault. */
+export type Credentials =
+  | { type: 'api_key'; api_key: string }
+  | { type: 'access_key_secret'; access_key: string; access_key_secret: string }
+  | {
+      type: 'oauth2';
+      refresh_token: string;
+      access_token: string | null;
+      /** ISO time the access token expires, or null when the provider does not say (Salesforce). */
+      expires_at: string | null;
+      login_url?: string;
+    };
+
+/** Refresh this long before the provider's stated expiry, so a request never races it. */
+const EXPIRY_MARGIN_MS = 60_000;
+
+export interface ConnectionAuthOptions {
+  db: Db;
+  vault: Vault;
+  connectionId: string;
+  credentials: Credentials;
+  apiKeyHeader?: string;
+  /** Where and as whom to refresh OAuth tokens; absent for key-based connections. */
+  oauth?: { endpoint: TokenEndpoint; client: { id: string; secret: string }; instanceUrlField?: string };
+  /** Called once when the provider rejects the refresh token: the connection needs re-authorizing. */
+  onRevoked(): Promise<void>;
+}
+
+/**
+ * Credentials of one connection for outgoing requests. OAuth tokens are refreshed before they
+ * expire and after a 401, at most once at a time across every process: the refresh holds the
+ * connection's row lock, and a process that waited on the lock adopts the token the other one
+ * saved instead of refreshing again. Rotated refresh tokens are saved in the same transaction.
+ */
+export class ConnectionAuthenticator implements Authenticator {
+  #credentials: Credentials;
+  #renewing: Promise<boolean> | undefined;
+
+  constructor(private readonly opts: ConnectionAuthOptions) {
+    this.#credentials = opts.credentials;
+  }
+
+  async accessToken(): Promise<string | undefined> {
+    const c = this.#credentials;
+    if (c.type !== 'oauth2') return undefined;
+    const expiresAt = c.expires_at ? Date.parse(c.expires_at) : Number.POSITIVE_INFINITY;
+    if (!c.access_token || expiresAt - EXPIRY_MARGIN_MS <= Date.now()) await this.renew();
+    return (this.#credentials as { access_token: string | null }).access_token ?? undefined;
+  }
+
+  async headers(): Promise<Record<string, string>> {
+    const c = this.#credentials;
+    switch (c.type) {
+      case 'api_key':
+        return this.opts.apiKeyHeader
+          ? { [this.opts.apiKeyHeader]: c.api_key }
+          : { authorization: `Bearer ${c.api_key}` };
+      case 'access_key_secret':
+        return {
+          authorization: `Basic ${Buffer.from(`${c.access_key}:${c.access_key_secret}`).toString('base64')}`,
+        };
+      case 'oauth2': {
+        const token = await this.accessToken();
+        return token ? { authorization: `Bearer ${token}` } : {};
+      }
+    }
+  }
+
+  renew(): Promise<boolean> {
+    if (this.#credentials.type !== 'oauth2' || !this.opts.oauth) return Promise.resolve(false);
+    this.#renewing ??= this.#refresh().finally(() => {
+      this.#renewing = undefined;
+    });
+    return this.#renewing;
+  }
+
+  async #refresh(): Promise<boolean> {
+    const { db, vault, connectionId, oauth } = this.opts;
+    const used = this.#credentials.type === 'oauth2' ? this.#credentials.access_token : null;
+    const client = await db.connect();
+    let revoked = false;
+    try {
+      await client.query('begin');
+      const { rows } = await client.query<{ sealed: string }>(
+        'select credentials_sealed as sealed from connections where id = $1 for update',
+        [connectionId],
+      );
+      if (!rows[0]) throw new Error('the connection was deleted');
+      const stored = vault.decryptJson<Credentials>(rows[0].sealed);
+      if (stored.type !== 'oauth2') throw new Error('the connection no longer uses OAuth');
+      const storedExpiry = stored.expires_at ? Date.parse(stored.expires_at) : Number.POSITIVE_INFINITY;
+      if (
+        stored.access_token &&
+        stored.access_token !== used &&
+        storedExpiry - EXPIRY_MARGIN_MS > Date.now()
+      ) {
+        // Another process refreshed while we waited for the lock.
+        await client.query('commit');
+        this.#credentials = stored;
+        return true;
+      }
+      let tokens: Record<string, unknown>;
+      try {
+        tokens = await requestTokens(oauth!.endpoint, oauth!.client, {
+          grant_type: 'refresh_token',
+          refresh_token: stored.refresh_token,
+        });
+      } catch (err) {
+        await client.query('rollback');
+        if (err instanceof TokenRequestError && err.revoked) {
+          revoked = true;
+          return false;
+        }
+        throw new ConnectorError(
+          'transient',
+          `could not refresh the access token: ${(err as Error).message}`,
+        );
+      }
+      const expiresIn = Number(tokens.expires_in);
+      const next: Credentials = {
+        ...stored,
+        access_token: tokens.access_token as string,
+        refresh_token: typeof tokens.refresh_token === 'string' ? tokens.refresh_token : stored.refresh_token,
+        expires_at:
+          Number.isFinite(expiresIn) && expiresIn > 0
+            ? new Date(Date.now() + expiresIn * 1000).toISOString()
+            : null,
+      };
+      const field = oauth!.instanceUrlField;
+      const instanceUrl = field && typeof tokens[field] === 'string' ? (tokens[field] as string) : null;
+      await client.query(
+        `update connections set credentials_sealed = $2, instance_url = coalesce($3, instance_url), updated_at = now()
+          where id = $1`,
+        [connectionId, vault.encryptJson(next), instanceUrl],
+      );
+      await client.query('commit');
+      this.#credentials = next;
+      return true;
+    } catch (err) {
+      await client.query('rollback').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+      if (revoked) await this.opts.onRevoked();
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/** The client side of OAuth 2.0 token requests (authorization code exchange and refresh). */
+export interface TokenEndpoint {
+  tokenUrl: string;
+  /** How the client authenticates: form fields, or HTTP Basic (Pipedrive requires Basic). */
+  clientAuth: 'body' | 'basic';
+}
+
+export class TokenRequestError extends Error {
+  constructor(
+    /** The OAuth error code (`invalid_grant` means the grant was revoked or already used). */
+    readonly error: string,
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+
+  get revoked(): boolean {
+    return (
+      this.error === 'invalid_grant' ||
+      this.error === 'invalid_client' ||
+      this.error === 'unauthorized_client'
+    );
+  }
+}
+
+export async function requestTokens(
+  endpoint: TokenEndpoint,
+  client: { id: string; secret: string },
+  params: Record<string, string>,
+): Promise<Record<string, unknown>> {
+  const form = new URLSearchParams(params);
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    accept: 'application/json',
+  };
+  if (endpoint.clientAuth === 'basic') {
+    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`;
+  } else {
+    form.set('client_id', client.id);
+    form.set('client_secret', client.secret);
+  }
+  let res: Response;
+  try {
+    res = await fetch(endpoint.tokenUrl, {
+      method: 'POST',
+      headers,
+      body: form,
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    throw new TokenRequestError(
+      'temporarily_unavailable',
+      `token endpoint unreachable: ${(err as Error).message}`,
+      0,
+    );
+  }
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // Not JSON: an HTML error page or a truncated answer; described below by status.
+  }
+  if (!res.ok || typeof body.access_token !== 'string') {
+    // HubSpot answers a dead refresh token with `status: BAD_REFRESH_TOKEN` instead of `error`.
+    const error =
+      typeof body.error === 'string'
+        ? body.error
+        : body.status === 'BAD_REFRESH_TOKEN' || body.status === 'BAD_AUTH_CODE'
+          ? 'invalid_grant'
+          : res.status >= 500
+            ? 'temporarily_unavailable'
+            : 'invalid_request';
+    const description =
+      typeof body.error_description === 'string' ? body.error_description : text.slice(0, 200);
+    throw new TokenRequestError(
+      error,
+      `token request failed (${res.status} ${error}): ${description}`,
+      res.status,
+    );
+  }
+  return body;
+}

@@ -1,0 +1,238 @@
+import type { Logger } from '../logger.ts';
+
+/** The kinds every provider failure is mapped to; callers decide on the kind, never on raw statuses. */
+export type ConnectorErrorKind =
+  | 'auth'
+  | 'permission'
+  | 'rate_limited'
+  | 'not_found'
+  | 'validation'
+  | 'transient';
+
+export class ConnectorError extends Error {
+  constructor(
+    readonly kind: ConnectorErrorKind,
+    message: string,
+    readonly status?: number,
+    readonly body?: unknown,
+    /** For rate_limited: how long the provider asked us to wait. */
+    readonly waitMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface ProviderResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** How a provider signals limits and failures beyond plain status codes (data from its catalog entry). */
+export interface ProviderPolicy {
+  /** Overrides the default status-based classification (e.g. Salesforce's 403 REQUEST_LIMIT_EXCEEDED). */
+  classify?(res: ProviderResponse): { kind: ConnectorErrorKind; waitMs?: number } | undefined;
+  /**
+   * Reads the budget from response headers, when the provider sends it: what is left until the
+   * window resets, and the window's size, from which the pace is set.
+   */
+  budget?(
+    headers: Headers,
+  ): { remaining: number; resetInMs: number; limit?: number; windowMs?: number } | undefined;
+}
+
+/** Adds credentials to requests and renews them when the provider says they expired. */
+export interface Authenticator {
+  headers(): Promise<Record<string, string>>;
+  /** Renews the credentials after a 401; false when they cannot be renewed. */
+  renew(): Promise<boolean>;
+}
+
+/**
+ * Paces requests of one connection: a steady rate from the catalog, plus pauses when the provider
+ * reports its budget spent or asks us to wait. Shared by everything in this process that talks to
+ * the same connection.
+ */
+export class RequestPacer {
+  #next = 0;
+  #pausedUntil = 0;
+
+  constructor(private requestsPerSecond: number) {}
+
+  /** Adopts the pace the provider's own budget headers allow (kept 10% under it). */
+  adapt(limit: number, windowMs: number): void {
+    if (limit > 0 && windowMs > 0) this.requestsPerSecond = ((limit * 1000) / windowMs) * 0.9;
+  }
+
+  async acquire(): Promise<void> {
+    const now = Date.now();
+    const slot = Math.max(now, this.#next, this.#pausedUntil);
+    this.#next = slot + 1000 / this.requestsPerSecond;
+    if (slot > now) await sleep(slot - now);
+  }
+
+  pause(ms: number): void {
+    this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + ms);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Exponential backoff with full jitter: 0.5 s, 1 s, 2 s … capped at 30 s. */
+export function backoffMs(attempt: number): number {
+  const cap = Math.min(30_000, 500 * 2 ** attempt);
+  return cap / 2 + Math.random() * (cap / 2);
+}
+
+function retryAfterMs(headers: Headers): number | undefined {
+  const value = headers.get('retry-after');
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function defaultKind(status: number): ConnectorErrorKind {
+  if (status === 401) return 'auth';
+  if (status === 403) return 'permission';
+  if (status === 404) return 'not_found';
+  if (status === 429) return 'rate_limited';
+  if (status === 408 || status >= 500) return 'transient';
+  return 'validation';
+}
+
+export interface RequestOptions {
+  method?: string;
+  /** A path below the base URL, or an absolute URL on the provider's host (paging links). */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  /** A raw body (form or CSV) sent as-is with its content type. */
+  rawBody?: { contentType: string; data: string };
+  headers?: Record<string, string>;
+  /** Return the body as text rather than parsed JSON (CSV exports). */
+  text?: boolean;
+  /** Requests under a separate limit (e.g. HubSpot search) are paced in their own lane. */
+  lane?: string;
+}
+
+/**
+ * HTTP to one provider for one connection, with the etiquette the engine owes providers: pacing,
+ * honoring rate-limit hints, retrying transient failures with backoff and jitter, renewing expired
+ * credentials once, and mapping failures to `ConnectorError` kinds.
+ */
+export class ProviderHttp {
+  /** Requests actually sent, including retries (benchmarks and tests read it). */
+  requestCount = 0;
+
+  constructor(
+    private readonly opts: {
+      baseUrl: string;
+      auth: Authenticator;
+      policy: ProviderPolicy;
+      /** The pacer of a lane of this connection (`default` unless a request names one). */
+      pacer: (lane: string) => RequestPacer;
+      log?: Logger;
+      maxRetries?: number;
+      /** Longest total wait for rate limits before giving up with a rate_limited error. */
+      maxRateLimitWaitMs?: number;
+      timeoutMs?: number;
+    },
+  ) {}
+
+  get baseUrl(): string {
+    return this.opts.baseUrl;
+  }
+
+  url(path: string, query?: RequestOptions['query']): URL {
+    const url = /^https?:\/\//.test(path)
+      ? new URL(path)
+      : new URL(this.opts.baseUrl.replace(/\/$/, '') + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+
+  async request<T = any>(req: RequestOptions): Promise<ProviderResponse<T>> {
+    const { policy, auth } = this.opts;
+    const pacer = this.opts.pacer(req.lane ?? 'default');
+    const maxRetries = this.opts.maxRetries ?? 8;
+    const maxWait = this.opts.maxRateLimitWaitMs ?? 15 * 60_000;
+    let transientFailures = 0;
+    let waitedMs = 0;
+    let renewed = false;
+    const url = this.url(req.path, req.query);
+    for (;;) {
+      await pacer.acquire();
+      const headers: Record<string, string> = {
+        accept: 'application/json',
+        ...(await auth.headers()),
+        ...req.headers,
+      };
+      let body: string | undefined;
+      if (req.rawBody) {
+        headers['content-type'] = req.rawBody.contentType;
+        body = req.rawBody.data;
+      } else if (req.body !== undefined) {
+        headers['content-type'] = 'application/json';
+        body = JSON.stringify(req.body);
+      }
+      let res: ProviderResponse<T>;
+      try {
+        this.requestCount++;
+        const raw = await fetch(url, {
+          method: req.method ?? 'GET',
+          headers,
+          body,
+          signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
+        });
+        const text = await raw.text();
+        const isJson = (raw.headers.get('content-type') ?? '').includes('json');
+        res = {
+          status: raw.status,
+          headers: raw.headers,
+          body: (isJson && !req.text && text ? JSON.parse(text) : text) as T,
+        };
+      } catch (err) {
+        // Connection dropped, timed out, or a body cut short: the same request may well work again.
+        if (++transientFailures > maxRetries) {
+          throw new ConnectorError('transient', `request to ${url.host} failed: ${(err as Error).message}`);
+        }
+        await sleep(backoffMs(transientFailures));
+        continue;
+      }
+      const budget = policy.budget?.(res.headers);
+      if (budget?.limit && budget.windowMs) pacer.adapt(budget.limit, budget.windowMs);
+      if (budget && budget.remaining <= 0) pacer.pause(budget.resetInMs);
+      if (res.status < 400) return res;
+
+      const cls = policy.classify?.(res) ?? { kind: defaultKind(res.status) };
+      if (cls.kind === 'auth' && !renewed) {
+        renewed = true;
+        if (await auth.renew()) continue;
+      }
+      if (cls.kind === 'rate_limited') {
+        const wait = cls.waitMs ?? retryAfterMs(res.headers) ?? backoffMs(Math.min(transientFailures + 2, 6));
+        if (waitedMs + wait <= maxWait) {
+          waitedMs += wait;
+          this.opts.log?.debug({ host: url.host, wait }, 'provider rate limit: waiting');
+          pacer.pause(wait);
+          continue;
+        }
+      }
+      if (cls.kind === 'transient' && ++transientFailures <= maxRetries) {
+        await sleep(retryAfterMs(res.headers) ?? backoffMs(transientFailures));
+        continue;
+      }
+      const detail =
+        typeof res.body === 'string' ? res.body.slice(0, 300) : JSON.stringify(res.body).slice(0, 300);
+      throw new ConnectorError(
+        cls.kind,
+        `${req.method ?? 'GET'} ${url.pathname} answered ${res.status}: ${detail}`,
+        res.status,
+        res.body,
+        cls.waitMs,
+      );
+    }
+  }
+}

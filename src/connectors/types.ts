@@ -1,0 +1,103 @@
+import type { ProviderHttp } from './http.ts';
+
+/**
+ * Capability interfaces. A connector implements the ones its provider supports; the catalog entry
+ * (src/connectors/catalog.ts) carries everything that is data rather than code.
+ */
+
+/** A record as read from a provider, before any mapping. */
+export interface ProviderRecord {
+  id: string;
+  lastModifiedAt: Date;
+  isDeleted: boolean;
+  raw: Record<string, unknown>;
+}
+
+export interface ReadRequest {
+  object: string;
+  /** Only records modified after this instant (an incremental run); absent for a full run. */
+  since?: Date;
+  /** Where an interrupted read stopped: the `cursor` of the last page that was saved. */
+  cursor?: string;
+  /** Fields to ask for, when the provider needs them listed. */
+  fields?: string[];
+}
+
+export interface ReadPage {
+  records: ProviderRecord[];
+  /** Opaque position after this page; passing it back resumes right after it. Null at the end. */
+  cursor: string | null;
+}
+
+/** What a connector needs about one connection to talk to its provider. */
+export interface ConnectorContext {
+  http: ProviderHttp;
+  instanceUrl: string;
+  /** The current OAuth access token, for the few APIs that take it as a parameter. */
+  accessToken(): Promise<string | undefined>;
+}
+
+export interface ReadCapability {
+  /** The objects this connector can read, by the provider's names. */
+  readableObjects: string[];
+  /**
+   * Pages of an object. A full read returns every live record (and, where the provider shows
+   * them, deleted ones flagged); an incremental read returns exactly the records created, changed
+   * or deleted after `since`.
+   */
+  read(ctx: ConnectorContext, req: ReadRequest): AsyncIterable<ReadPage>;
+}
+
+export interface WriteCapability {
+  create(ctx: ConnectorContext, object: string, fields: Record<string, unknown>): Promise<ProviderRecord>;
+  update(
+    ctx: ConnectorContext,
+    object: string,
+    id: string,
+    fields: Record<string, unknown>,
+  ): Promise<ProviderRecord>;
+  delete(ctx: ConnectorContext, object: string, id: string): Promise<void>;
+}
+
+export interface FieldDescription {
+  name: string;
+  label: string;
+  type: string;
+  readOnly: boolean;
+}
+
+export interface DescribeCapability {
+  listObjects(ctx: ConnectorContext): Promise<string[]>;
+  describeFields(ctx: ConnectorContext, object: string): Promise<FieldDescription[]>;
+}
+
+/** The account and user behind a connection; also how credentials are verified before saving. */
+export interface AccountInfo {
+  userId: string;
+  accountId?: string;
+  raw: Record<string, unknown>;
+  additional?: Record<string, unknown>;
+}
+
+export interface AccountCapability {
+  whoAmI(ctx: ConnectorContext): Promise<AccountInfo>;
+}
+
+export interface RateLimitWindow {
+  limit: number;
+  remaining: number;
+  /** Epoch seconds when the window resets, when the provider says. */
+  resetTime?: number;
+}
+
+export interface RateLimitCapability {
+  rateLimitInfo(ctx: ConnectorContext): Promise<{
+    daily?: RateLimitWindow;
+    hourly?: RateLimitWindow;
+    other?: Record<string, RateLimitWindow>;
+  }>;
+}
+
+export type Connector = Partial<
+  ReadCapability & WriteCapability & DescribeCapability & AccountCapability & RateLimitCapability
+>;

@@ -1,0 +1,135 @@
+import { ConnectionAuthenticator, type Credentials } from '../auth/connection-auth.ts';
+import { CATALOG, type ProviderName, providerUrl } from '../connectors/catalog.ts';
+import { ConnectorError, ProviderHttp, RequestPacer } from '../connectors/http.ts';
+import { connectorFor } from '../connectors/registry.ts';
+import type { Connector, ConnectorContext } from '../connectors/types.ts';
+import { transaction } from '../db/pool.ts';
+import type { CoreDeps } from './deps.ts';
+import { badRequest, DomainError, notFound } from './errors.ts';
+import { emitEvent } from './events.ts';
+
+/**
+ * Talking to a provider on behalf of one connection: its connector, credentials (refreshed as
+ * needed), base URL (with TRELLIS_PROVIDER_OVERRIDES applied) and a pace shared by everything in
+ * this process that uses the same connection.
+ */
+export interface OpenConnector {
+  connector: Connector;
+  ctx: ConnectorContext;
+  providerName: ProviderName;
+}
+
+const pacers = new Map<string, RequestPacer>();
+
+export async function openConnector(deps: CoreDeps, connectionId: string): Promise<OpenConnector> {
+  const { rows } = await deps.db.query<{
+    projectId: string;
+    providerName: ProviderName;
+    instanceUrl: string;
+    sealed: string;
+    clientId: string | null;
+    clientSecretSealed: string | null;
+  }>(
+    `select c.project_id as "projectId", c.provider_name as "providerName", c.instance_url as "instanceUrl",
+            c.credentials_sealed as sealed, p.client_id as "clientId", p.client_secret_sealed as "clientSecretSealed"
+       from connections c join provider_apps p on p.id = c.provider_app_id where c.id = $1`,
+    [connectionId],
+  );
+  const row = rows[0];
+  if (!row) throw notFound('connection');
+  const definition = CATALOG[row.providerName];
+  const module = connectorFor(row.providerName);
+  if (!module || !definition.api) throw badRequest(`Trellis has no connector for ${row.providerName} yet`);
+  const api = definition.api;
+  const override = deps.config.providerOverrides[row.providerName];
+  const credentials = deps.vault.decryptJson<Credentials>(row.sealed);
+
+  const loginUrl = credentials.type === 'oauth2' ? credentials.login_url : undefined;
+  const tokenUrl = loginUrl ? `${loginUrl.replace(/\/$/, '')}/services/oauth2/token` : api.tokenUrl;
+  const auth = new ConnectionAuthenticator({
+    db: deps.db,
+    vault: deps.vault,
+    connectionId,
+    credentials,
+    apiKeyHeader: api.apiKeyHeader,
+    oauth:
+      tokenUrl && row.clientId && row.clientSecretSealed
+        ? {
+            endpoint: { tokenUrl: providerUrl(tokenUrl, { override }), clientAuth: api.clientAuth ?? 'body' },
+            client: { id: row.clientId, secret: deps.vault.decrypt(row.clientSecretSealed) },
+            instanceUrlField: api.instanceUrlField,
+          }
+        : undefined,
+    onRevoked: () => markBadCredentials(deps, connectionId, 'the provider rejected the refresh token'),
+  });
+  const pacer = (lane: string) => {
+    const key = `${connectionId}:${lane}`;
+    let p = pacers.get(key);
+    if (!p) pacers.set(key, (p = new RequestPacer(api.laneRates?.[lane] ?? api.requestsPerSecond)));
+    return p;
+  };
+  const http = new ProviderHttp({
+    baseUrl: providerUrl(api.baseUrl, { instanceUrl: row.instanceUrl, override }),
+    auth,
+    policy: module.policy,
+    pacer,
+    log: deps.log,
+  });
+  return {
+    connector: module.connector,
+    providerName: row.providerName,
+    ctx: { http, instanceUrl: row.instanceUrl, accessToken: () => auth.accessToken() },
+  };
+}
+
+/** Runs a provider call for an API request, turning connector failures into 4xx answers. */
+export async function callProvider<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ConnectorError) {
+      throw new DomainError('remote_provider', err.message, {
+        code: `REMOTE_PROVIDER_${err.kind.toUpperCase()}`,
+      });
+    }
+    throw err;
+  }
+}
+
+/**
+ * The provider no longer accepts the connection's credentials: mark it, pause its syncs (each
+ * announced with `sync.paused`), until the customer re-authorizes.
+ */
+export async function markBadCredentials(
+  deps: CoreDeps,
+  connectionId: string,
+  reason: string,
+): Promise<void> {
+  await transaction(deps.db, async (client) => {
+    const { rows } = await client.query<{ projectId: string; providerName: string; customerId: string }>(
+      `update connections c set status = 'bad_credentials', updated_at = now() from customers cu
+        where c.id = $1 and cu.id = c.customer_id
+        returning c.project_id as "projectId", c.provider_name as "providerName", cu.external_id as "customerId"`,
+      [connectionId],
+    );
+    const connection = rows[0];
+    if (!connection) return;
+    const { rows: paused } = await client.query<{ objectType: string; object: string }>(
+      `update syncs set paused = true, next_run_at = null, updated_at = now()
+        where connection_id = $1 and not paused returning object_type as "objectType", object`,
+      [connectionId],
+    );
+    for (const s of paused) {
+      await emitEvent(deps, client, connection.projectId, 'sync.paused', {
+        connection_id: connectionId,
+        customer_id: connection.customerId,
+        provider_name: connection.providerName,
+        ...(s.objectType === 'entity'
+          ? { type: 'entity', entity_id: s.object }
+          : { type: 'object', object_type: s.objectType, object: s.object }),
+        pause_reason: reason,
+      });
+    }
+  });
+  deps.log.warn({ connectionId, reason }, 'connection marked bad_credentials');
+}

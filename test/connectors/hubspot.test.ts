@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hubspot } from '../../simulators/hubspot/index.ts';
+import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import type { ProviderRecord, ReadPage } from '../../src/connectors/types.ts';
+import { openConnector } from '../../src/core/provider-access.ts';
+import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
+
+async function collect(pages: AsyncIterable<ReadPage>) {
+  const records: ProviderRecord[] = [];
+  const cursors: (string | null)[] = [];
+  for await (const page of pages) {
+    records.push(...page.records);
+    cursors.push(page.cursor);
+  }
+  return { records, cursors };
+}
+
+describe('HubSpot connector against the simulator', () => {
+  let sim: RunningSimulator;
+  let t: TestTrellis;
+  let api: Client;
+  let connectionId: string;
+  const control = async (path: string, body?: unknown) =>
+    (
+      await fetch(`${sim.url}/__sim/${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+    ).json() as Promise<any>;
+  const simRecords = async (object: string) =>
+    (await (await fetch(`${sim.url}/__sim/records/${object}`)).text())
+      .trim()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            id: string;
+            deleted: boolean;
+            record: { properties: Record<string, string> };
+          },
+      );
+  const open = () => openConnector(t.runtime.deps, connectionId);
+
+  beforeAll(async () => {
+    sim = await startSimulator(hubspot, { records: 1234 });
+    await control('limits', { ten_second: 5000, search_per_second: 100 });
+    t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) } });
+    api = client(t.baseUrl, t.apiKey);
+    await api('POST', '/providers', {
+      body: {
+        auth_type: 'oauth2',
+        category: 'crm',
+        name: 'hubspot',
+        config: {
+          provider_app_id: '',
+          oauth: {
+            oauth_scopes: ['oauth'],
+            credentials: { oauth_client_id: 'sim-client-id', oauth_client_secret: 'sim-client-secret' },
+          },
+        },
+      },
+    });
+    await api('PUT', '/customers', { body: { customer_id: 'c', name: 'C', email: 'c@x.test' } });
+    const tokens = await control('tokens', {});
+    const conn = await api('POST', '/customers/c/connections', {
+      body: { provider_name: 'hubspot', type: 'oauth2', refresh_token: tokens.refresh_token },
+    });
+    connectionId = conn.body.id;
+  });
+  afterAll(async () => {
+    await t.stop();
+    await sim.close();
+  });
+
+  it('a full read returns exactly the seeded records, with every property', async () => {
+    const { connector, ctx } = await open();
+    const { records } = await collect(connector.read!(ctx, { object: 'contacts' }));
+    const expected = await simRecords('contacts');
+    expect(records.map((r) => r.id).sort()).toEqual(expected.map((r) => r.id).sort());
+    expect(new Set(records.map((r) => r.id)).size).toBe(records.length);
+    const sample = records.find((r) => r.id === '17')!;
+    const properties = (sample.raw as { properties: Record<string, string> }).properties;
+    expect(properties).toMatchObject(expected.find((r) => r.id === '17')!.record.properties);
+    expect(properties.jobtitle).toBeDefined();
+  });
+
+  it('an incremental read returns exactly the changes and the deletions', async () => {
+    const since = new Date((await control('clock', { advance_ms: 5000 })).now);
+    const changes = await control('mutate', { object: 'contacts', create: 4, update: 30, delete: 6 });
+    const { connector, ctx } = await open();
+    const { records } = await collect(connector.read!(ctx, { object: 'contacts', since }));
+    const live = records.filter((r) => !r.isDeleted).map((r) => r.id);
+    const deleted = records.filter((r) => r.isDeleted).map((r) => r.id);
+    // A record created and then edited in the same mutation is one change.
+    expect(live.sort()).toEqual([...new Set([...changes.created, ...changes.updated])].sort());
+    expect(deleted.sort()).toEqual([...changes.deleted].sort());
+    for (const r of records) expect(r.lastModifiedAt.getTime()).toBeGreaterThan(since.getTime());
+  });
+
+  it('a read interrupted after any page resumes from its cursor with nothing lost or repeated', async () => {
+    const { connector, ctx } = await open();
+    const whole = await collect(connector.read!(ctx, { object: 'companies' }));
+    for (const stopAfter of [1, 5, whole.cursors.length - 1]) {
+      const first: ProviderRecord[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      for await (const page of connector.read!(ctx, { object: 'companies' })) {
+        first.push(...page.records);
+        cursor = page.cursor;
+        if (++pages === stopAfter) break;
+      }
+      const rest = await collect(connector.read!(ctx, { object: 'companies', cursor: cursor! }));
+      const ids = [...first, ...rest.records].map((r) => r.id);
+      expect(ids).toEqual(whole.records.map((r) => r.id));
+    }
+    // The same holds in the middle of an incremental read's search phase.
+    const since = new Date((await control('clock', { advance_ms: 5000 })).now);
+    const changed = await control('mutate', { object: 'companies', update: 450, delete: 3 });
+    const inc = await collect(connector.read!(ctx, { object: 'companies', since }));
+    const part: ProviderRecord[] = [];
+    let resumeAt: string | null = null;
+    for await (const page of connector.read!(ctx, { object: 'companies', since })) {
+      part.push(...page.records);
+      resumeAt = page.cursor;
+      break;
+    }
+    const rest = await collect(connector.read!(ctx, { object: 'companies', since, cursor: resumeAt! }));
+    expect([...part, ...rest.records].map((r) => r.id)).toEqual(inc.records.map((r) => r.id));
+    expect(inc.records).toHaveLength(new Set([...changed.updated, ...changed.deleted]).size);
+  });
+
+  it('waits out 429s within the budget and never surfaces them', async () => {
+    await control('seed', { object: 'deals', count: 600 });
+    await control('limits', { ten_second: 40 });
+    await control('faults', { rate_limit_rate: 0.3, rate_limit_retry_after_seconds: 0 });
+    const { connector, ctx } = await open();
+    const { records, cursors } = await collect(
+      connector.read!(ctx, { object: 'deals', fields: ['dealname'] }),
+    );
+    expect(records).toHaveLength(600);
+    // Some requests were refused and repeated.
+    expect(ctx.http.requestCount).toBeGreaterThan(cursors.length);
+    await control('faults', { rate_limit_rate: 0 });
+    await control('limits', { ten_second: 5000 });
+    await control('seed', { object: 'deals', count: 1234 });
+  });
+
+  it('refreshes an expired token once and retries the call', async () => {
+    const before = (await control('stats')).token_refreshes;
+    const { connector, ctx } = await open();
+    await collect(connector.read!(ctx, { object: 'deals', fields: ['dealname'] }));
+    await control('faults', { expire_tokens_now: true });
+    const { records } = await collect(connector.read!(ctx, { object: 'deals', fields: ['dealname'] }));
+    expect(records).toHaveLength(1234);
+    expect((await control('stats')).token_refreshes - before).toBe(1);
+  });
+
+  it('answers the provider user id and rate-limit info through the API', async () => {
+    const user = await api('GET', '/customers/c/connections/_provider_user_id', {
+      query: { provider_name: 'hubspot' },
+    });
+    expect(user.status).toBe(200);
+    expect(user.body.user_id).toBe('41000001');
+    const limits = await api('GET', '/customers/c/connections/hubspot/_rate_limit_info');
+    expect(limits.body.daily.limit).toBe(250000);
+  });
+
+  it('reads more than 10,000 changed records incrementally, past the search result cap', async () => {
+    await control('seed', { object: 'deals', count: 12_500 });
+    const since = new Date((await control('clock', { advance_ms: 5000 })).now);
+    const changes = await control('mutate', { object: 'deals', update: 10_400, create: 150 });
+    const { connector, ctx } = await open();
+    const { records } = await collect(connector.read!(ctx, { object: 'deals', since, fields: ['dealname'] }));
+    const ids = records.map((r) => r.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.sort()).toEqual([...new Set([...changes.updated, ...changes.created])].sort());
+  }, 60_000);
+});
