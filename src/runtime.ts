@@ -7,6 +7,7 @@ import { bootstrapDefaultProject } from './core/projects.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool, type Db } from './db/pool.ts';
+import { closeDestinations } from './destinations/index.ts';
 import { startQueue } from './engine/queue.ts';
 import { startWorkers } from './engine/workers.ts';
 import type { Logger } from './logger.ts';
@@ -85,12 +86,17 @@ export async function startRuntime(config: Config, log: Logger, roles: Roles): P
   };
   stops.push(async () => embedded?.stop());
   stops.push(async () => db.end());
+  // Stopped in reverse: the API, the scheduler, the queue (draining runs), destinations, the database.
+  stops.push(() => closeDestinations());
   try {
     const queue = await startQueue({ databaseUrl: url, log, worker: roles.worker });
     stops.push(() => queue.stop());
     const deps: CoreDeps = { config, db, vault, queue, log };
     const { apiKey } = await bootstrapDefaultProject(db, config.bootstrapApiKey);
-    if (roles.worker) await startWorkers(deps);
+    if (roles.worker) {
+      const workers = await startWorkers(deps);
+      stops.push(() => workers.stop());
+    }
     let app: FastifyInstance | undefined;
     if (roles.api) {
       app = await buildServer(deps);

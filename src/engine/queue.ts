@@ -9,6 +9,7 @@ import type { Logger } from '../logger.ts';
  */
 export const QUEUES = {
   webhookDelivery: 'webhook-delivery',
+  syncRun: 'sync-run',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -23,9 +24,11 @@ export interface JobOptions {
 
 export interface Queue {
   send(name: QueueName, data: object, options?: JobOptions, tx?: pg.ClientBase): Promise<string | null>;
+  /** Handles jobs of a queue, up to `concurrency` at a time in this process. */
   work<T>(
     name: QueueName,
     handler: (job: { id: string; data: T; retryCount: number }) => Promise<void>,
+    concurrency?: number,
   ): Promise<void>;
   stop(): Promise<void>;
 }
@@ -56,14 +59,18 @@ export async function startQueue(opts: {
     async work<T>(
       name: QueueName,
       handler: (job: { id: string; data: T; retryCount: number }) => Promise<void>,
+      concurrency = 1,
     ) {
-      await boss.work<T>(
-        name,
-        { pollingIntervalSeconds: 0.5, batchSize: 1, includeMetadata: true },
-        async ([job]) => {
-          if (job) await handler({ id: job.id, data: job.data, retryCount: job.retryCount });
-        },
-      );
+      // Each registration is its own polling loop that handles one job at a time.
+      for (let i = 0; i < concurrency; i++) {
+        await boss.work<T>(
+          name,
+          { pollingIntervalSeconds: 0.5, batchSize: 1, includeMetadata: true },
+          async ([job]) => {
+            if (job) await handler({ id: job.id, data: job.data, retryCount: job.retryCount });
+          },
+        );
+      }
     },
     async stop() {
       await boss.stop({ graceful: true, timeout: 15_000, wait: true });

@@ -1,0 +1,171 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import type { ProviderRecord } from '../connectors/types.ts';
+
+/**
+ * Writes synced records into a Postgres database in Supaglue's layout: one table per provider
+ * object, `_supaglue_*` columns, primary key (application, provider, customer, id). Each batch is
+ * COPYed into a session-local staging table and merged with one upsert that keeps, per record,
+ * the newest version (also within the batch) and never replaces a newer row with an older one.
+ */
+export interface TableRef {
+  schema: string;
+  table: string;
+}
+
+/** Whose records a batch holds. */
+export interface RowOwner {
+  applicationId: string;
+  providerName: string;
+  customerId: string;
+}
+
+export interface WriteRecord extends ProviderRecord {
+  mapped: Record<string, unknown>;
+}
+
+const COLUMNS = [
+  '_supaglue_application_id',
+  '_supaglue_provider_name',
+  '_supaglue_customer_id',
+  '_supaglue_id',
+  '_supaglue_emitted_at',
+  '_supaglue_last_modified_at',
+  '_supaglue_is_deleted',
+  '_supaglue_raw_data',
+  '_supaglue_mapped_data',
+] as const;
+
+const KEY = COLUMNS.slice(0, 4);
+const VERSIONED = [
+  '_supaglue_last_modified_at',
+  '_supaglue_is_deleted',
+  '_supaglue_raw_data',
+  '_supaglue_mapped_data',
+];
+
+export const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const qualified = (t: TableRef) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
+
+/** COPY text format: backslash, newline, carriage return and tab are escaped; NUL cannot be stored. */
+function copyText(value: string): string {
+  return value
+    .replaceAll('\0', '')
+    .replaceAll('\\', '\\\\')
+    .replaceAll('\n', '\\n')
+    .replaceAll('\r', '\\r')
+    .replaceAll('\t', '\\t');
+}
+
+const stripNul = (_key: string, value: unknown) =>
+  typeof value === 'string' && value.includes('\0') ? value.replaceAll('\0', '') : value;
+
+/** JSON for a jsonb column: Postgres rejects the \u0000 escape, so NUL characters are dropped. */
+export function jsonForPostgres(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json.includes('\\u0000') ? JSON.stringify(value, stripNul) : json;
+}
+
+function copyLine(owner: RowOwner, emittedAt: string, r: WriteRecord): string {
+  return `${[
+    copyText(owner.applicationId),
+    copyText(owner.providerName),
+    copyText(owner.customerId),
+    copyText(r.id),
+    emittedAt,
+    r.lastModifiedAt.toISOString(),
+    r.isDeleted ? 't' : 'f',
+    copyText(jsonForPostgres(r.raw)),
+    copyText(jsonForPostgres(r.mapped)),
+  ].join('\t')}\n`;
+}
+
+export class PostgresWriter {
+  readonly #prepared = new Set<string>();
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Creates the schema and table if needed (safe when several runs do it at once). */
+  async prepare(target: TableRef): Promise<void> {
+    const key = `${target.schema}.${target.table}`;
+    if (this.#prepared.has(key)) return;
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      // Concurrent runs may create the same schema: serialize on it (Postgres's own IF NOT EXISTS races).
+      await client.query('select pg_advisory_xact_lock(hashtext($1))', [`trellis-schema:${target.schema}`]);
+      await client.query(`create schema if not exists ${quoteIdent(target.schema)}`);
+      await client.query(`create table if not exists ${qualified(target)} (
+        _supaglue_application_id text not null,
+        _supaglue_provider_name text not null,
+        _supaglue_customer_id text not null,
+        _supaglue_id text not null,
+        _supaglue_emitted_at timestamptz not null,
+        _supaglue_last_modified_at timestamptz not null,
+        _supaglue_is_deleted boolean not null default false,
+        _supaglue_raw_data jsonb not null,
+        _supaglue_mapped_data jsonb not null default '{}',
+        primary key (_supaglue_application_id, _supaglue_provider_name, _supaglue_customer_id, _supaglue_id)
+      )`);
+      await client.query('commit');
+    } catch (err) {
+      await client.query('rollback').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+    this.#prepared.add(key);
+  }
+
+  /** Writes one batch in one transaction; returns how many rows it holds. */
+  async write(target: TableRef, owner: RowOwner, records: WriteRecord[], emittedAt: Date): Promise<void> {
+    if (records.length === 0) return;
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      await client.query(`create temp table if not exists trellis_stage (
+        ${COLUMNS.map((c) => `${c} ${c.endsWith('_at') ? 'timestamptz' : c === '_supaglue_is_deleted' ? 'boolean' : c.endsWith('_data') ? 'jsonb' : 'text'}`).join(', ')}
+      ) on commit delete rows`);
+      const at = emittedAt.toISOString();
+      const copy = client.query(copyStreams.from(`copy trellis_stage (${COLUMNS.join(', ')}) from stdin`));
+      await pipeline(
+        Readable.from(
+          (function* () {
+            for (const r of records) yield copyLine(owner, at, r);
+          })(),
+        ),
+        copy,
+      );
+      const newer = 'excluded._supaglue_last_modified_at >= t._supaglue_last_modified_at';
+      await client.query(`
+        insert into ${qualified(target)} as t (${COLUMNS.join(', ')})
+        select distinct on (_supaglue_id) ${COLUMNS.join(', ')} from trellis_stage
+         order by _supaglue_id, _supaglue_last_modified_at desc
+        on conflict (${KEY.join(', ')}) do update set
+          ${VERSIONED.map((c) => `${c} = case when ${newer} then excluded.${c} else t.${c} end`).join(',\n          ')},
+          _supaglue_emitted_at = excluded._supaglue_emitted_at`);
+      await client.query('commit');
+    } catch (err) {
+      await client.query('rollback').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * After a completed full run: whatever this owner has in the table that the run did not write
+   * (emitted before the run started) no longer exists at the provider.
+   */
+  async markUnseenDeleted(target: TableRef, owner: RowOwner, runStartedAt: Date): Promise<number> {
+    const res = await this.pool.query(
+      `update ${qualified(target)} set _supaglue_is_deleted = true, _supaglue_emitted_at = now()
+        where _supaglue_application_id = $1 and _supaglue_provider_name = $2 and _supaglue_customer_id = $3
+          and _supaglue_emitted_at < $4 and not _supaglue_is_deleted`,
+      [owner.applicationId, owner.providerName, owner.customerId, runStartedAt],
+    );
+    return res.rowCount ?? 0;
+  }
+}

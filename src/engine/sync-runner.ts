@@ -1,0 +1,307 @@
+import type pg from 'pg';
+import { ConnectorError } from '../connectors/http.ts';
+import type { ProviderRecord } from '../connectors/types.ts';
+import type { CoreDeps } from '../core/deps.ts';
+import type { Destination } from '../core/destinations.ts';
+import { emitEvent } from '../core/events.ts';
+import type { IntegrationConfig, SyncStrategy } from '../core/integrations.ts';
+import { markBadCredentials, openConnector } from '../core/provider-access.ts';
+import { type SyncOverrides, syncTargets } from '../core/syncs.ts';
+import { openDestination, type RowOwner, type TableRef, type WriteRecord } from '../destinations/index.ts';
+import { prefetch } from './prefetch.ts';
+
+/** A sync's engine state, kept in `syncs.state`. */
+export interface SyncState {
+  /** Set once a full run has completed. */
+  synced?: boolean;
+  /** `since` for the next incremental run. */
+  watermark?: string;
+  incrementalsSinceFull?: number;
+  /** A trigger waiting for the next run (kept if a run is in flight). */
+  requested?: { full_refresh: boolean };
+  /** The run in progress: where it is, so a crashed worker's successor resumes right there. */
+  checkpoint?: Checkpoint;
+  heartbeat?: string;
+}
+
+interface Checkpoint {
+  runId: string;
+  mode: 'full' | 'incremental';
+  since?: string;
+  cursor: string | null;
+  startedAt: string;
+  records: number;
+}
+
+/** Records per destination transaction; pages are gathered until a batch is this big. */
+const BATCH_SIZE = 5000;
+/** Pages fetched ahead of the writer. */
+const PREFETCH_PAGES = 3;
+/** Incremental reads start this long before the previous run started, for provider clock skew. */
+const WATERMARK_MARGIN_MS = 60_000;
+const HEARTBEAT_MS = 5000;
+/** After a failed run, the next one comes after this long (or the period, if shorter). */
+const RETRY_AFTER_FAILURE_MS = 5 * 60_000;
+
+interface SyncContext {
+  id: string;
+  projectId: string;
+  connectionId: string;
+  connectionStatus: string;
+  objectType: string;
+  object: string;
+  paused: boolean;
+  state: SyncState;
+  customerId: string;
+  providerName: string;
+  category: string;
+  config: IntegrationConfig;
+  overrides: SyncOverrides | null;
+  destination: Destination;
+}
+
+async function loadSync(deps: CoreDeps, syncId: string): Promise<SyncContext | undefined> {
+  const { rows } = await deps.db.query<SyncContext & { destinationRow: Destination }>(
+    `select s.id, s.project_id as "projectId", s.connection_id as "connectionId", c.status as "connectionStatus",
+            s.object_type as "objectType", s.object, s.paused, s.state, cu.external_id as "customerId",
+            c.provider_name as "providerName", c.category, i.config, c.sync_overrides as overrides,
+            json_build_object('id', d.id, 'projectId', d.project_id, 'name', d.name, 'type', d.type,
+                              'config', d.config, 'version', d.version) as "destinationRow"
+       from syncs s join connections c on c.id = s.connection_id join customers cu on cu.id = c.customer_id
+       join integrations i on i.id = s.integration_id join destinations d on d.id = i.destination_id
+      where s.id = $1`,
+    [syncId],
+  );
+  const row = rows[0];
+  return row && { ...row, destination: row.destinationRow };
+}
+
+function strategyOf(sync: SyncContext): SyncStrategy {
+  const target = syncTargets(sync.config, sync.overrides).find(
+    (t) => t.objectType === sync.objectType && t.object === sync.object,
+  );
+  return target?.strategy ?? sync.config.default_config;
+}
+
+/** Full when nothing was synced yet, when asked, for `full only`, or every n-th incremental. */
+function nextMode(sync: SyncContext, strategy: SyncStrategy): 'full' | 'incremental' {
+  const s = sync.state;
+  if (!s.synced || !s.watermark || s.requested?.full_refresh || strategy.strategy === 'full only')
+    return 'full';
+  const n = strategy.full_sync_every_n_incrementals;
+  if (n !== undefined && (s.incrementalsSinceFull ?? 0) >= n) return 'full';
+  return 'incremental';
+}
+
+function tableOf(sync: SyncContext, defaultSchema: string): TableRef {
+  const override = [
+    ...(sync.overrides?.standard_objects ?? []),
+    ...(sync.overrides?.custom_objects ?? []),
+  ].find((o) => o.object === sync.object);
+  const schema = sync.overrides?.destination_config?.schema ?? defaultSchema;
+  const table =
+    override?.table ?? `${sync.providerName}_${sync.object}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  return { schema, table };
+}
+
+async function saveState(
+  db: pg.Pool | pg.PoolClient,
+  syncId: string,
+  state: SyncState,
+  nextRunAt?: Date | null,
+) {
+  if (nextRunAt === undefined) {
+    await db.query('update syncs set state = $2, updated_at = now() where id = $1', [syncId, state]);
+  } else {
+    await db.query('update syncs set state = $2, next_run_at = $3, updated_at = now() where id = $1', [
+      syncId,
+      state,
+      nextRunAt,
+    ]);
+  }
+}
+
+/** The sync's state as stored now: triggers may have arrived while the run was going. */
+async function currentState(deps: CoreDeps, syncId: string): Promise<SyncState | undefined> {
+  const { rows } = await deps.db.query<{ state: SyncState }>('select state from syncs where id = $1', [
+    syncId,
+  ]);
+  return rows[0]?.state;
+}
+
+/**
+ * Runs (or resumes) one sync, if no other process is running it. The advisory lock lives as long
+ * as this process's database session, so a killed worker releases it at once and the scheduler
+ * hands the sync, with its checkpoint, to another worker.
+ */
+export async function runSync(deps: CoreDeps, syncId: string): Promise<void> {
+  const lock = await deps.db.connect();
+  try {
+    const { rows } = await lock.query<{ locked: boolean }>(
+      "select pg_try_advisory_lock(hashtext('sync'), hashtext($1)) as locked",
+      [syncId],
+    );
+    if (!rows[0]?.locked) return;
+    try {
+      await runLocked(deps, syncId);
+    } finally {
+      await lock.query("select pg_advisory_unlock(hashtext('sync'), hashtext($1))", [syncId]);
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(deps: CoreDeps, syncId: string): Promise<void> {
+  const sync = await loadSync(deps, syncId);
+  if (!sync) return;
+  const resuming = sync.state.checkpoint;
+  if (!resuming && (sync.paused || sync.connectionStatus === 'bad_credentials')) return;
+  const strategy = strategyOf(sync);
+
+  let checkpoint: Checkpoint;
+  if (resuming) {
+    checkpoint = resuming;
+  } else {
+    const mode = nextMode(sync, strategy);
+    const { rows } = await deps.db.query<{ id: string }>(
+      `insert into sync_runs (project_id, sync_id, status) values ($1, $2, 'IN_PROGRESS') returning id`,
+      [sync.projectId, sync.id],
+    );
+    checkpoint = {
+      runId: rows[0]!.id,
+      mode,
+      ...(mode === 'incremental' ? { since: sync.state.watermark } : {}),
+      cursor: null,
+      startedAt: new Date().toISOString(),
+      records: 0,
+    };
+    const { requested: _consumed, ...rest } = sync.state;
+    sync.state = { ...rest, checkpoint, heartbeat: new Date().toISOString() };
+    await saveState(deps.db, sync.id, sync.state);
+  }
+
+  const heartbeat = setInterval(() => {
+    void deps.db
+      .query(`update syncs set state = jsonb_set(state, '{heartbeat}', to_jsonb(now())) where id = $1`, [
+        sync.id,
+      ])
+      .catch(() => {});
+  }, HEARTBEAT_MS);
+  try {
+    await execute(deps, sync, checkpoint);
+    await finish(deps, sync, checkpoint, strategy, undefined);
+  } catch (err) {
+    await finish(deps, sync, checkpoint, strategy, err).catch((e) =>
+      deps.log.error({ err: e, syncId }, 'could not record the end of a failed sync run'),
+    );
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint): Promise<void> {
+  const { connector, ctx } = await openConnector(deps, sync.connectionId);
+  if (!connector.read) throw new Error(`the ${sync.providerName} connector cannot read`);
+  const { writer, defaultSchema } = await openDestination(deps, sync.destination);
+  const target = tableOf(sync, defaultSchema);
+  const owner: RowOwner = {
+    applicationId: sync.projectId,
+    providerName: sync.providerName,
+    customerId: sync.customerId,
+  };
+  await writer.prepare(target);
+
+  const pages = connector.read(ctx, {
+    object: sync.object,
+    ...(checkpoint.since ? { since: new Date(checkpoint.since) } : {}),
+    ...(checkpoint.cursor ? { cursor: checkpoint.cursor } : {}),
+  });
+  let batch: WriteRecord[] = [];
+  let batchCursor: string | null = checkpoint.cursor;
+  const flush = async () => {
+    if (batch.length > 0) await writer.write(target, owner, batch, new Date());
+    checkpoint.records += batch.length;
+    checkpoint.cursor = batchCursor;
+    batch = [];
+    sync.state = { ...sync.state, checkpoint, heartbeat: new Date().toISOString() };
+    await saveState(deps.db, sync.id, sync.state);
+  };
+  for await (const page of prefetch(pages, PREFETCH_PAGES)) {
+    for (const r of page.records) batch.push(toWriteRecord(r));
+    batchCursor = page.cursor;
+    if (batch.length >= BATCH_SIZE) await flush();
+  }
+  await flush();
+  if (checkpoint.mode === 'full')
+    await writer.markUnseenDeleted(target, owner, new Date(checkpoint.startedAt));
+}
+
+function toWriteRecord(r: ProviderRecord): WriteRecord {
+  return { ...r, mapped: {} };
+}
+
+async function finish(
+  deps: CoreDeps,
+  sync: SyncContext,
+  checkpoint: Checkpoint,
+  strategy: SyncStrategy,
+  error: unknown,
+): Promise<void> {
+  const failed = error !== undefined;
+  const badCredentials =
+    error instanceof ConnectorError && (error.kind === 'auth' || error.kind === 'permission');
+  const message = failed ? (error instanceof Error ? error.message : String(error)) : null;
+  if (failed) deps.log.warn({ syncId: sync.id, err: error }, 'sync run failed');
+
+  const now = Date.now();
+  const latest = (await currentState(deps, sync.id)) ?? sync.state;
+  const { checkpoint: _done, ...rest } = latest;
+  const state: SyncState = failed
+    ? rest
+    : {
+        ...rest,
+        synced: true,
+        watermark: new Date(Date.parse(checkpoint.startedAt) - WATERMARK_MARGIN_MS).toISOString(),
+        incrementalsSinceFull: checkpoint.mode === 'full' ? 0 : (rest.incrementalsSinceFull ?? 0) + 1,
+      };
+  const delay = rest.requested
+    ? 0
+    : failed
+      ? Math.min(strategy.period_ms, RETRY_AFTER_FAILURE_MS)
+      : strategy.period_ms;
+
+  const client = await deps.db.connect();
+  try {
+    await client.query('begin');
+    await client.query(
+      `update sync_runs set status = $2, error_message = $3, num_records_synced = $4, ended_at = now() where id = $1`,
+      [checkpoint.runId, failed ? 'FAILURE' : 'SUCCESS', message, checkpoint.records],
+    );
+    await client.query(
+      `update syncs set state = $2, updated_at = now(),
+         next_run_at = case when paused then null else $3::timestamptz end where id = $1`,
+      [sync.id, state, new Date(now + delay)],
+    );
+    await emitEvent(deps, client, sync.projectId, 'sync.complete', {
+      run_id: checkpoint.runId,
+      connection_id: sync.connectionId,
+      customer_id: sync.customerId,
+      provider_name: sync.providerName,
+      result: failed ? 'ERROR' : 'SUCCESS',
+      num_records_synced: checkpoint.records,
+      ...(message ? { error_message: message } : {}),
+      ...(sync.objectType === 'entity'
+        ? { type: 'entity', entity_id: sync.object, entity_name: sync.object }
+        : { type: 'object', object_type: sync.objectType, object: sync.object }),
+    });
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+  if (badCredentials)
+    await markBadCredentials(deps, sync.connectionId, message ?? 'the provider refused the credentials');
+}
