@@ -4,7 +4,7 @@ import { QUEUES } from './queue.ts';
 
 /** A run whose worker has not reported for this long is taken to be dead and resumed elsewhere. */
 const STALE_RUN_SECONDS = 20;
-const TICK_MS = 1000;
+const TICK_MS = 250;
 
 /**
  * Hands due syncs to the queue: those whose time has come, and those with a run in progress whose

@@ -35,8 +35,8 @@ interface Checkpoint {
 
 /** Records per destination transaction; pages are gathered until a batch is this big. */
 const BATCH_SIZE = 5000;
-/** Pages fetched ahead of the writer. */
-const PREFETCH_PAGES = 3;
+/** Records fetched ahead of the writer: about two batches, so fetching continues while a batch is written. */
+const PREFETCH_RECORDS = 2 * BATCH_SIZE;
 /** Incremental reads start this long before the previous run started, for provider clock skew. */
 const WATERMARK_MARGIN_MS = 60_000;
 const HEARTBEAT_MS = 5000;
@@ -227,7 +227,7 @@ async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint
     sync.state = { ...sync.state, checkpoint, heartbeat: new Date().toISOString() };
     await saveState(deps.db, sync.id, sync.state);
   };
-  for await (const page of prefetch(pages, PREFETCH_PAGES)) {
+  for await (const page of prefetch(pages, PREFETCH_RECORDS, (p) => p.records.length)) {
     for (const r of page.records) batch.push(toWriteRecord(r));
     batchCursor = page.cursor;
     if (batch.length >= BATCH_SIZE) await flush();

@@ -1,0 +1,246 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { loadConfig } from '../src/config.ts';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
+import { jsonForPostgres } from '../src/destinations/postgres.ts';
+import { createLogger } from '../src/logger.ts';
+import { startRuntime } from '../src/runtime.ts';
+import { arg, peakRssMb, rate, simControl, spawnSimulator, timed } from './lib.ts';
+
+/**
+ * End-to-end HubSpot full sync into a Postgres destination, next to the physical limits measured
+ * in the same run on the same machine: a bare page-fetch loop over the simulator, a bare COPY of
+ * the same rows, and a bare COPY into a staging table plus one upsert. Then an incremental run of
+ * 1,000 changes. Usage: npm run bench:sync -- [--records 200000]
+ */
+const records = arg('records', 200_000);
+const log = createLogger('warn');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-'));
+const server = await startEmbeddedPostgres({ dataDir, port: 0, log });
+const admin = new pg.Client({ connectionString: server.url });
+await admin.connect();
+await admin.query('create database control');
+await admin.query('create database warehouse');
+await admin.end();
+const controlUrl = server.url.replace(/\/trellis$/, '/control');
+const warehouseUrl = new URL(server.url.replace(/\/trellis$/, '/warehouse'));
+
+const sim = await spawnSimulator('hubspot', records);
+await simControl(sim.url, 'limits', {
+  ten_second: 10_000_000,
+  daily: 100_000_000,
+  search_per_second: 100_000,
+});
+const apiKey = `trls_${randomBytes(18).toString('base64url')}`;
+const config = loadConfig({
+  DATABASE_URL: controlUrl,
+  TRELLIS_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+  TRELLIS_API_KEY: apiKey,
+  TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }),
+  PORT: '0',
+  LOG_LEVEL: 'warn',
+});
+const runtime = await startRuntime(config, log, { api: true, worker: true });
+const address = runtime.app!.server.address();
+const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/mgmt/v2`;
+const api = async (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const res = await fetch(base + p, {
+    method,
+    headers: { 'x-api-key': apiKey, 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
+  return res.json() as Promise<any>;
+};
+const control = runtime.deps.db;
+
+async function waitForRun(count: number): Promise<{ num: number; runMs: number }> {
+  for (;;) {
+    const { rows } = await control.query<{
+      status: string;
+      num: number;
+      error: string | null;
+      runMs: number;
+    }>(
+      `select status, num_records_synced as num, error_message as error,
+              extract(epoch from ended_at - started_at) * 1000 as "runMs"
+         from sync_runs where status <> 'IN_PROGRESS' order by started_at`,
+    );
+    if (rows.length >= count) {
+      const last = rows[count - 1]!;
+      if (last.status !== 'SUCCESS') throw new Error(`sync run failed: ${last.error}`);
+      return last;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+await api('POST', '/destinations', {
+  name: 'warehouse',
+  type: 'postgres',
+  config: {
+    host: warehouseUrl.hostname,
+    port: Number(warehouseUrl.port),
+    database: 'warehouse',
+    schema: 'crm',
+    user: decodeURIComponent(warehouseUrl.username),
+    password: decodeURIComponent(warehouseUrl.password),
+  },
+});
+await api('POST', '/providers', {
+  auth_type: 'oauth2',
+  category: 'crm',
+  name: 'hubspot',
+  config: {
+    provider_app_id: '',
+    oauth: {
+      oauth_scopes: [],
+      credentials: { oauth_client_id: 'sim-client-id', oauth_client_secret: 'sim-client-secret' },
+    },
+  },
+});
+await api('POST', '/sync_configs', {
+  destination_name: 'warehouse',
+  provider_name: 'hubspot',
+  config: {
+    default_config: { period_ms: 86_400_000, strategy: 'full then incremental' },
+    standard_objects: [{ object: 'contacts' }],
+  },
+});
+await api('PUT', '/customers', { customer_id: 'bench', name: 'Bench', email: 'bench@example.test' });
+const refreshToken = (await simControl(sim.url, 'tokens', {})).refresh_token as string;
+const statsBefore = await simControl(sim.url, 'stats');
+
+const sync = await timed(async () => {
+  await api('POST', '/customers/bench/connections', {
+    provider_name: 'hubspot',
+    type: 'oauth2',
+    refresh_token: refreshToken,
+  });
+  return waitForRun(1);
+});
+const syncRss = peakRssMb();
+if (sync.value.num !== records) throw new Error(`synced ${sync.value.num} of ${records}`);
+const fullRequests = countRequests(statsBefore, await simControl(sim.url, 'stats'));
+
+const token = (await simControl(sim.url, 'tokens', {})).access_token as string;
+const bareFetch = await timed(async () => {
+  let after: string | undefined;
+  let n = 0;
+  for (;;) {
+    const q = new URLSearchParams({
+      limit: '100',
+      properties: 'email,firstname,lastname,phone,company,jobtitle,createdate,lastmodifieddate,hs_object_id',
+    });
+    if (after) q.set('after', after);
+    const res = await fetch(`${sim.url}/crm/v3/objects/contacts?${q}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const body = (await res.json()) as { results: unknown[]; paging?: { next?: { after: string } } };
+    n += body.results.length;
+    after = body.paging?.next?.after;
+    if (!after) return n;
+  }
+});
+
+/** The same rows the sync wrote, from the simulator's own export, as COPY text lines. */
+async function copyRows(client: pg.Client, table: string) {
+  const res = await fetch(`${sim.url}/__sim/records/contacts`);
+  let rest = '';
+  const toCopy = new Transform({
+    transform(chunk, _enc, done) {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop()!;
+      const out = lines
+        .filter(Boolean)
+        .map((line) => {
+          const r = JSON.parse(line) as { id: string; updated_at: string; record: unknown };
+          const raw = jsonForPostgres(r.record).replaceAll('\\', '\\\\');
+          return `app\thubspot\tbench\t${r.id}\t${new Date().toISOString()}\t${r.updated_at}\tf\t${raw}\t{}\n`;
+        })
+        .join('');
+      done(null, out);
+    },
+  });
+  await pipeline(
+    Readable.fromWeb(res.body as never),
+    toCopy,
+    client.query(copyStreams.from(`copy ${table} from stdin`)),
+  );
+}
+
+const columns = `(_supaglue_application_id text, _supaglue_provider_name text, _supaglue_customer_id text, _supaglue_id text,
+  _supaglue_emitted_at timestamptz, _supaglue_last_modified_at timestamptz, _supaglue_is_deleted boolean,
+  _supaglue_raw_data jsonb, _supaglue_mapped_data jsonb)`;
+const wh = new pg.Client({ connectionString: warehouseUrl.toString() });
+await wh.connect();
+await wh.query(`create table bare_copy ${columns}`);
+const bareCopy = await timed(() => copyRows(wh, 'bare_copy'));
+await wh.query(
+  `create table bare_target ${columns.replace(/\)$/, ', primary key (_supaglue_application_id, _supaglue_provider_name, _supaglue_customer_id, _supaglue_id))')}`,
+);
+const copyUpsert = await timed(async () => {
+  await wh.query('begin');
+  await wh.query(`create temp table bare_stage ${columns} on commit drop`);
+  await copyRows(wh, 'bare_stage');
+  await wh.query(`insert into bare_target select * from bare_stage
+    on conflict (_supaglue_application_id, _supaglue_provider_name, _supaglue_customer_id, _supaglue_id)
+    do update set _supaglue_raw_data = excluded._supaglue_raw_data`);
+  await wh.query('commit');
+});
+const { rows: count } = await wh.query('select count(*)::int as n from crm.hubspot_contacts');
+if (count[0].n !== records) throw new Error(`destination holds ${count[0].n} rows`);
+await wh.end();
+
+// Incremental: 1,000 changes.
+await simControl(sim.url, 'clock', { advance_ms: 120_000 });
+await simControl(sim.url, 'mutate', { object: 'contacts', update: 1000 });
+const beforeInc = await simControl(sim.url, 'stats');
+const incremental = await timed(async () => {
+  await api(
+    'POST',
+    '/syncs/_trigger',
+    { object_type: 'standard', object: 'contacts' },
+    { 'x-customer-id': 'bench', 'x-provider-name': 'hubspot' },
+  );
+  return waitForRun(2);
+});
+const incRequests = countRequests(beforeInc, await simControl(sim.url, 'stats'));
+
+function countRequests(
+  before: { requests: Record<string, number> },
+  after: { requests: Record<string, number> },
+) {
+  let n = 0;
+  for (const [key, value] of Object.entries(after.requests)) {
+    if (!key.includes('/__sim') && !key.includes('/oauth/')) n += value - (before.requests[key] ?? 0);
+  }
+  return n;
+}
+
+const slowest = Math.max(bareFetch.ms, bareCopy.ms, copyUpsert.ms);
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+console.log(
+  [
+    `HubSpot full sync of ${records.toLocaleString()} contacts into Postgres (2 cores; simulator and Postgres in their own processes)`,
+    `  sync, end to end          ${rate(records, sync.ms).toLocaleString()} records/s (${s(sync.ms)} from connecting, ${fullRequests} provider requests)`,
+    `  the sync run itself       ${rate(records, sync.value.runMs).toLocaleString()} records/s (${s(sync.value.runMs)})`,
+    `  bare page-fetch loop      ${rate(records, bareFetch.ms).toLocaleString()} records/s (${s(bareFetch.ms)})`,
+    `  bare COPY                 ${rate(records, bareCopy.ms).toLocaleString()} records/s (${s(bareCopy.ms)})`,
+    `  bare COPY + one upsert    ${rate(records, copyUpsert.ms).toLocaleString()} records/s (${s(copyUpsert.ms)})`,
+    `  sync / slowest bare stage ${(sync.ms / slowest).toFixed(2)}x end to end, ${(sync.value.runMs / slowest).toFixed(2)}x for the run`,
+    `  peak RSS (API + worker)   ${syncRss} MB`,
+    `  incremental, 1,000 changes ${s(incremental.ms)}, ${incRequests} provider requests, ${incremental.value.num} records`,
+  ].join('\n'),
+);
+
+await runtime.stop();
+await sim.stop();
+await server.stop();
+fs.rmSync(dataDir, { recursive: true, force: true });
