@@ -121,8 +121,17 @@ export function tokenRequest(req: FastifyRequest): Record<string, string> {
   return fields;
 }
 
-/** Token endpoint logic shared by providers; they differ only in paths and response fields. */
-export function handleTokenRequest(ctx: SimContext, req: FastifyRequest, reply: FastifyReply) {
+/**
+ * Token endpoint logic shared by providers; they differ only in paths and response fields.
+ * `respond` shapes the JSON (default: the provider's `tokenResponse`), for providers whose
+ * `tokenResponse` issues something else through `POST /__sim/tokens` (API keys, key pairs).
+ */
+export function handleTokenRequest(
+  ctx: SimContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  respond: (tokens: IssuedTokens) => Record<string, unknown> = (t) => ctx.provider.tokenResponse(ctx, t),
+) {
   const f = tokenRequest(req);
   try {
     ctx.tokens.checkClient(f.client_id, f.client_secret);
@@ -141,7 +150,7 @@ export function handleTokenRequest(ctx: SimContext, req: FastifyRequest, reply: 
     } else {
       throw new OAuthError('invalid_request', `unsupported grant_type ${f.grant_type ?? '(none)'}`);
     }
-    return reply.send(ctx.provider.tokenResponse(ctx, tokens));
+    return reply.send(respond(tokens));
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
     return reply
@@ -204,8 +213,14 @@ function registerControlApi(app: FastifyInstance, ctx: SimContext) {
     return reply.type('application/x-ndjson').send(Readable.from(lines()));
   });
 
+  /**
+   * Simulated activity at the provider. Updates and deletions are picked among the records that
+   * existed before this call, and never the same record twice, so the three lists are disjoint.
+   */
   app.post<{ Body: Record<string, unknown> }>('/__sim/mutate', async (req) => {
     const store = objectOf(req.body ?? {});
+    const salt = Math.floor(ctx.clock.now() / 7) % 1_000_003;
+    const chosen = new Set<number>();
     const ids = (v: unknown, name: string, salt: number): number[] => {
       if (Array.isArray(v)) {
         return v.map((id) => {
@@ -215,8 +230,12 @@ function registerControlApi(app: FastifyInstance, ctx: SimContext) {
           return seq;
         });
       }
-      return store.pickLive(count(v, name), salt);
+      const picked = store.pickLive(count(v, name), salt, chosen);
+      for (const seq of picked) chosen.add(seq);
+      return picked;
     };
+    const toUpdate = ids(req.body.update, 'update', salt);
+    const toDelete = ids(req.body.delete, 'delete', salt + 1);
     const created: string[] = [];
     const nCreate = count(req.body.create, 'create');
     const definition = ctx.provider.objects[store.name]!;
@@ -224,11 +243,8 @@ function registerControlApi(app: FastifyInstance, ctx: SimContext) {
       const r = store.create(definition.generate(ctx.seed + 17, store.size + i));
       created.push(ctx.provider.idOf(store.name, r.seq));
     }
-    const salt = Math.floor(ctx.clock.now() / 7) % 1_000_003;
-    const updated = ids(req.body.update, 'update', salt).flatMap((seq) =>
-      store.edit(seq) ? [ctx.provider.idOf(store.name, seq)] : [],
-    );
-    const deleted = ids(req.body.delete, 'delete', salt + 1).flatMap((seq) =>
+    const updated = toUpdate.flatMap((seq) => (store.edit(seq) ? [ctx.provider.idOf(store.name, seq)] : []));
+    const deleted = toDelete.flatMap((seq) =>
       store.delete(seq) ? [ctx.provider.idOf(store.name, seq)] : [],
     );
     return { object: store.name, created, updated, deleted };

@@ -144,6 +144,27 @@ export class ObjectStore {
   }
 
   /**
+   * Records in reverse modification order (newest first), strictly before the position
+   * (updatedAt, seq) when given. Every change is newer than every seeded record, so the changed
+   * records come first and the seeded ones follow from the newest down, without generating the
+   * seeded records that are newer than the position.
+   */
+  *byModifiedDesc(before?: { updatedAt: number; seq: number }, includeDeleted = false): Generator<SimRecord> {
+    const isBefore = (r: SimRecord) =>
+      !before || r.updatedAt < before.updatedAt || (r.updatedAt === before.updatedAt && r.seq < before.seq);
+    const changed = [...this.#changed.values()].sort((a, b) => b.updatedAt - a.updatedAt || b.seq - a.seq);
+    for (const r of changed) if (isBefore(r) && (includeDeleted || !r.deleted)) yield r;
+    const last = before
+      ? Math.min(this.#count, Math.ceil((before.updatedAt - this.#t0) / STEP_MS))
+      : this.#count;
+    for (let seq = last; seq >= 1; seq--) {
+      if (this.#changed.has(seq)) continue;
+      const r = this.#seeded(seq);
+      if (isBefore(r)) yield r;
+    }
+  }
+
+  /**
    * Records modified after `sinceMs`, in creation order, after `afterSeq`: what an id-ordered
    * "modified since" scan reads, without touching the seeded records that are older.
    */
@@ -160,16 +181,6 @@ export class ObjectStore {
       if (r.updatedAt > sinceMs) yield r;
     }
     while (c < changed.length) yield changed[c++]!;
-  }
-
-  /**
-   * Records in reverse modification order (latest change first), lazily: the changed records, then
-   * the untouched seeded ones from the newest down (every change is newer than every seeded record).
-   */
-  *byModifiedDesc(includeDeleted = false): Generator<SimRecord> {
-    const changed = [...this.#changed.values()].sort((a, b) => b.updatedAt - a.updatedAt || b.seq - a.seq);
-    for (const r of changed) if (includeDeleted || !r.deleted) yield r;
-    for (let seq = this.#count; seq >= 1; seq--) if (!this.#changed.has(seq)) yield this.#seeded(seq);
   }
 
   /** How many records `byModified(after, includeDeleted)` would yield, without generating them. */
@@ -194,12 +205,12 @@ export class ObjectStore {
   }
 
   /** Picks up to `n` distinct live records, deterministically for a given salt, for simulated edits. */
-  pickLive(n: number, salt: number): number[] {
+  pickLive(n: number, salt: number, exclude: ReadonlySet<number> = new Set()): number[] {
     const total = this.#nextSeq - 1;
     const picked = new Set<number>();
     for (let k = 0; total > 0 && picked.size < n && k < n * 20 + 100; k++) {
       const seq = 1 + Math.floor(hashUnit(salt, k) * total);
-      if (!this.get(seq)?.deleted) picked.add(seq);
+      if (!exclude.has(seq) && !this.get(seq)?.deleted) picked.add(seq);
     }
     return [...picked];
   }
