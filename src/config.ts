@@ -14,6 +14,8 @@ export interface Config {
   embeddedPgPort: number;
   webhookMaxAttempts: number;
   webhookRetryDelaySeconds: number;
+  /** A sync run whose worker has not reported for this long is taken to be dead and resumed elsewhere. */
+  staleRunSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -109,6 +111,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!Number.isInteger(webhookRetryDelaySeconds) || webhookRetryDelaySeconds < 0) {
     throw new ConfigError('TRELLIS_WEBHOOK_RETRY_DELAY_SECONDS must be a whole number of seconds');
   }
+  const staleRunSeconds = Number(env.TRELLIS_STALE_RUN_SECONDS || 20);
+  if (!Number.isInteger(staleRunSeconds) || staleRunSeconds < 2 || staleRunSeconds > 3600) {
+    throw new ConfigError('TRELLIS_STALE_RUN_SECONDS must be a whole number of seconds between 2 and 3600');
+  }
   return {
     port,
     host,
@@ -122,5 +128,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPgPort: parsePort('TRELLIS_EMBEDDED_PG_PORT', env.TRELLIS_EMBEDDED_PG_PORT, 0),
     webhookMaxAttempts,
     webhookRetryDelaySeconds,
+    staleRunSeconds,
   };
 }

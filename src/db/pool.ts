@@ -16,6 +16,9 @@ export function createPool(connectionString: string, max = 10): Db {
   });
   // An idle client's error (e.g. the server restarting) must not crash the process.
   pool.on('error', () => {});
+  // Nor may a checked-out client's between two queries (pg would throw it as uncaught exception):
+  // its next query fails instead.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

@@ -44,7 +44,10 @@ export async function openDestination(deps: CoreDeps, destination: Destination):
   if (destination.type === 'supaglue') {
     const key = 'built-in';
     let entry = writers.get(key);
-    if (!entry) writers.set(key, (entry = { writer: new PostgresWriter(deps.db), pool: deps.db }));
+    if (!entry) {
+      entry = { writer: new PostgresWriter(deps.db), pool: deps.db };
+      writers.set(key, entry);
+    }
     return { writer: entry.writer, defaultSchema: builtInSchema(destination.projectId) };
   }
   if (destination.type !== 'postgres') {
@@ -54,6 +57,10 @@ export async function openDestination(deps: CoreDeps, destination: Destination):
   let entry = writers.get(key);
   if (!entry) {
     const config = await getDestinationSecretConfig(deps, destination.projectId, destination.id);
+    // Runs of one destination start together (a connection's first runs): the first back from
+    // reading the config opens the pool, and the others use it instead of replacing (ending) it.
+    const opened = writers.get(key);
+    if (opened) return { writer: opened.writer, defaultSchema: String(destination.config.schema) };
     const pool = new pg.Pool({
       host: config.host as string,
       port: config.port as number,
@@ -65,8 +72,10 @@ export async function openDestination(deps: CoreDeps, destination: Destination):
       connectionTimeoutMillis: 10_000,
       application_name: 'trellis-sync',
     });
-    // An idle client's error (the destination restarting) must not crash the worker.
+    // An idle client's error (the destination restarting) must not crash the worker, nor a checked-out
+    // client's between two queries (pg would throw it as uncaught): its next query fails instead.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     for (const [old, stale] of writers) {
       if (old.startsWith(`${destination.id}:`)) {
         writers.delete(old);

@@ -22,7 +22,11 @@ export async function* prefetch<T>(
         buffer.push(item);
         buffered += size(item);
         wakeConsumer?.();
-        while (buffered >= budget && !stopped) await new Promise<void>((r) => (wakeProducer = r));
+        while (buffered >= budget && !stopped) {
+          await new Promise<void>((r) => {
+            wakeProducer = r;
+          });
+        }
         if (stopped) return;
       }
     } catch (error) {
@@ -44,7 +48,9 @@ export async function* prefetch<T>(
       }
       if (failure) throw failure.error;
       if (done) return;
-      await new Promise<void>((r) => (wakeConsumer = r));
+      await new Promise<void>((r) => {
+        wakeConsumer = r;
+      });
     }
   } finally {
     stopped = true;

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts';
 export const QUEUES = {
   webhookDelivery: 'webhook-delivery',
   syncRun: 'sync-run',
+  connectionKeepAlive: 'connection-keepalive',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

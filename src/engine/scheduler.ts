@@ -2,8 +2,6 @@ import type { CoreDeps } from '../core/deps.ts';
 import { transaction } from '../db/pool.ts';
 import { QUEUES } from './queue.ts';
 
-/** A run whose worker has not reported for this long is taken to be dead and resumed elsewhere. */
-const STALE_RUN_SECONDS = 20;
 const TICK_MS = 250;
 
 /**
@@ -25,7 +23,7 @@ export async function scheduleDueSyncs(deps: CoreDeps): Promise<number> {
        update syncs s set next_run_at = null, state = jsonb_set(s.state, '{heartbeat}', to_jsonb(now()))
          from due where s.id = due.id
        returning s.id`,
-      [STALE_RUN_SECONDS],
+      [deps.config.staleRunSeconds],
     );
     for (const { id } of rows) {
       await deps.queue.send(QUEUES.syncRun, { syncId: id }, { retryLimit: 0 }, client);

@@ -31,6 +31,8 @@ interface Checkpoint {
   cursor: string | null;
   startedAt: string;
   records: number;
+  /** Every page was read and written: a resumed run only has to finish (its cursor is null again). */
+  readDone?: boolean;
 }
 
 /** Records per destination transaction; pages are gathered until a batch is this big. */
@@ -39,6 +41,7 @@ const BATCH_SIZE = 5000;
 const PREFETCH_RECORDS = 2 * BATCH_SIZE;
 /** Incremental reads start this long before the previous run started, for provider clock skew. */
 const WATERMARK_MARGIN_MS = 60_000;
+/** How often a run reports that its worker is alive; at least 4 times per stale-run threshold. */
 const HEARTBEAT_MS = 5000;
 /** After a failed run, the next one comes after this long (or the period, if shorter). */
 const RETRY_AFTER_FAILURE_MS = 5 * 60_000;
@@ -52,6 +55,8 @@ interface SyncContext {
   object: string;
   paused: boolean;
   state: SyncState;
+  /** Null while the sync is handed out to run (the scheduler clears it when it claims the sync). */
+  nextRunAt: Date | null;
   customerId: string;
   providerName: string;
   category: string;
@@ -63,7 +68,8 @@ interface SyncContext {
 async function loadSync(deps: CoreDeps, syncId: string): Promise<SyncContext | undefined> {
   const { rows } = await deps.db.query<SyncContext & { destinationRow: Destination }>(
     `select s.id, s.project_id as "projectId", s.connection_id as "connectionId", c.status as "connectionStatus",
-            s.object_type as "objectType", s.object, s.paused, s.state, cu.external_id as "customerId",
+            s.object_type as "objectType", s.object, s.paused, s.state, s.next_run_at as "nextRunAt",
+            cu.external_id as "customerId",
             c.provider_name as "providerName", c.category, i.config, c.sync_overrides as overrides,
             json_build_object('id', d.id, 'projectId', d.project_id, 'name', d.name, 'type', d.type,
                               'config', d.config, 'version', d.version) as "destinationRow"
@@ -104,21 +110,24 @@ function tableOf(sync: SyncContext, defaultSchema: string): TableRef {
   return { schema, table };
 }
 
-async function saveState(
-  db: pg.Pool | pg.PoolClient,
+/**
+ * Saves the run's checkpoint (and that it is alive), leaving the rest of the stored state alone: a
+ * trigger may add `requested` at any time during the run, and it must still be there at the end.
+ * `consumed` is the request this run took when it started; a different one arrived since is kept.
+ */
+async function saveProgress(
+  db: pg.Pool,
   syncId: string,
-  state: SyncState,
-  nextRunAt?: Date | null,
+  checkpoint: Checkpoint,
+  consumed?: SyncState['requested'],
 ) {
-  if (nextRunAt === undefined) {
-    await db.query('update syncs set state = $2, updated_at = now() where id = $1', [syncId, state]);
-  } else {
-    await db.query('update syncs set state = $2, next_run_at = $3, updated_at = now() where id = $1', [
-      syncId,
-      state,
-      nextRunAt,
-    ]);
-  }
+  await db.query(
+    `update syncs set updated_at = now(),
+       state = case when state->'requested' = $3::jsonb then state - 'requested' else state end
+               || jsonb_build_object('checkpoint', $2::jsonb, 'heartbeat', now())
+     where id = $1`,
+    [syncId, checkpoint, consumed ?? null],
+  );
 }
 
 /** The sync's state as stored now: triggers may have arrived while the run was going. */
@@ -157,6 +166,9 @@ async function runLocked(deps: CoreDeps, syncId: string): Promise<void> {
   if (!sync) return;
   const resuming = sync.state.checkpoint;
   if (!resuming && (sync.paused || sync.connectionStatus === 'bad_credentials')) return;
+  // Rescheduled since it was claimed: another run served the claim before this job was picked up
+  // (a trigger's run, say), and the scheduler hands the sync out again when it is next due.
+  if (!resuming && sync.nextRunAt !== null) return;
   const strategy = strategyOf(sync);
 
   let checkpoint: Checkpoint;
@@ -176,18 +188,19 @@ async function runLocked(deps: CoreDeps, syncId: string): Promise<void> {
       startedAt: new Date().toISOString(),
       records: 0,
     };
-    const { requested: _consumed, ...rest } = sync.state;
-    sync.state = { ...rest, checkpoint, heartbeat: new Date().toISOString() };
-    await saveState(deps.db, sync.id, sync.state);
+    await saveProgress(deps.db, sync.id, checkpoint, sync.state.requested);
   }
 
-  const heartbeat = setInterval(() => {
-    void deps.db
-      .query(`update syncs set state = jsonb_set(state, '{heartbeat}', to_jsonb(now())) where id = $1`, [
-        sync.id,
-      ])
-      .catch(() => {});
-  }, HEARTBEAT_MS);
+  const heartbeat = setInterval(
+    () => {
+      void deps.db
+        .query(`update syncs set state = jsonb_set(state, '{heartbeat}', to_jsonb(now())) where id = $1`, [
+          sync.id,
+        ])
+        .catch(() => {});
+    },
+    Math.min(HEARTBEAT_MS, (deps.config.staleRunSeconds * 1000) / 4),
+  );
   try {
     await execute(deps, sync, checkpoint);
     await finish(deps, sync, checkpoint, strategy, undefined);
@@ -210,31 +223,43 @@ async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint
     providerName: sync.providerName,
     customerId: sync.customerId,
   };
-  await writer.prepare(target);
-
-  const pages = connector.read(ctx, {
-    object: sync.object,
-    ...(checkpoint.since ? { since: new Date(checkpoint.since) } : {}),
-    ...(checkpoint.cursor ? { cursor: checkpoint.cursor } : {}),
-  });
-  let batch: WriteRecord[] = [];
-  let batchCursor: string | null = checkpoint.cursor;
-  const flush = async () => {
-    if (batch.length > 0) await writer.write(target, owner, batch, new Date());
-    checkpoint.records += batch.length;
-    checkpoint.cursor = batchCursor;
-    batch = [];
-    sync.state = { ...sync.state, checkpoint, heartbeat: new Date().toISOString() };
-    await saveState(deps.db, sync.id, sync.state);
+  // A driver's message alone ("the database system is shutting down") does not say which database failed.
+  const atDestination = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new Error(`writing to destination "${sync.destination.name}" failed: ${reason}`, { cause: err });
+    }
   };
-  for await (const page of prefetch(pages, PREFETCH_RECORDS, (p) => p.records.length)) {
-    for (const r of page.records) batch.push(toWriteRecord(r));
-    batchCursor = page.cursor;
-    if (batch.length >= BATCH_SIZE) await flush();
+  await atDestination(writer.prepare(target));
+
+  if (!checkpoint.readDone) {
+    const pages = connector.read(ctx, {
+      object: sync.object,
+      ...(checkpoint.since ? { since: new Date(checkpoint.since) } : {}),
+      ...(checkpoint.cursor ? { cursor: checkpoint.cursor } : {}),
+    });
+    let batch: WriteRecord[] = [];
+    let batchCursor: string | null = checkpoint.cursor;
+    const flush = async () => {
+      if (batch.length > 0) await atDestination(writer.write(target, owner, batch, new Date()));
+      checkpoint.records += batch.length;
+      checkpoint.cursor = batchCursor;
+      batch = [];
+      await saveProgress(deps.db, sync.id, checkpoint);
+    };
+    for await (const page of prefetch(pages, PREFETCH_RECORDS, (p) => p.records.length)) {
+      for (const r of page.records) batch.push(toWriteRecord(r));
+      batchCursor = page.cursor;
+      if (batch.length >= BATCH_SIZE) await flush();
+    }
+    // Saved with the last batch: a successor must not take the final null cursor for the start.
+    checkpoint.readDone = true;
+    await flush();
   }
-  await flush();
   if (checkpoint.mode === 'full')
-    await writer.markUnseenDeleted(target, owner, new Date(checkpoint.startedAt));
+    await atDestination(writer.markUnseenDeleted(target, owner, new Date(checkpoint.startedAt)));
 }
 
 function toWriteRecord(r: ProviderRecord): WriteRecord {

@@ -1,9 +1,13 @@
 import type { CoreDeps } from '../core/deps.ts';
 import type { DeliveryJob } from '../core/events.ts';
 import { deliverWebhook } from '../core/webhooks.ts';
+import { keepAlive, queueKeepAlives } from './keep-alive.ts';
 import { QUEUES } from './queue.ts';
 import { startScheduler } from './scheduler.ts';
 import { runSync } from './sync-runner.ts';
+
+/** How often idle OAuth connections are checked for tokens about to expire. */
+const KEEP_ALIVE_CHECK_MS = 60_000;
 
 /** Sync runs one worker process carries at once. */
 const SYNC_CONCURRENCY = 4;
@@ -18,5 +22,17 @@ export async function startWorkers(deps: CoreDeps): Promise<{ stop(): Promise<vo
     (job) => runSync(deps, job.data.syncId),
     SYNC_CONCURRENCY,
   );
-  return startScheduler(deps);
+  await deps.queue.work<{ connectionId: string }>(QUEUES.connectionKeepAlive, (job) =>
+    keepAlive(deps, job.data.connectionId),
+  );
+  const scheduler = startScheduler(deps);
+  const keepAliveTimer = setInterval(() => {
+    queueKeepAlives(deps).catch((err) => deps.log.error({ err }, 'queueing token keep-alives failed'));
+  }, KEEP_ALIVE_CHECK_MS);
+  return {
+    async stop() {
+      clearInterval(keepAliveTimer);
+      await scheduler.stop();
+    },
+  };
 }

@@ -9,6 +9,7 @@ describe('configuration', () => {
       host: '127.0.0.1',
       databaseUrl: undefined,
       publicUrl: 'http://localhost:8080',
+      staleRunSeconds: 20,
     });
     expect(c.dataDir).toMatch(/\.trellis$/);
   });
@@ -27,6 +28,8 @@ describe('configuration', () => {
     [{ TRELLIS_PROVIDER_OVERRIDES: '[1]' }, 'TRELLIS_PROVIDER_OVERRIDES'],
     [{ TRELLIS_PROVIDER_OVERRIDES: '{"hubspot":"not a url"}' }, 'TRELLIS_PROVIDER_OVERRIDES.hubspot'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ TRELLIS_STALE_RUN_SECONDS: '1' }, 'TRELLIS_STALE_RUN_SECONDS'],
+    [{ TRELLIS_STALE_RUN_SECONDS: 'soon' }, 'TRELLIS_STALE_RUN_SECONDS'],
   ])('names the bad variable: %j', (env, name) => {
     expect(() => loadConfig(env)).toThrow(name);
   });
