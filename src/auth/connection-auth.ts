@@ -45,11 +45,12 @@ export class ConnectionAuthenticator implements Authenticator {
     this.#credentials = opts.credentials;
   }
 
-  async accessToken(): Promise<string | undefined> {
+  /** The access token, renewed first when it expires within `minValidityMs`. */
+  async accessToken(minValidityMs = EXPIRY_MARGIN_MS): Promise<string | undefined> {
     const c = this.#credentials;
     if (c.type !== 'oauth2') return undefined;
     const expiresAt = c.expires_at ? Date.parse(c.expires_at) : Number.POSITIVE_INFINITY;
-    if (!c.access_token || expiresAt - EXPIRY_MARGIN_MS <= Date.now()) await this.renew();
+    if (!c.access_token || expiresAt - minValidityMs <= Date.now()) await this.renew();
     return (this.#credentials as { access_token: string | null }).access_token ?? undefined;
   }
 
@@ -134,9 +135,11 @@ export class ConnectionAuthenticator implements Authenticator {
       const field = oauth!.instanceUrlField;
       const instanceUrl = field && typeof tokens[field] === 'string' ? (tokens[field] as string) : null;
       await client.query(
-        `update connections set credentials_sealed = $2, instance_url = coalesce($3, instance_url), updated_at = now()
+        `update connections set credentials_sealed = $2, instance_url = coalesce($3, instance_url),
+           token_expires_at = $4, status = case when status = 'created' then 'working' else status end,
+           updated_at = now()
           where id = $1`,
-        [connectionId, vault.encryptJson(next), instanceUrl],
+        [connectionId, vault.encryptJson(next), instanceUrl, next.expires_at],
       );
       await client.query('commit');
       this.#credentials = next;

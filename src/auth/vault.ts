@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -43,6 +43,11 @@ export class Vault {
 
   decryptJson<T>(sealed: string): T {
     return JSON.parse(this.decrypt(sealed)) as T;
+  }
+
+  /** A key for another purpose (e.g. signing OAuth states), derived so that it never equals this one. */
+  deriveKey(purpose: string): Buffer {
+    return createHmac('sha256', this.#key).update(`trellis:${purpose}`).digest();
   }
 }
 

@@ -223,7 +223,7 @@ export async function getProviderUserId(
 ) {
   if (!isProviderName(providerName)) throw badRequest(`unknown provider "${providerName}"`);
   const connection = await findConnection(deps, projectId, customerExternalId, providerName);
-  const { connector, ctx } = await openConnector(deps, connection.id);
+  const { connector, ctx } = await openConnector(deps, connection.id, { interactive: true });
   if (!connector.whoAmI)
     throw badRequest(`looking up the connected user is not supported for ${providerName}`);
   return callProvider(() => connector.whoAmI!(ctx));
@@ -236,7 +236,7 @@ export async function getRateLimitInfo(
   providerName: string,
 ) {
   const connection = await findConnection(deps, projectId, customerExternalId, providerName);
-  const { connector, ctx } = await openConnector(deps, connection.id);
+  const { connector, ctx } = await openConnector(deps, connection.id, { interactive: true });
   if (!connector.rateLimitInfo)
     throw badRequest(`rate-limit information is not supported for ${providerName}`);
   return callProvider(() => connector.rateLimitInfo!(ctx));

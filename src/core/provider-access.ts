@@ -17,11 +17,20 @@ export interface OpenConnector {
   connector: Connector;
   ctx: ConnectorContext;
   providerName: ProviderName;
+  auth: ConnectionAuthenticator;
 }
 
 const pacers = new Map<string, RequestPacer>();
 
-export async function openConnector(deps: CoreDeps, connectionId: string): Promise<OpenConnector> {
+/**
+ * `interactive` is for calls made while an API client waits: a few quick retries, not the long
+ * patience a sync run has.
+ */
+export async function openConnector(
+  deps: CoreDeps,
+  connectionId: string,
+  opts: { interactive?: boolean } = {},
+): Promise<OpenConnector> {
   const { rows } = await deps.db.query<{
     projectId: string;
     providerName: ProviderName;
@@ -65,7 +74,10 @@ export async function openConnector(deps: CoreDeps, connectionId: string): Promi
   const pacer = (lane: string) => {
     const key = `${connectionId}:${lane}`;
     let p = pacers.get(key);
-    if (!p) pacers.set(key, (p = new RequestPacer(api.laneRates?.[lane] ?? api.requestsPerSecond)));
+    if (!p) {
+      p = new RequestPacer(api.laneRates?.[lane] ?? api.requestsPerSecond);
+      pacers.set(key, p);
+    }
     return p;
   };
   const http = new ProviderHttp({
@@ -74,12 +86,63 @@ export async function openConnector(deps: CoreDeps, connectionId: string): Promi
     policy: module.policy,
     pacer,
     log: deps.log,
+    ...(opts.interactive ? { maxRetries: 2, maxRateLimitWaitMs: 10_000 } : {}),
   });
   return {
     connector: module.connector,
     providerName: row.providerName,
+    auth,
     ctx: { http, instanceUrl: row.instanceUrl, accessToken: () => auth.accessToken() },
   };
+}
+
+/**
+ * Checks credentials a customer typed (API key, access key pair) against the provider before they
+ * are saved: the connector asks the provider who they belong to.
+ */
+export async function verifyCredentials(
+  deps: CoreDeps,
+  providerName: ProviderName,
+  credentials: Credentials,
+  instanceUrl = '',
+): Promise<void> {
+  const definition = CATALOG[providerName];
+  const module = connectorFor(providerName);
+  if (!module?.connector.whoAmI || !definition.api) {
+    throw badRequest(`Trellis cannot verify ${definition.displayName} credentials yet`);
+  }
+  const override = deps.config.providerOverrides[providerName];
+  const auth = new ConnectionAuthenticator({
+    db: deps.db,
+    vault: deps.vault,
+    connectionId: '',
+    credentials,
+    apiKeyHeader: definition.api.apiKeyHeader,
+    onRevoked: async () => {},
+  });
+  const pacer = new RequestPacer(definition.api.requestsPerSecond);
+  const http = new ProviderHttp({
+    baseUrl: providerUrl(definition.api.baseUrl, { instanceUrl, override }),
+    auth,
+    policy: module.policy,
+    pacer: () => pacer,
+    log: deps.log,
+    maxRetries: 2,
+    maxRateLimitWaitMs: 10_000,
+  });
+  try {
+    await module.connector.whoAmI({ http, instanceUrl, accessToken: () => auth.accessToken() });
+  } catch (err) {
+    if (err instanceof ConnectorError) {
+      throw new DomainError(
+        'unprocessable',
+        err.kind === 'auth' || err.kind === 'permission'
+          ? `${definition.displayName} did not accept these credentials`
+          : `${definition.displayName} could not be reached to check these credentials (${err.kind}); try again`,
+      );
+    }
+    throw err;
+  }
 }
 
 /** Runs a provider call for an API request, turning connector failures into 4xx answers. */
@@ -115,7 +178,7 @@ export async function markBadCredentials(
     const connection = rows[0];
     if (!connection) return;
     const { rows: paused } = await client.query<{ objectType: string; object: string }>(
-      `update syncs set paused = true, next_run_at = null, updated_at = now()
+      `update syncs set paused = true, pause_reason = 'credentials', next_run_at = null, updated_at = now()
         where connection_id = $1 and not paused returning object_type as "objectType", object`,
       [connectionId],
     );

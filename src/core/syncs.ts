@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { transaction } from '../db/pool.ts';
 import type { CoreDeps } from './deps.ts';
-import { badRequest, notFound } from './errors.ts';
+import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
 import type { IntegrationConfig, SyncStrategy } from './integrations.ts';
 import { type Page, paginate } from './pagination.ts';
@@ -218,7 +218,7 @@ export async function pauseSync(
   return transaction(deps.db, async (client) => {
     const sync = await findSync(client, projectId, connectionId, target);
     await client.query(
-      'update syncs set paused = true, next_run_at = null, updated_at = now() where id = $1',
+      `update syncs set paused = true, pause_reason = 'user', next_run_at = null, updated_at = now() where id = $1`,
       [sync.id],
     );
     await emitEvent(deps, client, projectId, 'sync.paused', {
@@ -244,7 +244,7 @@ export async function resumeSync(
     const sync = await findSync(client, projectId, connectionId, target);
     if (sync.paused) {
       await client.query(
-        'update syncs set paused = false, next_run_at = now(), updated_at = now() where id = $1',
+        'update syncs set paused = false, pause_reason = null, next_run_at = now(), updated_at = now() where id = $1',
         [sync.id],
       );
     }
@@ -255,6 +255,9 @@ export async function resumeSync(
 /**
  * Asks for a run now. The request is kept in the sync's state until a run takes it, so a trigger
  * that arrives while a run is in flight is not lost; a full refresh request is never downgraded.
+ * A paused sync is refused (Supaglue's trigger ran it anyway): a pause, by the user or after the
+ * provider revoked the credentials, means "do not run", and a trigger accepted to do nothing
+ * would mislead the caller. Resuming runs the sync at once.
  */
 export async function triggerSync(
   deps: CoreDeps,
@@ -265,6 +268,8 @@ export async function triggerSync(
 ): Promise<Sync> {
   return transaction(deps.db, async (client) => {
     const sync = await findSync(client, projectId, connectionId, target);
+    if (sync.paused)
+      throw conflict('the sync is paused: resume it to run it (resuming starts a run at once)');
     await client.query(
       `update syncs set next_run_at = now(), updated_at = now(),
          state = jsonb_set(state, '{requested}', jsonb_build_object('full_refresh',

@@ -45,18 +45,20 @@ export async function startTrellis(
   opts: { roles?: Roles; env?: Record<string, string>; databaseUrl?: string } = {},
 ): Promise<TestTrellis> {
   const databaseUrl = opts.databaseUrl ?? (await createTestDatabase());
+  // Tests never reach real providers: every provider host points at a closed loopback port
+  // unless the test points it at a simulator.
+  const overrides = {
+    ...Object.fromEntries(PROVIDER_NAMES.map((p) => [p, 'http://127.0.0.1:9'])),
+    ...JSON.parse(opts.env?.TRELLIS_PROVIDER_OVERRIDES ?? '{}'),
+  };
   const config = loadConfig({
-    // Tests never reach real providers: every provider host points at a closed loopback port
-    // unless the test points it at a simulator.
-    TRELLIS_PROVIDER_OVERRIDES: JSON.stringify(
-      Object.fromEntries(PROVIDER_NAMES.map((p) => [p, 'http://127.0.0.1:9'])),
-    ),
     DATABASE_URL: databaseUrl,
     TRELLIS_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     PORT: '0',
     LOG_LEVEL: 'info',
     TRELLIS_WEBHOOK_RETRY_DELAY_SECONDS: '1',
     ...opts.env,
+    TRELLIS_PROVIDER_OVERRIDES: JSON.stringify(overrides),
   });
   const logs: LogLine[] = [];
   const sink = new Writable({

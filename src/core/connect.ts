@@ -1,0 +1,430 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import type { Credentials } from '../auth/connection-auth.ts';
+import { requestTokens, TokenRequestError } from '../auth/oauth.ts';
+import { signState, verifyState } from '../auth/oauth-state.ts';
+import {
+  type AuthType,
+  CATALOG,
+  type ProviderDefinition,
+  type ProviderName,
+  providerUrl,
+} from '../connectors/catalog.ts';
+import { transaction } from '../db/pool.ts';
+import type { CoreDeps } from './deps.ts';
+import { unprocessable } from './errors.ts';
+import { emitEvent } from './events.ts';
+import { isUuid } from './ids.ts';
+import { verifyCredentials } from './provider-access.ts';
+import { reconcileConnectionSyncs } from './syncs.ts';
+
+/**
+ * Managed auth: what a magic link's hosted page shows and does, the OAuth authorization-code flow
+ * (signed, expiring, single-use state with PKCE), and saving the resulting credentials as a new or
+ * re-authorized connection.
+ */
+const STATE_TTL_MS = 15 * 60_000;
+
+export type LinkStatus = 'valid' | 'expired' | 'consumed' | 'not_found';
+
+export interface LinkView {
+  status: LinkStatus;
+  linkId: string;
+  projectId: string;
+  customerId: string;
+  customerExternalId: string;
+  customerName: string;
+  providerAppId: string;
+  provider: ProviderDefinition;
+  authType: AuthType;
+  returnUrl: string;
+}
+
+/** Fails with a message a person can act on; the hosted pages show it as is. */
+export class ConnectFailure extends Error {
+  constructor(
+    message: string,
+    /** Where to send the person back, when known (with the outcome in the query). */
+    readonly returnUrl?: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function describeLink(
+  deps: CoreDeps,
+  linkId: string,
+  client?: pg.ClientBase,
+): Promise<LinkView | undefined> {
+  if (!isUuid(linkId)) return undefined;
+  const { rows } = await (client ?? deps.db).query<{
+    projectId: string;
+    customerId: string;
+    customerExternalId: string;
+    customerName: string;
+    providerAppId: string;
+    providerName: ProviderName;
+    authType: AuthType;
+    returnUrl: string;
+    status: string;
+    expired: boolean;
+  }>(
+    `select m.project_id as "projectId", m.customer_id as "customerId", cu.external_id as "customerExternalId",
+            cu.name as "customerName", m.provider_app_id as "providerAppId", p.provider_name as "providerName",
+            p.auth_type as "authType", m.return_url as "returnUrl", m.status, m.expires_at <= now() as expired
+       from magic_links m join customers cu on cu.id = m.customer_id join provider_apps p on p.id = m.provider_app_id
+      where m.id = $1`,
+    [linkId],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    status: row.status === 'consumed' ? 'consumed' : row.expired ? 'expired' : 'valid',
+    linkId,
+    projectId: row.projectId,
+    customerId: row.customerId,
+    customerExternalId: row.customerExternalId,
+    customerName: row.customerName,
+    providerAppId: row.providerAppId,
+    provider: CATALOG[row.providerName],
+    authType: row.authType,
+    returnUrl: row.returnUrl,
+  };
+}
+
+function usableLink(link: LinkView | undefined): LinkView {
+  if (!link) throw new ConnectFailure('This link does not exist. Ask for a new one.');
+  if (link.status === 'consumed')
+    throw new ConnectFailure('This link was already used to connect. Ask for a new one to connect again.');
+  if (link.status === 'expired') throw new ConnectFailure('This link has expired. Ask for a new one.');
+  return link;
+}
+
+export function callbackUrl(deps: CoreDeps): string {
+  return `${deps.config.publicUrl}/oauth/callback`;
+}
+
+/** Starts the authorization-code flow for a link: the provider URL to send the browser to. */
+export async function startOAuth(
+  deps: CoreDeps,
+  linkId: string,
+  opts: { sandbox?: boolean } = {},
+): Promise<string> {
+  const link = usableLink(await describeLink(deps, linkId));
+  const api = link.provider.api;
+  if (link.authType !== 'oauth2' || !api?.authorizeUrl || !api.tokenUrl) {
+    throw new ConnectFailure(`${link.provider.displayName} is not connected through OAuth here.`);
+  }
+  const { rows: apps } = await deps.db.query<{ clientId: string | null; scopes: string[] }>(
+    'select client_id as "clientId", scopes from provider_apps where id = $1',
+    [link.providerAppId],
+  );
+  const app = apps[0];
+  if (!app?.clientId)
+    throw new ConnectFailure(
+      `The ${link.provider.displayName} app is not configured yet. Contact the application's support.`,
+    );
+  const override = deps.config.providerOverrides[link.provider.name];
+  const authorizeTemplate =
+    opts.sandbox && api.sandboxAuthorizeUrl ? api.sandboxAuthorizeUrl : api.authorizeUrl;
+  const loginUrl =
+    opts.sandbox && api.sandboxAuthorizeUrl
+      ? new URL(providerUrl(api.sandboxAuthorizeUrl, { override })).origin
+      : null;
+  const verifier = api.pkce ? randomBytes(32).toString('base64url') : undefined;
+  const { rows } = await deps.db.query<{ id: string }>(
+    `insert into oauth_states (project_id, customer_id, provider_app_id, magic_link_id, return_url, login_url,
+       code_verifier_sealed, expires_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
+    [
+      link.projectId,
+      link.customerId,
+      link.providerAppId,
+      link.linkId,
+      link.returnUrl,
+      loginUrl,
+      verifier ? deps.vault.encrypt(verifier) : null,
+      new Date(Date.now() + STATE_TTL_MS),
+    ],
+  );
+  const url = new URL(providerUrl(authorizeTemplate, { override }));
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('client_id', app.clientId);
+  url.searchParams.set('redirect_uri', callbackUrl(deps));
+  const scopes = app.scopes.length > 0 ? app.scopes : (api.defaultScopes ?? []);
+  if (scopes.length > 0) url.searchParams.set('scope', scopes.join(api.scopeSeparator ?? ' '));
+  url.searchParams.set('state', signState(deps.vault, link.projectId, rows[0]!.id));
+  if (verifier) {
+    url.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
+    url.searchParams.set('code_challenge_method', 'S256');
+  }
+  return url.toString();
+}
+
+interface StateRow {
+  id: string;
+  projectId: string;
+  customerId: string;
+  providerAppId: string;
+  magicLinkId: string | null;
+  returnUrl: string;
+  loginUrl: string | null;
+  verifierSealed: string | null;
+}
+
+/**
+ * Takes a state from the callback: it must be genuine (signature), unexpired and unused; it is
+ * used up here, whatever happens next, so it can never be replayed.
+ */
+async function takeState(deps: CoreDeps, raw: string | undefined): Promise<StateRow> {
+  const verified = raw ? verifyState(deps.vault, raw) : undefined;
+  if (!verified || !isUuid(verified.stateId) || !isUuid(verified.projectId)) {
+    throw new ConnectFailure(
+      'This authorization response is not one Trellis started. Start again from your link.',
+    );
+  }
+  const { rows } = await deps.db.query<StateRow & { expired: boolean }>(
+    `update oauth_states set used_at = now() where id = $1 and project_id = $2 and used_at is null
+     returning id, project_id as "projectId", customer_id as "customerId", provider_app_id as "providerAppId",
+               magic_link_id as "magicLinkId", return_url as "returnUrl", login_url as "loginUrl",
+               code_verifier_sealed as "verifierSealed", expires_at <= now() as expired`,
+    [verified.stateId, verified.projectId],
+  );
+  const row = rows[0];
+  if (!row)
+    throw new ConnectFailure(
+      'This authorization was already completed or is unknown. Start again from your link.',
+    );
+  if (row.expired)
+    throw new ConnectFailure(
+      'This authorization took too long and expired. Start again from your link.',
+      row.returnUrl,
+    );
+  return row;
+}
+
+/** Completes the flow from the provider's redirect; returns where to send the browser. */
+export async function completeOAuth(
+  deps: CoreDeps,
+  query: { state?: string; code?: string; error?: string; error_description?: string },
+): Promise<string> {
+  const state = await takeState(deps, query.state);
+  if (query.error || !query.code) {
+    const reason =
+      query.error === 'access_denied'
+        ? 'access was denied'
+        : (query.error_description ?? query.error ?? 'no code');
+    throw new ConnectFailure(`The provider did not authorize the connection: ${reason}.`, state.returnUrl);
+  }
+  const { rows: apps } = await deps.db.query<{
+    providerName: ProviderName;
+    clientId: string;
+    secret: string | null;
+  }>(
+    `select provider_name as "providerName", client_id as "clientId", client_secret_sealed as secret
+       from provider_apps where id = $1 and project_id = $2`,
+    [state.providerAppId, state.projectId],
+  );
+  const app = apps[0];
+  if (!app?.secret) throw new ConnectFailure('The provider app is no longer configured.', state.returnUrl);
+  const provider = CATALOG[app.providerName];
+  const api = provider.api!;
+  const override = deps.config.providerOverrides[provider.name];
+  const tokenUrl = state.loginUrl
+    ? `${state.loginUrl}/services/oauth2/token`
+    : providerUrl(api.tokenUrl!, { override });
+  let tokens: Record<string, unknown>;
+  try {
+    tokens = await requestTokens(
+      { tokenUrl, clientAuth: api.clientAuth ?? 'body' },
+      { id: app.clientId, secret: deps.vault.decrypt(app.secret) },
+      {
+        grant_type: 'authorization_code',
+        code: query.code,
+        redirect_uri: callbackUrl(deps),
+        ...(state.verifierSealed ? { code_verifier: deps.vault.decrypt(state.verifierSealed) } : {}),
+      },
+    );
+  } catch (err) {
+    const detail = err instanceof TokenRequestError ? err.error : 'the provider could not be reached';
+    throw new ConnectFailure(
+      `${provider.displayName} did not complete the authorization (${detail}).`,
+      state.returnUrl,
+    );
+  }
+  if (typeof tokens.refresh_token !== 'string') {
+    throw new ConnectFailure(
+      `${provider.displayName} granted no refresh token; Trellis needs offline access.`,
+      state.returnUrl,
+    );
+  }
+  const instanceUrl = await instanceUrlOf(provider, tokens, override);
+  const expiresIn = Number(tokens.expires_in);
+  const expiresAt =
+    Number.isFinite(expiresIn) && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
+  const credentials: Credentials = {
+    type: 'oauth2',
+    refresh_token: tokens.refresh_token,
+    access_token: tokens.access_token as string,
+    expires_at: expiresAt?.toISOString() ?? null,
+    ...(state.loginUrl ? { login_url: state.loginUrl } : {}),
+  };
+  try {
+    await saveAuthorizedConnection(deps, {
+      projectId: state.projectId,
+      customerId: state.customerId,
+      providerAppId: state.providerAppId,
+      providerName: provider.name,
+      authType: 'oauth2',
+      credentials,
+      instanceUrl,
+      tokenExpiresAt: expiresAt,
+      magicLinkId: state.magicLinkId,
+    });
+  } catch (err) {
+    if (err instanceof ConnectFailure && !err.returnUrl)
+      throw new ConnectFailure(err.message, state.returnUrl);
+    throw err;
+  }
+
+  return withOutcome(state.returnUrl, { result: 'success', provider_name: provider.name });
+}
+
+/** The account's own API host or portal URL, from the token response or the provider's token info. */
+async function instanceUrlOf(
+  provider: ProviderDefinition,
+  tokens: Record<string, unknown>,
+  override: string | undefined,
+): Promise<string> {
+  const api = provider.api!;
+  if (api.instanceUrlField && typeof tokens[api.instanceUrlField] === 'string')
+    return tokens[api.instanceUrlField] as string;
+  if (!api.accountField || !api.accountUrl) return '';
+  let account = tokens[api.accountField];
+  if (account === undefined && api.accountInfoPath) {
+    const path = api.accountInfoPath.replace(
+      '{access_token}',
+      encodeURIComponent(String(tokens.access_token)),
+    );
+    const res = await fetch(providerUrl(api.baseUrl, { override }) + path, {
+      signal: AbortSignal.timeout(15_000),
+    }).catch(() => undefined);
+    const info = res?.ok ? ((await res.json()) as Record<string, unknown>) : {};
+    account = info[api.accountField];
+  }
+  return account === undefined ? '' : api.accountUrl.replace('{account}', String(account));
+}
+
+export function withOutcome(returnUrl: string, outcome: Record<string, string>): string {
+  const url = new URL(returnUrl);
+  for (const [k, v] of Object.entries(outcome)) url.searchParams.set(k, v);
+  return url.toString();
+}
+
+/** Saves credentials typed on a link's page (API key, access key pair) after the provider accepted them. */
+export async function submitLinkCredentials(
+  deps: CoreDeps,
+  linkId: string,
+  fields: Record<string, string>,
+): Promise<string> {
+  const link = usableLink(await describeLink(deps, linkId));
+  let credentials: Credentials;
+  if (link.authType === 'api_key') {
+    if (!fields.api_key?.trim()) throw unprocessable('Enter the API key.');
+    credentials = { type: 'api_key', api_key: fields.api_key.trim() };
+  } else if (link.authType === 'access_key_secret') {
+    if (!fields.access_key?.trim() || !fields.access_key_secret?.trim())
+      throw unprocessable('Enter the access key and its secret.');
+    credentials = {
+      type: 'access_key_secret',
+      access_key: fields.access_key.trim(),
+      access_key_secret: fields.access_key_secret.trim(),
+    };
+  } else {
+    throw new ConnectFailure(`${link.provider.displayName} is connected through OAuth, not with a key.`);
+  }
+  await verifyCredentials(deps, link.provider.name, credentials);
+  await saveAuthorizedConnection(deps, {
+    projectId: link.projectId,
+    customerId: link.customerId,
+    providerAppId: link.providerAppId,
+    providerName: link.provider.name,
+    authType: link.authType,
+    credentials,
+    instanceUrl: '',
+    tokenExpiresAt: null,
+    magicLinkId: link.linkId,
+  });
+  return withOutcome(link.returnUrl, { result: 'success', provider_name: link.provider.name });
+}
+
+/**
+ * Creates the connection, or re-authorizes the existing one (new credentials, status working, and
+ * the syncs that bad credentials paused resume), and consumes the magic link, all in one
+ * transaction: a link opened in two tabs connects once.
+ */
+async function saveAuthorizedConnection(
+  deps: CoreDeps,
+  c: {
+    projectId: string;
+    customerId: string;
+    providerAppId: string;
+    providerName: ProviderName;
+    authType: AuthType;
+    credentials: Credentials;
+    instanceUrl: string;
+    tokenExpiresAt: Date | null;
+    magicLinkId: string | null;
+  },
+): Promise<void> {
+  await transaction(deps.db, async (client) => {
+    if (c.magicLinkId) {
+      const consumed = await client.query(
+        `update magic_links set status = 'consumed', consumed_at = now()
+          where id = $1 and status = 'new' and expires_at > now()`,
+        [c.magicLinkId],
+      );
+      if (!consumed.rowCount)
+        throw new ConnectFailure('This link was already used or has expired. Ask for a new one.');
+    }
+    const { rows } = await client.query<{ id: string; inserted: boolean; externalId: string }>(
+      `insert into connections (project_id, customer_id, provider_app_id, provider_name, category, status, auth_type,
+         credentials_sealed, instance_url, token_expires_at)
+       values ($1, $2, $3, $4, $5, 'working', $6, $7, $8, $9)
+       on conflict (customer_id, provider_name) do update set provider_app_id = excluded.provider_app_id,
+         status = 'working', auth_type = excluded.auth_type, credentials_sealed = excluded.credentials_sealed,
+         instance_url = excluded.instance_url, token_expires_at = excluded.token_expires_at, updated_at = now()
+       returning id, (xmax = 0) as inserted,
+         (select external_id from customers where id = $2) as "externalId"`,
+      [
+        c.projectId,
+        c.customerId,
+        c.providerAppId,
+        c.providerName,
+        CATALOG[c.providerName].category,
+        c.authType,
+        deps.vault.encryptJson(c.credentials),
+        c.instanceUrl,
+        c.tokenExpiresAt,
+      ],
+    );
+    const connection = rows[0]!;
+    if (connection.inserted) {
+      await reconcileConnectionSyncs(client, connection.id);
+      await emitEvent(deps, client, c.projectId, 'connection.created', {
+        connection_id: connection.id,
+        customer_id: connection.externalId,
+        provider_id: c.providerAppId,
+        category: CATALOG[c.providerName].category,
+        provider_name: c.providerName,
+        result: 'SUCCESS',
+      });
+    } else {
+      await client.query(
+        `update syncs set paused = false, pause_reason = null, next_run_at = now(), updated_at = now()
+          where connection_id = $1 and pause_reason = 'credentials'`,
+        [connection.id],
+      );
+    }
+  });
+}
