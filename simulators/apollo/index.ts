@@ -228,7 +228,17 @@ const rateLimitBody = (endpoint: string, limit: number, per: string) => ({
 type Order = 'created_asc' | 'created_desc' | 'updated_asc' | 'updated_desc';
 
 /** Live records of `store` in `order`, lazily (no array of a million records). */
-function* ordered(store: ObjectStore, order: Order): Generator<SimRecord> {
+function* ordered(store: ObjectStore, order: Order, skip = 0): Generator<SimRecord> {
+  // Newest-updated first is the order syncs page deepest: its offset is skipped without generating.
+  if (order === 'updated_desc') {
+    yield* store.byModifiedDesc(undefined, false, skip);
+    return;
+  }
+  let i = 0;
+  for (const r of orderedFrom(store, order)) if (i++ >= skip) yield r;
+}
+
+function* orderedFrom(store: ObjectStore, order: Order): Generator<SimRecord> {
   switch (order) {
     case 'created_asc':
       yield* store.bySeq(0, false);
@@ -284,9 +294,7 @@ function searchPage(
   if (!match) {
     total = store.countModified(undefined, false);
     if (page <= MAX_PAGE && offset < total) {
-      let i = 0;
-      for (const r of ordered(store, order)) {
-        if (i++ < offset) continue;
+      for (const r of ordered(store, order, offset)) {
         items.push(PRESENTERS[object](ctx, r));
         if (items.length === perPage) break;
       }

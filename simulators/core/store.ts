@@ -147,20 +147,29 @@ export class ObjectStore {
    * Records in reverse modification order (newest first), strictly before the position
    * (updatedAt, seq) when given. Every change is newer than every seeded record, so the changed
    * records come first and the seeded ones follow from the newest down, without generating the
-   * seeded records that are newer than the position.
+   * seeded records that are newer than the position. The first `skip` records are passed over
+   * without generating them (page offsets).
    */
-  *byModifiedDesc(before?: { updatedAt: number; seq: number }, includeDeleted = false): Generator<SimRecord> {
-    const isBefore = (r: SimRecord) =>
-      !before || r.updatedAt < before.updatedAt || (r.updatedAt === before.updatedAt && r.seq < before.seq);
+  *byModifiedDesc(
+    before?: { updatedAt: number; seq: number },
+    includeDeleted = false,
+    skip = 0,
+  ): Generator<SimRecord> {
+    const isBefore = (updatedAt: number, seq: number) =>
+      !before || updatedAt < before.updatedAt || (updatedAt === before.updatedAt && seq < before.seq);
     const changed = [...this.#changed.values()].sort((a, b) => b.updatedAt - a.updatedAt || b.seq - a.seq);
-    for (const r of changed) if (isBefore(r) && (includeDeleted || !r.deleted)) yield r;
+    for (const r of changed) {
+      if (!isBefore(r.updatedAt, r.seq) || (!includeDeleted && r.deleted)) continue;
+      if (skip > 0) skip--;
+      else yield r;
+    }
     const last = before
       ? Math.min(this.#count, Math.ceil((before.updatedAt - this.#t0) / STEP_MS))
       : this.#count;
     for (let seq = last; seq >= 1; seq--) {
-      if (this.#changed.has(seq)) continue;
-      const r = this.#seeded(seq);
-      if (isBefore(r)) yield r;
+      if (this.#changed.has(seq) || !isBefore(this.#t0 + seq * STEP_MS, seq)) continue;
+      if (skip > 0) skip--;
+      else yield this.#seeded(seq);
     }
   }
 

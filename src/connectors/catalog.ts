@@ -43,6 +43,10 @@ export interface ProviderApi {
   instanceUrlField?: string;
   /** Token-response field naming the account (HubSpot `hub_id`). */
   accountField?: string;
+  /** Where to read `accountField` when the token response lacks it; `{access_token}` is filled in. */
+  accountInfoPath?: string;
+  /** The connection's instance URL built from the account (HubSpot's portal URL). */
+  accountUrl?: string;
   /** Header carrying an API key (key-based auth); otherwise keys go as a bearer token. */
   apiKeyHeader?: string;
   /** Starting request rate per connection, under the provider's documented limits (budget headers refine it). */
@@ -82,6 +86,8 @@ export const CATALOG: Record<ProviderName, ProviderDefinition> = {
       'crm.objects.deals.read',
     ],
     accountField: 'hub_id',
+    accountInfoPath: '/oauth/v1/access-tokens/{access_token}',
+    accountUrl: 'https://app.hubspot.com/contacts/{account}',
     // 100 requests per 10 s for most apps; search has its own 5 per second.
     requestsPerSecond: 9,
     laneRates: { search: 4 },
@@ -106,7 +112,7 @@ export const CATALOG: Record<ProviderName, ProviderDefinition> = {
     tokenUrl: 'https://oauth.pipedrive.com/oauth/token',
     clientAuth: 'basic',
     scopeSeparator: ' ',
-    defaultScopes: ['base', 'contacts:read', 'deals:read'],
+    defaultScopes: ['base', 'contacts:read', 'deals:read', 'users:read'],
     instanceUrlField: 'api_domain',
     requestsPerSecond: 20,
   }),

@@ -153,7 +153,7 @@ export class ProviderHttp {
     return url;
   }
 
-  async request<T = any>(req: RequestOptions): Promise<ProviderResponse<T>> {
+  async request<T = unknown>(req: RequestOptions): Promise<ProviderResponse<T>> {
     const { policy, auth } = this.opts;
     const pacer = this.opts.pacer(req.lane ?? 'default');
     const maxRetries = this.opts.maxRetries ?? 8;

@@ -140,7 +140,7 @@ function expectErrorBody(body: Body, status: number): void {
         problem_type: expect.any(String),
         code: expect.any(String),
         status: String(status),
-        meta: { origin: 'supaglue' },
+        meta: { origin: status === 499 ? 'remote-provider' : 'supaglue' },
       },
     ],
   });
@@ -212,7 +212,11 @@ describe('Management API v2 contract (seed spec)', () => {
     });
     const tokens = await control('tokens', { client_id: 'hubspot-client-a' });
     secrets.push(tokens.refresh_token);
-    t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) } });
+    // The API alone: this test is about the contract, and no sync engine runs alongside it.
+    t = await startTrellis({
+      roles: { api: true, worker: false },
+      env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) },
+    });
     fx = await createFixture(api, 'a', undefined, tokens.refresh_token);
     projectId = (await api('GET', `/customers/${fx.customerId}`, { status: 200 })).body.application_id;
   });
@@ -635,9 +639,10 @@ describe('Management API v2 contract (seed spec)', () => {
       query: { provider_name: 'intercom' },
       status: 404,
     });
-    // No Apollo connector yet. The seed documents only a 200 here; the error body is checked by its shape.
+    // A provider that cannot be reached answers 499. The seed documents only a 200 here; the error
+    // body is checked by its shape.
     await api('GET', `/customers/${fx.customerId}/connections/apollo/_rate_limit_info`, {
-      status: 400,
+      status: 499,
       unvalidated: 'the seed documents no error responses for getConnectionRateLimitInfo',
     });
 

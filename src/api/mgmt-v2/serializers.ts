@@ -1,3 +1,4 @@
+import type { RateLimitWindow } from '../../connectors/types.ts';
 import type { Connection } from '../../core/connections.ts';
 import type { Customer } from '../../core/customers.ts';
 import type { DataModel } from '../../core/data-models.ts';
@@ -146,4 +147,23 @@ export const webhookEndpoint = (w: WebhookEndpoint) => ({
   event_types: w.eventTypes,
   enabled: w.enabled,
   created_at: w.createdAt.toISOString(),
+});
+
+const rateLimitWindow = (w: RateLimitWindow) => ({
+  limit: w.limit,
+  remaining: w.remaining,
+  ...(w.resetTime === undefined ? {} : { reset_time: w.resetTime }),
+});
+
+/** A connector's rate-limit windows; `reset_time` (epoch seconds) only where a window resets at a set time. */
+export const rateLimitInfo = (info: {
+  daily?: RateLimitWindow;
+  hourly?: RateLimitWindow;
+  other?: Record<string, RateLimitWindow>;
+}) => ({
+  ...(info.daily ? { daily: rateLimitWindow(info.daily) } : {}),
+  ...(info.hourly ? { hourly: rateLimitWindow(info.hourly) } : {}),
+  ...(info.other
+    ? { other: Object.fromEntries(Object.entries(info.other).map(([k, w]) => [k, rateLimitWindow(w)])) }
+    : {}),
 });

@@ -81,7 +81,10 @@ const propertyCache = new WeakMap<ConnectorContext, Map<string, string[]>>();
 /** Every property of an object, so that synced rows carry the whole record. */
 async function allProperties(ctx: ConnectorContext, object: string): Promise<string[]> {
   let cache = propertyCache.get(ctx);
-  if (!cache) propertyCache.set(ctx, (cache = new Map()));
+  if (!cache) {
+    cache = new Map();
+    propertyCache.set(ctx, cache);
+  }
   const known = cache.get(object);
   if (known) return known;
   const res = await ctx.http.request<{ results: { name: string }[] }>({

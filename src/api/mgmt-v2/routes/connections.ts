@@ -70,7 +70,10 @@ export async function connectionRoutes(app: FastifyInstance, { deps }: RouteOpti
   app.get<{ Params: ConnectionParams }>(
     '/customers/:customer_id/connections/:provider_name/_rate_limit_info',
     { config: { operationId: 'getConnectionRateLimitInfo' } },
-    async (req) => getRateLimitInfo(deps, req.projectId, req.params.customer_id, req.params.provider_name),
+    async (req) =>
+      to.rateLimitInfo(
+        await getRateLimitInfo(deps, req.projectId, req.params.customer_id, req.params.provider_name),
+      ),
   );
 
   app.get('/connection_sync_configs', { config: { operationId: 'getConnectionSyncConfig' } }, async (req) => {
