@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { CoreDeps } from '../core/deps.ts';
 import { DomainError } from '../core/errors.ts';
+import { connectPages } from './connect/plugin.ts';
 import { docsRoutes } from './docs/routes.ts';
 import { sendError, toDomainError } from './mgmt-v2/errors.ts';
 import { mgmtV2 } from './mgmt-v2/plugin.ts';
@@ -27,5 +28,6 @@ export async function buildServer(deps: CoreDeps): Promise<FastifyInstance> {
   app.get('/health', async () => ({ status: 'ok' }));
   await app.register(docsRoutes, { publicUrl: deps.config.publicUrl });
   await app.register(mgmtV2, { prefix: '/mgmt/v2', deps });
+  await app.register(connectPages, { deps });
   return app;
 }
