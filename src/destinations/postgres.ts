@@ -59,6 +59,15 @@ function copyText(value: string): string {
     .replaceAll('\t', '\\t');
 }
 
+/**
+ * COPY text escaping for JSON text: JSON.stringify already escapes newlines, tabs, carriage returns
+ * and NUL, so only backslashes remain (a single pass, and none at all for most records).
+ */
+function copyJson(value: unknown): string {
+  const json = jsonForPostgres(value);
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
+}
+
 const stripNul = (_key: string, value: unknown) =>
   typeof value === 'string' && value.includes('\0') ? value.replaceAll('\0', '') : value;
 
@@ -77,8 +86,8 @@ function copyLine(owner: RowOwner, emittedAt: string, r: WriteRecord): string {
     emittedAt,
     r.lastModifiedAt.toISOString(),
     r.isDeleted ? 't' : 'f',
-    copyText(jsonForPostgres(r.raw)),
-    copyText(jsonForPostgres(r.mapped)),
+    copyJson(r.raw),
+    copyJson(r.mapped),
   ].join('\t')}\n`;
 }
 
