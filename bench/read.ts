@@ -122,6 +122,54 @@ const CASES: Case[] = [
       return n;
     },
   },
+  {
+    provider: 'salesforce',
+    object: 'Contact',
+    limits: { daily_api_requests: 1_000_000_000, daily_bulk_v2_query_jobs: 1_000_000 },
+    // A Bulk API 2.0 queryAll job on every field, then its CSV result sets of 10,000 (the
+    // connector's choice above 10,000 records), split on the simulator's always-quoted cells.
+    async bareLoop(url, token) {
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const api = `${url}/services/data/v59.0`;
+      const describe = (await (await fetch(`${api}/sobjects/Contact/describe`, { headers })).json()) as {
+        fields: { name: string; type: string }[];
+      };
+      const fields = describe.fields.filter((f) => !['address', 'location', 'base64'].includes(f.type));
+      const job = (await (
+        await fetch(`${api}/jobs/query`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({
+            operation: 'queryAll',
+            query: `SELECT ${fields.map((f) => f.name).join(', ')} FROM Contact`,
+          }),
+        })
+      ).json()) as { id: string };
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 100));
+        const state = (
+          (await (await fetch(`${api}/jobs/query/${job.id}`, { headers })).json()) as {
+            state: string;
+          }
+        ).state;
+        if (state === 'JobComplete') break;
+      }
+      let n = 0;
+      let locator: string | null = null;
+      do {
+        const q = new URLSearchParams({ maxRecords: '10000', ...(locator ? { locator } : {}) });
+        const res = await fetch(`${api}/jobs/query/${job.id}/results?${q}`, { headers });
+        const rows = (await res.text())
+          .split('\n')
+          .slice(1)
+          .filter(Boolean)
+          .map((line) => line.slice(1, -1).split('","'));
+        n += rows.length;
+        locator = res.headers.get('sforce-locator');
+      } while (locator && locator !== 'null');
+      return n;
+    },
+  },
 ];
 
 console.log(

@@ -4,6 +4,7 @@ import { gongConnector, gongPolicy } from './gong/index.ts';
 import type { ProviderPolicy } from './http.ts';
 import { hubspotConnector, hubspotPolicy } from './hubspot/index.ts';
 import { pipedriveConnector, pipedrivePolicy } from './pipedrive/index.ts';
+import { salesforceConnector, salesforcePolicy } from './salesforce/index.ts';
 import type { Connector } from './types.ts';
 
 /** A provider's capability code and how its API signals limits and failures. */
@@ -18,6 +19,7 @@ const CONNECTORS: Partial<Record<ProviderName, ConnectorModule>> = {
   gong: { connector: gongConnector, policy: gongPolicy },
   hubspot: { connector: hubspotConnector, policy: hubspotPolicy },
   pipedrive: { connector: pipedriveConnector, policy: pipedrivePolicy },
+  salesforce: { connector: salesforceConnector, policy: salesforcePolicy },
 };
 
 export function connectorFor(provider: ProviderName): ConnectorModule | undefined {
