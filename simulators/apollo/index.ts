@@ -229,9 +229,13 @@ type Order = 'created_asc' | 'created_desc' | 'updated_asc' | 'updated_desc';
 
 /** Live records of `store` in `order`, lazily (no array of a million records). */
 function* ordered(store: ObjectStore, order: Order, skip = 0): Generator<SimRecord> {
-  // Newest-updated first is the order syncs page deepest: its offset is skipped without generating.
+  // The update orders are the ones syncs page deepest: their offsets are skipped without generating.
   if (order === 'updated_desc') {
     yield* store.byModifiedDesc(undefined, false, skip);
+    return;
+  }
+  if (order === 'updated_asc') {
+    yield* store.byModified(undefined, false, skip);
     return;
   }
   let i = 0;

@@ -128,19 +128,28 @@ export class ObjectStore {
 
   /**
    * Records in modification order, strictly after the position (updatedAt, seq) when given.
-   * Deleted records are included only when asked (deletion is a modification).
+   * Deleted records are included only when asked (deletion is a modification). The first `skip`
+   * records are passed over without generating them (page offsets).
    */
-  *byModified(after?: { updatedAt: number; seq: number }, includeDeleted = false): Generator<SimRecord> {
-    const isAfter = (r: SimRecord) =>
-      !after || r.updatedAt > after.updatedAt || (r.updatedAt === after.updatedAt && r.seq > after.seq);
+  *byModified(
+    after?: { updatedAt: number; seq: number },
+    includeDeleted = false,
+    skip = 0,
+  ): Generator<SimRecord> {
+    const isAfter = (updatedAt: number, seq: number) =>
+      !after || updatedAt > after.updatedAt || (updatedAt === after.updatedAt && seq > after.seq);
     const first = after ? Math.max(1, Math.floor((after.updatedAt - this.#t0) / STEP_MS)) : 1;
     for (let seq = first; seq <= this.#count; seq++) {
-      if (this.#changed.has(seq)) continue;
-      const r = this.#seeded(seq);
-      if (isAfter(r)) yield r;
+      if (this.#changed.has(seq) || !isAfter(this.#t0 + seq * STEP_MS, seq)) continue;
+      if (skip > 0) skip--;
+      else yield this.#seeded(seq);
     }
     const changed = [...this.#changed.values()].sort((a, b) => a.updatedAt - b.updatedAt || a.seq - b.seq);
-    for (const r of changed) if (isAfter(r) && (includeDeleted || !r.deleted)) yield r;
+    for (const r of changed) {
+      if (!isAfter(r.updatedAt, r.seq) || (!includeDeleted && r.deleted)) continue;
+      if (skip > 0) skip--;
+      else yield r;
+    }
   }
 
   /**

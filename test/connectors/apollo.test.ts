@@ -183,9 +183,22 @@ describe('Apollo connector against the simulator', () => {
     expect(sorted(ids(inc.records))).toEqual(sorted(expected));
   }, 60_000);
 
-  it('refuses an object too large for both ends of the display limit rather than read part of it', async () => {
-    await control('seed', { object: 'accounts', count: 100_001 });
+  it('reads exactly 100,000 records, and refuses more rather than read part of them', async () => {
+    await control('seed', { object: 'accounts', count: 100_000 });
     const { connector, ctx } = await open();
+    const before = ctx.http.requestCount;
+    let n = 0;
+    const seen = new Set<string>();
+    for await (const page of connector.read!(ctx, { object: 'accounts' })) {
+      n += page.records.length;
+      for (const r of page.records) seen.add(r.id);
+    }
+    expect(n).toBe(100_000);
+    expect(seen.size).toBe(100_000);
+    // The record the oldest-first pass would stop at is first on page 501, which Apollo never shows.
+    expect(ctx.http.requestCount - before).toBe(1000);
+
+    await control('seed', { object: 'accounts', count: 100_001 });
     const pages = connector.read!(ctx, { object: 'accounts' })[Symbol.asyncIterator]();
     await expect(pages.next()).rejects.toMatchObject({ kind: 'validation' });
     await control('seed', { object: 'accounts', count: 1234 });

@@ -121,7 +121,11 @@ type Cursor =
   | {
       m: 'updated';
       since?: number;
-      /** Newest first from page 1, then (past page 500) oldest first until `stopAt`/`stopIds`. */
+      /**
+       * Newest first from page 1, then (past page 500) oldest first until `stopAt`/`stopIds`, the
+       * oldest record the first pass returned, or until `rest` records (those the first pass could
+       * not show) are covered, whichever comes first.
+       */
       phase: 'newest' | 'oldest';
       page: number;
       /** `total_entries` of the last page read; -1 before the first. */
@@ -131,6 +135,7 @@ type Cursor =
       ids: string[];
       stopAt?: number;
       stopIds?: string[];
+      rest?: number;
     }
   | { m: 'pages'; page: number; total: number };
 
@@ -297,7 +302,14 @@ async function* readByUpdate(
       }
     }
     c.ids = [...ids];
-    if (!done) done = items.length < PER_PAGE || c.page * PER_PAGE >= total;
+    if (!done) {
+      done =
+        items.length < PER_PAGE ||
+        c.page * PER_PAGE >= total ||
+        // The oldest-first pass has covered every position the newest-first pass could not show
+        // (with exactly 100,000 records, the record to stop at is first on page 501, out of sight).
+        (!newest && c.page * PER_PAGE >= c.rest!);
+    }
     if (done) {
       yield { records, cursor: null };
       return;
@@ -316,6 +328,7 @@ async function* readByUpdate(
         ids: [],
         stopAt: c.at ?? Number.MAX_SAFE_INTEGER,
         stopIds: c.ids,
+        rest: total - DISPLAY_LIMIT,
       });
     } else {
       throw tooMany(object, total);
