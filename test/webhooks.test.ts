@@ -1,19 +1,10 @@
 import { createHmac } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReceiver } from './helpers/receiver.ts';
+import { webhookSchema } from './helpers/seed-spec.ts';
 import { type Client, client, startTrellis, type TestTrellis } from './helpers/trellis.ts';
 
-const seedPath = path.resolve(import.meta.dirname, '../../shared/seeds/001_supaglue_mgmt_v2.openapi.json');
-const bundledPath = path.resolve(import.meta.dirname, '../src/api/mgmt-v2/mgmt-v2.openapi.json');
-const spec = JSON.parse(fs.readFileSync(fs.existsSync(seedPath) ? seedPath : bundledPath, 'utf8'));
-const ajv = new Ajv2020({ strict: false });
-ajv.addSchema(spec, 'seed');
-const connectionCreatedSchema = ajv.compile({
-  $ref: 'seed#/webhooks/connection.created/post/requestBody/content/application~1json/schema',
-});
+const connectionCreatedSchema = webhookSchema('connection.created');
 
 /** The Standard Webhooks check, written out here rather than imported so the test is independent. */
 function expectSigned(secret: string, headers: Record<string, unknown>, body: string) {

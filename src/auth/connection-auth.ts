@@ -72,17 +72,27 @@ export class ConnectionAuthenticator implements Authenticator {
     }
   }
 
-  renew(): Promise<boolean> {
-    if (this.#credentials.type !== 'oauth2' || !this.opts.oauth) return Promise.resolve(false);
-    this.#renewing ??= this.#refresh().finally(() => {
+  /**
+   * Renews the access token. A request that failed with a token this process has already replaced
+   * just retries with the new one: only the token a request actually used counts as stale.
+   */
+  renew(sentHeaders?: Record<string, string>): Promise<boolean> {
+    const c = this.#credentials;
+    if (c.type !== 'oauth2' || !this.opts.oauth) return Promise.resolve(false);
+    const sent = sentHeaders?.authorization?.startsWith('Bearer ')
+      ? sentHeaders.authorization.slice(7)
+      : undefined;
+    if (sent !== undefined && c.access_token && sent !== c.access_token) return Promise.resolve(true);
+    const stale = sent ?? c.access_token;
+    this.#renewing ??= this.#refresh(stale).finally(() => {
       this.#renewing = undefined;
     });
     return this.#renewing;
   }
 
-  async #refresh(): Promise<boolean> {
+  /** Refreshes unless another process already replaced `used` with a token that is still valid. */
+  async #refresh(used: string | null): Promise<boolean> {
     const { db, vault, connectionId, oauth } = this.opts;
-    const used = this.#credentials.type === 'oauth2' ? this.#credentials.access_token : null;
     const client = await db.connect();
     let revoked = false;
     try {

@@ -44,8 +44,11 @@ export interface ProviderPolicy {
 /** Adds credentials to requests and renews them when the provider says they expired. */
 export interface Authenticator {
   headers(): Promise<Record<string, string>>;
-  /** Renews the credentials after a 401; false when they cannot be renewed. */
-  renew(): Promise<boolean>;
+  /**
+   * Renews the credentials after a 401 on a request sent with `sentHeaders`; false when they
+   * cannot be renewed.
+   */
+  renew(sentHeaders?: Record<string, string>): Promise<boolean>;
 }
 
 /**
@@ -209,7 +212,7 @@ export class ProviderHttp {
       const cls = policy.classify?.(res) ?? { kind: defaultKind(res.status) };
       if (cls.kind === 'auth' && !renewed) {
         renewed = true;
-        if (await auth.renew()) continue;
+        if (await auth.renew(headers)) continue;
       }
       if (cls.kind === 'rate_limited') {
         const wait = cls.waitMs ?? retryAfterMs(res.headers) ?? backoffMs(Math.min(transientFailures + 2, 6));

@@ -9,6 +9,8 @@ import { salesforce } from '../../simulators/salesforce/index.ts';
 import { Vault } from '../../src/auth/vault.ts';
 import { freePort } from '../../src/util/net.ts';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
+import { simControl, simOAuthProvider } from '../helpers/simulator.ts';
+import { hourlySyncConfig } from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 /** The project's own app, where a finished connect flow lands. */
@@ -40,28 +42,12 @@ describe('connecting through a magic link in a real browser', () => {
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body as { id: string; url: string; status: string };
   };
-  const oauthApp = (name: string) => ({
-    auth_type: 'oauth2',
-    category: 'crm',
-    name,
-    config: {
-      provider_app_id: '',
-      oauth: {
-        oauth_scopes: [],
-        credentials: { oauth_client_id: 'sim-client-id', oauth_client_secret: 'sim-client-secret' },
-      },
-    },
-  });
 
   beforeAll(async () => {
     sims.hubspot = await startSimulator(hubspot, { records: 300 });
     sims.salesforce = await startSimulator(salesforce, { records: 50 });
     sims.apollo = await startSimulator(apollo, { records: 50 });
-    await fetch(`${sims.hubspot.url}/__sim/limits`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ten_second: 100_000, search_per_second: 1000 }),
-    });
+    await simControl(sims.hubspot.url, 'limits', { ten_second: 100_000, search_per_second: 1000 });
     const port = await freePort();
     t = await startTrellis({
       env: {
@@ -78,15 +64,12 @@ describe('connecting through a magic link in a real browser', () => {
       body: { customer_id: 'acme', name: 'Acme Inc', email: 'it@acme.test' },
     });
     for (const name of ['hubspot', 'salesforce'])
-      expect((await api('POST', '/providers', { body: oauthApp(name) })).status).toBe(201);
+      expect((await api('POST', '/providers', { body: simOAuthProvider(name) })).status).toBe(201);
     await api('POST', '/sync_configs', {
       body: {
         destination_name: 'Supaglue Managed Destination',
         provider_name: 'hubspot',
-        config: {
-          default_config: { period_ms: 3_600_000, strategy: 'full then incremental' },
-          standard_objects: [{ object: 'contacts' }],
-        },
+        config: hourlySyncConfig('contacts'),
       },
     });
     browser = await launchBrowser();
@@ -170,13 +153,7 @@ describe('connecting through a magic link in a real browser', () => {
   });
 
   it('Apollo: the API key form, checked with Apollo before it is saved', async () => {
-    const key = (await (
-      await fetch(`${sims.apollo!.url}/__sim/tokens`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{}',
-      })
-    ).json()) as { api_key: string };
+    const key: { api_key: string } = await simControl(sims.apollo!.url, 'tokens', {});
     const magic = await link('apollo');
     const page = await browser.newPage();
     await page.goto(magic.url);

@@ -8,6 +8,8 @@ import { createProject } from '../../src/core/projects.ts';
 import { queueKeepAlives } from '../../src/engine/keep-alive.ts';
 import { freePort } from '../../src/util/net.ts';
 import { startReceiver } from '../helpers/receiver.ts';
+import { simConsent, simControl, simOAuthProvider } from '../helpers/simulator.ts';
+import { hourlySyncConfig } from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 const RETURN = 'http://127.0.0.1:9/app/connected';
@@ -17,14 +19,7 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
   let t: TestTrellis;
   let api: Client;
   let db: pg.Client;
-  const simCall = async (p: string, body?: unknown) =>
-    (
-      await fetch(`${sim.url}/__sim/${p}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-    ).json() as Promise<any>;
+  const simCall = (p: string, body?: unknown) => simControl(sim.url, p, body);
 
   const newLink = async (c: Client = api, customer = 'acme') => {
     const res = await c('POST', '/magic_links', {
@@ -41,7 +36,7 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
   };
   /** The user's answer on the provider's consent page: where the provider sends the browser back. */
   const consent = async (authorize: URL, decision: 'allow' | 'deny' = 'allow') => {
-    const form = new URLSearchParams({ decision });
+    const form: Record<string, string> = { decision };
     for (const k of [
       'client_id',
       'redirect_uri',
@@ -51,10 +46,9 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
       'code_challenge_method',
     ]) {
       const v = authorize.searchParams.get(k);
-      if (v !== null) form.set(k, v);
+      if (v !== null) form[k] = v;
     }
-    const res = await fetch(`${sim.url}/__sim/consent`, { method: 'POST', body: form, redirect: 'manual' });
-    return new URL(res.headers.get('location')!);
+    return simConsent(sim.url, form);
   };
   const callback = async (url: URL) => {
     const res = await fetch(url, { redirect: 'manual' });
@@ -78,28 +72,12 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
     db = new pg.Client({ connectionString: t.databaseUrl });
     await db.connect();
     await api('PUT', '/customers', { body: { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' } });
-    await api('POST', '/providers', {
-      body: {
-        auth_type: 'oauth2',
-        category: 'crm',
-        name: 'hubspot',
-        config: {
-          provider_app_id: '',
-          oauth: {
-            oauth_scopes: [],
-            credentials: { oauth_client_id: 'sim-client-id', oauth_client_secret: 'sim-client-secret' },
-          },
-        },
-      },
-    });
+    await api('POST', '/providers', { body: simOAuthProvider('hubspot') });
     await api('POST', '/sync_configs', {
       body: {
         destination_name: 'Supaglue Managed Destination',
         provider_name: 'hubspot',
-        config: {
-          default_config: { period_ms: 3_600_000, strategy: 'full then incremental' },
-          standard_objects: [{ object: 'contacts' }],
-        },
+        config: hourlySyncConfig('contacts'),
       },
     });
   });

@@ -1,45 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
-import type { ProviderRecord, ReadPage } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
+import { collect } from '../helpers/connector.ts';
+import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
-
-async function collect(pages: AsyncIterable<ReadPage>) {
-  const records: ProviderRecord[] = [];
-  const cursors: (string | null)[] = [];
-  for await (const page of pages) {
-    records.push(...page.records);
-    cursors.push(page.cursor);
-  }
-  return { records, cursors };
-}
 
 describe('HubSpot connector against the simulator', () => {
   let sim: RunningSimulator;
   let t: TestTrellis;
   let api: Client;
   let connectionId: string;
-  const control = async (path: string, body?: unknown) =>
-    (
-      await fetch(`${sim.url}/__sim/${path}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-    ).json() as Promise<any>;
-  const simRecords = async (object: string) =>
-    (await (await fetch(`${sim.url}/__sim/records/${object}`)).text())
-      .trim()
-      .split('\n')
-      .map(
-        (line) =>
-          JSON.parse(line) as {
-            id: string;
-            deleted: boolean;
-            record: { properties: Record<string, string> };
-          },
-      );
+  const control = (path: string, body?: unknown) => simControl(sim.url, path, body);
   const open = () => openConnector(t.runtime.deps, connectionId);
 
   beforeAll(async () => {
@@ -47,20 +19,7 @@ describe('HubSpot connector against the simulator', () => {
     await control('limits', { ten_second: 5000, search_per_second: 100 });
     t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) } });
     api = client(t.baseUrl, t.apiKey);
-    await api('POST', '/providers', {
-      body: {
-        auth_type: 'oauth2',
-        category: 'crm',
-        name: 'hubspot',
-        config: {
-          provider_app_id: '',
-          oauth: {
-            oauth_scopes: ['oauth'],
-            credentials: { oauth_client_id: 'sim-client-id', oauth_client_secret: 'sim-client-secret' },
-          },
-        },
-      },
-    });
+    await api('POST', '/providers', { body: simOAuthProvider('hubspot', ['oauth']) });
     await api('PUT', '/customers', { body: { customer_id: 'c', name: 'C', email: 'c@x.test' } });
     const tokens = await control('tokens', {});
     const conn = await api('POST', '/customers/c/connections', {
@@ -76,7 +35,7 @@ describe('HubSpot connector against the simulator', () => {
   it('a full read returns exactly the seeded records, with every property', async () => {
     const { connector, ctx } = await open();
     const { records } = await collect(connector.read!(ctx, { object: 'contacts' }));
-    const expected = await simRecords('contacts');
+    const expected = await simRecords<{ properties: Record<string, string> }>(sim.url, 'contacts');
     expect(records.map((r) => r.id).sort()).toEqual(expected.map((r) => r.id).sort());
     expect(new Set(records.map((r) => r.id)).size).toBe(records.length);
     const sample = records.find((r) => r.id === '17')!;
@@ -102,31 +61,20 @@ describe('HubSpot connector against the simulator', () => {
     const { connector, ctx } = await open();
     const whole = await collect(connector.read!(ctx, { object: 'companies' }));
     for (const stopAfter of [1, 5, whole.cursors.length - 1]) {
-      const first: ProviderRecord[] = [];
-      let cursor: string | null = null;
-      let pages = 0;
-      for await (const page of connector.read!(ctx, { object: 'companies' })) {
-        first.push(...page.records);
-        cursor = page.cursor;
-        if (++pages === stopAfter) break;
-      }
-      const rest = await collect(connector.read!(ctx, { object: 'companies', cursor: cursor! }));
-      const ids = [...first, ...rest.records].map((r) => r.id);
+      const first = await collect(connector.read!(ctx, { object: 'companies' }), stopAfter);
+      const cursor = first.cursors.at(-1)!;
+      const rest = await collect(connector.read!(ctx, { object: 'companies', cursor }));
+      const ids = [...first.records, ...rest.records].map((r) => r.id);
       expect(ids).toEqual(whole.records.map((r) => r.id));
     }
     // The same holds in the middle of an incremental read's search phase.
     const since = new Date((await control('clock', { advance_ms: 5000 })).now);
     const changed = await control('mutate', { object: 'companies', update: 450, delete: 3 });
     const inc = await collect(connector.read!(ctx, { object: 'companies', since }));
-    const part: ProviderRecord[] = [];
-    let resumeAt: string | null = null;
-    for await (const page of connector.read!(ctx, { object: 'companies', since })) {
-      part.push(...page.records);
-      resumeAt = page.cursor;
-      break;
-    }
-    const rest = await collect(connector.read!(ctx, { object: 'companies', since, cursor: resumeAt! }));
-    expect([...part, ...rest.records].map((r) => r.id)).toEqual(inc.records.map((r) => r.id));
+    const part = await collect(connector.read!(ctx, { object: 'companies', since }), 1);
+    const resumeAt = part.cursors[0]!;
+    const rest = await collect(connector.read!(ctx, { object: 'companies', since, cursor: resumeAt }));
+    expect([...part.records, ...rest.records].map((r) => r.id)).toEqual(inc.records.map((r) => r.id));
     expect(inc.records).toHaveLength(new Set([...changed.updated, ...changed.deleted]).size);
   });
 

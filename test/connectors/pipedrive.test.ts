@@ -3,19 +3,11 @@ import { type RunningSimulator, startSimulator } from '../../simulators/index.ts
 import { pipedrive } from '../../simulators/pipedrive/index.ts';
 import type { Credentials } from '../../src/auth/connection-auth.ts';
 import { ConnectorError } from '../../src/connectors/http.ts';
-import type { ProviderRecord, ReadPage } from '../../src/connectors/types.ts';
+import type { ProviderRecord } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
+import { collect } from '../helpers/connector.ts';
+import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
-
-async function collect(pages: AsyncIterable<ReadPage>) {
-  const records: ProviderRecord[] = [];
-  const cursors: (string | null)[] = [];
-  for await (const page of pages) {
-    records.push(...page.records);
-    cursors.push(page.cursor);
-  }
-  return { records, cursors };
-}
 
 const SEEDED = 1234;
 const wholeSecond = (d: Date) => Math.floor(d.getTime() / 1000) * 1000;
@@ -25,19 +17,7 @@ describe('Pipedrive connector against the simulator', () => {
   let t: TestTrellis;
   let api: Client;
   let connectionId: string;
-  const control = async (path: string, body?: unknown) =>
-    (
-      await fetch(`${sim.url}/__sim/${path}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-    ).json() as Promise<any>;
-  const simRecords = async (object: string) =>
-    (await (await fetch(`${sim.url}/__sim/records/${object}`)).text())
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as { id: string; deleted: boolean; record: Record<string, unknown> });
+  const control = (path: string, body?: unknown) => simControl(sim.url, path, body);
   const open = () => openConnector(t.runtime.deps, connectionId);
   const live = (records: ProviderRecord[]) => records.filter((r) => !r.isDeleted).map((r) => r.id);
   const deleted = (records: ProviderRecord[]) => records.filter((r) => r.isDeleted).map((r) => r.id);
@@ -49,18 +29,7 @@ describe('Pipedrive connector against the simulator', () => {
     t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ pipedrive: sim.url }) } });
     api = client(t.baseUrl, t.apiKey);
     const provider = await api('POST', '/providers', {
-      body: {
-        auth_type: 'oauth2',
-        category: 'crm',
-        name: 'pipedrive',
-        config: {
-          provider_app_id: '',
-          oauth: {
-            oauth_scopes: ['base', 'contacts:full', 'deals:full', 'users:read'],
-            credentials: { oauth_client_id: 'sim-client-id', oauth_client_secret: 'sim-client-secret' },
-          },
-        },
-      },
+      body: simOAuthProvider('pipedrive', ['base', 'contacts:full', 'deals:full', 'users:read']),
     });
     expect(provider.status).toBe(201);
     await api('PUT', '/customers', { body: { customer_id: 'c', name: 'C', email: 'c@x.test' } });
@@ -103,7 +72,7 @@ describe('Pipedrive connector against the simulator', () => {
     const { connector, ctx } = await open();
     for (const object of ['persons', 'organizations', 'deals']) {
       const { records, cursors } = await collect(connector.read!(ctx, { object }));
-      const expected = await simRecords(object);
+      const expected = await simRecords<Record<string, unknown>>(sim.url, object);
       expect(records.map((r) => r.id)).toEqual(expected.map((r) => r.id));
       expect(cursors).toHaveLength(Math.ceil(SEEDED / 500));
       expect(cursors.at(-1)).toBeNull();
@@ -150,17 +119,11 @@ describe('Pipedrive connector against the simulator', () => {
       const whole = await collect(connector.read!(ctx, req));
       expect(whole.cursors.length).toBeGreaterThan(1);
       for (let stopAfter = 1; stopAfter < whole.cursors.length; stopAfter++) {
-        const first: ProviderRecord[] = [];
-        let cursor: string | null = null;
-        let pages = 0;
-        for await (const page of connector.read!(ctx, req)) {
-          first.push(...page.records);
-          cursor = page.cursor;
-          if (++pages === stopAfter) break;
-        }
+        const first = await collect(connector.read!(ctx, req), stopAfter);
+        const cursor = first.cursors.at(-1) ?? null;
         expect(cursor).not.toBeNull();
         const rest = await collect(connector.read!(ctx, { ...req, cursor: cursor! }));
-        expect([...first, ...rest.records].map((r) => r.id)).toEqual(whole.records.map((r) => r.id));
+        expect([...first.records, ...rest.records].map((r) => r.id)).toEqual(whole.records.map((r) => r.id));
       }
       return whole;
     };

@@ -3,13 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { runTrellis, type TrellisProcess } from '../helpers/process.ts';
-import {
-  type Client,
-  client,
-  createTestDatabase,
-  startTrellis,
-  type TestTrellis,
-} from '../helpers/trellis.ts';
+import { simControl, simRecords } from '../helpers/simulator.ts';
+import { syncHubspotIntoTestDatabase } from '../helpers/syncs.ts';
+import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 /**
  * The issue's acceptance test for crash safety: a 200,000-record full sync whose worker process is
@@ -37,15 +33,6 @@ describe('a 200,000-record HubSpot full sync whose worker is killed with SIGKILL
   let warehouse: pg.Client;
   let workerEnv: Record<string, string>;
   const workers: TrellisProcess[] = [];
-
-  const simControl = async (path: string, body?: unknown) =>
-    (
-      await fetch(`${sim.url}/__sim/${path}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-    ).json() as Promise<any>;
 
   /** The run in progress as the control database has it (null when no run is going). */
   const checkpoint = async (): Promise<Checkpoint | null> => {
@@ -79,7 +66,7 @@ describe('a 200,000-record HubSpot full sync whose worker is killed with SIGKILL
 
   beforeAll(async () => {
     sim = await startSimulator(hubspot, { records: RECORDS });
-    await simControl('limits', { ten_second: 100_000, search_per_second: 1000 });
+    await simControl(sim.url, 'limits', { ten_second: 100_000, search_per_second: 1000 });
     const overrides = JSON.stringify({ hubspot: sim.url });
     // The API in this process; the only worker is a separate OS process, killed and restarted.
     t = await startTrellis({
@@ -96,67 +83,7 @@ describe('a 200,000-record HubSpot full sync whose worker is killed with SIGKILL
     api = client(t.baseUrl, t.apiKey);
     control = new pg.Client({ connectionString: t.databaseUrl });
     await control.connect();
-    const url = new URL(await createTestDatabase());
-    warehouse = new pg.Client({ connectionString: url.toString() });
-    await warehouse.connect();
-
-    const ok = async (p: Promise<{ status: number; body: unknown }>) => {
-      const res = await p;
-      expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-    };
-    await ok(
-      api('POST', '/destinations', {
-        body: {
-          name: 'warehouse',
-          type: 'postgres',
-          config: {
-            host: url.hostname,
-            port: Number(url.port),
-            database: url.pathname.slice(1),
-            schema: 'crm',
-            user: decodeURIComponent(url.username),
-            password: decodeURIComponent(url.password),
-          },
-        },
-      }),
-    );
-    await ok(
-      api('POST', '/providers', {
-        body: {
-          auth_type: 'oauth2',
-          category: 'crm',
-          name: 'hubspot',
-          config: {
-            provider_app_id: '',
-            oauth: {
-              oauth_scopes: ['oauth'],
-              credentials: { oauth_client_id: 'sim-client-id', oauth_client_secret: 'sim-client-secret' },
-            },
-          },
-        },
-      }),
-    );
-    await ok(
-      api('POST', '/sync_configs', {
-        body: {
-          destination_name: 'warehouse',
-          provider_name: 'hubspot',
-          config: {
-            default_config: { period_ms: 3_600_000, strategy: 'full then incremental' },
-            standard_objects: [{ object: 'contacts' }],
-          },
-        },
-      }),
-    );
-    await ok(
-      api('PUT', '/customers', { body: { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' } }),
-    );
-    const tokens = await simControl('tokens', {});
-    await ok(
-      api('POST', '/customers/acme/connections', {
-        body: { provider_name: 'hubspot', type: 'oauth2', refresh_token: tokens.refresh_token },
-      }),
-    );
+    warehouse = await syncHubspotIntoTestDatabase(api, sim.url, 'contacts');
   });
 
   afterAll(async () => {
@@ -239,10 +166,7 @@ describe('a 200,000-record HubSpot full sync whose worker is killed with SIGKILL
     const { rows } = await warehouse.query<{ id: string; deleted: boolean }>(
       'select _supaglue_id as id, _supaglue_is_deleted as deleted from crm.hubspot_contacts',
     );
-    const provider = (await (await fetch(`${sim.url}/__sim/records/contacts`)).text())
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as { id: string; deleted: boolean; record: { properties: object } });
+    const provider = await simRecords<{ properties: object }>(sim.url, 'contacts');
     expect(provider).toHaveLength(RECORDS);
     const ids = rows.map((r) => r.id);
     expect(new Set(ids).size).toBe(ids.length);
@@ -268,7 +192,7 @@ describe('a 200,000-record HubSpot full sync whose worker is killed with SIGKILL
 
     // Resumed, not restarted: each restart re-reads at most what was fetched but not yet committed
     // (the batch being written and the prefetch buffer, about 150 pages), far from reading from page one.
-    const stats = await simControl('stats');
+    const stats = await simControl(sim.url, 'stats');
     const listRequests = stats.requests['GET /crm/v3/objects/:type'] as number;
     const fromZero = PAGES + killedAt.reduce((sum, records) => sum + records / 100, 0);
     expect(listRequests, log.join(', ')).toBeGreaterThanOrEqual(PAGES);

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
@@ -10,18 +9,14 @@ import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../src/db/embed
 import { createLogger } from '../../src/logger.ts';
 import { freePort } from '../helpers/process.ts';
 import { startReceiver } from '../helpers/receiver.ts';
+import { webhookSchema } from '../helpers/seed-spec.ts';
+import { simControl, simRecords } from '../helpers/simulator.ts';
+import { connectHubspot, endedRuns, hourlySyncConfig, setUpHubspotSync } from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 const RECORDS = 50_000;
 
-const seedPath = path.resolve(import.meta.dirname, '../../../shared/seeds/001_supaglue_mgmt_v2.openapi.json');
-const bundledPath = path.resolve(import.meta.dirname, '../../src/api/mgmt-v2/mgmt-v2.openapi.json');
-const spec = JSON.parse(fs.readFileSync(fs.existsSync(seedPath) ? seedPath : bundledPath, 'utf8'));
-const ajv = new Ajv2020({ strict: false });
-ajv.addSchema(spec, 'seed');
-const syncCompleteSchema = ajv.compile({
-  $ref: 'seed#/webhooks/sync.complete/post/requestBody/content/application~1json/schema',
-});
+const syncCompleteSchema = webhookSchema('sync.complete');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -38,15 +33,6 @@ describe('the destination database goes down in the middle of a full run', () =>
   /** A second, real PostgreSQL that this test stops and starts again on the same port. */
   const startWarehouse = () => startEmbeddedPostgres({ dataDir, port, log: pgLog });
 
-  const simControl = async (p: string, body?: unknown) =>
-    (
-      await fetch(`${sim.url}/__sim/${p}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-    ).json() as Promise<any>;
-
   const checkpointRecords = async () => {
     const { rows } = await t.runtime.deps.db.query<{ records: number | null }>(
       `select (state->'checkpoint'->>'records')::int as records from syncs where object = 'contacts'`,
@@ -54,81 +40,20 @@ describe('the destination database goes down in the middle of a full run', () =>
     return rows[0]?.records ?? null;
   };
 
-  /** Waits until `count` runs have ended, and returns them newest first. */
-  const endedRuns = async (count: number) => {
-    for (let i = 0; i < 600; i++) {
-      const runs = await api('GET', '/sync-runs', {
-        query: { customer_id: 'acme', object_type: 'standard', object: 'contacts' },
-      });
-      const ended = runs.body.results.filter((r: { status: string }) => r.status !== 'IN_PROGRESS');
-      if (ended.length >= count) return ended;
-      await sleep(100);
-    }
-    throw new Error(`fewer than ${count} runs ended`);
-  };
-
   beforeAll(async () => {
     port = await freePort();
     warehouse = await startWarehouse();
     sim = await startSimulator(hubspot, { records: RECORDS });
-    await simControl('limits', { ten_second: 100_000, search_per_second: 1000 });
+    await simControl(sim.url, 'limits', { ten_second: 100_000, search_per_second: 1000 });
     t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) } });
     api = client(t.baseUrl, t.apiKey);
     receiver = await startReceiver();
 
-    const ok = async (p: Promise<{ status: number; body: unknown }>) => {
-      const res = await p;
-      expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-    };
-    const url = new URL(warehouse.url);
-    await ok(api('POST', '/webhooks', { body: { url: receiver.url, event_types: ['sync.complete'] } }));
-    await ok(
-      api('POST', '/destinations', {
-        body: {
-          name: 'warehouse',
-          type: 'postgres',
-          config: {
-            host: url.hostname,
-            port: Number(url.port),
-            database: url.pathname.slice(1),
-            schema: 'crm',
-            user: decodeURIComponent(url.username),
-            password: decodeURIComponent(url.password),
-          },
-        },
-      }),
-    );
-    await ok(
-      api('POST', '/providers', {
-        body: {
-          auth_type: 'oauth2',
-          category: 'crm',
-          name: 'hubspot',
-          config: {
-            provider_app_id: '',
-            oauth: {
-              oauth_scopes: ['oauth'],
-              credentials: { oauth_client_id: 'sim-client-id', oauth_client_secret: 'sim-client-secret' },
-            },
-          },
-        },
-      }),
-    );
-    await ok(
-      api('POST', '/sync_configs', {
-        body: {
-          destination_name: 'warehouse',
-          provider_name: 'hubspot',
-          config: {
-            default_config: { period_ms: 3_600_000, strategy: 'full then incremental' },
-            standard_objects: [{ object: 'contacts' }],
-          },
-        },
-      }),
-    );
-    await ok(
-      api('PUT', '/customers', { body: { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' } }),
-    );
+    const webhook = await api('POST', '/webhooks', {
+      body: { url: receiver.url, event_types: ['sync.complete'] },
+    });
+    expect(webhook.status, JSON.stringify(webhook.body)).toBeLessThan(300);
+    await setUpHubspotSync(api, warehouse.url, hourlySyncConfig('contacts'));
   });
 
   afterAll(async () => {
@@ -140,11 +65,7 @@ describe('the destination database goes down in the middle of a full run', () =>
   });
 
   it('fails the run cleanly, keeps the worker up, and the next run lands exactly the provider records', async () => {
-    const tokens = await simControl('tokens', {});
-    const conn = await api('POST', '/customers/acme/connections', {
-      body: { provider_name: 'hubspot', type: 'oauth2', refresh_token: tokens.refresh_token },
-    });
-    expect(conn.status).toBe(200);
+    const connection = await connectHubspot(api, (await simControl(sim.url, 'tokens', {})).refresh_token);
 
     // Down after the first checkpoint: a batch is committed, the rest of the run is still to come.
     const deadline = Date.now() + 30_000;
@@ -154,8 +75,8 @@ describe('the destination database goes down in the middle of a full run', () =>
     }
     await warehouse.stop();
 
-    const [failed] = await endedRuns(1);
-    expect(failed).toMatchObject({ status: 'FAILURE', connection_id: conn.body.id });
+    const [failed] = await endedRuns(api, 'contacts', 1);
+    expect(failed).toMatchObject({ status: 'FAILURE', connection_id: connection.id });
     expect(failed.num_records_synced).toBeGreaterThan(0);
     expect(failed.num_records_synced).toBeLessThan(RECORDS);
     // The message says what failed: the destination, named, and why.
@@ -168,7 +89,7 @@ describe('the destination database goes down in the middle of a full run', () =>
     expect(event).toMatchObject({
       webhook_event_type: 'sync.complete',
       run_id: failed.id,
-      connection_id: conn.body.id,
+      connection_id: connection.id,
       customer_id: 'acme',
       provider_name: 'hubspot',
       result: 'ERROR',
@@ -192,7 +113,7 @@ describe('the destination database goes down in the middle of a full run', () =>
     });
     expect(trigger.status).toBe(200);
 
-    const [latest, first] = await endedRuns(2);
+    const [latest, first] = await endedRuns(api, 'contacts', 2);
     expect(first.id).toBe(failed.id);
     expect(latest, JSON.stringify(latest)).toMatchObject({
       status: 'SUCCESS',
@@ -213,15 +134,12 @@ describe('the destination database goes down in the middle of a full run', () =>
         `select _supaglue_id as id, _supaglue_is_deleted as deleted, _supaglue_raw_data as raw
            from crm.hubspot_contacts`,
       );
-      const simRecords = (await (await fetch(`${sim.url}/__sim/records/contacts`)).text())
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line) as { id: string; record: { properties: object } });
+      const provider = await simRecords<{ properties: object }>(sim.url, 'contacts');
       expect(rows).toHaveLength(RECORDS);
       expect(rows.filter((r) => r.deleted)).toEqual([]);
       const byId = new Map(rows.map((r) => [r.id, r]));
       expect(byId.size).toBe(RECORDS);
-      for (const r of simRecords)
+      for (const r of provider)
         expect(byId.get(r.id)?.raw.properties, `record ${r.id}`).toEqual(r.record.properties);
     } finally {
       await db.end();

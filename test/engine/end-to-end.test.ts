@@ -1,14 +1,10 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
-import {
-  type Client,
-  client,
-  createTestDatabase,
-  startTrellis,
-  type TestTrellis,
-} from '../helpers/trellis.ts';
+import { simControl, simRecords } from '../helpers/simulator.ts';
+import { endedRuns, syncHubspotIntoTestDatabase } from '../helpers/syncs.ts';
+import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 interface Row {
   _supaglue_id: string;
@@ -22,44 +18,12 @@ describe('a HubSpot sync into a Postgres destination, through the API only', () 
   let t: TestTrellis;
   let api: Client;
   let warehouse: pg.Client;
-  const control = async (path: string, body?: unknown) =>
-    (
-      await fetch(`${sim.url}/__sim/${path}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-    ).json() as Promise<any>;
-  const simRecords = async (object: string) =>
-    (await (await fetch(`${sim.url}/__sim/records/${object}`)).text())
-      .trim()
-      .split('\n')
-      .map(
-        (line) =>
-          JSON.parse(line) as {
-            id: string;
-            deleted: boolean;
-            record: { properties: Record<string, string> };
-          },
-      );
-
-  /** Waits until `count` runs of the object have ended, and returns them newest first. */
-  const runsOf = async (object: string, count: number) => {
-    for (let i = 0; i < 300; i++) {
-      const runs = await api('GET', '/sync-runs', {
-        query: { customer_id: 'acme', object_type: 'standard', object },
-      });
-      const ended = runs.body.results.filter((r: { status: string }) => r.status !== 'IN_PROGRESS');
-      if (ended.length >= count) return ended;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`fewer than ${count} runs of ${object} ended`);
-  };
+  const control = (path: string, body?: unknown) => simControl(sim.url, path, body);
 
   /** The table holds exactly the simulator's records: same ids, same properties, deletions flagged. */
   const expectTableEqualsSimulator = async (object: string) => {
     const { rows } = await warehouse.query<Row>(`select * from crm.hubspot_${object} order by _supaglue_id`);
-    const records = await simRecords(object);
+    const records = await simRecords<{ properties: Record<string, string> }>(sim.url, object);
     const live = records.filter((r) => !r.deleted);
     const rowsById = new Map(rows.map((r) => [r._supaglue_id, r]));
     expect(
@@ -84,67 +48,7 @@ describe('a HubSpot sync into a Postgres destination, through the API only', () 
     await control('limits', { ten_second: 5000, search_per_second: 100 });
     t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) } });
     api = client(t.baseUrl, t.apiKey);
-    const url = new URL(await createTestDatabase());
-    warehouse = new pg.Client({ connectionString: url.toString() });
-    await warehouse.connect();
-    const ok = async (p: Promise<{ status: number; body: unknown }>) => {
-      const res = await p;
-      expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-      return res.body as any;
-    };
-    await ok(
-      api('POST', '/destinations', {
-        body: {
-          name: 'warehouse',
-          type: 'postgres',
-          config: {
-            host: url.hostname,
-            port: Number(url.port),
-            database: url.pathname.slice(1),
-            schema: 'crm',
-            user: decodeURIComponent(url.username),
-            password: decodeURIComponent(url.password),
-          },
-        },
-      }),
-    );
-    await ok(
-      api('POST', '/providers', {
-        body: {
-          auth_type: 'oauth2',
-          category: 'crm',
-          name: 'hubspot',
-          config: {
-            provider_app_id: '',
-            oauth: {
-              oauth_scopes: ['oauth'],
-              credentials: { oauth_client_id: 'sim-client-id', oauth_client_secret: 'sim-client-secret' },
-            },
-          },
-        },
-      }),
-    );
-    await ok(
-      api('POST', '/sync_configs', {
-        body: {
-          destination_name: 'warehouse',
-          provider_name: 'hubspot',
-          config: {
-            default_config: { period_ms: 3_600_000, strategy: 'full then incremental' },
-            standard_objects: [{ object: 'contacts' }, { object: 'companies' }],
-          },
-        },
-      }),
-    );
-    await ok(
-      api('PUT', '/customers', { body: { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' } }),
-    );
-    const tokens = await control('tokens', {});
-    await ok(
-      api('POST', '/customers/acme/connections', {
-        body: { provider_name: 'hubspot', type: 'oauth2', refresh_token: tokens.refresh_token },
-      }),
-    );
+    warehouse = await syncHubspotIntoTestDatabase(api, sim.url, 'contacts', 'companies');
   });
   afterAll(async () => {
     await warehouse?.end();
@@ -153,7 +57,7 @@ describe('a HubSpot sync into a Postgres destination, through the API only', () 
   });
 
   it('the first run lands exactly the simulator records, field by field', async () => {
-    const [run] = await runsOf('contacts', 1);
+    const [run] = await endedRuns(api, 'contacts', 1);
     expect(run).toMatchObject({ status: 'SUCCESS', num_records_synced: 1500, error_message: null });
     const rows = await expectTableEqualsSimulator('contacts');
     expect(rows).toHaveLength(1500);
@@ -162,7 +66,7 @@ describe('a HubSpot sync into a Postgres destination, through the API only', () 
       _supaglue_provider_name: 'hubspot',
       _supaglue_customer_id: 'acme',
     });
-    const [companies] = await runsOf('companies', 1);
+    const [companies] = await endedRuns(api, 'companies', 1);
     expect(companies, JSON.stringify(companies)).toMatchObject({
       status: 'SUCCESS',
       num_records_synced: 1500,
@@ -178,7 +82,7 @@ describe('a HubSpot sync into a Postgres destination, through the API only', () 
       body: { object_type: 'standard', object: 'contacts' },
     });
     expect(trigger.status).toBe(200);
-    const [latest, previous] = await runsOf('contacts', 2);
+    const [latest, previous] = await endedRuns(api, 'contacts', 2);
     expect(latest.status).toBe('SUCCESS');
     expect(latest.num_records_synced, JSON.stringify([latest, previous])).toBeLessThan(300);
     // An incremental run reads only what changed (plus deletions), not the whole object.
@@ -202,7 +106,7 @@ describe('a HubSpot sync into a Postgres destination, through the API only', () 
       headers: { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' },
       body: { object_type: 'standard', object: 'companies', perform_full_refresh: true },
     });
-    const [latest] = await runsOf('companies', 2);
+    const [latest] = await endedRuns(api, 'companies', 2);
     expect(latest).toMatchObject({ status: 'SUCCESS', num_records_synced: 1500 });
     const { rows } = await warehouse.query(
       `select _supaglue_is_deleted from crm.hubspot_companies where _supaglue_id = 'ghost-1'`,

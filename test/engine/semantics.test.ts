@@ -1,11 +1,10 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { runSync } from '../../src/engine/sync-runner.ts';
 import { startReceiver } from '../helpers/receiver.ts';
+import { webhookSchema } from '../helpers/seed-spec.ts';
+import { connectHubspot, setUpHubspotSync } from '../helpers/syncs.ts';
 import {
   type ApiResponse,
   type Client,
@@ -21,13 +20,6 @@ import {
  * full runs from incremental ones — which HubSpot endpoints the simulator was asked for.
  */
 
-const seedPath = path.resolve(import.meta.dirname, '../../../shared/seeds/001_supaglue_mgmt_v2.openapi.json');
-const bundledPath = path.resolve(import.meta.dirname, '../../src/api/mgmt-v2/mgmt-v2.openapi.json');
-const spec = JSON.parse(fs.readFileSync(fs.existsSync(seedPath) ? seedPath : bundledPath, 'utf8'));
-const ajv = new Ajv2020({ strict: false });
-ajv.addSchema(spec, 'seed');
-const webhookSchema = (type: string) =>
-  ajv.compile({ $ref: `seed#/webhooks/${type}/post/requestBody/content/application~1json/schema` });
 const syncCompleteSchema = webhookSchema('sync.complete');
 const syncPausedSchema = webhookSchema('sync.paused');
 
@@ -123,16 +115,13 @@ describe('sync engine semantics, observed through syncs, run history and webhook
   const headers = (customer: string) => ({ 'x-customer-id': customer, 'x-provider-name': 'hubspot' });
 
   const connect = async (customer: string) => {
-    await ok(
-      api('PUT', '/customers', { body: { customer_id: customer, name: customer, email: 'it@x.test' } }),
-    );
     const tokens = await control('tokens', {});
     refreshTokens.set(customer, tokens.refresh_token);
-    return ok(
-      api('POST', `/customers/${customer}/connections`, {
-        body: { provider_name: 'hubspot', type: 'oauth2', refresh_token: tokens.refresh_token },
-      }),
-    );
+    return connectHubspot(api, tokens.refresh_token, {
+      customer_id: customer,
+      name: customer,
+      email: 'it@x.test',
+    });
   };
   const syncsOf = async (customer: string): Promise<Sync[]> =>
     (await ok(api('GET', '/syncs', { query: { customer_id: customer } }))).results;
@@ -171,6 +160,12 @@ describe('sync engine semantics, observed through syncs, run history and webhook
         ...(fullRefresh === undefined ? {} : { perform_full_refresh: fullRefresh }),
       },
     });
+  /** Pauses or resumes a customer's sync of a standard object. */
+  const pauseOrResume = (action: '_pause' | '_resume', customer: string, object: string) =>
+    api('POST', `/syncs/${action}`, {
+      headers: headers(customer),
+      body: { object_type: 'standard', object },
+    });
   /** Triggers a run, waits for it to end, and reports it with the search requests made meanwhile. */
   const triggeredRun = async (customer: string, object: string, fullRefresh?: boolean) => {
     const before = (await endedRuns(customer, object, 0)).length;
@@ -202,6 +197,18 @@ describe('sync engine semantics, observed through syncs, run history and webhook
       const found = events(type, match);
       return found.length >= count && found;
     });
+
+  /** A sync.paused event valid per the seed, for a HubSpot sync of a standard object. */
+  const expectSyncPaused = (event: Event | undefined, connectionId: string, pauseReason: unknown) => {
+    expect(syncPausedSchema(event), JSON.stringify(syncPausedSchema.errors)).toBe(true);
+    expect(event).toMatchObject({
+      connection_id: connectionId,
+      provider_name: 'hubspot',
+      type: 'object',
+      object_type: 'standard',
+      pause_reason: pauseReason,
+    });
+  };
 
   /** Every ended run was announced by exactly one sync.complete that matches it and the seed's schema. */
   const expectReported = async (runs: Run[]) => {
@@ -240,49 +247,7 @@ describe('sync engine semantics, observed through syncs, run history and webhook
       }),
       201,
     );
-    const url = new URL(await createTestDatabase());
-    await ok(
-      api('POST', '/destinations', {
-        body: {
-          name: 'warehouse',
-          type: 'postgres',
-          config: {
-            host: url.hostname,
-            port: Number(url.port),
-            database: url.pathname.slice(1),
-            schema: 'crm',
-            user: decodeURIComponent(url.username),
-            password: decodeURIComponent(url.password),
-          },
-        },
-      }),
-      201,
-    );
-    await ok(
-      api('POST', '/providers', {
-        body: {
-          auth_type: 'oauth2',
-          category: 'crm',
-          name: 'hubspot',
-          config: {
-            provider_app_id: '',
-            oauth: {
-              oauth_scopes: ['oauth'],
-              credentials: { oauth_client_id: 'sim-client-id', oauth_client_secret: 'sim-client-secret' },
-            },
-          },
-        },
-      }),
-      201,
-    );
-    syncConfigId = (
-      await ok(
-        api('POST', '/sync_configs', {
-          body: { destination_name: 'warehouse', provider_name: 'hubspot', config: syncConfig() },
-        }),
-        201,
-      )
-    ).id;
+    syncConfigId = await setUpHubspotSync(api, await createTestDatabase(), syncConfig());
   });
   afterAll(async () => {
     await t?.stop();
@@ -358,12 +323,7 @@ describe('sync engine semantics, observed through syncs, run history and webhook
       expect(await runsOf('manual')).toEqual([]);
 
       const resumedAt = Date.now();
-      const resumed = await ok(
-        api('POST', '/syncs/_resume', {
-          headers: headers('manual'),
-          body: { object_type: 'standard', object: 'contacts' },
-        }),
-      );
+      const resumed = await ok(pauseOrResume('_resume', 'manual', 'contacts'));
       expect(resumed.paused).toBe(false);
       const [run] = await endedRuns('manual', 'contacts', 1);
       expect(run).toMatchObject({ status: 'SUCCESS', num_records_synced: RECORDS });
@@ -409,12 +369,7 @@ describe('sync engine semantics, observed through syncs, run history and webhook
       expectFull(await triggeredRun('acme', 'companies'), RECORDS);
       await expectReported(await runsOf('acme', 'companies'));
       // Out of the way of the search counts in later tests.
-      await ok(
-        api('POST', '/syncs/_pause', {
-          headers: headers('acme'),
-          body: { object_type: 'standard', object: 'companies' },
-        }),
-      );
+      await ok(pauseOrResume('_pause', 'acme', 'companies'));
     });
 
     it('full_sync_every_n_incrementals: 2 makes every third run after a full one full again', async () => {
@@ -428,12 +383,7 @@ describe('sync engine semantics, observed through syncs, run history and webhook
       }
       expect(modes).toEqual(['incremental', 'incremental', 'full', 'incremental']);
       await expectReported(await runsOf('acme', 'deals'));
-      await ok(
-        api('POST', '/syncs/_pause', {
-          headers: headers('acme'),
-          body: { object_type: 'standard', object: 'deals' },
-        }),
-      );
+      await ok(pauseOrResume('_pause', 'acme', 'deals'));
     });
 
     it('perform_full_refresh forces one full run; the next is incremental again', async () => {
@@ -476,23 +426,11 @@ describe('sync engine semantics, observed through syncs, run history and webhook
         await ok(trigger('acme', 'contacts', true));
         const running = await inProgress('acme', 'contacts', before + 1);
         await ok(trigger('acme', 'contacts'));
-        const paused = await ok(
-          api('POST', '/syncs/_pause', {
-            headers: headers('acme'),
-            body: { object_type: 'standard', object: 'contacts' },
-          }),
-        );
+        const paused = await ok(pauseOrResume('_pause', 'acme', 'contacts'));
         expect(paused.paused).toBe(true);
 
         const [event] = await waitForEvents('sync.paused', { customer_id: 'acme', object: 'contacts' });
-        expect(syncPausedSchema(event), JSON.stringify(syncPausedSchema.errors)).toBe(true);
-        expect(event).toMatchObject({
-          connection_id: running.connection_id,
-          provider_name: 'hubspot',
-          type: 'object',
-          object_type: 'standard',
-          pause_reason: 'Manually paused by user',
-        });
+        expectSyncPaused(event, running.connection_id, 'Manually paused by user');
 
         // The run in flight finishes normally…
         const [done] = await endedRuns('acme', 'contacts', before + 1);
@@ -513,12 +451,7 @@ describe('sync engine semantics, observed through syncs, run history and webhook
         expect(await runsOf('acme', 'contacts')).toHaveLength(before + 1);
 
         const resumedAt = Date.now();
-        await ok(
-          api('POST', '/syncs/_resume', {
-            headers: headers('acme'),
-            body: { object_type: 'standard', object: 'contacts' },
-          }),
-        );
+        await ok(pauseOrResume('_resume', 'acme', 'contacts'));
         const [afterResume] = await endedRuns('acme', 'contacts', before + 2);
         expect(afterResume!.status).toBe('SUCCESS');
         expect(Date.parse(afterResume!.start_timestamp) - resumedAt).toBeLessThan(5000);
@@ -561,14 +494,7 @@ describe('sync engine semantics, observed through syncs, run history and webhook
     for (const object of OBJECTS) {
       const [event, ...more] = await waitForEvents('sync.paused', { customer_id: 'revoked', object });
       expect(more).toHaveLength(0);
-      expect(syncPausedSchema(event), JSON.stringify(syncPausedSchema.errors)).toBe(true);
-      expect(event).toMatchObject({
-        connection_id: connection.id,
-        provider_name: 'hubspot',
-        type: 'object',
-        object_type: 'standard',
-        pause_reason: expect.any(String),
-      });
+      expectSyncPaused(event, connection.id, expect.any(String));
     }
     // Nothing more runs on these credentials.
     expect((await trigger('revoked', 'deals')).status).toBe(409);

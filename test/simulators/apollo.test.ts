@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apollo } from '../../simulators/apollo/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import { consentThroughPage, expectRefreshRotation, simControl, simRecords } from '../helpers/simulator.ts';
 
 // Apollo has no official Node SDK: the calls below are made with fetch exactly as Apollo's API
 // reference shows them (JSON bodies, the key in the x-api-key header).
@@ -8,7 +9,7 @@ const json = (res: Response) => res.json() as Promise<any>;
 
 describe('Apollo simulator', () => {
   let sim: RunningSimulator;
-  let control: (path: string, body?: unknown) => Promise<any>;
+  const control = (path: string, body?: unknown) => simControl(sim.url, path, body);
   let key: string;
   let search: (path: string, body: Record<string, unknown>, apiKey?: string) => Promise<Response>;
 
@@ -24,14 +25,6 @@ describe('Apollo simulator', () => {
 
   beforeAll(async () => {
     sim = await startSimulator(apollo, { records: 250 });
-    control = async (path, body) =>
-      json(
-        await fetch(`${sim.url}/__sim/${path}`, {
-          method: body === undefined ? 'GET' : 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        }),
-      );
     await control('limits', { per_minute: 100_000, per_hour: 100_000, per_day: 100_000 });
     key = (await control('tokens', {})).api_key;
     search = (path, body, apiKey = key) =>
@@ -50,10 +43,7 @@ describe('Apollo simulator', () => {
     });
     expect(contacts).toHaveLength(250);
     expect(last.pagination).toMatchObject({ page: 3, per_page: 100, total_entries: 250, total_pages: 3 });
-    const seeded = (await (await fetch(`${sim.url}/__sim/records/contacts`)).text())
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line).id);
+    const seeded = (await simRecords(sim.url, 'contacts')).map((r) => r.id);
     expect(contacts.map((c) => c.id)).toEqual(seeded);
     expect(contacts[0]).toMatchObject({
       id: expect.stringMatching(/^[0-9a-f]{24}$/),
@@ -233,24 +223,15 @@ describe('Apollo simulator', () => {
 
   it('completes the partner OAuth flow, refreshes with and without rotation, and expires bearer tokens', async () => {
     const redirect = 'http://127.0.0.1:1/callback';
-    const authorize = await fetch(
+    const location = await consentThroughPage(
+      sim.url,
       `${sim.url}/oauth/authorize?client_id=sim-client-id&redirect_uri=${encodeURIComponent(redirect)}&response_type=code&scope=contacts_search&state=s1`,
-    );
-    expect(authorize.status).toBe(200);
-    expect(await authorize.text()).toContain('id="allow"');
-    const consent = await fetch(`${sim.url}/__sim/consent`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        client_id: 'sim-client-id',
+      {
         redirect_uri: redirect,
         state: 's1',
         scope: 'contacts_search',
-        decision: 'allow',
-      }),
-    });
-    const location = new URL(consent.headers.get('location')!);
+      },
+    );
     expect(location.searchParams.get('state')).toBe('s1');
     const token = (body: Record<string, string>) =>
       fetch(`${sim.url}/api/v1/oauth/token`, {
@@ -278,19 +259,7 @@ describe('Apollo simulator', () => {
       });
     expect((await withBearer(tokens.access_token)).status).toBe(200);
 
-    const refreshed = await json(
-      await token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
-    );
-    expect(refreshed.refresh_token).toBe(tokens.refresh_token);
-    await control('faults', { rotate_refresh_tokens: true });
-    const rotated = await json(
-      await token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
-    );
-    expect(rotated.refresh_token).not.toBe(tokens.refresh_token);
-    expect((await token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).status).toBe(
-      400,
-    );
-    await control('faults', { rotate_refresh_tokens: false });
+    const rotated = await expectRefreshRotation(sim.url, token, tokens.refresh_token);
 
     await control('clock', { advance_ms: 1801_000 });
     const expired = await withBearer(rotated.access_token);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gong } from '../../simulators/gong/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import { consentThroughPage, expectRefreshRotation, simControl, simRecords } from '../helpers/simulator.ts';
 
 // Gong has no official Node SDK: the calls below are made with fetch as Gong's API reference
 // describes them (Basic auth from the access key pair, cursors in the query or the JSON body).
@@ -8,18 +9,14 @@ const json = (res: Response) => res.json() as Promise<any>;
 
 describe('Gong simulator', () => {
   let sim: RunningSimulator;
-  let control: (path: string, body?: unknown) => Promise<any>;
+  const control = (path: string, body?: unknown) => simControl(sim.url, path, body);
   let basic: string;
   let get: (path: string, auth?: string) => Promise<Response>;
   let extensive: (body: Record<string, unknown>, auth?: string) => Promise<Response>;
 
   const pairAuth = (p: { access_key: string; access_key_secret: string }) =>
     `Basic ${Buffer.from(`${p.access_key}:${p.access_key_secret}`).toString('base64')}`;
-  const records = async (object: string) =>
-    (await (await fetch(`${sim.url}/__sim/records/${object}`)).text())
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
+  const records = (object: string) => simRecords(sim.url, object);
 
   /** Follows `records.cursor` until Gong stops sending one. */
   const allCalls = async (query = '') => {
@@ -42,14 +39,6 @@ describe('Gong simulator', () => {
 
   beforeAll(async () => {
     sim = await startSimulator(gong, { records: 250 });
-    control = async (path, body) =>
-      json(
-        await fetch(`${sim.url}/__sim/${path}`, {
-          method: body === undefined ? 'GET' : 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        }),
-      );
     await control('limits', { per_second: 100_000, daily: 1_000_000 });
     basic = pairAuth(await control('tokens', {}));
     get = (path, auth = basic) => fetch(`${sim.url}${path}`, { headers: { authorization: auth } });
@@ -249,24 +238,15 @@ describe('Gong simulator', () => {
 
   it('completes the OAuth flow with query-string token requests, refreshes with rotation, expires bearer tokens', async () => {
     const redirect = 'http://127.0.0.1:1/gong/callback';
-    const authorize = await fetch(
+    const location = await consentThroughPage(
+      sim.url,
       `${sim.url}/oauth2/authorize?client_id=sim-client-id&response_type=code&scope=api:calls:read:basic%20api:users:read&redirect_uri=${encodeURIComponent(redirect)}&state=g1`,
-    );
-    expect(authorize.status).toBe(200);
-    expect(await authorize.text()).toContain('id="allow"');
-    const consent = await fetch(`${sim.url}/__sim/consent`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        client_id: 'sim-client-id',
+      {
         redirect_uri: redirect,
         state: 'g1',
         scope: 'api:calls:read:basic api:users:read',
-        decision: 'allow',
-      }),
-    });
-    const location = new URL(consent.headers.get('location') ?? '');
+      },
+    );
     const code = location.searchParams.get('code') ?? '';
     const clientAuth = `Basic ${Buffer.from('sim-client-id:sim-client-secret').toString('base64')}`;
     const token = (params: Record<string, string>) =>
@@ -290,19 +270,7 @@ describe('Gong simulator', () => {
     });
     expect((await get('/v2/users', `Bearer ${tokens.access_token}`)).status).toBe(200);
 
-    const same = await json(
-      await token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
-    );
-    expect(same.refresh_token).toBe(tokens.refresh_token);
-    await control('faults', { rotate_refresh_tokens: true });
-    const rotated = await json(
-      await token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
-    );
-    expect(rotated.refresh_token).not.toBe(tokens.refresh_token);
-    expect((await token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).status).toBe(
-      400,
-    );
-    await control('faults', { rotate_refresh_tokens: false });
+    const rotated = await expectRefreshRotation(sim.url, token, tokens.refresh_token);
 
     await control('faults', { expire_tokens_now: true });
     const expired = await get('/v2/users', `Bearer ${rotated.access_token}`);

@@ -2,25 +2,18 @@ import { Client } from '@hubspot/api-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import { consentThroughPage, simControl } from '../helpers/simulator.ts';
 
 const json = (res: Response) => res.json() as Promise<any>;
 
 describe('HubSpot simulator', () => {
   let sim: RunningSimulator;
-  let control: (path: string, body?: unknown) => Promise<any>;
+  const control = (path: string, body?: unknown) => simControl(sim.url, path, body);
   let token: string;
   let sdk: Client;
 
   beforeAll(async () => {
     sim = await startSimulator(hubspot, { records: 250 });
-    control = async (path, body) =>
-      json(
-        await fetch(`${sim.url}/__sim/${path}`, {
-          method: body === undefined ? 'GET' : 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        }),
-      );
     await control('limits', { ten_second: 10_000, search_per_second: 1000 });
     token = (await control('tokens', {})).access_token;
     // The official SDK, pointed at the simulator; its own retry and limiter are off so that
@@ -101,24 +94,15 @@ describe('HubSpot simulator', () => {
 
   it('completes the OAuth flow through the consent page, and refreshes with and without rotation', async () => {
     const redirect = 'http://127.0.0.1:1/callback';
-    const authorize = await fetch(
+    const location = await consentThroughPage(
+      sim.url,
       `${sim.url}/oauth/authorize?client_id=sim-client-id&redirect_uri=${encodeURIComponent(redirect)}&scope=crm.objects.contacts.read&state=xyz`,
-    );
-    expect(authorize.status).toBe(200);
-    expect(await authorize.text()).toContain('id="allow"');
-    const consent = await fetch(`${sim.url}/__sim/consent`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        client_id: 'sim-client-id',
+      {
         redirect_uri: redirect,
         state: 'xyz',
         scope: 'crm.objects.contacts.read',
-        decision: 'allow',
-      }),
-    });
-    const location = new URL(consent.headers.get('location')!);
+      },
+    );
     expect(location.searchParams.get('state')).toBe('xyz');
     const tokens = await sdk.oauth.tokensApi.create(
       'authorization_code',
@@ -131,26 +115,7 @@ describe('HubSpot simulator', () => {
     const info = await json(await fetch(`${sim.url}/oauth/v1/access-tokens/${tokens.accessToken}`));
     expect(info).toMatchObject({ hub_id: 24681357, scopes: ['crm.objects.contacts.read'] });
 
-    const refreshed = await sdk.oauth.tokensApi.create(
-      'refresh_token',
-      undefined,
-      undefined,
-      'sim-client-id',
-      'sim-client-secret',
-      tokens.refreshToken,
-    );
-    expect(refreshed.refreshToken).toBe(tokens.refreshToken);
-    await control('faults', { rotate_refresh_tokens: true });
-    const rotated = await sdk.oauth.tokensApi.create(
-      'refresh_token',
-      undefined,
-      undefined,
-      'sim-client-id',
-      'sim-client-secret',
-      tokens.refreshToken,
-    );
-    expect(rotated.refreshToken).not.toBe(tokens.refreshToken);
-    await expect(
+    const refresh = () =>
       sdk.oauth.tokensApi.create(
         'refresh_token',
         undefined,
@@ -158,8 +123,13 @@ describe('HubSpot simulator', () => {
         'sim-client-id',
         'sim-client-secret',
         tokens.refreshToken,
-      ),
-    ).rejects.toMatchObject({ code: 400 });
+      );
+    const refreshed = await refresh();
+    expect(refreshed.refreshToken).toBe(tokens.refreshToken);
+    await control('faults', { rotate_refresh_tokens: true });
+    const rotated = await refresh();
+    expect(rotated.refreshToken).not.toBe(tokens.refreshToken);
+    await expect(refresh()).rejects.toMatchObject({ code: 400 });
     await control('faults', { rotate_refresh_tokens: false });
   });
 

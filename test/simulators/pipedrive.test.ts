@@ -3,6 +3,7 @@ import { Configuration, DealsApi, OAuth2Configuration, PersonsApi } from 'pipedr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { pipedrive } from '../../simulators/pipedrive/index.ts';
+import { consentThroughPage, simControl } from '../helpers/simulator.ts';
 
 const json = (res: Response) => res.json() as Promise<any>;
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
@@ -11,7 +12,7 @@ const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOStri
 
 describe('Pipedrive simulator', () => {
   let sim: RunningSimulator;
-  let control: (path: string, body?: unknown) => Promise<any>;
+  const control = (path: string, body?: unknown) => simControl(sim.url, path, body);
   let token: string;
   let persons: PersonsApi;
   let deals: DealsApi;
@@ -33,14 +34,6 @@ describe('Pipedrive simulator', () => {
 
   beforeAll(async () => {
     sim = await startSimulator(pipedrive, { records: 250 });
-    control = async (path, body) =>
-      json(
-        await fetch(`${sim.url}/__sim/${path}`, {
-          method: body === undefined ? 'GET' : 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        }),
-      );
     await control('limits', { burst_per_2s: 10_000 });
     token = (await control('tokens', {})).access_token;
     // The official SDK's v2 client, pointed at the simulator.
@@ -173,21 +166,10 @@ describe('Pipedrive simulator', () => {
       redirectUri: redirect,
       host: sim.url,
     });
-    const authorize = await fetch(`${oauth2.authorizationUrl}&state=xyz`);
-    expect(authorize.status).toBe(200);
-    expect(await authorize.text()).toContain('id="allow"');
-    const consent = await fetch(`${sim.url}/__sim/consent`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        client_id: 'sim-client-id',
-        redirect_uri: redirect,
-        state: 'xyz',
-        decision: 'allow',
-      }),
+    const location = await consentThroughPage(sim.url, `${oauth2.authorizationUrl}&state=xyz`, {
+      redirect_uri: redirect,
+      state: 'xyz',
     });
-    const location = new URL(consent.headers.get('location')!);
     expect(location.searchParams.get('state')).toBe('xyz');
     const tokens = await oauth2.authorize(location.searchParams.get('code')!);
     expect(tokens).toMatchObject({ token_type: 'bearer', expires_in: 1800, api_domain: sim.url });

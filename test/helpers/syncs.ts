@@ -1,0 +1,93 @@
+import pg from 'pg';
+import { expect } from 'vitest';
+import { simControl, simOAuthProvider } from './simulator.ts';
+import { type ApiResponse, type Client, createTestDatabase } from './trellis.ts';
+
+/** A sync config that syncs `objects` every hour, full first and incremental after. */
+export function hourlySyncConfig(...objects: string[]) {
+  return {
+    default_config: { period_ms: 3_600_000, strategy: 'full then incremental' },
+    standard_objects: objects.map((object) => ({ object })),
+  };
+}
+
+/** Checks a response's status and returns its body. */
+async function expectStatus(p: Promise<ApiResponse>, status: number) {
+  const res = await p;
+  expect(res.status, JSON.stringify(res.body)).toBe(status);
+  return res.body;
+}
+
+/** Adds Postgres destination `warehouse` (schema `crm`), the HubSpot provider and sync config `config`. */
+export async function setUpHubspotSync(api: Client, databaseUrl: string, config: object): Promise<string> {
+  const url = new URL(databaseUrl);
+  await expectStatus(
+    api('POST', '/destinations', {
+      body: {
+        name: 'warehouse',
+        type: 'postgres',
+        config: {
+          host: url.hostname,
+          port: Number(url.port),
+          database: url.pathname.slice(1),
+          schema: 'crm',
+          user: decodeURIComponent(url.username),
+          password: decodeURIComponent(url.password),
+        },
+      },
+    }),
+    201,
+  );
+  await expectStatus(api('POST', '/providers', { body: simOAuthProvider('hubspot', ['oauth']) }), 201);
+  const syncConfig = await expectStatus(
+    api('POST', '/sync_configs', {
+      body: { destination_name: 'warehouse', provider_name: 'hubspot', config },
+    }),
+    201,
+  );
+  return syncConfig.id;
+}
+
+/** Adds the customer and connects it to HubSpot by hand with `refreshToken`; returns the connection. */
+export async function connectHubspot(
+  api: Client,
+  refreshToken: string,
+  customer = { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' },
+) {
+  await expectStatus(api('PUT', '/customers', { body: customer }), 200);
+  return expectStatus(
+    api('POST', `/customers/${customer.customer_id}/connections`, {
+      body: { provider_name: 'hubspot', type: 'oauth2', refresh_token: refreshToken },
+    }),
+    200,
+  );
+}
+
+/** Syncs customer acme's HubSpot `objects` hourly into a fresh test database; returns a client of it. */
+export async function syncHubspotIntoTestDatabase(api: Client, simUrl: string, ...objects: string[]) {
+  const databaseUrl = await createTestDatabase();
+  await setUpHubspotSync(api, databaseUrl, hourlySyncConfig(...objects));
+  await connectHubspot(api, (await simControl(simUrl, 'tokens', {})).refresh_token);
+  const warehouse = new pg.Client({ connectionString: databaseUrl });
+  await warehouse.connect();
+  return warehouse;
+}
+
+/** Waits until `count` runs of acme's `object` have ended, polling (and `whileWaiting`); newest first. */
+export async function endedRuns(
+  api: Client,
+  object: string,
+  count: number,
+  whileWaiting?: () => Promise<void>,
+): Promise<any[]> {
+  for (let i = 0; i < 600; i++) {
+    const runs = await api('GET', '/sync-runs', {
+      query: { customer_id: 'acme', object_type: 'standard', object },
+    });
+    const ended = runs.body.results.filter((r: { status: string }) => r.status !== 'IN_PROGRESS');
+    if (ended.length >= count) return ended;
+    await whileWaiting?.();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`fewer than ${count} runs of ${object} ended`);
+}
