@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import PgBoss from 'pg-boss';
 import type { Logger } from '../logger.ts';
 
@@ -50,7 +50,18 @@ export async function startQueue(opts: {
   });
   boss.on('error', (err) => opts.log.error({ err }, 'job queue error'));
   await boss.start();
-  for (const name of Object.values(QUEUES)) await boss.createQueue(name);
+  // Processes starting together on a fresh database would deadlock creating the same queues
+  // (pg-boss creates a partition per queue): one process at a time creates the missing ones.
+  const lock = new pg.Client({ connectionString: opts.databaseUrl });
+  await lock.connect();
+  try {
+    await lock.query('select pg_advisory_lock(hashtext($1))', ['trellis-queues']);
+    for (const name of Object.values(QUEUES)) {
+      if (!(await boss.getQueue(name))) await boss.createQueue(name);
+    }
+  } finally {
+    await lock.end();
+  }
 
   return {
     async send(name, data, options = {}, tx) {
