@@ -4,6 +4,7 @@ import { type RunningSimulator, startSimulator } from '../../simulators/index.ts
 import { ConnectorError } from '../../src/connectors/http.ts';
 import type { ProviderRecord, ReadPage } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
+import { simControl } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 async function collect(pages: AsyncIterable<ReadPage>) {
@@ -26,14 +27,7 @@ describe('Apollo connector against the simulator', () => {
   let api: Client;
   let apiKey: string;
   let connectionId: string;
-  const control = async (path: string, body?: unknown) =>
-    (
-      await fetch(`${sim.url}/__sim/${path}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-    ).json() as Promise<any>;
+  const control = (path: string, body?: unknown) => simControl(sim.url, path, body);
   const simRecords = async (object: string) =>
     (await (await fetch(`${sim.url}/__sim/records/${object}`)).text())
       .trim()

@@ -4,6 +4,7 @@ import { type RunningSimulator, startSimulator } from '../../simulators/index.ts
 import { ConnectorError } from '../../src/connectors/http.ts';
 import type { ProviderRecord, ReadPage, ReadRequest } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
+import { simControl, simRecords as simRecordsOf } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 async function collect(pages: AsyncIterable<ReadPage>) {
@@ -24,19 +25,8 @@ describe('Gong connector against the simulator', () => {
   let t: TestTrellis;
   let api: Client;
   let connectionId: string;
-  const control = async (path: string, body?: unknown) =>
-    (
-      await fetch(`${sim.url}/__sim/${path}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-    ).json() as Promise<any>;
-  const simRecords = async (object: string) =>
-    (await (await fetch(`${sim.url}/__sim/records/${object}`)).text())
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as { id: string; deleted: boolean; record: any });
+  const control = (path: string, body?: unknown) => simControl(sim.url, path, body);
+  const simRecords = (object: string) => simRecordsOf<any>(sim.url, object);
   const liveIds = async (object: string) =>
     (await simRecords(object)).filter((r) => !r.deleted).map((r) => r.id);
   const open = () => openConnector(t.runtime.deps, connectionId);

@@ -5,6 +5,7 @@ import { decodeCursor } from '../../src/connectors/cursor.ts';
 import { ConnectorError } from '../../src/connectors/http.ts';
 import type { ProviderRecord, ReadPage } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
+import { simControl, simRecords as simRecordsOf } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 async function collect(pages: AsyncIterable<ReadPage>) {
@@ -29,19 +30,8 @@ describe('Salesforce connector against the simulator', () => {
   let t: TestTrellis;
   let api: Client;
   let connectionId: string;
-  const control = async (path: string, body?: unknown) =>
-    (
-      await fetch(`${sim.url}/__sim/${path}`, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      })
-    ).json() as Promise<any>;
-  const simRecords = async (object: string) =>
-    (await (await fetch(`${sim.url}/__sim/records/${object}`)).text())
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as { id: string; deleted: boolean; record: Record<string, unknown> });
+  const control = (path: string, body?: unknown) => simControl(sim.url, path, body);
+  const simRecords = (object: string) => simRecordsOf<Record<string, unknown>>(sim.url, object);
   /** A record as the REST API shows it, without its `attributes`. */
   const fieldsOf = (record: Record<string, unknown>) => {
     const { attributes: _, ...fields } = record;
