@@ -51,13 +51,22 @@ export async function startQueue(opts: {
   boss.on('error', (err) => opts.log.error({ err }, 'job queue error'));
   await boss.start();
   // Processes starting together on a fresh database would deadlock creating the same queues
-  // (pg-boss creates a partition per queue): one process at a time creates the missing ones.
+  // (pg-boss creates a partition per queue): one Trellis process at a time creates the missing ones.
   const lock = new pg.Client({ connectionString: opts.databaseUrl });
   await lock.connect();
   try {
     await lock.query('select pg_advisory_lock(hashtext($1))', ['trellis-queues']);
     for (const name of Object.values(QUEUES)) {
-      if (!(await boss.getQueue(name))) await boss.createQueue(name);
+      // Creating a queue's partition can still deadlock with another process's queue maintenance;
+      // the loser was rolled back and simply tries again.
+      for (let attempt = 1; !(await boss.getQueue(name)); attempt++) {
+        try {
+          await boss.createQueue(name);
+        } catch (err) {
+          if ((err as { code?: string }).code !== '40P01' || attempt >= 5) throw err;
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+        }
+      }
     }
   } finally {
     await lock.end();
