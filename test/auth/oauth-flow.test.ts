@@ -236,11 +236,16 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
     );
     expect((await simCall('revoke', { refresh_token })).revoked).toBe(true);
     await simCall('faults', { expire_tokens_now: true });
-    await api('POST', '/syncs/_trigger', {
+    const trigger = await api('POST', '/syncs/_trigger', {
       headers: { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' },
       body: { object_type: 'standard', object: 'contacts' },
     });
-    const [event] = await receiver.waitFor(1, 20_000);
+    expect(trigger.status, JSON.stringify(trigger.body)).toBe(200);
+    const [event] = await receiver.waitFor(1, 45_000).catch(async (err) => {
+      // Say what the run did, should the event not come.
+      const runs = await api('GET', '/sync-runs', { query: { customer_id: 'acme' } });
+      throw new Error(`${(err as Error).message}; runs: ${JSON.stringify(runs.body.results.slice(0, 3))}`);
+    });
     expect(JSON.parse(event!.body)).toMatchObject({
       webhook_event_type: 'sync.paused',
       object: 'contacts',
@@ -264,5 +269,5 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
     }
     expect(runs[0]?.status).toBe('SUCCESS');
     await receiver.close();
-  }, 60_000);
+  }, 90_000);
 });
