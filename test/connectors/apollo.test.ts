@@ -4,18 +4,9 @@ import { type RunningSimulator, startSimulator } from '../../simulators/index.ts
 import { ConnectorError } from '../../src/connectors/http.ts';
 import type { ProviderRecord, ReadPage } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
+import { collect, expectResumable } from '../helpers/connector.ts';
 import { simControl } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
-
-async function collect(pages: AsyncIterable<ReadPage>) {
-  const records: ProviderRecord[] = [];
-  const cursors: (string | null)[] = [];
-  for await (const page of pages) {
-    records.push(...page.records);
-    cursors.push(page.cursor);
-  }
-  return { records, cursors };
-}
 
 const ids = (records: ProviderRecord[]) => records.map((r) => r.id);
 const sorted = (list: string[]) => [...list].sort();
@@ -124,19 +115,11 @@ describe('Apollo connector against the simulator', () => {
   it('a read interrupted after any page resumes from its cursor with nothing lost or repeated', async () => {
     const { connector, ctx } = await open();
     const resumeCheck = async (req: { object: string; since?: Date }) => {
-      const whole = await collect(connector.read!(ctx, req));
-      for (const stopAfter of [1, 3, whole.cursors.length - 1]) {
-        const first: ProviderRecord[] = [];
-        let cursor: string | null = null;
-        let pages = 0;
-        for await (const page of connector.read!(ctx, req)) {
-          first.push(...page.records);
-          cursor = page.cursor;
-          if (++pages === stopAfter) break;
-        }
-        const rest = await collect(connector.read!(ctx, { ...req, cursor: cursor! }));
-        expect(ids([...first, ...rest.records])).toEqual(ids(whole.records));
-      }
+      const whole = await expectResumable(
+        (r) => connector.read!(ctx, r),
+        req,
+        (n) => [1, 3, n - 1],
+      );
       return whole.records;
     };
     expect(await resumeCheck({ object: 'contacts' })).toHaveLength((await liveIds('contacts')).length);

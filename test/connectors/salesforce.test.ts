@@ -3,20 +3,11 @@ import { type RunningSimulator, startSimulator } from '../../simulators/index.ts
 import { salesforce } from '../../simulators/salesforce/index.ts';
 import { decodeCursor } from '../../src/connectors/cursor.ts';
 import { ConnectorError } from '../../src/connectors/http.ts';
-import type { ProviderRecord, ReadPage } from '../../src/connectors/types.ts';
+import type { ProviderRecord } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
+import { collect, expectResumable } from '../helpers/connector.ts';
 import { simControl, simRecords as simRecordsOf } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
-
-async function collect(pages: AsyncIterable<ReadPage>) {
-  const records: ProviderRecord[] = [];
-  const cursors: (string | null)[] = [];
-  for await (const page of pages) {
-    records.push(...page.records);
-    cursors.push(page.cursor);
-  }
-  return { records, cursors };
-}
 
 const SEEDED = 1234;
 /** Above the connector's Bulk API threshold (10,000), in three result sets of 10,000. */
@@ -141,19 +132,7 @@ describe('Salesforce connector against the simulator', () => {
   it('a read interrupted after any page resumes from its cursor with nothing lost or repeated', async () => {
     const { connector, ctx } = await open();
     const check = async (req: { object: string; since?: Date }, stops: number[]) => {
-      const whole = await collect(connector.read!(ctx, req));
-      for (const stopAfter of stops) {
-        const first: ProviderRecord[] = [];
-        let cursor: string | null = null;
-        let pages = 0;
-        for await (const page of connector.read!(ctx, req)) {
-          first.push(...page.records);
-          cursor = page.cursor;
-          if (++pages === stopAfter) break;
-        }
-        const rest = await collect(connector.read!(ctx, { ...req, cursor: cursor! }));
-        expect(ids([...first, ...rest.records])).toEqual(ids(whole.records));
-      }
+      const whole = await expectResumable((r) => connector.read!(ctx, r), req, stops);
       return whole;
     };
     // REST, keyset on Id: five pages.
