@@ -7,6 +7,7 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   encryptionKey: Buffer | undefined;
+  /** How users reach this server; empty until the server listens when PORT=0 picks the port. */
   publicUrl: string;
   bootstrapApiKey: string | undefined;
   providerOverrides: Record<string, string>;
@@ -93,8 +94,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const encryptionKey = env.TRELLIS_ENCRYPTION_KEY
     ? parseEncryptionKey('TRELLIS_ENCRYPTION_KEY', env.TRELLIS_ENCRYPTION_KEY)
     : undefined;
-  const publicUrlRaw = env.TRELLIS_PUBLIC_URL || `http://localhost:${port}`;
-  const publicUrl = parseUrl('TRELLIS_PUBLIC_URL', publicUrlRaw).toString().replace(/\/$/, '');
+  // With PORT=0 the port, and so the default public URL, is known only once the server listens.
+  const publicUrlRaw = env.TRELLIS_PUBLIC_URL || (port === 0 ? '' : `http://localhost:${port}`);
+  const publicUrl = publicUrlRaw
+    ? parseUrl('TRELLIS_PUBLIC_URL', publicUrlRaw).toString().replace(/\/$/, '')
+    : '';
   const bootstrapApiKey = env.TRELLIS_API_KEY || undefined;
   if (bootstrapApiKey !== undefined && bootstrapApiKey.length < 16) {
     throw new ConfigError('TRELLIS_API_KEY must be at least 16 characters long');

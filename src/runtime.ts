@@ -49,6 +49,18 @@ async function checkVaultKey(db: Db, vault: Vault): Promise<void> {
   }
 }
 
+/** The URL of the port the server actually bound (PORT=0), on loopback when it listens everywhere. */
+function listeningUrl(app: FastifyInstance): string {
+  const address = app.server.address();
+  if (!address || typeof address !== 'object') throw new Error('the server is not listening on a port');
+  const host = ['0.0.0.0', '::'].includes(address.address)
+    ? 'localhost'
+    : address.family === 'IPv6'
+      ? `[${address.address}]`
+      : address.address;
+  return `http://${host}:${address.port}`;
+}
+
 /** Database, vault and migrations: what every command that touches data needs. */
 export async function openDatabase(config: Config, log: Logger) {
   let embedded: EmbeddedPostgres | undefined;
@@ -101,6 +113,7 @@ export async function startRuntime(config: Config, log: Logger, roles: Roles): P
     if (roles.api) {
       app = await buildServer(deps);
       await app.listen({ port: config.port, host: config.host });
+      if (!config.publicUrl) config.publicUrl = listeningUrl(app);
       const server = app;
       stops.push(() => server.close());
     }

@@ -14,6 +14,8 @@ export interface Faults {
   drop_rate: number;
   /** Share of API responses cut off half-way through the body. */
   truncate_rate: number;
+  /** Added to OAuth pages and token endpoints, which the other faults spare (a slow authorization server). */
+  token_latency_ms: number;
   /** Lifetime of newly issued access tokens. */
   token_ttl_seconds: number;
   /** Whether a refresh issues a new refresh token and invalidates the old one. */
@@ -27,6 +29,7 @@ export const DEFAULT_FAULTS: Faults = {
   rate_limit_retry_after_seconds: 1,
   drop_rate: 0,
   truncate_rate: 0,
+  token_latency_ms: 0,
   token_ttl_seconds: 1800,
   rotate_refresh_tokens: false,
 };

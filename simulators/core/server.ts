@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { SimClock } from './clock.ts';
-import { FaultInjector, type Faults } from './faults.ts';
+import { type FaultDecision, FaultInjector, type Faults } from './faults.ts';
 import { type ObjectDefinition, ObjectStore, type SimRecord } from './store.ts';
 import { type IssuedTokens, OAuthError, TEST_CLIENT, TokenStore } from './tokens.ts';
 
@@ -15,7 +15,11 @@ export interface SimContext {
   readonly stores: Map<string, ObjectStore>;
   /** The simulator's own origin, e.g. http://127.0.0.1:9001 (known once listening). */
   url: string;
-  readonly stats: { requests: Record<string, number> };
+  /** Requests served per route, and the faults actually injected, by kind. */
+  readonly stats: {
+    requests: Record<string, number>;
+    faults: Record<Exclude<FaultDecision, undefined>, number>;
+  };
   /** The provider's rate limits in force (its defaults, changed with POST /__sim/limits). */
   readonly limits: Record<string, number>;
   store(object: string): ObjectStore;
@@ -287,6 +291,7 @@ function registerControlApi(app: FastifyInstance, ctx: SimContext) {
 
   app.get('/__sim/stats', async () => ({
     requests: ctx.stats.requests,
+    faults_injected: ctx.stats.faults,
     token_refreshes: ctx.tokens.refreshCount,
   }));
 
@@ -338,7 +343,7 @@ export async function startSimulator(
     tokens: new TokenStore(clock, faults, provider.account),
     stores,
     url: '',
-    stats: { requests: {} },
+    stats: { requests: {}, faults: { drop: 0, error: 0, rate_limit: 0, truncate: 0 } },
     limits: { ...provider.limits },
     store(object) {
       const store = stores.get(object);
@@ -351,15 +356,20 @@ export async function startSimulator(
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
     done(null, body),
   );
-  const exempt = ['/__sim', ...(provider.faultExempt ?? [])];
+  const exempt = provider.faultExempt ?? [];
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0]!;
     const key = `${req.method} ${req.routeOptions.url ?? path}`;
     ctx.stats.requests[key] = (ctx.stats.requests[key] ?? 0) + 1;
-    if (exempt.some((p) => path.startsWith(p))) return;
     const f = faults.current;
+    if (path.startsWith('/__sim')) return;
+    if (exempt.some((p) => path.startsWith(p))) {
+      if (f.token_latency_ms > 0) await new Promise((r) => setTimeout(r, f.token_latency_ms));
+      return;
+    }
     if (f.latency_ms > 0) await new Promise((r) => setTimeout(r, f.latency_ms));
     const decision = faults.decide();
+    if (decision && decision !== 'truncate') ctx.stats.faults[decision]++;
     if (decision === 'drop') {
       req.raw.socket.destroy();
       return reply.hijack();
@@ -370,6 +380,7 @@ export async function startSimulator(
   });
   app.addHook('onSend', async (req, reply, payload) => {
     if (!(req as { truncate?: boolean }).truncate || typeof payload !== 'string') return payload;
+    ctx.stats.faults.truncate++;
     const bytes = Buffer.from(payload);
     reply.header('content-length', bytes.length);
     const half = bytes.subarray(0, Math.floor(bytes.length / 2));

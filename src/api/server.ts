@@ -26,7 +26,7 @@ export async function buildServer(deps: CoreDeps): Promise<FastifyInstance> {
     },
   });
   app.get('/health', async () => ({ status: 'ok' }));
-  await app.register(docsRoutes, { publicUrl: deps.config.publicUrl });
+  await app.register(docsRoutes, { publicUrl: () => deps.config.publicUrl });
   await app.register(mgmtV2, { prefix: '/mgmt/v2', deps });
   await app.register(connectPages, { deps });
   return app;

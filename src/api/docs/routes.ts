@@ -35,9 +35,13 @@ const page = (specUrl: string) => `<!doctype html>
 </html>`;
 
 /** API documents (JSON) and a browsable reference page at /docs. */
-export async function docsRoutes(app: FastifyInstance, opts: { publicUrl: string }) {
-  const mgmtDocument = servedDocument(opts.publicUrl);
-  app.get('/mgmt/v2/openapi.json', async () => mgmtDocument);
+export async function docsRoutes(app: FastifyInstance, opts: { publicUrl: () => string }) {
+  // Built on first request: with PORT=0 the public URL is known only once the server listens.
+  let mgmtDocument: ReturnType<typeof servedDocument> | undefined;
+  app.get('/mgmt/v2/openapi.json', async () => {
+    mgmtDocument ??= servedDocument(opts.publicUrl());
+    return mgmtDocument;
+  });
   app.get('/docs', async (_req, reply) =>
     reply.type('text/html; charset=utf-8').send(page('/mgmt/v2/openapi.json')),
   );
