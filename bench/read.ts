@@ -189,7 +189,7 @@ for (const c of CASES) {
   const module = connectorFor(c.provider)!;
   const http = new ProviderHttp({
     baseUrl: sim.url,
-    auth: { headers: async () => headers, renew: async () => false },
+    auth: { headers: async () => headers, renew: async () => 'failed' as const },
     policy: module.policy,
     pacer: () => new RequestPacer(1_000_000),
   });

@@ -1,4 +1,4 @@
-import { type Authenticator, ConnectorError } from '../connectors/http.ts';
+import { type Authenticator, ConnectorError, type Renewal } from '../connectors/http.ts';
 import type { Db } from '../db/pool.ts';
 import { requestTokens, type TokenEndpoint, TokenRequestError } from './oauth.ts';
 import type { Vault } from './vault.ts';
@@ -39,7 +39,7 @@ export interface ConnectionAuthOptions {
  */
 export class ConnectionAuthenticator implements Authenticator {
   #credentials: Credentials;
-  #renewing: Promise<boolean> | undefined;
+  #renewing: Promise<Renewal> | undefined;
 
   constructor(private readonly opts: ConnectionAuthOptions) {
     this.#credentials = opts.credentials;
@@ -76,13 +76,13 @@ export class ConnectionAuthenticator implements Authenticator {
    * Renews the access token. A request that failed with a token this process has already replaced
    * just retries with the new one: only the token a request actually used counts as stale.
    */
-  renew(sentHeaders?: Record<string, string>): Promise<boolean> {
+  renew(sentHeaders?: Record<string, string>): Promise<Renewal> {
     const c = this.#credentials;
-    if (c.type !== 'oauth2' || !this.opts.oauth) return Promise.resolve(false);
+    if (c.type !== 'oauth2' || !this.opts.oauth) return Promise.resolve('failed');
     const sent = sentHeaders?.authorization?.startsWith('Bearer ')
       ? sentHeaders.authorization.slice(7)
       : undefined;
-    if (sent !== undefined && c.access_token && sent !== c.access_token) return Promise.resolve(true);
+    if (sent !== undefined && c.access_token && sent !== c.access_token) return Promise.resolve('adopted');
     const stale = sent ?? c.access_token;
     this.#renewing ??= this.#refresh(stale).finally(() => {
       this.#renewing = undefined;
@@ -91,7 +91,7 @@ export class ConnectionAuthenticator implements Authenticator {
   }
 
   /** Refreshes unless another process already replaced `used` with a token that is still valid. */
-  async #refresh(used: string | null): Promise<boolean> {
+  async #refresh(used: string | null): Promise<Renewal> {
     const { db, vault, connectionId, oauth } = this.opts;
     const client = await db.connect();
     let revoked = false;
@@ -113,7 +113,7 @@ export class ConnectionAuthenticator implements Authenticator {
         // Another process refreshed while we waited for the lock.
         await client.query('commit');
         this.#credentials = stored;
-        return true;
+        return 'adopted';
       }
       let tokens: Record<string, unknown>;
       try {
@@ -125,7 +125,7 @@ export class ConnectionAuthenticator implements Authenticator {
         await client.query('rollback');
         if (err instanceof TokenRequestError && err.revoked) {
           revoked = true;
-          return false;
+          return 'failed';
         }
         throw new ConnectorError(
           'transient',
@@ -153,7 +153,7 @@ export class ConnectionAuthenticator implements Authenticator {
       );
       await client.query('commit');
       this.#credentials = next;
-      return true;
+      return 'refreshed';
     } catch (err) {
       await client.query('rollback').catch(() => {});
       throw err;

@@ -41,15 +41,21 @@ export interface ProviderPolicy {
   ): { remaining: number; resetInMs: number; limit?: number; windowMs?: number } | undefined;
 }
 
+/**
+ * What renewing credentials did: fetched new ones from the provider, took up newer ones that
+ * another request or process had already saved, or could not renew them.
+ */
+export type Renewal = 'refreshed' | 'adopted' | 'failed';
+
 /** Adds credentials to requests and renews them when the provider says they expired. */
 export interface Authenticator {
   headers(): Promise<Record<string, string>>;
-  /**
-   * Renews the credentials after a 401 on a request sent with `sentHeaders`; false when they
-   * cannot be renewed.
-   */
-  renew(sentHeaders?: Record<string, string>): Promise<boolean>;
+  /** Renews the credentials after a 401 on a request sent with `sentHeaders`. */
+  renew(sentHeaders?: Record<string, string>): Promise<Renewal>;
 }
+
+/** Adopted tokens a request tries before it refreshes itself (other processes may refresh in turn). */
+const MAX_ADOPTIONS = 3;
 
 /**
  * Paces requests of one connection: a steady rate from the catalog, plus pauses when the provider
@@ -163,7 +169,10 @@ export class ProviderHttp {
     const maxWait = this.opts.maxRateLimitWaitMs ?? 15 * 60_000;
     let transientFailures = 0;
     let waitedMs = 0;
-    let renewed = false;
+    // A token adopted from another process may already be expired at the provider too, so only a
+    // token this request refreshed itself being refused means the credentials are bad.
+    let refreshed = false;
+    let adoptions = 0;
     const url = this.url(req.path, req.query);
     for (;;) {
       await pacer.acquire();
@@ -210,9 +219,11 @@ export class ProviderHttp {
       if (res.status < 400) return res;
 
       const cls = policy.classify?.(res) ?? { kind: defaultKind(res.status) };
-      if (cls.kind === 'auth' && !renewed) {
-        renewed = true;
-        if (await auth.renew(headers)) continue;
+      if (cls.kind === 'auth' && !refreshed && adoptions < MAX_ADOPTIONS) {
+        const renewal = await auth.renew(headers);
+        if (renewal === 'refreshed') refreshed = true;
+        if (renewal === 'adopted') adoptions++;
+        if (renewal !== 'failed') continue;
       }
       if (cls.kind === 'rate_limited') {
         const wait = cls.waitMs ?? retryAfterMs(res.headers) ?? backoffMs(Math.min(transientFailures + 2, 6));

@@ -7,7 +7,6 @@ import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { salesforce } from '../../simulators/salesforce/index.ts';
 import { Vault } from '../../src/auth/vault.ts';
-import { freePort } from '../../src/util/net.ts';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
 import { simControl, simOAuthProvider } from '../helpers/simulator.ts';
 import { hourlySyncConfig } from '../helpers/syncs.ts';
@@ -33,6 +32,7 @@ describe('connecting through a magic link in a real browser', () => {
   let t: TestTrellis;
   let api: Client;
   let browser: Browser;
+  let db: pg.Client;
   let returnApp: Awaited<ReturnType<typeof startReturnApp>>;
 
   const link = async (provider: string) => {
@@ -48,17 +48,17 @@ describe('connecting through a magic link in a real browser', () => {
     sims.salesforce = await startSimulator(salesforce, { records: 50 });
     sims.apollo = await startSimulator(apollo, { records: 50 });
     await simControl(sims.hubspot.url, 'limits', { ten_second: 100_000, search_per_second: 1000 });
-    const port = await freePort();
+    // PORT=0: the server binds a free port, and the public URL (links, callbacks) follows it.
     t = await startTrellis({
       env: {
-        PORT: String(port),
-        TRELLIS_PUBLIC_URL: `http://127.0.0.1:${port}`,
         TRELLIS_PROVIDER_OVERRIDES: JSON.stringify(
           Object.fromEntries(Object.entries(sims).map(([k, v]) => [k, v.url])),
         ),
       },
     });
     api = client(t.baseUrl, t.apiKey);
+    db = new pg.Client({ connectionString: t.databaseUrl });
+    await db.connect();
     returnApp = await startReturnApp();
     await api('PUT', '/customers', {
       body: { customer_id: 'acme', name: 'Acme Inc', email: 'it@acme.test' },
@@ -76,6 +76,7 @@ describe('connecting through a magic link in a real browser', () => {
   });
   afterAll(async () => {
     await browser?.close();
+    await db?.end();
     await returnApp?.close();
     await t?.stop();
     for (const sim of Object.values(sims)) await sim.close();
@@ -109,12 +110,9 @@ describe('connecting through a magic link in a real browser', () => {
     expect(links.body.find((l: { id: string }) => l.id === magic.id).status).toBe('consumed');
 
     // Credentials are sealed in the database, never in the clear.
-    const db = new pg.Client({ connectionString: t.databaseUrl });
-    await db.connect();
     const { rows } = await db.query('select credentials_sealed from trellis.connections where id = $1', [
       conn.body.id,
     ]);
-    await db.end();
     expect(rows[0].credentials_sealed).toMatch(/^v1\./);
     const credentials = new Vault(t.config.encryptionKey!).decryptJson<{ refresh_token: string }>(
       rows[0].credentials_sealed,
@@ -150,6 +148,14 @@ describe('connecting through a magic link in a real browser', () => {
     await page.close();
     const conn = await api('GET', '/customers/acme/connections/salesforce');
     expect(conn.body).toMatchObject({ status: 'working', instance_url: sims.salesforce!.url });
+    // The sandbox choice is kept: its tokens are refreshed at the sandbox login host (test.salesforce.com,
+    // served here by the simulator), where a production connection keeps no login URL at all.
+    const { rows } = await db.query('select credentials_sealed from trellis.connections where id = $1', [
+      conn.body.id,
+    ]);
+    expect(
+      t.runtime.deps.vault.decryptJson<{ login_url?: string }>(rows[0].credentials_sealed).login_url,
+    ).toBe(sims.salesforce!.url);
   });
 
   it('Apollo: the API key form, checked with Apollo before it is saved', async () => {

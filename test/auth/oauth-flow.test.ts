@@ -1,16 +1,19 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import type { Credentials } from '../../src/auth/connection-auth.ts';
 import { createProject } from '../../src/core/projects.ts';
+import { openConnector } from '../../src/core/provider-access.ts';
 import { queueKeepAlives } from '../../src/engine/keep-alive.ts';
-import { freePort } from '../../src/util/net.ts';
 import { startReceiver } from '../helpers/receiver.ts';
 import { simConsent, simControl, simOAuthProvider } from '../helpers/simulator.ts';
 import { hourlySyncConfig } from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
+import { until } from '../helpers/wait.ts';
 
 const RETURN = 'http://127.0.0.1:9/app/connected';
 
@@ -20,9 +23,10 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
   let api: Client;
   let db: pg.Client;
   const simCall = (p: string, body?: unknown) => simControl(sim.url, p, body);
+  const refreshes = async (): Promise<number> => (await simCall('stats')).token_refreshes;
 
-  const newLink = async (c: Client = api, customer = 'acme') => {
-    const res = await c('POST', '/magic_links', {
+  const newLink = async (customer = 'acme') => {
+    const res = await api('POST', '/magic_links', {
       body: { customer_id: customer, provider_name: 'hubspot', return_url: RETURN, expiration_secs: 600 },
     });
     expect(res.status).toBe(201);
@@ -56,30 +60,35 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
   };
   const outcome = (location: string | null) => Object.fromEntries(new URL(location!).searchParams);
 
+  /** A customer of its own, connected to HubSpot through the whole flow; its connection id. */
+  const connectNew = async (customer: string): Promise<string> => {
+    await api('PUT', '/customers', {
+      body: { customer_id: customer, name: customer, email: `it@${customer}.test` },
+    });
+    const back = await callback(await consent(await begin(await newLink(customer))));
+    expect(outcome(back.location).result).toBe('success');
+    return (await api('GET', `/customers/${customer}/connections/hubspot`)).body.id;
+  };
+  const storedCredentials = async (connectionId: string) => {
+    const { rows } = await db.query('select credentials_sealed from trellis.connections where id = $1', [
+      connectionId,
+    ]);
+    return t.runtime.deps.vault.decryptJson<Extract<Credentials, { type: 'oauth2' }>>(
+      rows[0].credentials_sealed,
+    );
+  };
+
   beforeAll(async () => {
     sim = await startSimulator(hubspot, { records: 50 });
     await simCall('limits', { ten_second: 100_000, search_per_second: 1000 });
     await simCall('faults', { rotate_refresh_tokens: true });
-    const port = await freePort();
-    t = await startTrellis({
-      env: {
-        PORT: String(port),
-        TRELLIS_PUBLIC_URL: `http://127.0.0.1:${port}`,
-        TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }),
-      },
-    });
+    // PORT=0: the server binds a free port, and the public URL (the OAuth callback) follows it.
+    t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) } });
     api = client(t.baseUrl, t.apiKey);
     db = new pg.Client({ connectionString: t.databaseUrl });
     await db.connect();
     await api('PUT', '/customers', { body: { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' } });
     await api('POST', '/providers', { body: simOAuthProvider('hubspot') });
-    await api('POST', '/sync_configs', {
-      body: {
-        destination_name: 'Supaglue Managed Destination',
-        provider_name: 'hubspot',
-        config: hourlySyncConfig('contacts'),
-      },
-    });
   });
   afterAll(async () => {
     await db?.end();
@@ -89,8 +98,9 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
 
   it('rejects a tampered state', async () => {
     const back = await consent(await begin(await newLink()));
-    const state = back.searchParams.get('state')!;
-    back.searchParams.set('state', `${state.slice(0, -2)}${state.endsWith('A') ? 'BB' : 'AA'}`);
+    const [id, project, mac] = back.searchParams.get('state')!.split('.') as [string, string, string];
+    // The first character of the signature carries six whole bits: changing it changes the bytes.
+    back.searchParams.set('state', `${id}.${project}.${mac[0] === 'A' ? 'B' : 'A'}${mac.slice(1)}`);
     const res = await callback(back);
     expect(res.status).toBe(400);
     expect(res.body).toContain('not one Trellis started');
@@ -106,9 +116,15 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
     expect(res.body).toContain('not one Trellis started');
   });
 
-  it('rejects an expired state, sending the user back with the reason', async () => {
+  it('a state lives 15 minutes; an expired one sends the user back with the reason', async () => {
     const authorize = await begin(await newLink());
     const [stateId] = authorize.searchParams.get('state')!.split('.');
+    const { rows } = await db.query(
+      `select extract(epoch from expires_at - created_at) as lifetime from trellis.oauth_states where id = $1`,
+      [stateId],
+    );
+    expect(Number(rows[0].lifetime)).toBeGreaterThan(15 * 60 - 5);
+    expect(Number(rows[0].lifetime)).toBeLessThan(15 * 60 + 5);
     await db.query(`update trellis.oauth_states set expires_at = now() - interval '1 minute' where id = $1`, [
       stateId,
     ]);
@@ -121,12 +137,13 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
   });
 
   it('a denial on the consent page comes back as an error, and no connection is made', async () => {
-    const res = await callback(await consent(await begin(await newLink()), 'deny'));
+    await api('PUT', '/customers', { body: { customer_id: 'denier', name: 'Denier', email: 'it@d.test' } });
+    const res = await callback(await consent(await begin(await newLink('denier')), 'deny'));
     expect(outcome(res.location)).toMatchObject({
       result: 'error',
       error: expect.stringContaining('denied'),
     });
-    expect((await api('GET', '/customers/acme/connections/hubspot')).status).toBe(404);
+    expect((await api('GET', '/customers/denier/connections/hubspot')).status).toBe(404);
   });
 
   it('a replayed callback is rejected', async () => {
@@ -154,120 +171,161 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
   });
 
   it('the keep-alive refreshes an idle connection whose token is about to expire', async () => {
-    const { rows: before } = await db.query(
-      `select id, token_expires_at from trellis.connections where provider_name = 'hubspot'`,
-    );
+    const id = await connectNew('idle');
     // Make the stored token due within the keep-alive window.
+    const soon = new Date(Date.now() + 120_000).toISOString();
     await db.query(
-      `update trellis.connections set token_expires_at = now() + interval '2 minutes' where id = $1`,
-      [before[0].id],
+      'update trellis.connections set token_expires_at = $2, credentials_sealed = $3 where id = $1',
+      [id, soon, t.runtime.deps.vault.encryptJson({ ...(await storedCredentials(id)), expires_at: soon })],
     );
-    const sealed = (
-      await db.query('select credentials_sealed from trellis.connections where id = $1', [before[0].id])
-    ).rows[0];
-    const credentials = t.runtime.deps.vault.decryptJson<Record<string, unknown>>(sealed.credentials_sealed);
-    await db.query('update trellis.connections set credentials_sealed = $2 where id = $1', [
-      before[0].id,
-      t.runtime.deps.vault.encryptJson({
-        ...credentials,
-        expires_at: new Date(Date.now() + 120_000).toISOString(),
-      }),
-    ]);
-    const refreshes = (await simCall('stats')).token_refreshes;
+    const before = await refreshes();
     expect(await queueKeepAlives(t.runtime.deps)).toBe(1);
-    let after = before[0].token_expires_at;
-    for (let i = 0; i < 50 && (await simCall('stats')).token_refreshes === refreshes; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    after = (await db.query('select token_expires_at from trellis.connections where id = $1', [before[0].id]))
-      .rows[0].token_expires_at;
-    expect((await simCall('stats')).token_refreshes).toBe(refreshes + 1);
-    expect(new Date(after).getTime()).toBeGreaterThan(Date.now() + 20 * 60_000);
+    // Wait for what Trellis committed, not for the provider's side of it.
+    const after = await until('the keep-alive to save a renewed token', async () => {
+      const { rows } = await db.query('select token_expires_at from trellis.connections where id = $1', [id]);
+      return new Date(rows[0].token_expires_at).getTime() > Date.now() + 20 * 60_000 && rows[0];
+    });
+    expect(after).toBeTruthy();
+    expect(await refreshes()).toBe(before + 1);
   });
 
-  it('20 concurrent calls from several processes on an expired token cause exactly one refresh', async () => {
-    const conn = await api('GET', '/customers/acme/connections/hubspot');
+  it('a 401 on a token adopted from another process refreshes before calling the credentials bad', async () => {
+    const id = await connectNew('adopter');
+    // Two holders of the connection, as two processes would be: each has the token of the flow.
+    const first = await openConnector(t.runtime.deps, id);
+    const second = await openConnector(t.runtime.deps, id);
+    const owners = (c: typeof first) => c.ctx.http.request({ path: '/crm/v3/owners', query: { limit: 1 } });
+    const before = await refreshes();
+    // The token expires early; the second holder notices first and saves a new one.
     await simCall('faults', { expire_tokens_now: true });
-    const before = (await simCall('stats')).token_refreshes;
+    expect((await owners(second)).status).toBe(200);
+    expect(await refreshes()).toBe(before + 1);
+    // That one is revoked early too, while Trellis still takes it for valid.
+    await simCall('faults', { expire_tokens_now: true });
+    // The first holder's call fails with its old token, adopts the saved one, fails again: only a
+    // refresh of its own tells whether the credentials are bad. They are not.
+    expect((await owners(first)).status).toBe(200);
+    expect(await refreshes()).toBe(before + 2);
+    expect((await api('GET', '/customers/adopter/connections/hubspot')).body.status).toBe('working');
+  });
+
+  it('20 calls at once from four processes on an expired token cause exactly one refresh, and all share its token', async () => {
+    const id = await connectNew('storm');
     const env = {
       ...process.env,
       DATABASE_URL: t.databaseUrl,
       TRELLIS_ENCRYPTION_KEY: t.config.encryptionKey!.toString('hex'),
       TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }),
     };
-    const runOne = () =>
-      new Promise<{ ok: number; failed: string[]; after: number }>((resolve, reject) => {
-        const child = spawn(
-          process.execPath,
-          ['--import', 'tsx', 'test/helpers/provider-calls.ts', conn.body.id, '7'],
-          {
-            cwd: path.resolve(import.meta.dirname, '../..'),
-            env,
-            stdio: ['ignore', 'pipe', 'inherit'],
-          },
-        );
-        let out = '';
-        child.stdout.on('data', (c) => {
-          out += c;
-        });
-        child.once('exit', (code) =>
-          code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exit ${code}: ${out}`)),
-        );
+    type Summary = {
+      ok: number;
+      failed: string[];
+      after: number;
+      startedAt: number;
+      finishedAt: number;
+      token: string;
+    };
+    const children = Array.from({ length: 4 }, () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/provider-calls.ts', id, '5'], {
+        cwd: path.resolve(import.meta.dirname, '../..'),
+        env,
+        stdio: ['pipe', 'pipe', 'inherit'],
       });
-    const results = await Promise.all([runOne(), runOne(), runOne()]);
-    for (const r of results) expect(r).toMatchObject({ ok: 7, failed: [], after: 200 });
-    expect((await simCall('stats')).token_refreshes - before).toBe(1);
+      let out = '';
+      let markReady: () => void;
+      const ready = new Promise<void>((resolve) => {
+        markReady = resolve;
+      });
+      child.stdout.on('data', (c) => {
+        out += c;
+        if (out.startsWith('ready\n')) markReady();
+      });
+      // Its summary is the line that starts with {"ok": (warnings are logged to stdout too).
+      const summary = new Promise<Summary>((resolve, reject) =>
+        child.once('exit', (code) => {
+          const line = out.split('\n').find((l) => l.startsWith('{"ok":'));
+          if (code === 0 && line) resolve(JSON.parse(line));
+          else reject(new Error(`exit ${code}: ${out}`));
+        }),
+      );
+      return { child, ready, summary };
+    });
+    // Every process has its connector open; then the token expires, and the provider's token
+    // endpoint answers slowly, so the four refresh attempts overlap.
+    await Promise.all(children.map((c) => c.ready));
+    await simCall('faults', { expire_tokens_now: true, token_latency_ms: 1500 });
+    const before = await refreshes();
+    for (const c of children) c.child.stdin.end('go\n');
+    const results = await Promise.all(children.map((c) => c.summary));
+    await simCall('faults', { token_latency_ms: 0 });
+
+    for (const r of results) expect(r).toMatchObject({ ok: 5, failed: [], after: 200 });
+    // The four batches ran at the same time: each started before any other finished.
+    expect(Math.max(...results.map((r) => r.startedAt))).toBeLessThan(
+      Math.min(...results.map((r) => r.finishedAt)),
+    );
+    expect((await refreshes()) - before).toBe(1);
+    const saved = (await storedCredentials(id)).access_token ?? '';
+    const savedDigest = createHash('sha256').update(saved).digest('hex');
+    expect(results.map((r) => r.token)).toEqual(Array(4).fill(savedDigest));
     // The connection keeps working with the rotated refresh token.
-    const user = await api('GET', '/customers/acme/connections/_provider_user_id', {
+    const user = await api('GET', '/customers/storm/connections/_provider_user_id', {
       query: { provider_name: 'hubspot' },
     });
     expect(user.status).toBe(200);
-  }, 60_000);
+  }, 90_000);
 
   it('a revoked refresh token marks the connection bad_credentials, pauses its syncs, and re-authorizing resumes them', async () => {
+    const syncConfig = await api('POST', '/sync_configs', {
+      body: {
+        destination_name: 'Supaglue Managed Destination',
+        provider_name: 'hubspot',
+        config: hourlySyncConfig('contacts'),
+      },
+    });
+    expect(syncConfig.status, JSON.stringify(syncConfig.body)).toBe(201);
+    const runsOf = async () =>
+      (await api('GET', '/sync-runs', { query: { customer_id: 'revoked' } })).body.results as {
+        status: string;
+      }[];
+    const id = await connectNew('revoked');
+    // The connection's first run ends before its token is revoked.
+    await until('the first run to succeed', async () => (await runsOf())[0]?.status === 'SUCCESS');
+
     const receiver = await startReceiver();
     await api('POST', '/webhooks', { body: { url: receiver.url, event_types: ['sync.paused'] } });
-    const { rows } = await db.query(
-      'select credentials_sealed from trellis.connections where provider_name = $1',
-      ['hubspot'],
-    );
-    const { refresh_token } = t.runtime.deps.vault.decryptJson<{ refresh_token: string }>(
-      rows[0].credentials_sealed,
-    );
+    const { refresh_token } = await storedCredentials(id);
     expect((await simCall('revoke', { refresh_token })).revoked).toBe(true);
     await simCall('faults', { expire_tokens_now: true });
     const trigger = await api('POST', '/syncs/_trigger', {
-      headers: { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' },
+      headers: { 'x-customer-id': 'revoked', 'x-provider-name': 'hubspot' },
       body: { object_type: 'standard', object: 'contacts' },
     });
     expect(trigger.status, JSON.stringify(trigger.body)).toBe(200);
     const [event] = await receiver.waitFor(1, 45_000).catch(async (err) => {
       // Say what the run did, should the event not come.
-      const runs = await api('GET', '/sync-runs', { query: { customer_id: 'acme' } });
-      throw new Error(`${(err as Error).message}; runs: ${JSON.stringify(runs.body.results.slice(0, 3))}`);
+      throw new Error(`${(err as Error).message}; runs: ${JSON.stringify((await runsOf()).slice(0, 3))}`);
     });
     expect(JSON.parse(event!.body)).toMatchObject({
       webhook_event_type: 'sync.paused',
       object: 'contacts',
-      customer_id: 'acme',
+      customer_id: 'revoked',
     });
-    expect((await api('GET', '/customers/acme/connections/hubspot')).body.status).toBe('bad_credentials');
-    expect((await api('GET', '/syncs', { query: { customer_id: 'acme' } })).body.results[0].paused).toBe(
-      true,
-    );
+    expect((await api('GET', '/customers/revoked/connections/hubspot')).body.status).toBe('bad_credentials');
+    const syncsOf = async () =>
+      (await api('GET', '/syncs', { query: { customer_id: 'revoked' } })).body.results as {
+        paused: boolean;
+      }[];
+    expect((await syncsOf())[0]!.paused).toBe(true);
 
-    const back = await callback(await consent(await begin(await newLink())));
+    const back = await callback(await consent(await begin(await newLink('revoked'))));
     expect(outcome(back.location).result).toBe('success');
-    expect((await api('GET', '/customers/acme/connections/hubspot')).body.status).toBe('working');
-    expect((await api('GET', '/syncs', { query: { customer_id: 'acme' } })).body.results[0].paused).toBe(
-      false,
-    );
-    let runs: { status: string }[] = [];
-    for (let i = 0; i < 100 && runs[0]?.status !== 'SUCCESS'; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      runs = (await api('GET', '/sync-runs', { query: { customer_id: 'acme' } })).body.results;
-    }
-    expect(runs[0]?.status).toBe('SUCCESS');
+    expect((await api('GET', '/customers/revoked/connections/hubspot')).body.status).toBe('working');
+    expect((await syncsOf())[0]!.paused).toBe(false);
+    await until('a run after re-authorizing to succeed', async () => {
+      const runs = await runsOf();
+      return runs.length >= 3 && runs[0]!.status === 'SUCCESS';
+    });
     await receiver.close();
   }, 90_000);
 });
