@@ -16,6 +16,29 @@ export interface Fixture {
   webhookId: string;
 }
 
+/** Where a Postgres destination points (the password is sealed; the rest reads back). */
+export interface WarehouseConfig {
+  host: string;
+  port: number;
+  database: string;
+  schema: string;
+  user: string;
+  password: string;
+}
+
+/** A destination config for the database at `databaseUrl`, writing into `schema`. */
+export function warehouseAt(databaseUrl: string, schema: string): WarehouseConfig {
+  const url = new URL(databaseUrl);
+  return {
+    host: url.hostname,
+    port: Number(url.port),
+    database: url.pathname.slice(1),
+    schema,
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+  };
+}
+
 async function ok<T = any>(p: Promise<{ status: number; body: T }>, status: number): Promise<T> {
   const res = await p;
   expect(res.status, JSON.stringify(res.body)).toBe(status);
@@ -35,6 +58,15 @@ export async function createFixture(
   webhookUrl = 'http://127.0.0.1:9/unused',
   /** A refresh token the HubSpot provider (client `hubspot-client-<tag>`) accepts, e.g. from a simulator. */
   hubspotRefreshToken = `hubspot-refresh-${tag}`,
+  /** The Postgres destination's server; by default a made-up one (nothing lands anywhere). */
+  warehouse: WarehouseConfig = {
+    host: '127.0.0.1',
+    port: 5432,
+    database: 'wh',
+    schema: 'public',
+    user: 'loader',
+    password: `pg-password-${tag}`,
+  },
 ): Promise<Fixture> {
   const customerId = `customer-${tag}`;
   await ok(
@@ -49,14 +81,7 @@ export async function createFixture(
       body: {
         name: destinationName,
         type: 'postgres',
-        config: {
-          host: '127.0.0.1',
-          port: 5432,
-          database: 'wh',
-          schema: 'public',
-          user: 'loader',
-          password: `pg-password-${tag}`,
-        },
+        config: warehouse,
       },
     }),
     201,
