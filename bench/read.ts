@@ -1,6 +1,7 @@
 import type { ProviderName } from '../src/connectors/catalog.ts';
 import { ProviderHttp, RequestPacer } from '../src/connectors/http.ts';
 import { connectorFor } from '../src/connectors/registry.ts';
+import { OutboundPolicy } from '../src/net/outbound.ts';
 import { arg, peakRssMb, rate, simControl, spawnSimulator, timed } from './lib.ts';
 
 /**
@@ -190,6 +191,13 @@ for (const c of CASES) {
   const http = new ProviderHttp({
     baseUrl: sim.url,
     auth: { headers: async () => headers, renew: async () => 'failed' as const },
+    // The simulator stands in for the provider, as TRELLIS_PROVIDER_OVERRIDES would name it.
+    outbound: new OutboundPolicy({
+      strict: false,
+      allowLoopback: false,
+      allowed: [],
+      providerHosts: [new URL(sim.url).hostname],
+    }),
     policy: module.policy,
     pacer: () => new RequestPacer(1_000_000),
   });

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseAllowances } from './net/outbound.ts';
 
 /** Runtime configuration, read once from the environment and validated before anything starts. */
 export interface Config {
@@ -17,6 +18,10 @@ export interface Config {
   webhookRetryDelaySeconds: number;
   /** A sync run whose worker has not reported for this long is taken to be dead and resumed elsewhere. */
   staleRunSeconds: number;
+  /** `strict` also keeps webhooks and destinations out of private networks (TRELLIS_OUTBOUND_POLICY). */
+  outboundPolicy: 'standard' | 'strict';
+  /** CIDRs, addresses and host names every outbound connection may reach (TRELLIS_ALLOWED_OUTBOUND). */
+  allowedOutbound: string[];
 }
 
 export class ConfigError extends Error {}
@@ -119,6 +124,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!Number.isInteger(staleRunSeconds) || staleRunSeconds < 2 || staleRunSeconds > 3600) {
     throw new ConfigError('TRELLIS_STALE_RUN_SECONDS must be a whole number of seconds between 2 and 3600');
   }
+  const outboundPolicy = env.TRELLIS_OUTBOUND_POLICY || 'standard';
+  if (outboundPolicy !== 'standard' && outboundPolicy !== 'strict') {
+    throw new ConfigError(`TRELLIS_OUTBOUND_POLICY must be standard or strict, got "${outboundPolicy}"`);
+  }
+  const allowedOutbound = (env.TRELLIS_ALLOWED_OUTBOUND ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  try {
+    parseAllowances(allowedOutbound);
+  } catch (err) {
+    throw new ConfigError(
+      `TRELLIS_ALLOWED_OUTBOUND: ${(err as Error).message} (a comma-separated list like 10.0.0.0/8,db.internal)`,
+    );
+  }
   return {
     port,
     host,
@@ -133,5 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookMaxAttempts,
     webhookRetryDelaySeconds,
     staleRunSeconds,
+    outboundPolicy,
+    allowedOutbound,
   };
 }

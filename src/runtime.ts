@@ -11,6 +11,7 @@ import { closeDestinations } from './destinations/index.ts';
 import { startQueue } from './engine/queue.ts';
 import { startWorkers } from './engine/workers.ts';
 import type { Logger } from './logger.ts';
+import { isLoopbackHost, OutboundPolicy } from './net/outbound.ts';
 
 export interface Roles {
   api: boolean;
@@ -61,6 +62,18 @@ function listeningUrl(app: FastifyInstance): string {
   return `http://${host}:${address.port}`;
 }
 
+/** The outbound network policy this configuration asks for. */
+export function outboundPolicyFor(config: Config): OutboundPolicy {
+  return new OutboundPolicy({
+    strict: config.outboundPolicy === 'strict',
+    // A local installation (its public URL on loopback, or PORT=0 before it listens) may deliver
+    // webhooks to, and sync into, services on the same machine.
+    allowLoopback: !config.publicUrl || isLoopbackHost(new URL(config.publicUrl).hostname),
+    allowed: config.allowedOutbound,
+    providerHosts: Object.values(config.providerOverrides).map((origin) => new URL(origin).hostname),
+  });
+}
+
 /** Database, vault and migrations: what every command that touches data needs. */
 export async function openDatabase(config: Config, log: Logger) {
   let embedded: EmbeddedPostgres | undefined;
@@ -103,7 +116,9 @@ export async function startRuntime(config: Config, log: Logger, roles: Roles): P
   try {
     const queue = await startQueue({ databaseUrl: url, log, worker: roles.worker });
     stops.push(() => queue.stop());
-    const deps: CoreDeps = { config, db, vault, queue, log };
+    const outbound = outboundPolicyFor(config);
+    stops.push(() => outbound.close());
+    const deps: CoreDeps = { config, db, vault, queue, log, outbound };
     const { apiKey } = await bootstrapDefaultProject(db, config.bootstrapApiKey);
     if (roles.worker) {
       const workers = await startWorkers(deps);

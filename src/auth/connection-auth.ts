@@ -1,5 +1,6 @@
 import { type Authenticator, ConnectorError, type Renewal } from '../connectors/http.ts';
 import type { Db } from '../db/pool.ts';
+import type { OutboundPolicy } from '../net/outbound.ts';
 import { requestTokens, type TokenEndpoint, TokenRequestError } from './oauth.ts';
 import type { Vault } from './vault.ts';
 
@@ -25,6 +26,7 @@ export interface ConnectionAuthOptions {
   connectionId: string;
   credentials: Credentials;
   apiKeyHeader?: string;
+  outbound: OutboundPolicy;
   /** Where and as whom to refresh OAuth tokens; absent for key-based connections. */
   oauth?: { endpoint: TokenEndpoint; client: { id: string; secret: string }; instanceUrlField?: string };
   /** Called once when the provider rejects the refresh token: the connection needs re-authorizing. */
@@ -117,7 +119,7 @@ export class ConnectionAuthenticator implements Authenticator {
       }
       let tokens: Record<string, unknown>;
       try {
-        tokens = await requestTokens(oauth!.endpoint, oauth!.client, {
+        tokens = await requestTokens(this.opts.outbound, oauth!.endpoint, oauth!.client, {
           grant_type: 'refresh_token',
           refresh_token: stored.refresh_token,
         });

@@ -1,3 +1,8 @@
+import { type OutboundPolicy, readCapped } from '../net/outbound.ts';
+
+/** A token response is a small JSON document; anything larger is not one. */
+const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
+
 /** The client side of OAuth 2.0 token requests (authorization code exchange and refresh). */
 export interface TokenEndpoint {
   tokenUrl: string;
@@ -5,12 +10,15 @@ export interface TokenEndpoint {
   clientAuth: 'body' | 'basic';
 }
 
+/** A failed token request; its message holds the status and OAuth error code, never provider text. */
 export class TokenRequestError extends Error {
   constructor(
     /** The OAuth error code (`invalid_grant` means the grant was revoked or already used). */
     readonly error: string,
     message: string,
     readonly status: number,
+    /** The provider's own description, for logs only. */
+    readonly description?: string,
   ) {
     super(message);
   }
@@ -25,6 +33,7 @@ export class TokenRequestError extends Error {
 }
 
 export async function requestTokens(
+  outbound: OutboundPolicy,
   endpoint: TokenEndpoint,
   client: { id: string; secret: string },
   params: Record<string, string>,
@@ -42,7 +51,7 @@ export async function requestTokens(
   }
   let res: Response;
   try {
-    res = await fetch(endpoint.tokenUrl, {
+    res = await outbound.fetch('provider', endpoint.tokenUrl, {
       method: 'POST',
       headers,
       body: form,
@@ -51,11 +60,12 @@ export async function requestTokens(
   } catch (err) {
     throw new TokenRequestError(
       'temporarily_unavailable',
-      `token endpoint unreachable: ${(err as Error).message}`,
+      'token endpoint unreachable',
       0,
+      (err as Error).message,
     );
   }
-  const text = await res.text();
+  const text = await readCapped(res, MAX_TOKEN_RESPONSE_BYTES).catch(() => '');
   let body: Record<string, unknown> = {};
   try {
     body = JSON.parse(text) as Record<string, unknown>;
@@ -65,7 +75,7 @@ export async function requestTokens(
   if (!res.ok || typeof body.access_token !== 'string') {
     // HubSpot answers a dead refresh token with `status: BAD_REFRESH_TOKEN` instead of `error`.
     const error =
-      typeof body.error === 'string'
+      typeof body.error === 'string' && /^[a-z_]{1,64}$/.test(body.error)
         ? body.error
         : body.status === 'BAD_REFRESH_TOKEN' || body.status === 'BAD_AUTH_CODE'
           ? 'invalid_grant'
@@ -76,8 +86,9 @@ export async function requestTokens(
       typeof body.error_description === 'string' ? body.error_description : text.slice(0, 200);
     throw new TokenRequestError(
       error,
-      `token request failed (${res.status} ${error}): ${description}`,
+      `token request failed (${res.status} ${error})`,
       res.status,
+      description,
     );
   }
   return body;

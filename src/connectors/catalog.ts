@@ -41,6 +41,11 @@ export interface ProviderApi {
   defaultScopes?: string[];
   /** Token-response field with the account's own API host (Salesforce `instance_url`, Pipedrive `api_domain`). */
   instanceUrlField?: string;
+  /**
+   * Domains an account's own host must be under, when the host comes from a user or a token
+   * response (Salesforce instance and My Domain login URLs, Pipedrive's company domain).
+   */
+  instanceDomains?: string[];
   /** Token-response field naming the account (HubSpot `hub_id`). */
   accountField?: string;
   /** Where to read `accountField` when the token response lacks it; `{access_token}` is filled in. */
@@ -103,6 +108,7 @@ export const CATALOG: Record<ProviderName, ProviderDefinition> = {
     scopeSeparator: ' ',
     defaultScopes: ['api', 'refresh_token'],
     instanceUrlField: 'instance_url',
+    instanceDomains: ['salesforce.com', 'force.com', 'cloudforce.com', 'salesforce.mil'],
     // Salesforce limits by a daily request budget, not by rate; keep a polite pace.
     requestsPerSecond: 20,
   }),
@@ -114,6 +120,7 @@ export const CATALOG: Record<ProviderName, ProviderDefinition> = {
     scopeSeparator: ' ',
     defaultScopes: ['base', 'contacts:read', 'deals:read', 'users:read'],
     instanceUrlField: 'api_domain',
+    instanceDomains: ['pipedrive.com'],
     requestsPerSecond: 20,
   }),
   zendesk_sell: def('zendesk_sell', 'Zendesk Sell', 'crm', ['oauth2']),
@@ -166,4 +173,28 @@ export function providerUrl(template: string, opts: { instanceUrl?: string; over
   url.protocol = origin.protocol;
   url.host = origin.host;
   return url.toString().replace(/\/$/, '');
+}
+
+/**
+ * The origin of an account's host that came from a user or a token response, when it is the
+ * provider's own (https, under one of its `instanceDomains`) or the provider's override origin;
+ * throws otherwise. Only the origin is kept: a path, query or fragment cannot steer requests.
+ */
+export function providerHostOrigin(provider: ProviderDefinition, raw: string, override?: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`"${raw}" is not a URL`);
+  }
+  if (override && url.origin === new URL(override).origin) return url.origin;
+  const host = url.hostname.toLowerCase();
+  const domains = provider.api?.instanceDomains ?? [];
+  const own = domains.some((d) => host === d || host.endsWith(`.${d}`));
+  if (url.protocol !== 'https:' || !own || url.username || url.password || url.port) {
+    throw new Error(
+      `${url.origin} is not a ${provider.displayName} host (https on ${domains.map((d) => `*.${d}`).join(', ') || 'no known domain'})`,
+    );
+  }
+  return url.origin;
 }

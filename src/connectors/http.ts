@@ -1,4 +1,8 @@
 import type { Logger } from '../logger.ts';
+import { OutboundDenied, type OutboundPolicy, ResponseTooLarge, readCapped } from '../net/outbound.ts';
+
+/** The largest response body read from a provider (a page of a bulk export at most). */
+const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 /** The kinds every provider failure is mapped to; callers decide on the kind, never on raw statuses. */
 export type ConnectorErrorKind =
@@ -9,6 +13,25 @@ export type ConnectorErrorKind =
   | 'validation'
   | 'transient';
 
+/**
+ * The provider's own error code in a failure body (HubSpot `category`, Salesforce `errorCode`,
+ * OAuth `error`), when it is a code: provider free text never reaches API callers.
+ */
+export function providerErrorCode(body: unknown): string | undefined {
+  const first = Array.isArray(body) ? body[0] : body;
+  if (!first || typeof first !== 'object') return undefined;
+  const record = first as Record<string, unknown>;
+  for (const key of ['errorCode', 'error_code', 'category', 'code', 'error']) {
+    const value = record[key];
+    if (typeof value === 'string' && /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(value)) return value;
+  }
+  return undefined;
+}
+
+/**
+ * A provider failure. Its message is written by Trellis and safe to show API callers; the
+ * provider's own answer stays in `body`, for logs.
+ */
 export class ConnectorError extends Error {
   constructor(
     readonly kind: ConnectorErrorKind,
@@ -139,6 +162,7 @@ export class ProviderHttp {
     private readonly opts: {
       baseUrl: string;
       auth: Authenticator;
+      outbound: OutboundPolicy;
       policy: ProviderPolicy;
       /** The pacer of a lane of this connection (`default` unless a request names one). */
       pacer: (lane: string) => RequestPacer;
@@ -192,13 +216,14 @@ export class ProviderHttp {
       let res: ProviderResponse<T>;
       try {
         this.requestCount++;
-        const raw = await fetch(url, {
+        const raw = await this.opts.outbound.fetch('provider', url, {
           method: req.method ?? 'GET',
           headers,
           body,
+          redirect: 'follow',
           signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
         });
-        const text = await raw.text();
+        const text = await readCapped(raw, MAX_RESPONSE_BYTES);
         const isJson = (raw.headers.get('content-type') ?? '').includes('json');
         res = {
           status: raw.status,
@@ -206,9 +231,13 @@ export class ProviderHttp {
           body: (isJson && !req.text && text ? JSON.parse(text) : text) as T,
         };
       } catch (err) {
+        if (err instanceof OutboundDenied || err instanceof ResponseTooLarge) {
+          throw new ConnectorError('validation', `request to ${url.host} refused: ${err.message}`);
+        }
         // Connection dropped, timed out, or a body cut short: the same request may well work again.
         if (++transientFailures > maxRetries) {
-          throw new ConnectorError('transient', `request to ${url.host} failed: ${(err as Error).message}`);
+          this.opts.log?.warn({ host: url.host, err }, 'provider request failed');
+          throw new ConnectorError('transient', `request to ${url.host} failed: no answer after retries`);
         }
         await sleep(backoffMs(transientFailures));
         continue;
@@ -238,11 +267,10 @@ export class ProviderHttp {
         await sleep(retryAfterMs(res.headers) ?? backoffMs(transientFailures));
         continue;
       }
-      const detail =
-        typeof res.body === 'string' ? res.body.slice(0, 300) : JSON.stringify(res.body).slice(0, 300);
+      const code = providerErrorCode(res.body);
       throw new ConnectorError(
         cls.kind,
-        `${req.method ?? 'GET'} ${url.pathname} answered ${res.status}: ${detail}`,
+        `${req.method ?? 'GET'} ${url.pathname} answered ${res.status}${code ? ` (${code})` : ''}`,
         res.status,
         res.body,
         cls.waitMs,

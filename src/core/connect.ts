@@ -8,9 +8,11 @@ import {
   CATALOG,
   type ProviderDefinition,
   type ProviderName,
+  providerHostOrigin,
   providerUrl,
 } from '../connectors/catalog.ts';
 import { transaction } from '../db/pool.ts';
+import { readCapped } from '../net/outbound.ts';
 import type { CoreDeps } from './deps.ts';
 import { unprocessable } from './errors.ts';
 import { emitEvent } from './events.ts';
@@ -236,6 +238,7 @@ export async function completeOAuth(
   let tokens: Record<string, unknown>;
   try {
     tokens = await requestTokens(
+      deps.outbound,
       { tokenUrl, clientAuth: api.clientAuth ?? 'body' },
       { id: app.clientId, secret: deps.vault.decrypt(app.secret) },
       {
@@ -258,7 +261,15 @@ export async function completeOAuth(
       state.returnUrl,
     );
   }
-  const instanceUrl = await instanceUrlOf(provider, tokens, override);
+  let instanceUrl: string;
+  try {
+    instanceUrl = await instanceUrlOf(deps, provider, tokens, override);
+  } catch {
+    throw new ConnectFailure(
+      `${provider.displayName} named an account host that is not its own; the connection was not saved.`,
+      state.returnUrl,
+    );
+  }
   const expiresIn = Number(tokens.expires_in);
   const expiresAt =
     Number.isFinite(expiresIn) && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
@@ -292,13 +303,14 @@ export async function completeOAuth(
 
 /** The account's own API host or portal URL, from the token response or the provider's token info. */
 async function instanceUrlOf(
+  deps: CoreDeps,
   provider: ProviderDefinition,
   tokens: Record<string, unknown>,
   override: string | undefined,
 ): Promise<string> {
   const api = provider.api!;
   if (api.instanceUrlField && typeof tokens[api.instanceUrlField] === 'string')
-    return tokens[api.instanceUrlField] as string;
+    return providerHostOrigin(provider, tokens[api.instanceUrlField] as string, override);
   if (!api.accountField || !api.accountUrl) return '';
   let account = tokens[api.accountField];
   if (account === undefined && api.accountInfoPath) {
@@ -306,10 +318,14 @@ async function instanceUrlOf(
       '{access_token}',
       encodeURIComponent(String(tokens.access_token)),
     );
-    const res = await fetch(providerUrl(api.baseUrl, { override }) + path, {
-      signal: AbortSignal.timeout(15_000),
-    }).catch(() => undefined);
-    const info = res?.ok ? ((await res.json()) as Record<string, unknown>) : {};
+    const res = await deps.outbound
+      .fetch('provider', providerUrl(api.baseUrl, { override }) + path, {
+        signal: AbortSignal.timeout(15_000),
+      })
+      .catch(() => undefined);
+    const info = res?.ok
+      ? (JSON.parse(await readCapped(res, 1024 * 1024).catch(() => '{}')) as Record<string, unknown>)
+      : {};
     account = info[api.accountField];
   }
   return account === undefined ? '' : api.accountUrl.replace('{account}', String(account));

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Credentials } from '../auth/connection-auth.ts';
-import { CATALOG, isProviderName, type ProviderName } from '../connectors/catalog.ts';
+import { CATALOG, isProviderName, type ProviderName, providerHostOrigin } from '../connectors/catalog.ts';
 import { transaction } from '../db/pool.ts';
 import { findCustomer } from './customers.ts';
 import type { CoreDeps } from './deps.ts';
@@ -82,7 +82,23 @@ export async function findConnection(
   return rows[0];
 }
 
-function credentialsOf(input: ManualConnectionInput): { credentials: Credentials; instanceUrl: string } {
+/** A host the caller gave for the provider, when it is the provider's own; a 400 otherwise. */
+function providerHost(deps: CoreDeps, input: ManualConnectionInput, field: string, raw: string): string {
+  try {
+    return providerHostOrigin(
+      CATALOG[input.provider_name],
+      raw,
+      deps.config.providerOverrides[input.provider_name],
+    );
+  } catch (err) {
+    throw badRequest(`${field}: ${(err as Error).message}`);
+  }
+}
+
+function credentialsOf(
+  deps: CoreDeps,
+  input: ManualConnectionInput,
+): { credentials: Credentials; instanceUrl: string } {
   switch (input.provider_name) {
     case 'apollo':
       return { credentials: { type: 'api_key', api_key: input.api_key }, instanceUrl: '' };
@@ -102,9 +118,9 @@ function credentialsOf(input: ManualConnectionInput): { credentials: Credentials
           refresh_token: input.refresh_token,
           access_token: null,
           expires_at: null,
-          ...(input.login_url ? { login_url: input.login_url } : {}),
+          ...(input.login_url ? { login_url: providerHost(deps, input, 'login_url', input.login_url) } : {}),
         },
-        instanceUrl: input.instance_url,
+        instanceUrl: providerHost(deps, input, 'instance_url', input.instance_url),
       };
     case 'hubspot':
       return {
@@ -131,7 +147,7 @@ export async function createConnection(
 ): Promise<Connection> {
   const customer = await findCustomer(deps, projectId, customerExternalId);
   const providerName = input.provider_name;
-  const { credentials, instanceUrl } = credentialsOf(input);
+  const { credentials, instanceUrl } = credentialsOf(deps, input);
   return transaction(deps.db, async (client) => {
     const app = await providerAppForConnection(deps, client, projectId, providerName);
     const { rows } = await client.query<{ id: string }>(

@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import type { Db } from '../db/pool.ts';
 import type { Queue } from '../engine/queue.ts';
 import type { Logger } from '../logger.ts';
+import type { OutboundPolicy } from '../net/outbound.ts';
 
 /** What every core service needs; built once per process by src/runtime.ts. */
 export interface CoreDeps {
@@ -11,4 +12,6 @@ export interface CoreDeps {
   vault: Vault;
   queue: Queue;
   log: Logger;
+  /** Every outbound connection (providers, webhooks, destinations, proxy) goes through it. */
+  outbound: OutboundPolicy;
 }

@@ -1,5 +1,5 @@
 import { ConnectionAuthenticator, type Credentials } from '../auth/connection-auth.ts';
-import { CATALOG, type ProviderName, providerUrl } from '../connectors/catalog.ts';
+import { CATALOG, type ProviderName, providerHostOrigin, providerUrl } from '../connectors/catalog.ts';
 import { ConnectorError, ProviderHttp, RequestPacer } from '../connectors/http.ts';
 import { connectorFor } from '../connectors/registry.ts';
 import type { Connector, ConnectorContext } from '../connectors/types.ts';
@@ -53,14 +53,30 @@ export async function openConnector(
   const override = deps.config.providerOverrides[row.providerName];
   const credentials = deps.vault.decryptJson<Credentials>(row.sealed);
 
-  const loginUrl = credentials.type === 'oauth2' ? credentials.login_url : undefined;
-  const tokenUrl = loginUrl ? `${loginUrl.replace(/\/$/, '')}/services/oauth2/token` : api.tokenUrl;
+  // Hosts that came from a user or a token response are checked again on every use: rows written
+  // before the check existed must not steer requests (and secrets) elsewhere either.
+  const ownHost = (what: string, raw: string) => {
+    try {
+      return providerHostOrigin(definition, raw, override);
+    } catch (err) {
+      throw new ConnectorError('validation', `the connection's ${what}: ${(err as Error).message}`);
+    }
+  };
+  const loginUrl =
+    credentials.type === 'oauth2' && credentials.login_url
+      ? ownHost('login URL', credentials.login_url)
+      : undefined;
+  const instanceUrl = api.baseUrl.includes('{instance_url}')
+    ? ownHost('instance URL', row.instanceUrl)
+    : row.instanceUrl;
+  const tokenUrl = loginUrl ? `${loginUrl}/services/oauth2/token` : api.tokenUrl;
   const auth = new ConnectionAuthenticator({
     db: deps.db,
     vault: deps.vault,
     connectionId,
     credentials,
     apiKeyHeader: api.apiKeyHeader,
+    outbound: deps.outbound,
     oauth:
       tokenUrl && row.clientId && row.clientSecretSealed
         ? {
@@ -81,8 +97,9 @@ export async function openConnector(
     return p;
   };
   const http = new ProviderHttp({
-    baseUrl: providerUrl(api.baseUrl, { instanceUrl: row.instanceUrl, override }),
+    baseUrl: providerUrl(api.baseUrl, { instanceUrl, override }),
     auth,
+    outbound: deps.outbound,
     policy: module.policy,
     pacer,
     log: deps.log,
@@ -92,7 +109,7 @@ export async function openConnector(
     connector: module.connector,
     providerName: row.providerName,
     auth,
-    ctx: { http, instanceUrl: row.instanceUrl, accessToken: () => auth.accessToken() },
+    ctx: { http, instanceUrl, accessToken: () => auth.accessToken() },
   };
 }
 
@@ -118,12 +135,14 @@ export async function verifyCredentials(
     connectionId: '',
     credentials,
     apiKeyHeader: definition.api.apiKeyHeader,
+    outbound: deps.outbound,
     onRevoked: async () => {},
   });
   const pacer = new RequestPacer(definition.api.requestsPerSecond);
   const http = new ProviderHttp({
     baseUrl: providerUrl(definition.api.baseUrl, { instanceUrl, override }),
     auth,
+    outbound: deps.outbound,
     policy: module.policy,
     pacer: () => pacer,
     log: deps.log,

@@ -1,4 +1,5 @@
 import { generateWebhookSecret, signWebhook } from '../auth/webhook-signature.ts';
+import { OutboundDenied } from '../net/outbound.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, notFound } from './errors.ts';
 import { type DeliveryJob, EVENT_TYPES } from './events.ts';
@@ -27,7 +28,7 @@ export interface WebhookDelivery {
 
 const DELIVERY_TIMEOUT_MS = 10_000;
 
-function checkEndpointInput(url: string, eventTypes: string[]): void {
+async function checkEndpointInput(deps: CoreDeps, url: string, eventTypes: string[]): Promise<void> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -36,6 +37,13 @@ function checkEndpointInput(url: string, eventTypes: string[]): void {
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw badRequest('url must use http or https');
+  }
+  if (parsed.username || parsed.password) throw badRequest('url must not carry a user name or password');
+  const refusal = await deps.outbound.refusal('webhook', parsed.hostname);
+  if (refusal) {
+    throw badRequest(
+      `url: ${parsed.hostname} is not reachable for webhooks (${refusal}); see TRELLIS_ALLOWED_OUTBOUND`,
+    );
   }
   const known = new Set<string>([...EVENT_TYPES, '*']);
   const unknown = eventTypes.filter((t) => !known.has(t));
@@ -52,7 +60,7 @@ export async function createWebhookEndpoint(
   input: { url: string; eventTypes: string[] },
 ): Promise<WebhookEndpoint & { secret: string }> {
   const eventTypes = input.eventTypes.length > 0 ? input.eventTypes : ['*'];
-  checkEndpointInput(input.url, eventTypes);
+  await checkEndpointInput(deps, input.url, eventTypes);
   const secret = generateWebhookSecret();
   const { rows } = await deps.db.query<WebhookEndpoint>(
     `insert into webhook_endpoints (project_id, url, secret_sealed, event_types)
@@ -132,7 +140,7 @@ export async function deliverWebhook(deps: CoreDeps, job: DeliveryJob, attempt: 
   let responseStatus: number | null = null;
   let error: string | null = null;
   try {
-    const res = await fetch(target.url, {
+    const res = await deps.outbound.fetch('webhook', target.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -146,11 +154,18 @@ export async function deliverWebhook(deps: CoreDeps, job: DeliveryJob, attempt: 
       signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
     });
     responseStatus = res.status;
-    await res.arrayBuffer().catch(() => undefined);
+    // The answer is not read: only its status counts, and a receiver may not make Trellis download.
+    await res.body?.cancel().catch(() => undefined);
     if (res.status < 200 || res.status >= 300) error = `endpoint answered HTTP ${res.status}`;
   } catch (err) {
+    // Deliberately coarse: what a failure says must not map the network behind the URL.
     error =
-      (err as Error).name === 'TimeoutError' ? 'timed out' : `request failed: ${(err as Error).message}`;
+      err instanceof OutboundDenied
+        ? err.message
+        : (err as Error).name === 'TimeoutError'
+          ? 'timed out'
+          : 'could not connect';
+    deps.log.debug({ err, endpointId: job.endpointId }, 'webhook connection failed');
   }
   const durationMs = Math.round(performance.now() - started);
   await deps.db.query(

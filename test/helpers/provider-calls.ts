@@ -12,13 +12,14 @@ import { openConnector } from '../../src/core/provider-access.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { startQueue } from '../../src/engine/queue.ts';
 import { createLogger } from '../../src/logger.ts';
+import { outboundPolicyFor } from '../../src/runtime.ts';
 
 const [connectionId, countArg] = process.argv.slice(2);
 const config = loadConfig();
 const log = createLogger('warn');
 const db = createPool(config.databaseUrl!, 25);
 const queue = await startQueue({ databaseUrl: config.databaseUrl!, log, worker: false });
-const deps = { config, db, vault: new Vault(config.encryptionKey!), queue, log };
+const deps = { config, db, vault: new Vault(config.encryptionKey!), queue, log, outbound: outboundPolicyFor(config) };
 const { ctx, auth } = await openConnector(deps, connectionId!);
 
 process.stdout.write('ready\n');

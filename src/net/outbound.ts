@@ -1,0 +1,247 @@
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import { Agent, buildConnector, type Dispatcher, fetch as undiciFetch } from 'undici';
+
+/**
+ * Why Trellis opens a connection. Providers are public SaaS, so provider calls reach public
+ * addresses only; webhooks and destinations may live in the operator's own network.
+ */
+export type OutboundPurpose = 'provider' | 'webhook' | 'destination';
+
+export interface OutboundSettings {
+  /** Deny private ranges to webhooks and destinations too (operators hosting untrusted tenants). */
+  strict: boolean;
+  /** Let webhooks and destinations reach loopback (a local installation talking to itself). */
+  allowLoopback: boolean;
+  /** CIDRs, addresses and host names always allowed (`TRELLIS_ALLOWED_OUTBOUND`). */
+  allowed: string[];
+  /** Hosts that stand in for providers (`TRELLIS_PROVIDER_OVERRIDES`): allowed for provider calls. */
+  providerHosts: string[];
+}
+
+/** Loopback host names and addresses, as a public URL may name them. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = bareHost(host);
+  if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
+  if (!net.isIP(bare)) return false;
+  const { address, family } = normalize(bare);
+  return LOOPBACK.check(address, family);
+}
+
+/** A connection the outbound policy refuses; its message names the host, never a response. */
+export class OutboundDenied extends Error {
+  constructor(
+    readonly host: string,
+    readonly reason: string,
+  ) {
+    super(`outbound connection to ${host} denied: ${reason}`);
+  }
+}
+
+const UNRESOLVED = 'the name does not resolve';
+
+/** No purpose reaches these: "this network", link-local (cloud metadata), multicast, reserved. */
+const NEVER = blockList(
+  ['0.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4'],
+  ['::/128', 'fe80::/10', 'ff00::/8'],
+);
+const LOOPBACK = blockList(['127.0.0.0/8'], ['::1/128']);
+/** Private, shared (carrier NAT), benchmarking and unique-local ranges. */
+const PRIVATE = blockList(
+  ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '198.18.0.0/15'],
+  ['fc00::/7'],
+);
+
+function blockList(v4: string[], v6: string[]): net.BlockList {
+  const list = new net.BlockList();
+  for (const cidr of v4) addCidr(list, cidr);
+  for (const cidr of v6) addCidr(list, cidr);
+  return list;
+}
+
+function addCidr(list: net.BlockList, cidr: string): void {
+  const [address, bits] = cidr.split('/') as [string, string | undefined];
+  const family = net.isIP(address) === 6 ? 'ipv6' : 'ipv4';
+  list.addSubnet(address, bits === undefined ? (family === 'ipv6' ? 128 : 32) : Number(bits), family);
+}
+
+/** An IPv6 address that carries an IPv4 one (mapped, NAT64) is judged as that IPv4 address. */
+function normalize(address: string): { address: string; family: 'ipv4' | 'ipv6' } {
+  if (net.isIP(address) === 4) return { address, family: 'ipv4' };
+  const embedded = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (embedded) return { address: embedded, family: 'ipv4' };
+  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (hex) {
+    const n = (Number.parseInt(hex[1]!, 16) << 16) | Number.parseInt(hex[2]!, 16);
+    return { address: [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.'), family: 'ipv4' };
+  }
+  return { address, family: 'ipv6' };
+}
+
+/** `[::1]` (as URLs write IPv6 hosts) → `::1`; names lower-cased. */
+function bareHost(host: string): string {
+  return host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+}
+
+/** Parses `TRELLIS_ALLOWED_OUTBOUND`-style entries; throws on one that is neither a CIDR nor a host. */
+export function parseAllowances(entries: string[]): { addresses: net.BlockList; hosts: Set<string> } {
+  const addresses = new net.BlockList();
+  const hosts = new Set<string>();
+  for (const raw of entries) {
+    const entry = bareHost(raw.trim());
+    if (!entry) continue;
+    const [address, bits] = entry.split('/');
+    if (net.isIP(address!)) {
+      const max = net.isIP(address!) === 6 ? 128 : 32;
+      const n = bits === undefined ? max : Number(bits);
+      if (!Number.isInteger(n) || n < 0 || n > max) throw new Error(`"${raw}" has a bad prefix length`);
+      addCidr(addresses, `${address}/${n}`);
+    } else if (/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(entry)) {
+      hosts.add(entry);
+    } else {
+      throw new Error(`"${raw}" is neither an address, a CIDR nor a host name`);
+    }
+  }
+  return { addresses, hosts };
+}
+
+/**
+ * The one network policy every outbound connection passes: provider API and token calls,
+ * webhooks, destination databases and the proxy. It judges the address actually connected to,
+ * after resolution, so a name that resolves (or re-resolves) to an internal address is refused.
+ */
+export class OutboundPolicy {
+  readonly #allowed: { addresses: net.BlockList; hosts: Set<string> };
+  readonly #providerHosts: Set<string>;
+  readonly #agents = new Map<OutboundPurpose, Dispatcher>();
+
+  constructor(private readonly settings: OutboundSettings) {
+    this.#allowed = parseAllowances(settings.allowed);
+    this.#providerHosts = new Set(settings.providerHosts.map(bareHost));
+  }
+
+  #hostAllowed(purpose: OutboundPurpose, host: string): boolean {
+    if (purpose === 'provider' && this.#providerHosts.has(host)) return true;
+    if (this.#allowed.hosts.has(host)) return true;
+    for (const entry of this.#allowed.hosts) {
+      if (entry.startsWith('*.') && host.endsWith(entry.slice(1))) return true;
+    }
+    return false;
+  }
+
+  /** Why `purpose` may not connect to `address` (reached through the name `host`), or undefined. */
+  denial(purpose: OutboundPurpose, host: string, address: string): string | undefined {
+    if (this.#hostAllowed(purpose, bareHost(host))) return undefined;
+    const { address: ip, family } = normalize(address);
+    if (this.#allowed.addresses.check(ip, family)) return undefined;
+    if (NEVER.check(ip, family)) return 'a link-local, multicast or reserved address';
+    if (LOOPBACK.check(ip, family)) {
+      if (purpose === 'provider') return 'providers are reached on public addresses only';
+      return this.settings.allowLoopback ? undefined : 'loopback is not allowed';
+    }
+    if (PRIVATE.check(ip, family)) {
+      if (purpose === 'provider') return 'providers are reached on public addresses only';
+      return this.settings.strict ? 'private addresses are not allowed' : undefined;
+    }
+    return undefined;
+  }
+
+  /** The addresses of `host` that `purpose` may connect to, first the preferred; throws OutboundDenied. */
+  async resolve(purpose: OutboundPurpose, rawHost: string): Promise<string[]> {
+    const host = bareHost(rawHost);
+    let addresses: string[];
+    if (net.isIP(host)) {
+      addresses = [host];
+    } else {
+      try {
+        addresses = (await dns.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+      } catch {
+        throw new OutboundDenied(host, UNRESOLVED);
+      }
+    }
+    const reasons = addresses.map((a) => this.denial(purpose, host, a));
+    const allowed = addresses.filter((_, i) => reasons[i] === undefined);
+    if (allowed.length === 0) throw new OutboundDenied(host, reasons[0] ?? 'no address');
+    return allowed;
+  }
+
+  /**
+   * Why `purpose` may not reach `host`, for a clear answer when a URL or host is configured; a
+   * name that does not resolve yet is not refused here (every connection is checked again).
+   */
+  async refusal(purpose: OutboundPurpose, host: string): Promise<string | undefined> {
+    try {
+      await this.resolve(purpose, host);
+      return undefined;
+    } catch (err) {
+      const reason = (err as OutboundDenied).reason;
+      return reason === UNRESOLVED ? undefined : reason;
+    }
+  }
+
+  /** An HTTP dispatcher whose every connection is checked at connect time. */
+  dispatcher(purpose: OutboundPurpose): Dispatcher {
+    let agent = this.#agents.get(purpose);
+    if (!agent) {
+      const connect = buildConnector({ timeout: 10_000 });
+      agent = new Agent({
+        connect: (opts, callback) => {
+          const host = bareHost(opts.hostname);
+          this.resolve(purpose, host).then(
+            ([address]) =>
+              connect(
+                { ...opts, hostname: address!, servername: net.isIP(host) ? undefined : host },
+                callback,
+              ),
+            (err: Error) => callback(err, null),
+          );
+        },
+      });
+      this.#agents.set(purpose, agent);
+    }
+    return agent;
+  }
+
+  /** `fetch` through the policy. Redirects are not followed unless asked for (each hop is checked). */
+  fetch(purpose: OutboundPurpose, url: string | URL, init: RequestInit = {}): Promise<Response> {
+    const target = new URL(url);
+    if (target.protocol !== 'https:' && target.protocol !== 'http:') {
+      return Promise.reject(new OutboundDenied(target.host, `${target.protocol} is not http(s)`));
+    }
+    return undiciFetch(target, {
+      ...(init as Parameters<typeof undiciFetch>[1]),
+      redirect: init.redirect ?? 'manual',
+      dispatcher: this.dispatcher(purpose),
+    }) as unknown as Promise<Response>;
+  }
+
+  async close(): Promise<void> {
+    for (const agent of this.#agents.values()) await agent.close();
+    this.#agents.clear();
+  }
+}
+
+/** A response body as text, refusing one larger than `maxBytes` (a hostile or broken peer). */
+export async function readCapped(res: Response, maxBytes: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await res.body?.cancel();
+    throw new ResponseTooLarge(maxBytes);
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  // Leaving the loop early cancels the stream: the rest is never downloaded.
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw new ResponseTooLarge(maxBytes);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export class ResponseTooLarge extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`the response is larger than ${maxBytes} bytes`);
+  }
+}
