@@ -14,21 +14,6 @@ export type ConnectorErrorKind =
   | 'transient';
 
 /**
- * The provider's own error code in a failure body (HubSpot `category`, Salesforce `errorCode`,
- * OAuth `error`), when it is a code: provider free text never reaches API callers.
- */
-export function providerErrorCode(body: unknown): string | undefined {
-  const first = Array.isArray(body) ? body[0] : body;
-  if (!first || typeof first !== 'object') return undefined;
-  const record = first as Record<string, unknown>;
-  for (const key of ['errorCode', 'error_code', 'category', 'code', 'error']) {
-    const value = record[key];
-    if (typeof value === 'string' && /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(value)) return value;
-  }
-  return undefined;
-}
-
-/**
  * A provider failure. Its message is written by Trellis and safe to show API callers; the
  * provider's own answer stays in `body`, for logs.
  */
@@ -267,10 +252,9 @@ export class ProviderHttp {
         await sleep(retryAfterMs(res.headers) ?? backoffMs(transientFailures));
         continue;
       }
-      const code = providerErrorCode(res.body);
       throw new ConnectorError(
         cls.kind,
-        `${req.method ?? 'GET'} ${url.pathname} answered ${res.status}${code ? ` (${code})` : ''}`,
+        `${req.method ?? 'GET'} ${url.pathname} answered ${res.status}`,
         res.status,
         res.body,
         cls.waitMs,

@@ -239,10 +239,12 @@ export async function getProviderUserId(
 ) {
   if (!isProviderName(providerName)) throw badRequest(`unknown provider "${providerName}"`);
   const connection = await findConnection(deps, projectId, customerExternalId, providerName);
-  const { connector, ctx } = await openConnector(deps, connection.id, { interactive: true });
-  if (!connector.whoAmI)
-    throw badRequest(`looking up the connected user is not supported for ${providerName}`);
-  return callProvider(() => connector.whoAmI!(ctx));
+  return callProvider(async () => {
+    const { connector, ctx } = await openConnector(deps, connection.id, { interactive: true });
+    if (!connector.whoAmI)
+      throw badRequest(`looking up the connected user is not supported for ${providerName}`);
+    return connector.whoAmI(ctx);
+  });
 }
 
 export async function getRateLimitInfo(
@@ -252,8 +254,10 @@ export async function getRateLimitInfo(
   providerName: string,
 ) {
   const connection = await findConnection(deps, projectId, customerExternalId, providerName);
-  const { connector, ctx } = await openConnector(deps, connection.id, { interactive: true });
-  if (!connector.rateLimitInfo)
-    throw badRequest(`rate-limit information is not supported for ${providerName}`);
-  return callProvider(() => connector.rateLimitInfo!(ctx));
+  return callProvider(async () => {
+    const { connector, ctx } = await openConnector(deps, connection.id, { interactive: true });
+    if (!connector.rateLimitInfo)
+      throw badRequest(`rate-limit information is not supported for ${providerName}`);
+    return connector.rateLimitInfo(ctx);
+  });
 }

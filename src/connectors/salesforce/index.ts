@@ -301,7 +301,9 @@ async function startBulkJob(
     if (job.state === 'Failed' || job.state === 'Aborted') {
       throw new ConnectorError(
         'transient',
-        `the Bulk API query job ${job.id} on ${object} ended ${job.state}${job.errorMessage ? `: ${job.errorMessage}` : ''}`,
+        `the Bulk API query job ${job.id} on ${object} ended ${job.state}`,
+        undefined,
+        job,
       );
     }
   }

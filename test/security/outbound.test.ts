@@ -1,0 +1,197 @@
+import http from 'node:http';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import { salesforce } from '../../simulators/salesforce/index.ts';
+import { OutboundDenied, OutboundPolicy } from '../../src/net/outbound.ts';
+import { simControl, simOAuthProvider } from '../helpers/simulator.ts';
+import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
+
+const MARKER = 'internal-service-secret-7f3a';
+
+/** An internal service an attacker would like Trellis to call: it counts requests and answers a secret. */
+async function startInternalService() {
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    res
+      .writeHead(400, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: MARKER, error_description: MARKER, message: MARKER }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('the outbound network policy', () => {
+  let sim: RunningSimulator;
+  let internal: Awaited<ReturnType<typeof startInternalService>>;
+  let t: TestTrellis;
+  let api: Client;
+  let db: pg.Client;
+
+  beforeAll(async () => {
+    sim = await startSimulator(salesforce, { records: 10 });
+    internal = await startInternalService();
+    // A deployment: its public URL is not on loopback, so nothing local is reachable by default.
+    t = await startTrellis({
+      env: {
+        TRELLIS_PUBLIC_URL: 'https://trellis.example.com',
+        TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ salesforce: sim.url, apollo: internal.url }),
+      },
+    });
+    api = client(t.baseUrl, t.apiKey);
+    db = new pg.Client({ connectionString: t.databaseUrl });
+    await db.connect();
+    await api('PUT', '/customers', { body: { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' } });
+    expect((await api('POST', '/providers', { body: simOAuthProvider('salesforce') })).status).toBe(201);
+  });
+  afterAll(async () => {
+    await db?.end();
+    await t?.stop();
+    await internal?.close();
+    await sim?.close();
+  });
+
+  it('refuses a Salesforce connection whose instance or login URL is not a Salesforce host, and calls nothing', async () => {
+    const { refresh_token } = await simControl(sim.url, 'tokens', {});
+    const attempts = [
+      { instance_url: internal.url, login_url: sim.url },
+      { instance_url: sim.url, login_url: internal.url },
+      { instance_url: `${internal.url}#.salesforce.com`, login_url: sim.url },
+      { instance_url: 'https://evil.example.com', login_url: sim.url },
+      { instance_url: 'http://acme.my.salesforce.com', login_url: sim.url },
+      { instance_url: 'https://acme.my.salesforce.com.evil.example', login_url: sim.url },
+    ];
+    for (const urls of attempts) {
+      const res = await api('POST', '/customers/acme/connections', {
+        body: { provider_name: 'salesforce', type: 'oauth2', refresh_token, ...urls },
+      });
+      expect(res.status, JSON.stringify(urls)).toBe(400);
+      expect(JSON.stringify(res.body)).toMatch(/is not a Salesforce host/);
+    }
+    expect(internal.requests).toEqual([]);
+    // The provider's own hosts are accepted (the simulator stands in for them here).
+    const ok = await api('POST', '/customers/acme/connections', {
+      body: { provider_name: 'salesforce', type: 'oauth2', refresh_token, instance_url: sim.url },
+    });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+  });
+
+  it('a stored host that is not the provider’s own is refused at use, before any request', async () => {
+    const { rows } = await db.query<{ id: string; sealed: string }>(
+      `select id, credentials_sealed as sealed from trellis.connections where provider_name = 'salesforce'`,
+    );
+    const vault = t.runtime.deps.vault;
+    const credentials = vault.decryptJson<Record<string, unknown>>(rows[0]!.sealed);
+    // As a row written before hosts were checked would be.
+    await db.query(
+      'update trellis.connections set instance_url = $2, credentials_sealed = $3 where id = $1',
+      [rows[0]!.id, internal.url, vault.encryptJson({ ...credentials, login_url: internal.url })],
+    );
+    const res = await api('GET', '/customers/acme/connections/salesforce/_rate_limit_info');
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(JSON.stringify(res.body)).not.toContain(MARKER);
+    expect(internal.requests).toEqual([]);
+  });
+
+  it("never echoes a provider's answer to the API caller", async () => {
+    // Apollo points at the internal service here, which answers every call with its secret.
+    const conn = await api('POST', '/customers/acme/connections', {
+      body: { provider_name: 'apollo', type: 'api_key', api_key: 'key-1234567890' },
+    });
+    expect(conn.status, JSON.stringify(conn.body)).toBe(200);
+    const res = await api('GET', '/customers/acme/connections/apollo/_rate_limit_info');
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(internal.requests.length).toBeGreaterThan(0);
+    expect(JSON.stringify(res.body)).not.toContain(MARKER);
+    expect(JSON.stringify(t.logs)).not.toContain('key-1234567890');
+  });
+
+  it('refuses webhook URLs on link-local, "this network", loopback or mapped loopback addresses', async () => {
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data/',
+      'http://0.0.0.0:8080/',
+      `${internal.url}/hook`,
+      `http://localhost:${internal.port}/hook`,
+      `http://[::ffff:127.0.0.1]:${internal.port}/hook`,
+      `http://[::1]:${internal.port}/hook`,
+      'http://224.0.0.1/',
+    ]) {
+      const res = await api('POST', '/webhooks', { body: { url, event_types: ['*'] } });
+      expect(res.status, url).toBe(400);
+      expect(JSON.stringify(res.body)).toContain('not reachable for webhooks');
+    }
+    // A private address is the operator's own network: allowed unless the policy is strict.
+    expect((await api('POST', '/webhooks', { body: { url: 'http://10.20.30.40/hook' } })).status).toBe(201);
+    expect(internal.requests.filter((r) => r.includes('/hook'))).toEqual([]);
+  });
+});
+
+describe('OutboundPolicy', () => {
+  const policy = (over: Partial<ConstructorParameters<typeof OutboundPolicy>[0]> = {}) =>
+    new OutboundPolicy({ strict: false, allowLoopback: false, allowed: [], providerHosts: [], ...over });
+
+  it('judges addresses by purpose, mode and allowances', () => {
+    const standard = policy();
+    expect(standard.denial('provider', 'api.example.com', '93.184.216.34')).toBeUndefined();
+    expect(standard.denial('provider', 'x', '10.0.0.5')).toMatch(/public addresses only/);
+    expect(standard.denial('provider', 'x', '127.0.0.1')).toMatch(/public addresses only/);
+    expect(standard.denial('webhook', 'x', '10.0.0.5')).toBeUndefined();
+    expect(standard.denial('destination', 'x', '192.168.1.10')).toBeUndefined();
+    expect(standard.denial('webhook', 'x', '127.0.0.1')).toMatch(/loopback/);
+    expect(standard.denial('webhook', 'x', '::ffff:127.0.0.1')).toMatch(/loopback/);
+    expect(standard.denial('webhook', 'x', '::ffff:7f00:1')).toMatch(/loopback/);
+    expect(standard.denial('webhook', 'x', '169.254.169.254')).toMatch(/link-local/);
+    expect(standard.denial('webhook', 'x', 'fe80::1')).toMatch(/link-local/);
+    expect(standard.denial('webhook', 'x', '0.0.0.0')).toMatch(/link-local/);
+    expect(standard.denial('webhook', 'x', 'fd00::1')).toBeUndefined();
+
+    const strict = policy({ strict: true });
+    expect(strict.denial('webhook', 'x', '10.0.0.5')).toMatch(/private/);
+    expect(strict.denial('destination', 'x', 'fd00::1')).toMatch(/private/);
+
+    const local = policy({ allowLoopback: true });
+    expect(local.denial('webhook', 'x', '127.0.0.1')).toBeUndefined();
+    expect(local.denial('provider', 'x', '127.0.0.1')).toMatch(/public addresses only/);
+
+    const allowed = policy({ strict: true, allowed: ['10.1.0.0/16', 'db.internal', '*.corp.example'] });
+    expect(allowed.denial('destination', 'x', '10.1.2.3')).toBeUndefined();
+    expect(allowed.denial('destination', 'x', '10.2.2.3')).toMatch(/private/);
+    expect(allowed.denial('destination', 'db.internal', '10.9.9.9')).toBeUndefined();
+    expect(allowed.denial('webhook', 'hooks.corp.example', '10.9.9.9')).toBeUndefined();
+
+    const overridden = policy({ providerHosts: ['127.0.0.1'] });
+    expect(overridden.denial('provider', '127.0.0.1', '127.0.0.1')).toBeUndefined();
+    expect(overridden.denial('webhook', '127.0.0.1', '127.0.0.1')).toMatch(/loopback/);
+  });
+
+  it('checks the address a name resolves to when it connects, so a name cannot lead inside', async () => {
+    const internal = await startInternalService();
+    try {
+      const p = policy();
+      const err = await p
+        .fetch('webhook', `http://localhost:${internal.port}/hook`, { method: 'POST' })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TypeError);
+      expect((err as Error & { cause?: unknown }).cause).toBeInstanceOf(OutboundDenied);
+      expect(internal.requests).toEqual([]);
+      // The same call is made when the policy allows loopback: the refusal was the policy's.
+      const open = policy({ allowLoopback: true });
+      expect((await open.fetch('webhook', `http://localhost:${internal.port}/hook`)).status).toBe(400);
+      expect(internal.requests).toHaveLength(1);
+      await p.close();
+      await open.close();
+    } finally {
+      await internal.close();
+    }
+  });
+});
