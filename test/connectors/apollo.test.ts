@@ -27,6 +27,20 @@ describe('Apollo connector against the simulator', () => {
   const liveIds = async (object: string) =>
     (await simRecords(object)).filter((r) => !r.deleted).map((r) => r.id);
   const open = () => openConnector(t.runtime.deps, connectionId);
+  /** Requests the simulator has served per API route (its /__sim control routes left out). */
+  const served = async (): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      Object.entries((await control('stats')).requests as Record<string, number>).filter(
+        ([route]) => !route.includes(' /__sim/'),
+      ),
+    );
+  /** The API requests served since `before` (a `served()` answer), per route. */
+  const servedSince = async (before: Record<string, number>) =>
+    Object.fromEntries(
+      Object.entries(await served())
+        .map(([route, n]) => [route, n - (before[route] ?? 0)] as const)
+        .filter(([, n]) => n > 0),
+    );
 
   beforeAll(async () => {
     sim = await startSimulator(apollo, { records: 1234 });
@@ -212,35 +226,47 @@ describe('Apollo connector against the simulator', () => {
     expect(sorted(ids(records))).toEqual(sorted(await liveIds('users')));
     expect(ctx.http.requestCount - before).toBeGreaterThan(cursors.length);
 
-    // The minute window of the sequences search spent by another client of the same key.
+    // The minute window of the sequences search spent by another client of the same key. A minute
+    // on the simulator's clock first, so that the spending starts a window of its own.
+    const route = 'POST /api/v1/emailer_campaigns/search';
+    const searches = () => sim.ctx.stats.requests[route] ?? 0;
+    await control('clock', { advance_ms: 61_000 });
     await control('limits', { per_minute: 600 });
-    for (let i = 0; i < 60; i++) {
-      await Promise.all(
-        Array.from({ length: 10 }, () =>
-          fetch(`${sim.url}/api/v1/emailer_campaigns/search`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
-            body: '{"per_page":1}',
-          }),
-        ),
-      );
+    try {
+      for (let i = 0; i < 60; i++) {
+        await Promise.all(
+          Array.from({ length: 10 }, () =>
+            fetch(`${sim.url}/api/v1/emailer_campaigns/search`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+              body: '{"per_page":1}',
+            }),
+          ),
+        );
+      }
+      const spent = await fetch(`${sim.url}/api/v1/emailer_campaigns/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+        body: '{"per_page":1}',
+      });
+      expect(spent.status).toBe(429);
+      const refused = searches();
+      let settled = false;
+      const reading = collect(connector.read!(ctx, { object: 'sequences' }));
+      const settle = () => {
+        settled = true;
+      };
+      reading.then(settle, settle);
+      // Once the read has been refused, the window resets: a minute later on the simulator's clock.
+      while (searches() === refused && !settled) await new Promise((r) => setTimeout(r, 10));
+      expect(searches()).toBeGreaterThan(refused);
+      await control('clock', { advance_ms: 61_000 });
+      const read = await reading;
+      expect(read.records).toHaveLength(1234);
+      expect(searches() - refused).toBeGreaterThan(read.cursors.length);
+    } finally {
+      await control('limits', HIGH_LIMITS);
     }
-    const spent = await fetch(`${sim.url}/api/v1/emailer_campaigns/search`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
-      body: '{"per_page":1}',
-    });
-    expect(spent.status).toBe(429);
-    const refused = sim.ctx.stats.requests['POST /api/v1/emailer_campaigns/search'] ?? 0;
-    // The window resets a minute later (on the simulator's clock).
-    const reset = setTimeout(() => void control('clock', { advance_ms: 61_000 }), 1000);
-    const read = await collect(connector.read!(ctx, { object: 'sequences' }));
-    clearTimeout(reset);
-    expect(read.records).toHaveLength(1234);
-    expect((sim.ctx.stats.requests['POST /api/v1/emailer_campaigns/search'] ?? 0) - refused).toBeGreaterThan(
-      read.cursors.length,
-    );
-    await control('limits', HIGH_LIMITS);
   }, 30_000);
 
   it('answers who the connection is, and rate-limit info through the Management API', async () => {
@@ -261,9 +287,16 @@ describe('Apollo connector against the simulator', () => {
   it('a revoked key fails as an auth error, not retried', async () => {
     await control('faults', { expire_tokens_now: true });
     const { connector, ctx } = await open();
+    let before = await served();
+    const sent = ctx.http.requestCount;
     const error = await collect(connector.read!(ctx, { object: 'contacts' })).catch((e) => e);
     expect(error).toBeInstanceOf(ConnectorError);
     expect(error.kind).toBe('auth');
+    // One request, refused, and no other: an API key cannot be renewed, so it is not tried again.
+    expect(await servedSince(before)).toEqual({ 'POST /api/v1/contacts/search': 1 });
+    expect(ctx.http.requestCount - sent).toBe(1);
+    before = await served();
     await expect(connector.whoAmI!(ctx)).rejects.toMatchObject({ kind: 'auth' });
+    expect(await servedSince(before)).toEqual({ 'GET /api/v1/auth/health': 1 });
   });
 });

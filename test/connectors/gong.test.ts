@@ -21,6 +21,20 @@ describe('Gong connector against the simulator', () => {
   const liveIds = async (object: string) =>
     (await simRecords(object)).filter((r) => !r.deleted).map((r) => r.id);
   const open = () => openConnector(t.runtime.deps, connectionId);
+  /** Requests the simulator has served per API route (its /__sim control routes left out). */
+  const served = async (): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      Object.entries((await control('stats')).requests as Record<string, number>).filter(
+        ([route]) => !route.includes(' /__sim/'),
+      ),
+    );
+  /** The API requests served since `before` (a `served()` answer), per route. */
+  const servedSince = async (before: Record<string, number>) =>
+    Object.fromEntries(
+      Object.entries(await served())
+        .map(([route, n]) => [route, n - (before[route] ?? 0)] as const)
+        .filter(([, n]) => n > 0),
+    );
 
   beforeAll(async () => {
     sim = await startSimulator(gong, { records: 250 });
@@ -130,8 +144,13 @@ describe('Gong connector against the simulator', () => {
   it('a revoked key pair fails as an auth error, not retried', async () => {
     await control('faults', { expire_tokens_now: true });
     const { connector, ctx } = await open();
+    const before = await served();
+    const sent = ctx.http.requestCount;
     const error = await collect(connector.read!(ctx, { object: 'users' })).catch((e) => e);
     expect(error).toBeInstanceOf(ConnectorError);
     expect(error.kind).toBe('auth');
+    // One request, refused, and no other: a key pair cannot be renewed, so it is not tried again.
+    expect(await servedSince(before)).toEqual({ 'GET /v2/users': 1 });
+    expect(ctx.http.requestCount - sent).toBe(1);
   });
 });

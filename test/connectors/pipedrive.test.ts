@@ -10,6 +10,8 @@ import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.t
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 const SEEDED = 1234;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 const wholeSecond = (d: Date) => Math.floor(d.getTime() / 1000) * 1000;
 
 describe('Pipedrive connector against the simulator', () => {
@@ -168,32 +170,41 @@ describe('Pipedrive connector against the simulator', () => {
   });
 
   it('a spent daily budget surfaces as rate_limited with the wait until UTC midnight', async () => {
-    // The simulator's clock (tests advance it) decides its day.
-    const now = Date.parse((await control('clock', { advance_ms: 0 })).now);
-    const midnight = new Date(now);
+    // The simulator's clock decides its day. Move it to noon UTC, so that the wait is half a day:
+    // far longer than the engine sits out, and far from either end of the day.
+    const simNow = async (advanceMs = 0) =>
+      Date.parse((await control('clock', { advance_ms: advanceMs })).now);
+    const now = await simNow();
+    const sinceNoon = (now - 12 * HOUR_MS) % DAY_MS;
+    const noon = await simNow(sinceNoon === 0 ? 0 : DAY_MS - sinceNoon);
+    const midnight = new Date(noon);
     midnight.setUTCHours(24, 0, 0, 0);
-    const untilMidnight = midnight.getTime() - now;
-    // Within 15 minutes of midnight the engine rightly sits the wait out: nothing to observe then.
-    if (untilMidnight < 16 * 60_000) return;
+    expect(midnight.getTime() - noon).toBeGreaterThan(11 * HOUR_MS);
     await control('limits', { daily_tokens: 1 });
     try {
       const { connector, ctx } = await open();
       const err = await collect(connector.read!(ctx, { object: 'persons' })).catch((e: unknown) => e);
+      const after = await simNow();
       expect(err).toBeInstanceOf(ConnectorError);
       expect((err as ConnectorError).kind).toBe('rate_limited');
-      expect(Math.abs((err as ConnectorError).waitMs! - untilMidnight)).toBeLessThan(3000);
+      // The refusal came between `noon` and `after` on the simulator's clock, and waits (in whole
+      // seconds) for the midnight that ends its day.
+      const waitMs = (err as ConnectorError).waitMs!;
+      expect(waitMs).toBeGreaterThanOrEqual(midnight.getTime() - after);
+      expect(waitMs).toBeLessThanOrEqual(midnight.getTime() - noon + 1000);
     } finally {
       await control('limits', { daily_tokens: 10_000_000 });
     }
   });
 
   it('refreshes an expired token once, with Basic client auth, and retries the call', async () => {
-    const before = (await control('stats')).token_refreshes;
     const { connector, ctx } = await open();
     await collect(connector.read!(ctx, { object: 'organizations' }));
+    const before = (await control('stats')).token_refreshes;
     await control('faults', { expire_tokens_now: true });
     const { records } = await collect(connector.read!(ctx, { object: 'deals' }));
-    expect(records).toHaveLength(SEEDED);
+    const liveDeals = (await simRecords(sim.url, 'deals')).filter((r) => !r.deleted);
+    expect(records.map((r) => r.id)).toEqual(liveDeals.map((r) => r.id));
     expect((await control('stats')).token_refreshes - before).toBe(1);
     // The token response's api_domain stays the connection's instance URL.
     const { rows } = await t.runtime.deps.db.query('select instance_url from connections where id = $1', [

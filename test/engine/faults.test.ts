@@ -6,6 +6,18 @@ import { simControl, simRecords } from '../helpers/simulator.ts';
 import { endedRuns, syncHubspotIntoTestDatabase } from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
+const RECORDS = 20_000;
+/** The page size of the HubSpot connector's full reads (`LIST_LIMIT` in src/connectors/hubspot). */
+const LIST_PAGE_SIZE = 100;
+const LIST_ROUTE = 'GET /crm/v3/objects/:type';
+const FAULT_KINDS = ['drop', 'error', 'rate_limit', 'truncate'] as const;
+
+interface SimStats {
+  requests: Record<string, number>;
+  faults_injected: Record<(typeof FAULT_KINDS)[number], number>;
+  token_refreshes: number;
+}
+
 /**
  * Syncs complete with exact results while the provider misbehaves: 5% 5xx, 2% 429s with wait
  * hints, dropped connections, truncated bodies, and access tokens that live 30 s (expired mid-run
@@ -17,6 +29,13 @@ describe('syncs under provider faults', () => {
   let api: Client;
   let warehouse: pg.Client;
   const control = (path: string, body?: unknown) => simControl(sim.url, path, body);
+  const stats = (): Promise<SimStats> => control('stats');
+  /** Requests served by the provider's API, which faults apply to (not /__sim, not OAuth). */
+  const apiRequests = (s: SimStats) =>
+    Object.entries(s.requests)
+      .filter(([route]) => !/^\S+ \/(__sim|oauth)\//.test(route))
+      .reduce((sum, [, n]) => sum + n, 0);
+  const faultsInjected = (s: SimStats) => FAULT_KINDS.reduce((sum, kind) => sum + s.faults_injected[kind], 0);
   const liveIds = async (object: string) =>
     (await simRecords(sim.url, object))
       .filter((r) => !r.deleted)
@@ -32,7 +51,7 @@ describe('syncs under provider faults', () => {
       .sort();
 
   beforeAll(async () => {
-    sim = await startSimulator(hubspot, { records: 20_000 });
+    sim = await startSimulator(hubspot, { records: RECORDS });
     await control('limits', { ten_second: 100_000, search_per_second: 1000 });
     await control('faults', {
       error_rate: 0.05,
@@ -54,32 +73,52 @@ describe('syncs under provider faults', () => {
   });
 
   it('full runs land exactly the provider records', async () => {
-    let expired = false;
+    let expiredAt: SimStats | undefined;
     const [contacts] = await endedRuns(api, 'contacts', 1, async () => {
       // Once the run is under way, let the tokens expire: the provider's clock moves 31 s.
-      if (!expired && (await control('stats')).requests['GET /crm/v3/objects/:type'] > 20) {
-        expired = true;
+      if (expiredAt) return;
+      if (((await stats()).requests[LIST_ROUTE] ?? 0) > 20) {
         await control('clock', { advance_ms: 31_000 });
+        expiredAt = await stats();
       }
     });
     const [companies] = await endedRuns(api, 'companies', 1);
     expect(contacts, JSON.stringify(contacts)).toMatchObject({
       status: 'SUCCESS',
-      num_records_synced: 20_000,
+      num_records_synced: RECORDS,
     });
     expect(companies, JSON.stringify(companies)).toMatchObject({
       status: 'SUCCESS',
-      num_records_synced: 20_000,
+      num_records_synced: RECORDS,
     });
-    expect(expired).toBe(true);
+    expect(expiredAt).toBeDefined();
+    const atExpiry = expiredAt!;
     expect(await tableIds('contacts')).toEqual(await liveIds('contacts'));
     expect(await tableIds('companies')).toEqual(await liveIds('companies'));
-    // The expired token was renewed, with the rotated refresh token saved each time.
-    expect((await control('stats')).token_refreshes).toBeGreaterThanOrEqual(2);
+    const served = await stats();
+    const pages = 2 * Math.ceil(RECORDS / LIST_PAGE_SIZE);
+    // The expired token was renewed, with the rotated refresh token saved each time: every token
+    // issued before the clock moved is refused, and the runs still had pages to read then.
+    expect(served.token_refreshes).toBeGreaterThanOrEqual(2);
+    expect(atExpiry.requests[LIST_ROUTE]).toBeLessThan(pages);
+    expect(served.token_refreshes).toBeGreaterThan(atExpiry.token_refreshes);
+
+    // Every kind of fault configured did happen during the runs...
+    for (const kind of FAULT_KINDS) expect(served.faults_injected[kind], kind).toBeGreaterThan(0);
+    // ...and every request a fault spoiled was made again: each page of both objects was served
+    // whole once, besides the requests that got a fault instead. Other routes (properties, owners)
+    // can have taken some of the faults, but no more than they served.
+    const list = served.requests[LIST_ROUTE]!;
+    const other = apiRequests(served) - list;
+    expect(list).toBeGreaterThanOrEqual(pages + faultsInjected(served) - other);
+    expect(list).toBeGreaterThan(pages);
   }, 120_000);
 
   it('incremental runs stay exact', async () => {
+    // The full run of contacts comes first (whether or not the test above waited for it).
+    await endedRuns(api, 'contacts', 1);
     await control('clock', { advance_ms: 120_000 });
+    const before = await stats();
     const changes = await control('mutate', { object: 'contacts', create: 20, update: 300, delete: 25 });
     await api('POST', '/syncs/_trigger', {
       headers: { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' },
@@ -92,6 +131,13 @@ describe('syncs under provider faults', () => {
       'select _supaglue_id as id from crm.hubspot_contacts where _supaglue_is_deleted',
     );
     expect(rows.map((r) => r.id).sort()).toEqual([...changes.deleted].sort());
+    // The changed records took a search page per 200 and the deleted ones an archived-list page,
+    // each served once besides any request a fault spoiled.
+    const served = await stats();
+    const pages = Math.ceil((20 + 300) / 200) + Math.ceil(25 / LIST_PAGE_SIZE);
+    expect(apiRequests(served) - apiRequests(before)).toBeGreaterThanOrEqual(
+      pages + faultsInjected(served) - faultsInjected(before),
+    );
     expect(t.logs.filter((l) => l.level >= 50)).toEqual([]);
   }, 120_000);
 });
