@@ -8,7 +8,7 @@ import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
 import { callProvider, openConnector } from './provider-access.ts';
 import { providerAppForConnection } from './provider-apps.ts';
-import { reconcileConnectionSyncs, type SyncOverrides } from './syncs.ts';
+import { checkSyncOverrides, reconcileConnectionSyncs, type SyncOverrides } from './syncs.ts';
 
 export type ConnectionStatus = 'created' | 'working' | 'bad_credentials';
 
@@ -221,6 +221,7 @@ export async function setSyncOverrides(
   return transaction(deps.db, async (client) => {
     const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
     if (overrides === null && !connection.syncOverrides) throw notFound('connection sync config');
+    if (overrides) await checkSyncOverrides(client, connection.id, overrides);
     await client.query('update connections set sync_overrides = $2, updated_at = now() where id = $1', [
       connection.id,
       overrides,

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { identifierProblem } from '../destinations/identifiers.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { isUuid } from './ids.ts';
@@ -72,6 +73,22 @@ function deepMerge(base: Config, over: Config): Config {
   return out;
 }
 
+/**
+ * What Trellis itself must refuse in a Postgres destination's config: a schema name outside the
+ * identifier rule, and a host the outbound network policy does not let destinations reach.
+ */
+async function checkPostgresConfig(deps: CoreDeps, config: Config): Promise<void> {
+  const schemaProblem = identifierProblem(config.schema);
+  if (schemaProblem) throw badRequest(`config.schema ${schemaProblem}`);
+  if (typeof config.host !== 'string' || config.host === '') throw badRequest('config.host is required');
+  const refusal = await deps.outbound.refusal('destination', config.host);
+  if (refusal) {
+    throw badRequest(
+      `config.host: ${config.host} is not reachable for destinations (${refusal}); see TRELLIS_ALLOWED_OUTBOUND`,
+    );
+  }
+}
+
 const columns = 'id, project_id as "projectId", name, type, config, version';
 
 export async function createBuiltInDestination(client: pg.ClientBase, projectId: string): Promise<void> {
@@ -135,6 +152,7 @@ export async function createDestination(
     throw conflict(`every project has one managed destination ("${BUILT_IN_DESTINATION_NAME}") already`);
   }
   if (!input.name) throw badRequest('name is required');
+  if (input.type === 'postgres') await checkPostgresConfig(deps, input.config ?? {});
   const { safe, secret } = splitConfig(input.type, input.config ?? {});
   const { rows } = await deps.db.query<Destination>(
     `insert into destinations (project_id, name, type, config, secrets_sealed)
@@ -163,6 +181,7 @@ export async function updateDestination(
       `destination is at version ${current.version}, the update was made against ${input.version}`,
     );
   }
+  if (current.type === 'postgres') await checkPostgresConfig(deps, input.config);
   const stored = await deps.db.query<{ secrets: string | null }>(
     'select secrets_sealed as secrets from destinations where id = $1',
     [id],

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { transaction } from '../db/pool.ts';
+import { identifierProblem } from '../destinations/identifiers.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
@@ -13,6 +14,49 @@ export interface SyncOverrides {
   destination_config?: { type: string; schema?: string; dataset?: string };
   standard_objects?: { object: string; table?: string }[];
   custom_objects?: { object: string; table?: string }[];
+}
+
+/** The schema and table names a connection's overrides ask for, each with where it was given. */
+function overriddenNames(overrides: SyncOverrides): { field: string; name: string | undefined }[] {
+  const names = [{ field: 'destination_config.schema', name: overrides.destination_config?.schema }];
+  for (const key of ['standard_objects', 'custom_objects'] as const) {
+    (overrides[key] ?? []).forEach((o, i) => {
+      names.push({ field: `${key}[${i}].table`, name: o.table });
+    });
+  }
+  return names.filter((n) => n.name !== undefined);
+}
+
+/**
+ * Refuses overrides Trellis will not write by: schema and table names outside the identifier rule,
+ * and any schema or table at all when the connection syncs into the built-in destination, which
+ * always writes into its project's own schema. (A connection whose sync config does not exist yet
+ * is checked by name only; if it later syncs into the built-in destination, the runner ignores
+ * the overrides.)
+ */
+export async function checkSyncOverrides(
+  client: pg.ClientBase,
+  connectionId: string,
+  overrides: SyncOverrides,
+): Promise<void> {
+  const names = overriddenNames(overrides);
+  for (const { field, name } of names) {
+    const problem = identifierProblem(name);
+    if (problem) throw badRequest(`${field} ${problem}`);
+  }
+  const { rows } = await client.query<{ type: string; name: string }>(
+    `select d.type, d.name from connections c
+       join integrations i on i.provider_app_id = c.provider_app_id join destinations d on d.id = i.destination_id
+      where c.id = $1`,
+    [connectionId],
+  );
+  const destination = rows[0];
+  if (destination?.type === 'supaglue' && (names.length > 0 || overrides.destination_config)) {
+    throw badRequest(
+      `this connection syncs into "${destination.name}", which always writes into the project's own schema ` +
+        'and tables: destination_config and table overrides apply to postgres destinations only',
+    );
+  }
 }
 
 /** Entity syncs are stored with object_type 'entity' and the entity id as their object. */

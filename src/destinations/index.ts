@@ -1,21 +1,34 @@
+import net from 'node:net';
 import pg from 'pg';
 import type { CoreDeps } from '../core/deps.ts';
 import { type Destination, getDestinationSecretConfig } from '../core/destinations.ts';
 import { badRequest } from '../core/errors.ts';
+import { transaction } from '../db/pool.ts';
+import type { OutboundPolicy } from '../net/outbound.ts';
 import { PostgresWriter } from './postgres.ts';
 
+export { describeDestinationError } from './errors.ts';
+export { identifierProblem } from './identifiers.ts';
 export { PostgresWriter, type RowOwner, type TableRef, type WriteRecord } from './postgres.ts';
 
 export interface OpenDestination {
   writer: PostgresWriter;
   /** Where tables go unless a connection overrides it. */
   defaultSchema: string;
+  /** Whether a connection sync config may choose the schema and tables (postgres destinations only). */
+  overridable: boolean;
 }
 
-/** One pool per destination version: updating a destination's config starts a new pool. */
-const writers = new Map<string, { writer: PostgresWriter; pool: pg.Pool }>();
+/**
+ * One pool per destination version: updating a destination's config starts a new pool. The
+ * built-in destination has one writer per project, on the control-plane pool.
+ */
+const writers = new Map<string, { writer: PostgresWriter; pool: pg.Pool; builtIn: boolean }>();
 
-function sslOption(config: Record<string, unknown>): pg.PoolConfig['ssl'] {
+function sslOption(config: Record<string, unknown>, host: string): pg.PoolConfig['ssl'] {
+  // Connections go to the address the outbound policy resolved, so TLS is told the host's name
+  // (certificate checks and SNI), unless the config names the server itself.
+  const servername = (config.server_name as string | undefined) ?? (net.isIP(host) === 0 ? host : undefined);
   switch (config.ssl_mode) {
     case undefined:
     case 'disable':
@@ -27,12 +40,39 @@ function sslOption(config: Record<string, unknown>): pg.PoolConfig['ssl'] {
         ca: config.server_ca_cert as string | undefined,
         cert: config.client_cert as string | undefined,
         key: config.client_key as string | undefined,
-        servername: (config.server_name as string | undefined) ?? undefined,
+        servername,
         ...(config.ssl_mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
       };
     default:
-      return { rejectUnauthorized: false };
+      return { rejectUnauthorized: false, servername };
   }
+}
+
+/**
+ * A pg client that asks the outbound policy for the destination host's address before every
+ * connection and connects to that address, so a name that resolves (or later re-resolves) to an
+ * address destinations may not reach is refused, and a failover to a new address is followed.
+ */
+function policyCheckedClient(outbound: OutboundPolicy, host: string): typeof pg.Client {
+  return class PolicyCheckedClient extends pg.Client {
+    override connect(): Promise<pg.Client>;
+    override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
+    override connect(
+      callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void),
+    ): Promise<pg.Client> | undefined {
+      const connected = outbound.resolve('destination', host).then(([address]) => {
+        this.host = address!;
+        return super.connect();
+      });
+      if (!callback) return connected;
+      const done = callback as (err: Error | null, c?: pg.Client) => void;
+      connected.then(
+        (c) => done(null, c),
+        (err: Error) => done(err),
+      );
+      return undefined;
+    }
+  };
 }
 
 /** The built-in destination keeps each project's tables in a schema of its own. */
@@ -40,34 +80,89 @@ export function builtInSchema(projectId: string): string {
   return `trellis_${projectId.replaceAll('-', '').slice(0, 16)}`;
 }
 
+/** The role the built-in destination writes a project's records as: it can write only that project's schema. */
+export function builtInWriterRole(projectId: string): string {
+  return `trellis_writer_${projectId.replaceAll('-', '').slice(0, 16)}`;
+}
+
+/** Per project: the provisioned writer role, or undefined when Trellis's user may not create roles. */
+const provisioned = new Map<string, Promise<string | undefined>>();
+let warnedNoCreateRole = false;
+
+async function provisionWriterRole(deps: CoreDeps, projectId: string): Promise<string | undefined> {
+  const { rows } = await deps.db.query<{ allowed: boolean }>(
+    'select rolsuper or rolcreaterole as allowed from pg_roles where rolname = current_user',
+  );
+  if (!rows[0]?.allowed) {
+    if (!warnedNoCreateRole) {
+      warnedNoCreateRole = true;
+      deps.log.warn(
+        'the database user may not create roles (CREATEROLE): the built-in destination writes as that user, ' +
+          'kept to each project schema by Trellis alone; see docs/decisions/0009-destination-confinement.md',
+      );
+    }
+    return undefined;
+  }
+  const role = builtInWriterRole(projectId);
+  await transaction(deps.db, async (client) => {
+    // Processes opening the same project's destination at once would race to create the role.
+    await client.query("select pg_advisory_xact_lock(hashtext('trellis-writer-role'), hashtext($1))", [role]);
+    await client.query('select trellis.provision_project_writer($1, $2)', [builtInSchema(projectId), role]);
+  });
+  return role;
+}
+
+function writerRole(deps: CoreDeps, projectId: string): Promise<string | undefined> {
+  let role = provisioned.get(projectId);
+  if (!role) {
+    role = provisionWriterRole(deps, projectId);
+    provisioned.set(projectId, role);
+    // A failure is not remembered: the next run tries again.
+    role.catch(() => provisioned.delete(projectId));
+  }
+  return role;
+}
+
 export async function openDestination(deps: CoreDeps, destination: Destination): Promise<OpenDestination> {
   if (destination.type === 'supaglue') {
-    const key = 'built-in';
+    const key = `built-in:${destination.projectId}`;
     let entry = writers.get(key);
     if (!entry) {
-      entry = { writer: new PostgresWriter(deps.db), pool: deps.db };
+      const role = await writerRole(deps, destination.projectId);
+      entry = writers.get(key) ?? {
+        writer: new PostgresWriter(deps.db, { role }),
+        pool: deps.db,
+        builtIn: true,
+      };
       writers.set(key, entry);
     }
-    return { writer: entry.writer, defaultSchema: builtInSchema(destination.projectId) };
+    return { writer: entry.writer, defaultSchema: builtInSchema(destination.projectId), overridable: false };
   }
   if (destination.type !== 'postgres') {
     throw badRequest(`syncing into ${destination.type} destinations is not supported; use postgres`);
   }
+  const opened = (entry: { writer: PostgresWriter }): OpenDestination => ({
+    writer: entry.writer,
+    defaultSchema: String(destination.config.schema),
+    overridable: true,
+  });
   const key = `${destination.id}:${destination.version}`;
   let entry = writers.get(key);
   if (!entry) {
     const config = await getDestinationSecretConfig(deps, destination.projectId, destination.id);
     // Runs of one destination start together (a connection's first runs): the first back from
     // reading the config opens the pool, and the others use it instead of replacing (ending) it.
-    const opened = writers.get(key);
-    if (opened) return { writer: opened.writer, defaultSchema: String(destination.config.schema) };
+    const racing = writers.get(key);
+    if (racing) return opened(racing);
+    const host = String(config.host);
     const pool = new pg.Pool({
-      host: config.host as string,
+      Client: policyCheckedClient(deps.outbound, host),
+      host,
       port: config.port as number,
       database: config.database as string,
       user: config.user as string,
       password: config.password as string | undefined,
-      ssl: sslOption(config),
+      ssl: sslOption(config, host),
       max: 4,
       connectionTimeoutMillis: 10_000,
       application_name: 'trellis-sync',
@@ -82,16 +177,16 @@ export async function openDestination(deps: CoreDeps, destination: Destination):
         void stale.pool.end();
       }
     }
-    entry = { writer: new PostgresWriter(pool), pool };
+    entry = { writer: new PostgresWriter(pool), pool, builtIn: false };
     writers.set(key, entry);
   }
-  return { writer: entry.writer, defaultSchema: String(destination.config.schema) };
+  return opened(entry);
 }
 
 /** Closes every destination pool this process opened (shutdown). */
 export async function closeDestinations(): Promise<void> {
   for (const [key, entry] of writers) {
     writers.delete(key);
-    if (key !== 'built-in') await entry.pool.end();
+    if (!entry.builtIn) await entry.pool.end();
   }
 }

@@ -91,21 +91,53 @@ function copyLine(owner: RowOwner, emittedAt: string, r: WriteRecord): string {
   ].join('\t')}\n`;
 }
 
+export interface WriterOptions {
+  /**
+   * Every statement runs as this role (`SET LOCAL ROLE`), whose grants decide where the writer can
+   * write: the built-in destination's per-project role. Its schema is provisioned with the role,
+   * so the writer does not create schemas.
+   */
+  role?: string;
+}
+
 export class PostgresWriter {
   readonly #prepared = new Set<string>();
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: WriterOptions = {},
+  ) {}
 
-  /** Creates the schema and table if needed (safe when several runs do it at once). */
+  /** Runs `work` in one transaction, as the writer's role when it has one. */
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('begin');
+      if (this.options.role) await client.query(`set local role ${quoteIdent(this.options.role)}`);
+      const result = await work(client);
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch(() => {
+        broken = true;
+      });
+      throw err;
+    } finally {
+      // A session whose rollback failed may still be inside the transaction (and its role): drop it.
+      client.release(broken);
+    }
+  }
+
+  /** Creates the schema (unless provisioned with the role) and the table if needed. */
   async prepare(target: TableRef): Promise<void> {
     const key = `${target.schema}.${target.table}`;
     if (this.#prepared.has(key)) return;
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      // Concurrent runs may create the same schema: serialize on it (Postgres's own IF NOT EXISTS races).
+    await this.#transaction(async (client) => {
+      // Concurrent runs may create the same schema or table: serialize on the schema (Postgres's own
+      // IF NOT EXISTS races).
       await client.query('select pg_advisory_xact_lock(hashtext($1))', [`trellis-schema:${target.schema}`]);
-      await client.query(`create schema if not exists ${quoteIdent(target.schema)}`);
+      if (!this.options.role) await client.query(`create schema if not exists ${quoteIdent(target.schema)}`);
       await client.query(`create table if not exists ${qualified(target)} (
         _supaglue_application_id text not null,
         _supaglue_provider_name text not null,
@@ -118,25 +150,19 @@ export class PostgresWriter {
         _supaglue_mapped_data jsonb not null default '{}',
         primary key (_supaglue_application_id, _supaglue_provider_name, _supaglue_customer_id, _supaglue_id)
       )`);
-      await client.query('commit');
-    } catch (err) {
-      await client.query('rollback').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     this.#prepared.add(key);
   }
 
-  /** Writes one batch in one transaction; returns how many rows it holds. */
+  /** Writes one batch in one transaction. */
   async write(target: TableRef, owner: RowOwner, records: WriteRecord[], emittedAt: Date): Promise<void> {
     if (records.length === 0) return;
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`create temp table if not exists trellis_stage (
+    await this.#transaction(async (client) => {
+      // Dropped at commit: a pooled session serves several projects' roles, and a staging table
+      // left behind by one role could not be written by the next.
+      await client.query(`create temp table trellis_stage (
         ${COLUMNS.map((c) => `${c} ${c.endsWith('_at') ? 'timestamptz' : c === '_supaglue_is_deleted' ? 'boolean' : c.endsWith('_data') ? 'jsonb' : 'text'}`).join(', ')}
-      ) on commit delete rows`);
+      ) on commit drop`);
       const at = emittedAt.toISOString();
       const copy = client.query(copyStreams.from(`copy trellis_stage (${COLUMNS.join(', ')}) from stdin`));
       await pipeline(
@@ -155,13 +181,7 @@ export class PostgresWriter {
         on conflict (${KEY.join(', ')}) do update set
           ${VERSIONED.map((c) => `${c} = case when ${newer} then excluded.${c} else t.${c} end`).join(',\n          ')},
           _supaglue_emitted_at = excluded._supaglue_emitted_at`);
-      await client.query('commit');
-    } catch (err) {
-      await client.query('rollback').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /**
@@ -169,11 +189,13 @@ export class PostgresWriter {
    * (emitted before the run started) no longer exists at the provider.
    */
   async markUnseenDeleted(target: TableRef, owner: RowOwner, runStartedAt: Date): Promise<number> {
-    const res = await this.pool.query(
-      `update ${qualified(target)} set _supaglue_is_deleted = true, _supaglue_emitted_at = now()
-        where _supaglue_application_id = $1 and _supaglue_provider_name = $2 and _supaglue_customer_id = $3
-          and _supaglue_emitted_at < $4 and not _supaglue_is_deleted`,
-      [owner.applicationId, owner.providerName, owner.customerId, runStartedAt],
+    const res = await this.#transaction((client) =>
+      client.query(
+        `update ${qualified(target)} set _supaglue_is_deleted = true, _supaglue_emitted_at = now()
+          where _supaglue_application_id = $1 and _supaglue_provider_name = $2 and _supaglue_customer_id = $3
+            and _supaglue_emitted_at < $4 and not _supaglue_is_deleted`,
+        [owner.applicationId, owner.providerName, owner.customerId, runStartedAt],
+      ),
     );
     return res.rowCount ?? 0;
   }

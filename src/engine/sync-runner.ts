@@ -3,11 +3,20 @@ import { ConnectorError } from '../connectors/http.ts';
 import type { ProviderRecord } from '../connectors/types.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import type { Destination } from '../core/destinations.ts';
+import { badRequest } from '../core/errors.ts';
 import { emitEvent } from '../core/events.ts';
 import type { IntegrationConfig, SyncStrategy } from '../core/integrations.ts';
 import { markBadCredentials, openConnector } from '../core/provider-access.ts';
 import { type SyncOverrides, syncTargets } from '../core/syncs.ts';
-import { openDestination, type RowOwner, type TableRef, type WriteRecord } from '../destinations/index.ts';
+import {
+  describeDestinationError,
+  identifierProblem,
+  type OpenDestination,
+  openDestination,
+  type RowOwner,
+  type TableRef,
+  type WriteRecord,
+} from '../destinations/index.ts';
 import { prefetch } from './prefetch.ts';
 
 /** A sync's engine state, kept in `syncs.state`. */
@@ -99,15 +108,37 @@ function nextMode(sync: SyncContext, strategy: SyncStrategy): 'full' | 'incremen
   return 'incremental';
 }
 
-function tableOf(sync: SyncContext, defaultSchema: string): TableRef {
+/**
+ * The table a sync writes into. A connection sync config may choose the schema and table for
+ * postgres destinations only, by the identifier rule (checked again here: overrides saved before
+ * it, or for a destination changed since, never reach SQL unchecked). The built-in destination
+ * always writes `<provider>_<object>` into its project's own schema.
+ */
+function tableOf(deps: CoreDeps, sync: SyncContext, destination: OpenDestination): TableRef {
+  const table = `${sync.providerName}_${sync.object}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
   const override = [
     ...(sync.overrides?.standard_objects ?? []),
     ...(sync.overrides?.custom_objects ?? []),
   ].find((o) => o.object === sync.object);
-  const schema = sync.overrides?.destination_config?.schema ?? defaultSchema;
-  const table =
-    override?.table ?? `${sync.providerName}_${sync.object}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
-  return { schema, table };
+  const schema = sync.overrides?.destination_config?.schema;
+  if (!destination.overridable) {
+    if (schema !== undefined || override?.table !== undefined) {
+      deps.log.warn(
+        { syncId: sync.id, destination: sync.destination.name },
+        'the connection sync config names a schema or table; ignored, the built-in destination writes into its own schema',
+      );
+    }
+    return { schema: destination.defaultSchema, table };
+  }
+  const target = { schema: schema ?? destination.defaultSchema, table: override?.table ?? table };
+  for (const [what, name] of [
+    ['schema', target.schema],
+    ['table', override?.table],
+  ] as const) {
+    const problem = name === undefined ? undefined : identifierProblem(name);
+    if (problem) throw badRequest(`the ${what} name "${name}" ${problem}`);
+  }
+  return target;
 }
 
 /**
@@ -216,23 +247,25 @@ async function runLocked(deps: CoreDeps, syncId: string): Promise<void> {
 async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint): Promise<void> {
   const { connector, ctx } = await openConnector(deps, sync.connectionId);
   if (!connector.read) throw new Error(`the ${sync.providerName} connector cannot read`);
-  const { writer, defaultSchema } = await openDestination(deps, sync.destination);
-  const target = tableOf(sync, defaultSchema);
+  // The caller sees Trellis's summary of a destination failure, naming the destination: a driver's
+  // or server's own text can say anything. The cause, and so the logged error, keeps it whole.
+  const atDestination = async <T>(work: () => Promise<T>, target?: TableRef): Promise<T> => {
+    try {
+      return await work();
+    } catch (err) {
+      const summary = describeDestinationError(err, target);
+      throw new Error(`writing to destination "${sync.destination.name}" failed: ${summary}`, { cause: err });
+    }
+  };
+  const destination = await atDestination(() => openDestination(deps, sync.destination));
+  const { writer } = destination;
+  const target = await atDestination(async () => tableOf(deps, sync, destination));
   const owner: RowOwner = {
     applicationId: sync.projectId,
     providerName: sync.providerName,
     customerId: sync.customerId,
   };
-  // A driver's message alone ("the database system is shutting down") does not say which database failed.
-  const atDestination = async <T>(work: Promise<T>): Promise<T> => {
-    try {
-      return await work;
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new Error(`writing to destination "${sync.destination.name}" failed: ${reason}`, { cause: err });
-    }
-  };
-  await atDestination(writer.prepare(target));
+  await atDestination(() => writer.prepare(target), target);
 
   if (!checkpoint.readDone) {
     const pages = connector.read(ctx, {
@@ -243,7 +276,7 @@ async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint
     let batch: WriteRecord[] = [];
     let batchCursor: string | null = checkpoint.cursor;
     const flush = async () => {
-      if (batch.length > 0) await atDestination(writer.write(target, owner, batch, new Date()));
+      if (batch.length > 0) await atDestination(() => writer.write(target, owner, batch, new Date()), target);
       checkpoint.records += batch.length;
       checkpoint.cursor = batchCursor;
       batch = [];
@@ -259,7 +292,10 @@ async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint
     await flush();
   }
   if (checkpoint.mode === 'full')
-    await atDestination(writer.markUnseenDeleted(target, owner, new Date(checkpoint.startedAt)));
+    await atDestination(
+      () => writer.markUnseenDeleted(target, owner, new Date(checkpoint.startedAt)),
+      target,
+    );
 }
 
 function toWriteRecord(r: ProviderRecord): WriteRecord {
