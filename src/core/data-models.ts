@@ -1,6 +1,7 @@
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { isUuid } from './ids.ts';
+import { firstDuplicate } from './validation.ts';
 
 /**
  * The developer's own data models that provider fields are mapped onto: schemas (per-object
@@ -49,9 +50,8 @@ export async function getDataModel(
 }
 
 function checkFields(kind: DataModelKind, config: DataModel['config']): void {
-  const names = config.fields.map((f) => f.name);
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw badRequest(`${LABEL[kind]} field "${dup}" is listed twice`);
+  const dup = firstDuplicate(config.fields.map((f) => f.name));
+  if (dup !== undefined) throw badRequest(`${LABEL[kind]} field "${dup}" is listed twice`);
 }
 
 export async function createDataModel(

@@ -6,6 +6,7 @@ import { badRequest, conflict, notFound } from './errors.ts';
 import { isUuid } from './ids.ts';
 import { findProviderAppByName } from './provider-apps.ts';
 import { reconcileIntegrationSyncs, syncsRemovedBy } from './syncs.ts';
+import { firstDuplicate } from './validation.ts';
 
 export interface SyncStrategy {
   period_ms: number;
@@ -46,15 +47,13 @@ const select = `select i.id, i.project_id as "projectId", i.provider_app_id as "
 function checkConfig(config: IntegrationConfig): void {
   const strategies = [config.default_config];
   for (const kind of ['common_objects', 'standard_objects', 'custom_objects'] as const) {
-    const names = (config[kind] ?? []).map((o) => o.object);
-    const dup = names.find((n, i) => names.indexOf(n) !== i);
-    if (dup) throw badRequest(`object "${dup}" is listed twice in ${kind}`);
+    const dup = firstDuplicate((config[kind] ?? []).map((o) => o.object));
+    if (dup !== undefined) throw badRequest(`object "${dup}" is listed twice in ${kind}`);
     for (const o of config[kind] ?? [])
       if (o.sync_strategy_override) strategies.push(o.sync_strategy_override);
   }
-  const entityIds = (config.entities ?? []).map((e) => e.entity_id);
-  const dupEntity = entityIds.find((n, i) => entityIds.indexOf(n) !== i);
-  if (dupEntity) throw badRequest(`entity ${dupEntity} is listed twice`);
+  const dupEntity = firstDuplicate((config.entities ?? []).map((e) => e.entity_id));
+  if (dupEntity !== undefined) throw badRequest(`entity ${dupEntity} is listed twice`);
   for (const s of strategies) {
     const n = s.full_sync_every_n_incrementals;
     if (n === undefined) continue;

@@ -36,14 +36,17 @@ function mergeFields(schema: DataModel, customer: FieldMapping[]): MergedFieldMa
     is_added_by_customer: false,
     ...(f.mapped_name !== undefined ? { schema_mapped_name: f.mapped_name } : {}),
   }));
+  const byName = new Map(fields.map((f) => [f.name, f]));
   for (const m of customer) {
-    const field = fields.find((f) => f.name === m.schema_field);
+    const field = byName.get(m.schema_field);
     if (!field) {
-      fields.push({
+      const added: MergedFieldMap = {
         name: m.schema_field,
         is_added_by_customer: true,
         ...(m.mapped_field !== undefined ? { customer_mapped_name: m.mapped_field } : {}),
-      });
+      };
+      fields.push(added);
+      byName.set(added.name, added);
     } else if (field.schema_mapped_name === undefined && m.mapped_field !== undefined) {
       field.customer_mapped_name = m.mapped_field;
     }
@@ -197,23 +200,33 @@ function mergeEntityMappings(
     allow_additional_field_mappings: e.config.allow_additional_field_mappings,
     field_mappings: e.config.fields.map((f) => ({ entity_field: f.name, is_additional: false })),
   }));
+  // Lookups by id and by field name, so that merging is linear in the mappings' size.
+  const byEntity = new Map(
+    merged.map((e) => [
+      e.entity_id,
+      { target: e, fields: new Map(e.field_mappings.map((f) => [f.entity_field, f])) },
+    ]),
+  );
   const apply = (mappings: ConnectionEntityMapping[], from: 'developer' | 'customer') => {
     for (const m of mappings) {
-      const target = merged.find((e) => e.entity_id === m.entity_id);
-      if (!target) continue;
+      const entry = byEntity.get(m.entity_id);
+      if (!entry) continue;
+      const { target, fields } = entry;
       if (m.object) target.object = { ...m.object, from };
       for (const f of m.field_mappings ?? []) {
-        const field = target.field_mappings.find((x) => x.entity_field === f.entity_field);
+        const field = fields.get(f.entity_field);
         if (field) {
           field.mapped_field = f.mapped_field;
           field.from = from;
         } else {
-          target.field_mappings.push({
+          const added = {
             entity_field: f.entity_field,
             mapped_field: f.mapped_field,
             from,
             is_additional: true,
-          });
+          };
+          target.field_mappings.push(added);
+          fields.set(added.entity_field, added);
         }
       }
     }

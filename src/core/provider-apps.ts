@@ -9,6 +9,7 @@ import {
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { isUuid } from './ids.ts';
+import { firstDuplicate } from './validation.ts';
 
 /** A project's app registration with one provider: its OAuth client and what it maps. */
 export interface ProviderApp {
@@ -93,6 +94,22 @@ export async function getClientSecret(deps: CoreDeps, providerAppId: string): Pr
   return rows[0]?.sealed ? deps.vault.decrypt(rows[0].sealed) : undefined;
 }
 
+/** The first of `ids` that names no row of the project in `table`, found with one query. */
+async function firstMissing(
+  deps: CoreDeps,
+  table: 'schemas' | 'entities',
+  projectId: string,
+  ids: string[],
+): Promise<string | undefined> {
+  if (ids.length === 0) return undefined;
+  const { rows } = await deps.db.query<{ id: string }>(
+    `select id from ${table} where project_id = $1 and id = any($2::uuid[])`,
+    [projectId, ids.filter(isUuid)],
+  );
+  const found = new Set(rows.map((r) => r.id));
+  return ids.find((id) => !found.has(id.toLowerCase()));
+}
+
 async function checkInput(deps: CoreDeps, projectId: string, input: ProviderAppInput): Promise<ProviderName> {
   const name = input.providerName;
   if (!name) throw badRequest('name is required');
@@ -103,28 +120,20 @@ async function checkInput(deps: CoreDeps, projectId: string, input: ProviderAppI
   }
   for (const kind of ['common', 'standard'] as const) {
     const list = input.objects?.[kind] ?? [];
-    const names = list.map((o) => o.name);
-    const dup = names.find((n, i) => names.indexOf(n) !== i);
-    if (dup) throw badRequest(`object "${dup}" is listed twice in objects.${kind}`);
+    const dup = firstDuplicate(list.map((o) => o.name));
+    if (dup !== undefined) throw badRequest(`object "${dup}" is listed twice in objects.${kind}`);
     const schemaIds = list.map((o) => o.schema_id).filter((id): id is string => id !== undefined);
-    const dupSchema = schemaIds.find((n, i) => schemaIds.indexOf(n) !== i);
-    if (dupSchema) throw badRequest(`schema ${dupSchema} is attached to two objects in objects.${kind}`);
-    for (const id of schemaIds) {
-      const found = isUuid(id)
-        ? await deps.db.query('select 1 from schemas where project_id = $1 and id = $2', [projectId, id])
-        : { rowCount: 0 };
-      if (!found.rowCount) throw badRequest(`schema ${id} does not exist`);
-    }
+    const dupSchema = firstDuplicate(schemaIds);
+    if (dupSchema !== undefined)
+      throw badRequest(`schema ${dupSchema} is attached to two objects in objects.${kind}`);
+    const missing = await firstMissing(deps, 'schemas', projectId, schemaIds);
+    if (missing !== undefined) throw badRequest(`schema ${missing} does not exist`);
   }
   const entityIds = (input.entityMappings ?? []).map((m) => m.entity_id);
-  const dupEntity = entityIds.find((n, i) => entityIds.indexOf(n) !== i);
-  if (dupEntity) throw badRequest(`entity ${dupEntity} is mapped twice`);
-  for (const id of entityIds) {
-    const found = isUuid(id)
-      ? await deps.db.query('select 1 from entities where project_id = $1 and id = $2', [projectId, id])
-      : { rowCount: 0 };
-    if (!found.rowCount) throw badRequest(`entity ${id} does not exist`);
-  }
+  const dupEntity = firstDuplicate(entityIds);
+  if (dupEntity !== undefined) throw badRequest(`entity ${dupEntity} is mapped twice`);
+  const missing = await firstMissing(deps, 'entities', projectId, entityIds);
+  if (missing !== undefined) throw badRequest(`entity ${missing} does not exist`);
   return name;
 }
 

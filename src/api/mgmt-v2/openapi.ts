@@ -131,13 +131,121 @@ const EXTENSION_PATHS: Json = {
 
 const contract = { ...spec, paths: { ...spec.paths, ...EXTENSION_PATHS } } as typeof spec;
 
+/**
+ * Limits on what a request may carry, for the values the vendor document leaves unbounded: every
+ * cost of handling a request (validation, duplicate checks, storage) then has a bound besides the
+ * 5 MB body limit. They are generous: the largest real lists (Salesforce allows 3,000 custom
+ * objects and 800 custom fields per object) fit many times over.
+ */
+export const REQUEST_LIMITS = {
+  /** Names, ids, types: at most 2 KiB of UTF-8, so that any of them fits a Postgres index entry. */
+  maxLength: 512,
+  /** Secrets, keys, certificates, tokens, cursors and URLs, which are long by nature. */
+  maxLongTextLength: 16_384,
+  maxItems: 10_000,
+  /** Request objects may carry properties the document does not name; this many at most. */
+  maxProperties: 1_000,
+  /** JSON Schema cannot say it: checked before validation (free-form values are walked recursively). */
+  maxDepth: 32,
+} as const;
+
+/** The string properties and parameters that take the long-text limit. */
+const LONG_TEXT = new Set([
+  'password',
+  'server_ca_cert',
+  'client_cert',
+  'client_key',
+  'private_key',
+  's3_access_key',
+  'oauth_client_secret',
+  'api_key',
+  'access_key',
+  'access_key_secret',
+  'refresh_token',
+  'return_url',
+  'url',
+  'instance_url',
+  'login_url',
+  'cursor',
+]);
+
+/**
+ * Adds the default limits to every schema a request reaches (bodies and query and header
+ * parameters, through their `$ref`s) that does not set its own. Path parameters are left to the
+ * router's limit: they are only ever looked up, never stored.
+ */
+function addRequestLimits(doc: typeof contract): void {
+  const seen = new Set<object>();
+  const longTextSeen = new Set<string>();
+  const resolve = (node: Json): Json => {
+    let target = node;
+    while (typeof target.$ref === 'string') target = pointerInto(doc, target.$ref);
+    return target;
+  };
+  const visit = (node: unknown, name: string | undefined): void => {
+    if (!node || typeof node !== 'object' || Array.isArray(node)) return;
+    const schema = resolve(node as Json);
+    if (seen.has(schema)) return;
+    seen.add(schema);
+    const types = ([] as unknown[]).concat(schema.type ?? (schema.properties ? 'object' : []));
+    const bounded = schema.enum !== undefined || schema.const !== undefined;
+    if (types.includes('string') && !bounded && schema.maxLength === undefined) {
+      const long = name !== undefined && LONG_TEXT.has(name);
+      if (long) longTextSeen.add(name);
+      schema.maxLength = long ? REQUEST_LIMITS.maxLongTextLength : REQUEST_LIMITS.maxLength;
+    }
+    if (types.includes('array')) schema.maxItems ??= REQUEST_LIMITS.maxItems;
+    if (types.includes('object')) schema.maxProperties ??= REQUEST_LIMITS.maxProperties;
+    for (const [key, value] of Object.entries((schema.properties as Json | undefined) ?? {}))
+      visit(value, key);
+    visit(schema.items, name);
+    visit(schema.additionalProperties, undefined);
+    for (const key of ['oneOf', 'anyOf', 'allOf'])
+      for (const branch of (schema[key] as unknown[] | undefined) ?? []) visit(branch, name);
+  };
+  for (const item of Object.values(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const params = method === 'parameters' ? (op as Parameter[]) : ((op as Operation).parameters ?? []);
+      for (const p of params) {
+        const param = resolve(p as unknown as Json) as unknown as Parameter;
+        if (param.in !== 'path') visit(param.schema, param.name);
+      }
+      if (method !== 'parameters')
+        visit((op as Operation).requestBody?.content['application/json'].schema, undefined);
+    }
+  }
+  const unused = [...LONG_TEXT].filter((name) => !longTextSeen.has(name));
+  if (unused.length > 0) throw new Error(`long-text names no request string: ${unused.join(', ')}`);
+  const l = REQUEST_LIMITS;
+  const info = doc.info as Json;
+  info.description = `${info.description ?? ''}
+#### Request limits
+
+Where this document sets no limit of its own, a request's strings are at most ${l.maxLength} characters (secrets, keys, certificates, tokens, cursors and URLs: ${l.maxLongTextLength}), its arrays at most ${l.maxItems} items, its objects at most ${l.maxProperties} properties, and JSON bodies nest at most ${l.maxDepth} levels deep. Bodies are at most 5 MB. A request over a limit is answered with 400.
+`;
+}
+
+function pointerInto(doc: unknown, ref: string): Json {
+  return ref
+    .replace(/^#\//, '')
+    .split('/')
+    .reduce<unknown>(
+      (node, key) => (node as Json)[key.replaceAll('~1', '/').replaceAll('~0', '~')],
+      doc,
+    ) as Json;
+}
+
+addRequestLimits(contract);
+
 /** A schema fragment whose local `$ref`s point into the contract document. */
 function inContract(node: unknown): Json {
   return JSON.parse(JSON.stringify(node).replaceAll('"$ref":"#/', '"$ref":"mgmt#/')) as Json;
 }
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
-const ajv = new Ajv2020({ strict: false, allErrors: true, coerceTypes: false });
+// Not `allErrors`: its cost grows with the number of errors, which one 5 MB body can make
+// millions of (Ajv's own security notes say so). The first error of each `anyOf` branch is reported.
+const ajv = new Ajv2020({ strict: false, allErrors: false, coerceTypes: false });
 addFormats(ajv);
 ajv.addSchema(oneOfAsAnyOf(contract) as Json, 'mgmt');
 
@@ -212,8 +320,24 @@ export function validateRequest(
   }
   if (op.body) {
     if (req.body === undefined) throw badRequest('a JSON request body is required');
+    if (nestingExceeds(req.body, REQUEST_LIMITS.maxDepth))
+      throw badRequest(`body nests deeper than ${REQUEST_LIMITS.maxDepth} levels`, 'VALIDATION_ERROR');
     if (!op.body(req.body)) throw badRequest(describe(op.body.errors, 'body'), 'VALIDATION_ERROR');
   }
+}
+
+/** Whether objects and arrays nest more than `limit` levels deep; without recursion, in one pass. */
+function nestingExceeds(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [node, depth] = next;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === 'object') pending.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 function isBooleanSchema(validate: ValidateFunction): boolean {
