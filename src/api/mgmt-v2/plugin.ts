@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CoreDeps } from '../../core/deps.ts';
-import { DomainError } from '../../core/errors.ts';
+import { badRequest, DomainError } from '../../core/errors.ts';
 import { authenticateApiKey } from '../../core/projects.ts';
 import { sendError, toDomainError } from './errors.ts';
-import { validateRequest } from './openapi.ts';
+import { jsonNestingExceeds, REQUEST_LIMITS, validateRequest } from './openapi.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { customerRoutes } from './routes/customers.ts';
 import { dataModelRoutes } from './routes/data-models.ts';
@@ -41,6 +41,24 @@ export function connectionHeaders(req: FastifyRequest): { customerId: string; pr
 export async function mgmtV2(app: FastifyInstance, opts: RouteOptions) {
   const { deps } = opts;
   app.decorateRequest('projectId', '');
+
+  // JSON bodies within the size and nesting limits, both checked before the text is parsed.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: REQUEST_LIMITS.maxBodyBytes },
+    (req, body, done) => {
+      if (jsonNestingExceeds(body as string, REQUEST_LIMITS.maxDepth)) {
+        const error = badRequest(
+          `body nests deeper than ${REQUEST_LIMITS.maxDepth} levels`,
+          'VALIDATION_ERROR',
+        );
+        return done(error, undefined);
+      }
+      parseJson(req, body as string, done);
+    },
+  );
 
   app.addHook('onRequest', async (req, reply) => {
     const key = req.headers['x-api-key'];
