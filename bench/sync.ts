@@ -23,13 +23,13 @@ const records = arg('records', 200_000);
 const log = createLogger('warn');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-'));
 const server = await startEmbeddedPostgres({ dataDir, port: 0, log });
-const admin = new pg.Client({ connectionString: server.url });
+const admin = new pg.Client({ connectionString: server.adminUrl });
 await admin.connect();
 await admin.query('create database control');
 await admin.query('create database warehouse');
 await admin.end();
-const controlUrl = server.url.replace(/\/trellis$/, '/control');
-const warehouseUrl = new URL(server.url.replace(/\/trellis$/, '/warehouse'));
+const controlUrl = server.adminUrl.replace(/\/postgres$/, '/control');
+const warehouseUrl = new URL(server.adminUrl.replace(/\/postgres$/, '/warehouse'));
 
 const sim = await spawnSimulator('hubspot', records);
 await simControl(sim.url, 'limits', {

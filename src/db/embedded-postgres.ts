@@ -17,8 +17,87 @@ import { freePort } from '../util/net.ts';
  * group so that a terminal's Ctrl-C reaches only Trellis, which stops Postgres last.
  */
 export interface EmbeddedPostgres {
+  /** Trellis's own connection: a role that owns the `trellis` database and may create roles, not a superuser. */
   url: string;
+  /** The superuser (database `postgres`), for setting the server up; Trellis itself does not run as it. */
+  adminUrl: string;
   stop(): Promise<void>;
+}
+
+/** The role Trellis runs as on the embedded server; the superuser `trellis` made by initdb only sets up. */
+const APP_ROLE = 'trellis_app';
+
+/**
+ * Hands what the superuser owns in the `trellis` database to the app role: data directories from
+ * before the app role existed were used by Trellis as the superuser (its schemas, tables, pg-boss's
+ * functions and types, the per-project writer roles' schemas).
+ */
+const HAND_OVER = `
+do $$
+declare
+  admin oid := (select oid from pg_roles where rolname = current_user);
+  obj record;
+begin
+  for obj in select nspname from pg_namespace
+     where nspowner = admin and not starts_with(nspname, 'pg_') and nspname <> 'information_schema'
+  loop
+    execute format('alter schema %I owner to ${APP_ROLE}', obj.nspname);
+  end loop;
+  for obj in select c.oid::regclass as name, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relowner = admin and not starts_with(n.nspname, 'pg_') and n.nspname <> 'information_schema'
+       and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S', 'c')
+       -- sequences of identity and serial columns move with their table
+       and not (c.relkind = 'S' and exists (select 1 from pg_depend d where d.objid = c.oid and d.deptype in ('a', 'i')))
+  loop
+    execute format(
+      case obj.relkind when 'S' then 'alter sequence %s owner to ${APP_ROLE}'
+                       when 'c' then 'alter type %s owner to ${APP_ROLE}'
+                       else 'alter table %s owner to ${APP_ROLE}' end,
+      obj.name);
+  end loop;
+  for obj in select p.oid::regprocedure as name from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+     where p.proowner = admin and not starts_with(n.nspname, 'pg_') and n.nspname <> 'information_schema'
+  loop
+    execute format('alter routine %s owner to ${APP_ROLE}', obj.name);
+  end loop;
+  for obj in select t.oid::regtype as name from pg_type t join pg_namespace n on n.oid = t.typnamespace
+     where t.typowner = admin and not starts_with(n.nspname, 'pg_') and n.nspname <> 'information_schema'
+       and t.typtype in ('e', 'd', 'r')
+  loop
+    execute format('alter type %s owner to ${APP_ROLE}', obj.name);
+  end loop;
+  -- Per-project writer roles the superuser made: the app role switches to them.
+  for obj in select rolname from pg_roles where starts_with(rolname, 'trellis_writer_') and not pg_has_role('${APP_ROLE}', oid, 'SET')
+  loop
+    execute format('grant %I to ${APP_ROLE}', obj.rolname);
+  end loop;
+end
+$$`;
+
+/** Creates (or updates) the app role and gives it the `trellis` database and everything in it. */
+async function setUpAppRole(adminUrlFor: (db: string) => string, password: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrlFor('postgres') });
+  await admin.connect();
+  try {
+    const exists = await admin.query('select 1 from pg_roles where rolname = $1', [APP_ROLE]);
+    // The password file is the truth: a role made with an older file gets the current one.
+    await admin.query(
+      `${exists.rowCount ? 'alter' : 'create'} role ${APP_ROLE} login createrole nosuperuser nocreatedb password ${pg.escapeLiteral(password)}`,
+    );
+    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', ['trellis']);
+    await admin.query(
+      rowCount ? `alter database trellis owner to ${APP_ROLE}` : `create database trellis owner ${APP_ROLE}`,
+    );
+  } finally {
+    await admin.end();
+  }
+  const inTrellis = new pg.Client({ connectionString: adminUrlFor('trellis') });
+  await inTrellis.connect();
+  try {
+    await inTrellis.query(HAND_OVER);
+  } finally {
+    await inTrellis.end();
+  }
 }
 
 const GUARDIAN = [
@@ -148,14 +227,19 @@ export async function startEmbeddedPostgres(opts: {
   const pgData = path.join(dataDir, 'pg');
   const logFile = path.join(dataDir, 'postgres.log');
   const password = readOrCreateSecret(path.join(dataDir, 'pg-password'));
+  const appPassword = readOrCreateSecret(path.join(dataDir, 'pg-app-password'));
   const user = 'trellis';
-  const urlFor = (port: number, db: string) =>
+  const adminUrlFor = (port: number) => (db: string) =>
     `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
+  const urls = (port: number) => ({
+    url: `postgres://${APP_ROLE}:${encodeURIComponent(appPassword)}@127.0.0.1:${port}/trellis`,
+    adminUrl: adminUrlFor(port)('postgres'),
+  });
 
   const runningPort = runningServer(pgData);
   if (runningPort) {
     log.info({ port: runningPort }, 'using the embedded PostgreSQL already running on this data directory');
-    return { url: urlFor(runningPort, 'trellis'), stop: async () => {} };
+    return { ...urls(runningPort), stop: async () => {} };
   }
 
   if (!fs.existsSync(path.join(pgData, 'PG_VERSION'))) {
@@ -203,17 +287,12 @@ export async function startEmbeddedPostgres(opts: {
   (child.stdin as unknown as { unref?: () => void }).unref?.();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-  const adminUrl = urlFor(port, 'postgres');
-  await waitUntilReady(adminUrl, child, logFile, 30_000);
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', ['trellis']);
-  if (!rowCount) await admin.query('create database trellis');
-  await admin.end();
+  await waitUntilReady(adminUrlFor(port)('postgres'), child, logFile, 30_000);
+  await setUpAppRole(adminUrlFor(port), appPassword);
   log.info({ port }, 'embedded PostgreSQL is ready');
 
   return {
-    url: urlFor(port, 'trellis'),
+    ...urls(port),
     async stop() {
       if (child.exitCode !== null) return;
       child.stdin?.end();

@@ -183,8 +183,9 @@ export async function openDestination(deps: CoreDeps, destination: Destination):
   return opened(entry);
 }
 
-/** Closes every destination pool this process opened (shutdown). */
+/** Closes every destination pool this process opened and forgets what it provisioned (shutdown). */
 export async function closeDestinations(): Promise<void> {
+  provisioned.clear();
   for (const [key, entry] of writers) {
     writers.delete(key);
     if (!entry.builtIn) await entry.pool.end();

@@ -16,7 +16,7 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-test-pg-'));
   const pg = await startEmbeddedPostgres({ dataDir, port: 0, log: createLogger('warn') });
-  project.provide('pgAdminUrl', pg.url.replace(/\/trellis$/, '/postgres'));
+  project.provide('pgAdminUrl', pg.adminUrl);
   return async () => {
     await pg.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
