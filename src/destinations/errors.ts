@@ -3,7 +3,7 @@ import { OutboundDenied } from '../net/outbound.ts';
 import type { TableRef } from './postgres.ts';
 
 /** SQLSTATEs with a summary of their own; classes (first two characters) below. */
-const BY_CODE: Record<string, (t: string) => string> = {
+const BY_SQLSTATE: Record<string, (t: string) => string> = {
   '28P01': () => 'authentication failed',
   '28000': () => 'the destination does not accept this login',
   '3D000': () => 'the database does not exist',
@@ -28,14 +28,15 @@ const BY_CLASS: Record<string, string> = {
   '54': 'the destination hit one of its limits',
 };
 
-/** Node's network error codes, as the driver passes them on. */
-const BY_SYSCALL: Record<string, string> = {
+/** Node's network and stream error codes, as the driver passes them on. */
+const BY_NODE_CODE: Record<string, string> = {
   ECONNREFUSED: 'the destination refused the connection',
   ECONNRESET: 'the destination closed the connection',
   EPIPE: 'the destination closed the connection',
   ETIMEDOUT: 'the destination did not answer in time',
   EHOSTUNREACH: 'the destination host is unreachable',
   ENETUNREACH: 'the destination host is unreachable',
+  ERR_STREAM_PREMATURE_CLOSE: 'the destination closed the connection',
 };
 
 /**
@@ -52,10 +53,10 @@ export function describeDestinationError(err: unknown, target?: TableRef): strin
   const table = target ? `${target.schema}.${target.table}` : 'the table';
   if (typeof code === 'string') {
     if (/^[0-9A-Z]{5}$/.test(code)) {
-      const summary = BY_CODE[code]?.(table) ?? BY_CLASS[code.slice(0, 2)];
+      const summary = BY_SQLSTATE[code]?.(table) ?? BY_CLASS[code.slice(0, 2)];
       return summary ?? `the destination answered with error ${code}`;
     }
-    if (BY_SYSCALL[code]) return BY_SYSCALL[code];
+    if (BY_NODE_CODE[code]) return BY_NODE_CODE[code];
     if (/CERT|TLS|SSL/.test(code))
       return 'TLS with the destination failed (its certificate was not accepted)';
   }
