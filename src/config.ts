@@ -22,6 +22,8 @@ export interface Config {
   outboundPolicy: 'standard' | 'strict';
   /** CIDRs, addresses and host names every outbound connection may reach (TRELLIS_ALLOWED_OUTBOUND). */
   allowedOutbound: string[];
+  /** The most a client may take to send a whole request, headers and body (TRELLIS_REQUEST_TIMEOUT_SECONDS). */
+  requestTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -139,6 +141,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `TRELLIS_ALLOWED_OUTBOUND: ${(err as Error).message} (a comma-separated list like 10.0.0.0/8,db.internal)`,
     );
   }
+  const requestTimeoutSeconds = Number(env.TRELLIS_REQUEST_TIMEOUT_SECONDS || 30);
+  if (!Number.isInteger(requestTimeoutSeconds) || requestTimeoutSeconds < 1 || requestTimeoutSeconds > 3600) {
+    throw new ConfigError(
+      'TRELLIS_REQUEST_TIMEOUT_SECONDS must be a whole number of seconds between 1 and 3600',
+    );
+  }
   return {
     port,
     host,
@@ -155,5 +163,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     staleRunSeconds,
     outboundPolicy,
     allowedOutbound,
+    requestTimeoutSeconds,
   };
 }

@@ -1,9 +1,9 @@
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger };
 
 /** Paths that may carry secrets; pino replaces their values before anything is written. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'req.headers["x-api-key"]',
   'req.headers.authorization',
   'req.headers.cookie',
@@ -16,6 +16,16 @@ export const REDACT_PATHS = [
   '*.secret',
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+/**
+ * A request URL as it may be logged: a magic link's id is its capability, and the OAuth callback's
+ * query holds the authorization code and state, so neither is written anywhere.
+ */
+export function redactUrl(url: string): string {
+  return url
+    .replace(/\/(links|magic_links)\/[^/?#]+/g, '/$1/[redacted]')
+    .replace(/(\/oauth\/callback[^?]*)\?.*$/, '$1?[redacted]');
+}
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
 }

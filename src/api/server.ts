@@ -1,20 +1,64 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { CoreDeps } from '../core/deps.ts';
 import { DomainError } from '../core/errors.ts';
+import { redactUrl } from '../logger.ts';
 import { connectPages } from './connect/plugin.ts';
 import { docsRoutes } from './docs/routes.ts';
 import { sendError, toDomainError } from './mgmt-v2/errors.ts';
 import { mgmtV2 } from './mgmt-v2/plugin.ts';
 
+/**
+ * A socket with no traffic either way for this long is closed. It has to outlast the longest
+ * silence of a request being worked on (a provider call with its retries), so it is generous;
+ * slow senders are cut by the request timeout long before.
+ */
+const IDLE_SOCKET_MS = 5 * 60_000;
+/** Longer than the idle timeout of the proxies usually in front, so that they close first. */
+const KEEP_ALIVE_MS = 72_000;
+/** Headers are small: a client that has not sent them by now is not going to. */
+const MAX_HEADERS_MS = 10_000;
+
+/** The request line as it may be logged (see `redactUrl`). */
+function requestForLog(req: FastifyRequest) {
+  return { method: req.method, url: redactUrl(req.url), remoteAddress: req.ip };
+}
+
+/** Fastify's request logging, without the URLs it would write in full. */
+class RedactingLogController extends LogController {
+  override routeNotFound(req: FastifyRequest): void {
+    if (!this.isLogDisabled(req)) req.log.info({ req }, 'route not found');
+  }
+}
+
 /** The HTTP server: each API surface is an encapsulated plugin under its own mount. */
 export async function buildServer(deps: CoreDeps): Promise<FastifyInstance> {
+  const requestTimeoutMs = deps.config.requestTimeoutSeconds * 1000;
   const app = Fastify({
     // Per-request lines only at debug level; errors are always logged.
     loggerInstance: deps.log.child(
       { component: 'http' },
-      { level: ['debug', 'trace'].includes(deps.config.logLevel) ? deps.config.logLevel : 'warn' },
+      {
+        level: ['debug', 'trace'].includes(deps.config.logLevel) ? deps.config.logLevel : 'warn',
+        serializers: { req: requestForLog },
+      },
     ) as FastifyBaseLogger,
+    logController: new RedactingLogController(),
+
     bodyLimit: 5 * 1024 * 1024,
+    // A client that sends its request slowly, or stops halfway, does not hold a socket for long.
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: IDLE_SOCKET_MS,
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    http: {
+      headersTimeout: Math.min(MAX_HEADERS_MS, requestTimeoutMs),
+      // How often Node looks for requests over their time; its default (30 s) would let them run on.
+      connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs / 4),
+    },
     // Let in-flight requests finish on shutdown; close idle keep-alive sockets at once.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -24,6 +68,15 @@ export async function buildServer(deps: CoreDeps): Promise<FastifyInstance> {
     frameworkErrors: (err, _req, reply) => {
       sendError(reply, toDomainError(err) ?? new DomainError('internal', err.message));
     },
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
+    // Pages set their own policy; everything else (JSON, assets) is never a document.
+    if (!reply.hasHeader('content-security-policy'))
+      reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    // Read per request: with PORT=0 the public URL is known only once the server listens.
+    if (deps.config.publicUrl.startsWith('https:'))
+      reply.header('strict-transport-security', 'max-age=31536000');
   });
   app.get('/health', async () => ({ status: 'ok' }));
   await app.register(docsRoutes, { publicUrl: () => deps.config.publicUrl });

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Credentials } from '../auth/connection-auth.ts';
 import { requestTokens, TokenRequestError } from '../auth/oauth.ts';
-import { signState, verifyState } from '../auth/oauth-state.ts';
+import { isSameBrowser, newBrowserBinding, signState, verifyState } from '../auth/oauth-state.ts';
 import {
   type AuthType,
   CATALOG,
@@ -22,10 +22,17 @@ import { reconcileConnectionSyncs } from './syncs.ts';
 
 /**
  * Managed auth: what a magic link's hosted page shows and does, the OAuth authorization-code flow
- * (signed, expiring, single-use state with PKCE), and saving the resulting credentials as a new or
- * re-authorized connection.
+ * (signed, expiring, single-use state bound to the starting browser, with PKCE), and saving the
+ * resulting credentials as a new or re-authorized connection.
  */
 const STATE_TTL_MS = 15 * 60_000;
+/**
+ * An expired state is kept a while before it is purged, so that a late callback still sends the
+ * person back with `expired` rather than to a page about an unknown authorization.
+ */
+const EXPIRED_STATE_KEPT_MS = 60 * 60_000;
+/** How long a state can be completed or answered as expired: what the browser's cookie must outlive. */
+export const STATE_LIFETIME_MS = STATE_TTL_MS + EXPIRED_STATE_KEPT_MS;
 
 export type LinkStatus = 'valid' | 'expired' | 'consumed' | 'not_found';
 
@@ -42,12 +49,32 @@ export interface LinkView {
   returnUrl: string;
 }
 
+/**
+ * Why a flow failed, as the `error` its return URL receives: codes Trellis defines, so that no
+ * provider text (an `error_description`, say) reaches the application through the browser.
+ */
+export type ConnectErrorCode =
+  /** The person declined on the provider's consent page. */
+  | 'access_denied'
+  /** The authorization took longer than its state lives. */
+  | 'expired'
+  /** The provider answered the authorization or the code exchange with an error, or not at all. */
+  | 'provider_error'
+  /** The provider granted no refresh token (no offline access). */
+  | 'no_refresh_token'
+  /** The provider named an account host that is not its own. */
+  | 'invalid_account'
+  /** The link was used or expired while the person was away. */
+  | 'link_unusable'
+  /** The project's provider app was removed while the person was away. */
+  | 'not_configured';
+
 /** Fails with a message a person can act on; the hosted pages show it as is. */
 export class ConnectFailure extends Error {
   constructor(
     message: string,
-    /** Where to send the person back, when known (with the outcome in the query). */
-    readonly returnUrl?: string,
+    /** Where to send the person back, when known, and the code the return URL gets. */
+    readonly back?: { returnUrl: string; code: ConnectErrorCode },
   ) {
     super(message);
   }
@@ -106,12 +133,15 @@ export function callbackUrl(deps: CoreDeps): string {
   return `${deps.config.publicUrl}/oauth/callback`;
 }
 
-/** Starts the authorization-code flow for a link: the provider URL to send the browser to. */
+/**
+ * Starts the authorization-code flow for a link: the provider URL to send the browser to, and the
+ * nonce that browser must keep (in a cookie named after the state) and bring to the callback.
+ */
 export async function startOAuth(
   deps: CoreDeps,
   linkId: string,
   opts: { sandbox?: boolean } = {},
-): Promise<string> {
+): Promise<{ authorizeUrl: string; stateId: string; browserNonce: string }> {
   const link = usableLink(await describeLink(deps, linkId));
   const api = link.provider.api;
   if (link.authType !== 'oauth2' || !api?.authorizeUrl || !api.tokenUrl) {
@@ -134,10 +164,13 @@ export async function startOAuth(
       ? new URL(providerUrl(api.sandboxAuthorizeUrl, { override })).origin
       : null;
   const verifier = api.pkce ? randomBytes(32).toString('base64url') : undefined;
+  const binding = newBrowserBinding();
+  // Starting a flow also purges the states that can no longer be answered.
   const { rows } = await deps.db.query<{ id: string }>(
-    `insert into oauth_states (project_id, customer_id, provider_app_id, magic_link_id, return_url, login_url,
-       code_verifier_sealed, expires_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
+    `with purged as (delete from oauth_states where expires_at < now() - make_interval(secs => $10))
+     insert into oauth_states (project_id, customer_id, provider_app_id, magic_link_id, return_url, login_url,
+       code_verifier_sealed, browser_binding_hash, expires_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id`,
     [
       link.projectId,
       link.customerId,
@@ -146,21 +179,24 @@ export async function startOAuth(
       link.returnUrl,
       loginUrl,
       verifier ? deps.vault.encrypt(verifier) : null,
+      binding.hash,
       new Date(Date.now() + STATE_TTL_MS),
+      EXPIRED_STATE_KEPT_MS / 1000,
     ],
   );
+  const stateId = rows[0]!.id;
   const url = new URL(providerUrl(authorizeTemplate, { override }));
   url.searchParams.set('response_type', 'code');
   url.searchParams.set('client_id', app.clientId);
   url.searchParams.set('redirect_uri', callbackUrl(deps));
   const scopes = app.scopes.length > 0 ? app.scopes : (api.defaultScopes ?? []);
   if (scopes.length > 0) url.searchParams.set('scope', scopes.join(api.scopeSeparator ?? ' '));
-  url.searchParams.set('state', signState(deps.vault, link.projectId, rows[0]!.id));
+  url.searchParams.set('state', signState(deps.vault, link.projectId, stateId));
   if (verifier) {
     url.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
     url.searchParams.set('code_challenge_method', 'S256');
   }
-  return url.toString();
+  return { authorizeUrl: url.toString(), stateId, browserNonce: binding.nonce };
 }
 
 interface StateRow {
@@ -175,14 +211,34 @@ interface StateRow {
 }
 
 /**
- * Takes a state from the callback: it must be genuine (signature), unexpired and unused; it is
- * used up here, whatever happens next, so it can never be replayed.
+ * Takes a state from the callback: it must be genuine (signature), unused, brought by the browser
+ * that started the flow, and unexpired. It is used up once the browser is the right one, whatever
+ * happens next, so it can never be replayed; a callback from another browser leaves it untouched,
+ * so whoever holds the URL cannot burn the flow of the person it belongs to.
  */
-async function takeState(deps: CoreDeps, raw: string | undefined): Promise<StateRow> {
+async function takeState(
+  deps: CoreDeps,
+  raw: string | undefined,
+  browserNonce: (stateId: string) => string | undefined,
+): Promise<StateRow> {
   const verified = raw ? verifyState(deps.vault, raw) : undefined;
   if (!verified || !isUuid(verified.stateId) || !isUuid(verified.projectId)) {
     throw new ConnectFailure(
       'This authorization response is not one Trellis started. Start again from your link.',
+    );
+  }
+  const alreadyUsed = new ConnectFailure(
+    'This authorization was already completed or is unknown. Start again from your link.',
+  );
+  const { rows: unused } = await deps.db.query<{ bindingHash: Buffer | null }>(
+    `select browser_binding_hash as "bindingHash" from oauth_states
+      where id = $1 and project_id = $2 and used_at is null`,
+    [verified.stateId, verified.projectId],
+  );
+  if (!unused[0]) throw alreadyUsed;
+  if (!isSameBrowser(unused[0].bindingHash, browserNonce(verified.stateId))) {
+    throw new ConnectFailure(
+      'This authorization was started in another browser. Open your link in this browser and connect again.',
     );
   }
   const { rows } = await deps.db.query<StateRow & { expired: boolean }>(
@@ -193,30 +249,39 @@ async function takeState(deps: CoreDeps, raw: string | undefined): Promise<State
     [verified.stateId, verified.projectId],
   );
   const row = rows[0];
-  if (!row)
-    throw new ConnectFailure(
-      'This authorization was already completed or is unknown. Start again from your link.',
-    );
+  // Another callback with the same state got here first.
+  if (!row) throw alreadyUsed;
   if (row.expired)
-    throw new ConnectFailure(
-      'This authorization took too long and expired. Start again from your link.',
-      row.returnUrl,
-    );
+    throw new ConnectFailure('This authorization took too long and expired. Start again from your link.', {
+      returnUrl: row.returnUrl,
+      code: 'expired',
+    });
   return row;
 }
 
-/** Completes the flow from the provider's redirect; returns where to send the browser. */
+/** An OAuth error code as RFC 6749 spells them; anything else is not logged. */
+const OAUTH_ERROR_CODE = /^[a-z_]{1,64}$/;
+
+/**
+ * Completes the flow from the provider's redirect; returns where to send the browser.
+ * `browserNonce` reads the nonce the calling browser holds for a state, if any.
+ */
 export async function completeOAuth(
   deps: CoreDeps,
-  query: { state?: string; code?: string; error?: string; error_description?: string },
+  query: { state?: string; code?: string; error?: string },
+  browserNonce: (stateId: string) => string | undefined,
 ): Promise<string> {
-  const state = await takeState(deps, query.state);
+  const state = await takeState(deps, query.state, browserNonce);
+  const failed = (message: string, code: ConnectErrorCode) =>
+    new ConnectFailure(message, { returnUrl: state.returnUrl, code });
   if (query.error || !query.code) {
-    const reason =
-      query.error === 'access_denied'
-        ? 'access was denied'
-        : (query.error_description ?? query.error ?? 'no code');
-    throw new ConnectFailure(`The provider did not authorize the connection: ${reason}.`, state.returnUrl);
+    if (query.error === 'access_denied')
+      throw failed("Access was denied on the provider's page.", 'access_denied');
+    deps.log.warn(
+      { error: OAUTH_ERROR_CODE.test(query.error ?? '') ? query.error : undefined },
+      'the provider answered an authorization request without a code',
+    );
+    throw failed('The provider did not authorize the connection.', 'provider_error');
   }
   const { rows: apps } = await deps.db.query<{
     providerName: ProviderName;
@@ -228,7 +293,7 @@ export async function completeOAuth(
     [state.providerAppId, state.projectId],
   );
   const app = apps[0];
-  if (!app?.secret) throw new ConnectFailure('The provider app is no longer configured.', state.returnUrl);
+  if (!app?.secret) throw failed('The provider app is no longer configured.', 'not_configured');
   const provider = CATALOG[app.providerName];
   const api = provider.api!;
   const override = deps.config.providerOverrides[provider.name];
@@ -249,25 +314,27 @@ export async function completeOAuth(
       },
     );
   } catch (err) {
-    const detail = err instanceof TokenRequestError ? err.error : 'the provider could not be reached';
-    throw new ConnectFailure(
-      `${provider.displayName} did not complete the authorization (${detail}).`,
-      state.returnUrl,
+    deps.log.warn(
+      err instanceof TokenRequestError
+        ? { provider: provider.name, error: err.error, status: err.status }
+        : { provider: provider.name },
+      'the authorization code exchange failed',
     );
+    throw failed(`${provider.displayName} did not complete the authorization.`, 'provider_error');
   }
   if (typeof tokens.refresh_token !== 'string') {
-    throw new ConnectFailure(
+    throw failed(
       `${provider.displayName} granted no refresh token; Trellis needs offline access.`,
-      state.returnUrl,
+      'no_refresh_token',
     );
   }
   let instanceUrl: string;
   try {
     instanceUrl = await instanceUrlOf(deps, provider, tokens, override);
   } catch {
-    throw new ConnectFailure(
+    throw failed(
       `${provider.displayName} named an account host that is not its own; the connection was not saved.`,
-      state.returnUrl,
+      'invalid_account',
     );
   }
   const expiresIn = Number(tokens.expires_in);
@@ -293,8 +360,7 @@ export async function completeOAuth(
       magicLinkId: state.magicLinkId,
     });
   } catch (err) {
-    if (err instanceof ConnectFailure && !err.returnUrl)
-      throw new ConnectFailure(err.message, state.returnUrl);
+    if (err instanceof ConnectFailure && !err.back) throw failed(err.message, 'link_unusable');
     throw err;
   }
 

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import pg from 'pg';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apollo } from '../../simulators/apollo/index.ts';
 import { hubspot } from '../../simulators/hubspot/index.ts';
@@ -27,6 +27,15 @@ async function startReturnApp() {
   };
 }
 
+/** The Content-Security-Policy violations Chromium reports on `page` (it logs each as an error). */
+function policyViolations(page: Page): string[] {
+  const violations: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) violations.push(msg.text());
+  });
+  return violations;
+}
+
 describe('connecting through a magic link in a real browser', () => {
   const sims: Record<string, RunningSimulator> = {};
   let t: TestTrellis;
@@ -35,9 +44,14 @@ describe('connecting through a magic link in a real browser', () => {
   let db: pg.Client;
   let returnApp: Awaited<ReturnType<typeof startReturnApp>>;
 
-  const link = async (provider: string) => {
+  const link = async (provider: string, customer = 'acme') => {
     const res = await api('POST', '/magic_links', {
-      body: { customer_id: 'acme', provider_name: provider, return_url: returnApp.url, expiration_secs: 600 },
+      body: {
+        customer_id: customer,
+        provider_name: provider,
+        return_url: returnApp.url,
+        expiration_secs: 600,
+      },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body as { id: string; url: string; status: string };
@@ -86,7 +100,17 @@ describe('connecting through a magic link in a real browser', () => {
     const magic = await link('hubspot');
     expect(magic.url).toBe(`${t.config.publicUrl}/links/${magic.id}`);
     const page = await browser.newPage();
-    await page.goto(magic.url);
+    const violations = policyViolations(page);
+    const opened = await page.goto(magic.url);
+    // The page's own policy: no script, its stylesheet by hash, forms only to here and the provider.
+    expect(opened?.headers()).toMatchObject({
+      'content-security-policy': expect.stringMatching(
+        new RegExp(`^default-src 'none'; style-src 'sha256-[^']+'; form-action 'self' ${sims.hubspot!.url};`),
+      ),
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    });
+    expect(opened?.headers()['strict-transport-security']).toBeUndefined();
     await expect(page.locator('h1').textContent()).resolves.toContain('Connect HubSpot');
     await screenshot(page, 'hubspot-1-link');
     await page.click('#connect');
@@ -98,6 +122,8 @@ describe('connecting through a magic link in a real browser', () => {
     const landed = new URL(page.url());
     expect(landed.searchParams.get('result')).toBe('success');
     expect(landed.searchParams.get('provider_name')).toBe('hubspot');
+    // Styled, submitted and redirected under the policy without a single refusal.
+    expect(violations).toEqual([]);
     await page.close();
 
     const conn = await api('GET', '/customers/acme/connections/hubspot');
@@ -158,10 +184,51 @@ describe('connecting through a magic link in a real browser', () => {
     ).toBe(sims.salesforce!.url);
   });
 
+  it('an authorize URL opened in another browser cannot connect the account', async () => {
+    await api('PUT', '/customers', {
+      body: { customer_id: 'globex', name: 'Globex', email: 'it@globex.test' },
+    });
+    const magic = await link('hubspot', 'globex');
+    // The link holder starts the flow in their browser...
+    const holder = await browser.newContext();
+    const started = await holder.newPage();
+    await started.goto(magic.url);
+    await started.click('#connect');
+    await started.waitForSelector('#allow');
+    // ...and sends the provider's page to someone else, who approves in their own browser.
+    const other = await browser.newContext();
+    const page = await other.newPage();
+    await page.goto(started.url());
+    await page.click('#allow');
+    await page.waitForURL(
+      (url) => url.pathname === '/oauth/callback' || url.toString().startsWith(returnApp.url),
+    );
+    expect(new URL(page.url()).pathname).toBe('/oauth/callback');
+    await expect(page.locator('h1').textContent()).resolves.toBe('Could not connect');
+    await expect(page.locator('p').textContent()).resolves.toContain('started in another browser');
+    await screenshot(page, 'oauth-other-browser');
+    expect((await api('GET', '/customers/globex/connections/hubspot')).status).toBe(404);
+    await holder.close();
+    await other.close();
+  });
+
+  it('the API reference renders under its policy', async () => {
+    const page = await browser.newPage();
+    const violations = policyViolations(page);
+    const opened = await page.goto(`${t.config.publicUrl}/docs`);
+    expect(opened?.headers()['content-security-policy']).toContain("script-src 'self' 'sha256-");
+    await page.waitForSelector('.opblock', { timeout: 10_000 });
+    expect(await page.locator('.opblock').count()).toBeGreaterThan(20);
+    await screenshot(page, 'docs');
+    expect(violations).toEqual([]);
+    await page.close();
+  });
+
   it('Apollo: the API key form, checked with Apollo before it is saved', async () => {
     const key: { api_key: string } = await simControl(sims.apollo!.url, 'tokens', {});
     const magic = await link('apollo');
     const page = await browser.newPage();
+    const violations = policyViolations(page);
     await page.goto(magic.url);
     await screenshot(page, 'apollo-1-form');
     await page.fill('#api_key', 'not-a-real-key');
@@ -173,6 +240,8 @@ describe('connecting through a magic link in a real browser', () => {
     await page.waitForURL((url) => url.toString().startsWith(returnApp.url));
     await screenshot(page, 'apollo-3-returned');
     expect(new URL(page.url()).searchParams.get('result')).toBe('success');
+    // The form, its refusal page and its redirect to the app, all under the policy.
+    expect(violations).toEqual([]);
     await page.close();
     expect((await api('GET', '/customers/acme/connections/apollo')).body.status).toBe('working');
   });

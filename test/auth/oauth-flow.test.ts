@@ -9,6 +9,7 @@ import type { Credentials } from '../../src/auth/connection-auth.ts';
 import { createProject } from '../../src/core/projects.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
 import { queueKeepAlives } from '../../src/engine/keep-alive.ts';
+import { CookieJar, parseSetCookie } from '../helpers/cookie-jar.ts';
 import { startReceiver } from '../helpers/receiver.ts';
 import { simConsent, simControl, simOAuthProvider } from '../helpers/simulator.ts';
 import { hourlySyncConfig } from '../helpers/syncs.ts';
@@ -32,11 +33,20 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
     expect(res.status).toBe(201);
     return res.body.id as string;
   };
-  /** What the link page's button does: the provider's authorize URL. */
-  const begin = async (linkId: string) => {
-    const res = await fetch(`${t.baseUrl}/links/${linkId}/oauth`, { method: 'POST', redirect: 'manual' });
+  /**
+   * What the link page's button does in `browser` (a person's own by default): the provider's
+   * authorize URL, and the browser, which now holds the flow's cookie.
+   */
+  const begin = async (linkId: string, browser = new CookieJar()) => {
+    // The link page's form: no fields filled in, posted from the page itself.
+    const res = await browser.fetch(`${t.baseUrl}/links/${linkId}/oauth`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'sec-fetch-site': 'same-origin' },
+      body: new URLSearchParams(),
+    });
     expect(res.status).toBe(303);
-    return new URL(res.headers.get('location')!);
+    return { authorize: new URL(res.headers.get('location')!), browser };
   };
   /** The user's answer on the provider's consent page: where the provider sends the browser back. */
   const consent = async (authorize: URL, decision: 'allow' | 'deny' = 'allow') => {
@@ -54,9 +64,15 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
     }
     return simConsent(sim.url, form);
   };
-  const callback = async (url: URL) => {
-    const res = await fetch(url, { redirect: 'manual' });
+  /** The provider's redirect, followed by `browser` (with whatever cookies it holds). */
+  const callback = async (url: URL, browser: CookieJar) => {
+    const res = await browser.fetch(url, { redirect: 'manual' });
     return { status: res.status, location: res.headers.get('location'), body: await res.text() };
+  };
+  /** The whole flow in one browser, as a person does it. */
+  const connectThrough = async (linkId: string, decision: 'allow' | 'deny' = 'allow') => {
+    const { authorize, browser } = await begin(linkId);
+    return callback(await consent(authorize, decision), browser);
   };
   const outcome = (location: string | null) => Object.fromEntries(new URL(location!).searchParams);
 
@@ -65,7 +81,7 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
     await api('PUT', '/customers', {
       body: { customer_id: customer, name: customer, email: `it@${customer}.test` },
     });
-    const back = await callback(await consent(await begin(await newLink(customer))));
+    const back = await connectThrough(await newLink(customer));
     expect(outcome(back.location).result).toBe('success');
     return (await api('GET', `/customers/${customer}/connections/hubspot`)).body.id;
   };
@@ -97,27 +113,29 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
   });
 
   it('rejects a tampered state', async () => {
-    const back = await consent(await begin(await newLink()));
+    const { authorize, browser } = await begin(await newLink());
+    const back = await consent(authorize);
     const [id, project, mac] = back.searchParams.get('state')!.split('.') as [string, string, string];
     // The first character of the signature carries six whole bits: changing it changes the bytes.
     back.searchParams.set('state', `${id}.${project}.${mac[0] === 'A' ? 'B' : 'A'}${mac.slice(1)}`);
-    const res = await callback(back);
+    const res = await callback(back, browser);
     expect(res.status).toBe(400);
     expect(res.body).toContain('not one Trellis started');
   });
 
   it("rejects another project's state", async () => {
     const other = await createProject(t.runtime.deps.db, 'other-project');
-    const back = await consent(await begin(await newLink()));
+    const { authorize, browser } = await begin(await newLink());
+    const back = await consent(authorize);
     const [id, , mac] = back.searchParams.get('state')!.split('.');
     back.searchParams.set('state', `${id}.${other.project.id}.${mac}`);
-    const res = await callback(back);
+    const res = await callback(back, browser);
     expect(res.status).toBe(400);
     expect(res.body).toContain('not one Trellis started');
   });
 
   it('a state lives 15 minutes; an expired one sends the user back with the reason', async () => {
-    const authorize = await begin(await newLink());
+    const { authorize, browser } = await begin(await newLink());
     const [stateId] = authorize.searchParams.get('state')!.split('.');
     const { rows } = await db.query(
       `select extract(epoch from expires_at - created_at) as lifetime from trellis.oauth_states where id = $1`,
@@ -128,39 +146,150 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
     await db.query(`update trellis.oauth_states set expires_at = now() - interval '1 minute' where id = $1`, [
       stateId,
     ]);
-    const res = await callback(await consent(authorize));
+    const res = await callback(await consent(authorize), browser);
     expect(res.status).toBe(302);
-    expect(outcome(res.location)).toMatchObject({
-      result: 'error',
-      error: expect.stringContaining('expired'),
-    });
+    expect(outcome(res.location)).toEqual({ result: 'error', error: 'expired' });
   });
 
-  it('a denial on the consent page comes back as an error, and no connection is made', async () => {
+  it("a denial on the consent page comes back as Trellis's code, not the provider's text, and no connection is made", async () => {
     await api('PUT', '/customers', { body: { customer_id: 'denier', name: 'Denier', email: 'it@d.test' } });
-    const res = await callback(await consent(await begin(await newLink('denier')), 'deny'));
-    expect(outcome(res.location)).toMatchObject({
-      result: 'error',
-      error: expect.stringContaining('denied'),
-    });
+    const { authorize, browser } = await begin(await newLink('denier'));
+    const denied = await consent(authorize, 'deny');
+    // The simulator, like real providers, explains the denial in its own words.
+    expect(denied.searchParams.get('error_description')).toBe('The user denied access');
+    const res = await callback(denied, browser);
+    expect(outcome(res.location)).toEqual({ result: 'error', error: 'access_denied' });
     expect((await api('GET', '/customers/denier/connections/hubspot')).status).toBe(404);
+  });
+
+  it("a failed code exchange comes back as provider_error, without the token endpoint's description", async () => {
+    await api('PUT', '/customers', { body: { customer_id: 'refused', name: 'Refused', email: 'it@r.test' } });
+    const { authorize, browser } = await begin(await newLink('refused'));
+    const back = await consent(authorize);
+    // A code the provider does not know: its token endpoint answers invalid_grant with a description.
+    back.searchParams.set('code', 'not-a-code-the-provider-issued');
+    const res = await callback(back, browser);
+    expect(res.status).toBe(302);
+    expect(outcome(res.location)).toEqual({ result: 'error', error: 'provider_error' });
+    expect(res.location).not.toMatch(/invalid|expired/);
+    expect((await api('GET', '/customers/refused/connections/hubspot')).status).toBe(404);
+  });
+
+  it('a callback in another browser is refused, connects nothing and leaves the state to its own browser', async () => {
+    await api('PUT', '/customers', { body: { customer_id: 'victim', name: 'Victim', email: 'it@v.test' } });
+    const connection = () => api('GET', '/customers/victim/connections/hubspot');
+    // The link holder starts the flow, then has someone else open the authorize URL and approve.
+    const { authorize, browser: starter } = await begin(await newLink('victim'));
+    const approved = await consent(authorize);
+    const [stateId] = approved.searchParams.get('state')!.split('.') as [string];
+
+    const elsewhere = await callback(approved, new CookieJar());
+    expect(elsewhere.status).toBe(400);
+    expect(elsewhere.body).toContain('started in another browser');
+    // A nonce that is genuine, but another flow's, does not pass for this one either.
+    const { authorize: otherAuthorize, browser: other } = await begin(await newLink('victim'));
+    const [otherStateId] = otherAuthorize.searchParams.get('state')!.split('.') as [string];
+    const otherNonce = other.get(`trellis_oauth_${otherStateId}`);
+    expect(otherNonce).toBeTruthy();
+    const res = await fetch(approved, {
+      redirect: 'manual',
+      headers: { cookie: `trellis_oauth_${stateId}=${otherNonce}` },
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('started in another browser');
+    expect((await connection()).status).toBe(404);
+    const { rows } = await db.query('select used_at from trellis.oauth_states where id = $1', [stateId]);
+    expect(rows[0].used_at).toBeNull();
+
+    const home = await callback(approved, starter);
+    expect(outcome(home.location)).toEqual({ result: 'success', provider_name: 'hubspot' });
+    expect((await connection()).body.status).toBe('working');
+  });
+
+  it('the flow cookie is HttpOnly, SameSite=Lax, sent only to the callback, not Secure over http, and cleared by the callback', async () => {
+    const res = await fetch(`${t.baseUrl}/links/${await newLink()}/oauth`, {
+      method: 'POST',
+      redirect: 'manual',
+      body: new URLSearchParams(),
+    });
+    const started = new URL(res.headers.get('location')!);
+    const [stateId] = started.searchParams.get('state')!.split('.') as [string];
+    const cookies = res.headers.getSetCookie().map(parseSetCookie);
+    expect(cookies).toHaveLength(1);
+    const [cookie] = cookies;
+    expect(cookie).toMatchObject({
+      name: `trellis_oauth_${stateId}`,
+      value: expect.stringMatching(/^[\w-]{43}$/),
+      attributes: { httponly: true, samesite: 'Lax', path: '/oauth/callback' },
+    });
+    expect(cookie!.attributes.secure).toBeUndefined();
+    // It lives as long as the state can still be answered: 15 minutes, and the hour after.
+    expect(Number(cookie!.attributes['max-age'])).toBe(75 * 60);
+    expect(res.headers.get('location')).not.toContain(cookie!.value);
+
+    const browser = new CookieJar();
+    const { authorize } = await begin(await newLink(), browser);
+    expect(browser.size).toBe(1);
+    await callback(await consent(authorize), browser);
+    expect(browser.size).toBe(0);
+  });
+
+  it('a flow cannot be started from another site', async () => {
+    const link = await newLink();
+    const states = async () =>
+      (await db.query('select count(*)::int as n from trellis.oauth_states where magic_link_id = $1', [link]))
+        .rows[0].n;
+    const res = await fetch(`${t.baseUrl}/links/${link}/oauth`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'sec-fetch-site': 'cross-site' },
+      body: new URLSearchParams(),
+    });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('Start from the link page');
+    expect(res.headers.getSetCookie()).toEqual([]);
+    expect(await states()).toBe(0);
+    await begin(link);
+    expect(await states()).toBe(1);
+  });
+
+  it('states that expired more than an hour ago are purged when a flow starts', async () => {
+    const stateOf = async () =>
+      ((await begin(await newLink())).authorize.searchParams.get('state')!.split('.') as [string])[0];
+    const [old, recent] = [await stateOf(), await stateOf()];
+    await db.query(
+      `update trellis.oauth_states set expires_at = now() - interval '61 minutes' where id = $1`,
+      [old],
+    );
+    await db.query(
+      `update trellis.oauth_states set expires_at = now() - interval '59 minutes' where id = $1`,
+      [recent],
+    );
+    const fresh = await stateOf();
+    const { rows } = await db.query('select id from trellis.oauth_states where id = any($1)', [
+      [old, recent, fresh],
+    ]);
+    expect(rows.map((r) => r.id).sort()).toEqual([recent, fresh].sort());
   });
 
   it('a replayed callback is rejected', async () => {
     const link = await newLink();
-    const returned = await consent(await begin(link));
-    const first = await callback(returned);
+    const { authorize, browser } = await begin(link);
+    const returned = await consent(authorize);
+    const first = await callback(returned, browser);
     expect(outcome(first.location).result).toBe('success');
-    const again = await callback(returned);
+    const again = await callback(returned, browser);
     expect(again.status).toBe(400);
     expect(again.body).toContain('already completed');
   });
 
   it('a link opened in two tabs connects once', async () => {
     const link = await newLink();
-    const [tabA, tabB] = [await begin(link), await begin(link)];
-    const [backA, backB] = [await consent(tabA), await consent(tabB)];
-    const [a, b] = await Promise.all([callback(backA), callback(backB)]);
+    // Two tabs of one browser: both flows' cookies are in it, and each callback finds its own.
+    const browser = new CookieJar();
+    const [tabA, tabB] = [await begin(link, browser), await begin(link, browser)];
+    const [backA, backB] = [await consent(tabA.authorize), await consent(tabB.authorize)];
+    const [a, b] = await Promise.all([callback(backA, browser), callback(backB, browser)]);
     const results = [outcome(a.location).result, outcome(b.location).result].sort();
     expect(results).toEqual(['error', 'success']);
     const page = await fetch(`${t.baseUrl}/links/${link}`);
@@ -318,7 +447,7 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
       }[];
     expect((await syncsOf())[0]!.paused).toBe(true);
 
-    const back = await callback(await consent(await begin(await newLink('revoked'))));
+    const back = await connectThrough(await newLink('revoked'));
     expect(outcome(back.location).result).toBe('success');
     expect((await api('GET', '/customers/revoked/connections/hubspot')).body.status).toBe('working');
     expect((await syncsOf())[0]!.paused).toBe(false);

@@ -25,10 +25,13 @@ const NOT_FORWARDED = new Set([
  * A loopback HTTP proxy in front of `target` (e.g. a simulator): point Trellis at it instead and
  * every exchange whose path `record` selects is kept as it went over the wire. Tests use it to
  * learn secrets (tokens, PKCE verifiers) from the traffic itself rather than from what Trellis
- * stored.
+ * stored. Like a reverse proxy, it names itself where the target names its own origin (Salesforce's
+ * `instance_url`), so that the client keeps talking through it.
  */
 export async function startRecordingProxy(target: string, record: (path: string) => boolean = () => true) {
   const exchanges: Exchange[] = [];
+  const targetOrigin = new URL(target).origin;
+  let ownOrigin = '';
   const server = http.createServer(async (req, res) => {
     try {
       const chunks: Buffer[] = [];
@@ -45,7 +48,7 @@ export async function startRecordingProxy(target: string, record: (path: string)
         body: requestBody.length > 0 ? requestBody : undefined,
         redirect: 'manual',
       });
-      const responseBody = Buffer.from(await upstream.arrayBuffer());
+      const responseBody = Buffer.from((await upstream.text()).replaceAll(targetOrigin, ownOrigin), 'utf8');
       const out: Record<string, string> = {};
       upstream.headers.forEach((value, name) => {
         if (!NOT_FORWARDED.has(name)) out[name] = value;
@@ -67,8 +70,9 @@ export async function startRecordingProxy(target: string, record: (path: string)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
+  ownOrigin = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: ownOrigin,
     exchanges,
     close: () =>
       new Promise<void>((resolve) => {

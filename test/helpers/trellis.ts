@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pg from 'pg';
-import { pino } from 'pino';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { PROVIDER_NAMES } from '../../src/connectors/catalog.ts';
-import { REDACT_PATHS } from '../../src/logger.ts';
+import { createLogger } from '../../src/logger.ts';
 import { type Roles, type Runtime, startRuntime } from '../../src/runtime.ts';
 
 /** A fresh, empty database on the suite's server; returns its URL. */
@@ -67,7 +66,7 @@ export async function startTrellis(
       done();
     },
   });
-  const log = pino({ level: 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
+  const log = createLogger(config.logLevel, sink);
   const runtime = await startRuntime(config, log, opts.roles ?? { api: true, worker: true });
   const address = runtime.app?.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

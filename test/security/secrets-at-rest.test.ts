@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { salesforce } from '../../simulators/salesforce/index.ts';
+import { CookieJar } from '../helpers/cookie-jar.ts';
 import { createFixture, type Fixture } from '../helpers/mgmt-fixtures.ts';
 import { type Exchange, startRecordingProxy } from '../helpers/recording-proxy.ts';
 import { consentThroughPage, simControl } from '../helpers/simulator.ts';
@@ -51,6 +52,7 @@ describe('secrets at rest', () => {
   const flow = {
     codeChallenge: '',
     stateId: '',
+    browserNonce: '',
     code: '',
     codeVerifier: '',
     accessToken: '',
@@ -97,15 +99,17 @@ describe('secrets at rest', () => {
         provider_name: 'salesforce',
         type: 'oauth2',
         refresh_token: 'salesforce-refresh-y',
-        instance_url: 'https://acme.my.salesforce.test',
+        instance_url: 'https://acme.my.salesforce.com',
       },
     });
     expect(manual.status, JSON.stringify(manual.body)).toBe(200);
 
     // The OAuth flow through the fixture's magic link, as a browser would drive it.
-    const begin = await fetch(`${t.baseUrl}/links/${fx.magicLinkId}/oauth`, {
+    const browser = new CookieJar();
+    const begin = await browser.fetch(`${t.baseUrl}/links/${fx.magicLinkId}/oauth`, {
       method: 'POST',
       redirect: 'manual',
+      body: new URLSearchParams(),
     });
     expect(begin.status).toBe(303);
     const authorize = new URL(begin.headers.get('location')!);
@@ -116,6 +120,8 @@ describe('secrets at rest', () => {
     const state = String(authorize.searchParams.get('state'));
     flow.stateId = state.slice(0, state.indexOf('.'));
     expect(flow.stateId).toMatch(/^[0-9a-f-]{36}$/);
+    // The browser's cookie holds the nonce the callback must bring; the state row only its hash.
+    flow.browserNonce = browser.get(`trellis_oauth_${flow.stateId}`)!;
     const form: Record<string, string> = {};
     for (const k of [
       'client_id',
@@ -131,9 +137,9 @@ describe('secrets at rest', () => {
     const back = await consentThroughPage(sim.url, authorize.toString(), form);
     flow.code = back.searchParams.get('code')!;
     expect(flow.code).toBeTruthy();
-    const callback = await fetch(back, { redirect: 'manual' });
+    const callback = await browser.fetch(back, { redirect: 'manual' });
     expect(callback.status, await callback.text()).toBe(302);
-    expect(new URL(callback.headers.get('location')!).searchParams.get('result')).toBe('success');
+    expect(callback.headers.get('location')).toContain('result=success');
 
     const [exchange] = tokenExchanges('authorization_code');
     expect(exchange?.status).toBe(200);
@@ -149,7 +155,7 @@ describe('secrets at rest', () => {
     expect(flow.accessToken).toBeTruthy();
     expect(flow.refreshToken).toBeTruthy();
     const connection = await api('GET', '/customers/customer-z/connections/salesforce');
-    expect(connection.body).toMatchObject({ status: 'working', instance_url: sim.url });
+    expect(connection.body).toMatchObject({ status: 'working', instance_url: proxy.url });
 
     // Every access token now expires; the next provider call gets a 401 and refreshes (rotating
     // the refresh token), then succeeds with the new access token.
@@ -190,6 +196,7 @@ describe('secrets at rest', () => {
     'Salesforce refresh token (given)': 'salesforce-refresh-y',
     'authorization code': flow.code,
     'PKCE code verifier': flow.codeVerifier,
+    'browser binding nonce': flow.browserNonce,
     'access token': flow.accessToken,
     'refresh token': flow.refreshToken,
     'refreshed access token': flow.refreshedAccessToken,

@@ -1,17 +1,11 @@
+import { createHash } from 'node:crypto';
 import type { LinkView } from '../../core/connect.ts';
 
 /** The hosted connect pages: plain HTML that works without the project's frontend or any script. */
 export const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-function layout(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>
+const STYLE = `
   body { font-family: system-ui, sans-serif; background: #f5f6f8; color: #1d2330; margin: 0; }
   main { max-width: 28rem; margin: 10vh auto; background: #fff; border-radius: .75rem; padding: 2rem;
          box-shadow: 0 1px 3px rgba(0,0,0,.12); }
@@ -23,7 +17,27 @@ function layout(title: string, body: string): string {
            background: #2457d6; color: #fff; cursor: pointer; }
   .error { background: #fdecec; color: #8a1c1c; padding: .75rem; border-radius: .4rem; }
   .muted { color: #5b6475; font-size: .9rem; }
-</style>
+`;
+const STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`;
+
+/**
+ * The pages' Content-Security-Policy: no script at all, only their own stylesheet (by hash), and
+ * forms that lead only to `formTargets` (origins; a form's redirect counts, so the provider's
+ * authorize page or the return URL must be among them).
+ */
+export function pagePolicy(formTargets: string[]): string {
+  const formAction = formTargets.length > 0 ? formTargets.join(' ') : "'none'";
+  return `default-src 'none'; style-src ${STYLE_HASH}; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>${STYLE}</style>
 </head>
 <body><main>${body}</main></body>
 </html>`;

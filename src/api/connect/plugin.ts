@@ -1,15 +1,18 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { providerUrl } from '../../connectors/catalog.ts';
 import {
   ConnectFailure,
   completeOAuth,
   describeLink,
+  type LinkView,
+  STATE_LIFETIME_MS,
   startOAuth,
   submitLinkCredentials,
   withOutcome,
 } from '../../core/connect.ts';
 import type { CoreDeps } from '../../core/deps.ts';
 import { DomainError } from '../../core/errors.ts';
-import { linkPage, messagePage } from './pages.ts';
+import { linkPage, messagePage, pagePolicy } from './pages.ts';
 
 const TITLES: Record<string, string> = {
   expired: 'This link has expired',
@@ -22,29 +25,72 @@ const MESSAGES: Record<string, string> = {
   not_found: 'Check the address, or ask the application that sent it for a new link.',
 };
 
+const CALLBACK_PATH = '/oauth/callback';
+/** The cookie that binds a flow to its browser, one per state so that flows in two tabs both work. */
+const bindingCookieName = (stateId: string) => `trellis_oauth_${stateId}`;
+
+/** The cookies a request carries, by name (the first of a repeated name wins, as browsers order them). */
+function requestCookies(header: string | undefined): Map<string, string> {
+  const cookies = new Map<string, string>();
+  for (const pair of header?.split(';') ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) continue;
+    const name = pair.slice(0, eq).trim();
+    if (!cookies.has(name)) cookies.set(name, pair.slice(eq + 1).trim());
+  }
+  return cookies;
+}
+
+/** A query parameter given once; repeated or absent ones are not taken. */
+const single = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
 /**
  * The hosted connect flow for end customers (no API key: a link's unguessable id is its
  * capability): magic link pages, the OAuth redirect and callback, and credential forms.
  */
 export async function connectPages(app: FastifyInstance, { deps }: { deps: CoreDeps }) {
+  // Read per request: with PORT=0 the public URL is known only once the server listens.
+  const secureCookies = () => deps.config.publicUrl.startsWith('https:');
+  const bindingCookie = (stateId: string, nonce: string, maxAgeSeconds: number) =>
+    `${bindingCookieName(stateId)}=${nonce}; Path=${CALLBACK_PATH}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secureCookies() ? '; Secure' : ''}`;
+
+  /** Where a link page's form may lead: back here, then on to the provider or the return URL. */
+  const linkFormTargets = (link: LinkView): string[] => {
+    const override = deps.config.providerOverrides[link.provider.name];
+    const api = link.provider.api;
+    const onward =
+      link.authType === 'oauth2'
+        ? [api?.authorizeUrl, api?.sandboxAuthorizeUrl]
+            .filter((t): t is string => t !== undefined)
+            .map((t) => new URL(providerUrl(t, { override })).origin)
+        : [new URL(link.returnUrl).origin];
+    return ["'self'", ...new Set(onward)];
+  };
+
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
   app.addHook('onSend', async (_req, reply) => {
     // Pages with a customer's data and forms are neither cached nor framed.
-    reply
-      .header('cache-control', 'no-store')
-      .header('x-frame-options', 'DENY')
-      .header('referrer-policy', 'no-referrer');
+    reply.header('cache-control', 'no-store').header('x-frame-options', 'DENY');
   });
 
-  const html = (reply: FastifyReply, status: number, body: string) =>
-    reply.code(status).type('text/html; charset=utf-8').send(body);
+  const html = (reply: FastifyReply, status: number, body: string, formTargets: string[] = []) =>
+    reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', pagePolicy(formTargets))
+      .send(body);
+  const linkHtml = (reply: FastifyReply, status: number, link: LinkView, error?: string) =>
+    html(reply, status, linkPage(link, error), linkFormTargets(link));
 
   const failure = (reply: FastifyReply, err: unknown) => {
     if (err instanceof ConnectFailure) {
-      if (err.returnUrl)
-        return reply.redirect(withOutcome(err.returnUrl, { result: 'error', error: err.message }), 302);
+      if (err.back)
+        return reply.redirect(
+          withOutcome(err.back.returnUrl, { result: 'error', error: err.back.code }),
+          302,
+        );
       return html(reply, 400, messagePage('Could not connect', err.message));
     }
     if (err instanceof DomainError && err.status < 500) {
@@ -58,17 +104,29 @@ export async function connectPages(app: FastifyInstance, { deps }: { deps: CoreD
     const status = link?.status ?? 'not_found';
     if (status !== 'valid')
       return html(reply, status === 'not_found' ? 404 : 410, messagePage(TITLES[status]!, MESSAGES[status]!));
-    return html(reply, 200, linkPage(link!));
+    return linkHtml(reply, 200, link!);
   });
 
   app.post<{ Params: { id: string }; Body: Record<string, string> | undefined }>(
     '/links/:id/oauth',
     async (req, reply) => {
-      try {
-        return reply.redirect(
-          await startOAuth(deps, req.params.id, { sandbox: req.body?.sandbox === 'true' }),
-          303,
+      // Only the link's own page starts a flow: another site cannot make a visitor's browser start
+      // one (and so hold the cookie that completes it) for a link of its choosing.
+      const site = req.headers['sec-fetch-site'];
+      if (site !== undefined && site !== 'same-origin')
+        return html(
+          reply,
+          403,
+          messagePage(
+            'Could not connect',
+            'Start from the link page itself: open your link and connect there.',
+          ),
         );
+      try {
+        const flow = await startOAuth(deps, req.params.id, { sandbox: req.body?.sandbox === 'true' });
+        return reply
+          .header('set-cookie', bindingCookie(flow.stateId, flow.browserNonce, STATE_LIFETIME_MS / 1000))
+          .redirect(flow.authorizeUrl, 303);
       } catch (err) {
         return failure(reply, err);
       }
@@ -83,16 +141,28 @@ export async function connectPages(app: FastifyInstance, { deps }: { deps: CoreD
       } catch (err) {
         if (err instanceof DomainError && err.kind === 'unprocessable') {
           const link = await describeLink(deps, req.params.id);
-          if (link?.status === 'valid') return html(reply, 422, linkPage(link, err.message));
+          if (link?.status === 'valid') return linkHtml(reply, 422, link, err.message);
         }
         return failure(reply, err);
       }
     },
   );
 
-  app.get<{ Querystring: Record<string, string> }>('/oauth/callback', async (req, reply) => {
+  app.get<{ Querystring: Record<string, unknown> }>(CALLBACK_PATH, async (req, reply) => {
+    const cookies = requestCookies(req.headers.cookie);
+    const browserNonce = (stateId: string) => {
+      const nonce = cookies.get(bindingCookieName(stateId));
+      // Whatever the outcome, this browser's cookie for the state has had its one use.
+      if (nonce !== undefined) reply.header('set-cookie', bindingCookie(stateId, '', 0));
+      return nonce;
+    };
+    const query = {
+      state: single(req.query.state),
+      code: single(req.query.code),
+      error: single(req.query.error),
+    };
     try {
-      return reply.redirect(await completeOAuth(deps, req.query), 302);
+      return reply.redirect(await completeOAuth(deps, query, browserNonce), 302);
     } catch (err) {
       return failure(reply, err);
     }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -11,7 +12,32 @@ const ASSETS: Record<string, string> = {
   'swagger-ui-standalone-preset.js': 'application/javascript; charset=utf-8',
 };
 
-const page = (specUrl: string) => `<!doctype html>
+const SPEC_URL = '/mgmt/v2/openapi.json';
+const INIT_SCRIPT = `
+    window.ui = SwaggerUIBundle({
+      url: ${JSON.stringify(SPEC_URL)},
+      dom_id: '#docs',
+      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+      layout: 'StandaloneLayout',
+      persistAuthorization: true,
+    });
+  `;
+/**
+ * Scripts only from here, the inline one by hash. Swagger UI sets inline styles and draws its
+ * icons from data: URLs, and "try it out" calls this server.
+ */
+const DOCS_POLICY = [
+  "default-src 'none'",
+  `script-src 'self' 'sha256-${createHash('sha256').update(INIT_SCRIPT).digest('base64')}'`,
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+].join('; ');
+
+const PAGE = `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -22,15 +48,7 @@ const page = (specUrl: string) => `<!doctype html>
   <div id="docs"></div>
   <script src="/docs/assets/swagger-ui-bundle.js"></script>
   <script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({
-      url: ${JSON.stringify(specUrl)},
-      dom_id: '#docs',
-      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-      layout: 'StandaloneLayout',
-      persistAuthorization: true,
-    });
-  </script>
+  <script>${INIT_SCRIPT}</script>
 </body>
 </html>`;
 
@@ -38,12 +56,12 @@ const page = (specUrl: string) => `<!doctype html>
 export async function docsRoutes(app: FastifyInstance, opts: { publicUrl: () => string }) {
   // Built on first request: with PORT=0 the public URL is known only once the server listens.
   let mgmtDocument: ReturnType<typeof servedDocument> | undefined;
-  app.get('/mgmt/v2/openapi.json', async () => {
+  app.get(SPEC_URL, async () => {
     mgmtDocument ??= servedDocument(opts.publicUrl());
     return mgmtDocument;
   });
   app.get('/docs', async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').send(page('/mgmt/v2/openapi.json')),
+    reply.type('text/html; charset=utf-8').header('content-security-policy', DOCS_POLICY).send(PAGE),
   );
   app.get<{ Params: { file: string } }>('/docs/assets/:file', async (req, reply) => {
     const type = ASSETS[req.params.file];
