@@ -10,7 +10,11 @@ describe('configuration', () => {
       databaseUrl: undefined,
       publicUrl: 'http://localhost:8080',
       staleRunSeconds: 20,
+      outboundPolicy: 'standard',
+      allowedOutbound: [],
     });
+    // PORT=0 binds any port: the public URL is known once the server listens.
+    expect(loadConfig({ PORT: '0' }).publicUrl).toBe('');
     expect(c.dataDir).toMatch(/\.trellis$/);
   });
 
@@ -30,8 +34,21 @@ describe('configuration', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ TRELLIS_STALE_RUN_SECONDS: '1' }, 'TRELLIS_STALE_RUN_SECONDS'],
     [{ TRELLIS_STALE_RUN_SECONDS: 'soon' }, 'TRELLIS_STALE_RUN_SECONDS'],
+    [{ TRELLIS_OUTBOUND_POLICY: 'open' }, 'TRELLIS_OUTBOUND_POLICY'],
+    [{ TRELLIS_ALLOWED_OUTBOUND: '10.0.0.0/33' }, 'TRELLIS_ALLOWED_OUTBOUND'],
+    [{ TRELLIS_ALLOWED_OUTBOUND: 'db.internal,http://x' }, 'TRELLIS_ALLOWED_OUTBOUND'],
+    [{ TRELLIS_REQUEST_TIMEOUT_SECONDS: '0' }, 'TRELLIS_REQUEST_TIMEOUT_SECONDS'],
   ])('names the bad variable: %j', (env, name) => {
     expect(() => loadConfig(env)).toThrow(name);
+  });
+
+  it('reads the outbound policy and its allowances', () => {
+    const c = loadConfig({
+      TRELLIS_OUTBOUND_POLICY: 'strict',
+      TRELLIS_ALLOWED_OUTBOUND: ' 10.1.0.0/16, db.internal ,*.corp.example,',
+    });
+    expect(c.outboundPolicy).toBe('strict');
+    expect(c.allowedOutbound).toEqual(['10.1.0.0/16', 'db.internal', '*.corp.example']);
   });
 
   it('accepts a hex or base64 encryption key of 32 bytes', () => {
