@@ -155,28 +155,44 @@ export const REQUEST_LIMITS = {
   maxDepth: 32,
 } as const;
 
-const [QUOTE, BACKSLASH] = [0x22, 0x5c];
+const [QUOTE, BACKSLASH, LOWER_U] = [0x22, 0x5c, 0x75];
 const [OPEN_ARRAY, CLOSE_ARRAY, OPEN_OBJECT, CLOSE_OBJECT] = [0x5b, 0x5d, 0x7b, 0x7d];
+/** The UTF-16 unit of the `\uXXXX` escape at `at` (NaN when malformed, which the parser refuses). */
+const escapedUnit = (text: string, at: number) =>
+  text.charCodeAt(at + 1) === LOWER_U ? Number.parseInt(text.slice(at + 2, at + 6), 16) : Number.NaN;
+const isHighSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdbff;
+const isLowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff;
 
 /**
- * Whether JSON text nests arrays and objects more than `limit` deep. One pass over the text that
- * follows only brackets and strings; malformed text is left for the parser to refuse.
+ * What makes JSON text unfit before it is parsed: nesting deeper than `REQUEST_LIMITS.maxDepth`,
+ * or an escaped lone UTF-16 surrogate, which is no character (Postgres refuses it in JSON). One
+ * pass that follows only brackets, strings and escapes; other malformed text is left to the parser.
  */
-export function jsonNestingExceeds(text: string, limit: number): boolean {
+export function jsonTextProblem(text: string): string | undefined {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
+      if (c === QUOTE) inString = false;
+      else if (c === BACKSLASH) {
+        const unit = escapedUnit(text, i);
+        if (isLowSurrogate(unit)) return LONE_SURROGATE;
+        if (isHighSurrogate(unit)) {
+          if (!isLowSurrogate(escapedUnit(text, i + 6))) return LONE_SURROGATE;
+          i += 6;
+        }
+        i += Number.isNaN(unit) ? 1 : 5;
+      }
     } else if (c === QUOTE) inString = true;
     else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
-      if (++depth > limit) return true;
+      if (++depth > REQUEST_LIMITS.maxDepth)
+        return `body nests deeper than ${REQUEST_LIMITS.maxDepth} levels`;
     } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
   }
-  return false;
+  return undefined;
 }
+const LONE_SURROGATE = 'body has a \\u escape of a lone surrogate (D800-DFFF), which is not a character';
 
 /** The string properties and parameters that take the long-text limit. */
 const LONG_TEXT = new Set([

@@ -3,7 +3,7 @@ import type { CoreDeps } from '../../core/deps.ts';
 import { badRequest, DomainError } from '../../core/errors.ts';
 import { authenticateApiKey } from '../../core/projects.ts';
 import { sendError, toDomainError } from './errors.ts';
-import { jsonNestingExceeds, REQUEST_LIMITS, validateRequest } from './openapi.ts';
+import { jsonTextProblem, REQUEST_LIMITS, validateRequest } from './openapi.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { customerRoutes } from './routes/customers.ts';
 import { dataModelRoutes } from './routes/data-models.ts';
@@ -42,20 +42,15 @@ export async function mgmtV2(app: FastifyInstance, opts: RouteOptions) {
   const { deps } = opts;
   app.decorateRequest('projectId', '');
 
-  // JSON bodies within the size and nesting limits, both checked before the text is parsed.
+  // JSON bodies within the size and nesting limits and without lone surrogates, checked on the text.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser(
     'application/json',
     { parseAs: 'string', bodyLimit: REQUEST_LIMITS.maxBodyBytes },
     (req, body, done) => {
-      if (jsonNestingExceeds(body as string, REQUEST_LIMITS.maxDepth)) {
-        const error = badRequest(
-          `body nests deeper than ${REQUEST_LIMITS.maxDepth} levels`,
-          'VALIDATION_ERROR',
-        );
-        return done(error, undefined);
-      }
+      const problem = jsonTextProblem(body as string);
+      if (problem) return done(badRequest(problem, 'VALIDATION_ERROR'), undefined);
       parseJson(req, body as string, done);
     },
   );
