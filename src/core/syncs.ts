@@ -4,7 +4,7 @@ import { identifierProblem } from '../destinations/identifiers.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
-import type { IntegrationConfig, SyncStrategy } from './integrations.ts';
+import type { IntegrationConfig, ObjectSelection, SyncStrategy } from './integrations.ts';
 import { type Page, paginate } from './pagination.ts';
 
 export type ObjectType = 'common' | 'standard' | 'custom';
@@ -92,9 +92,12 @@ export function syncTargets(config: IntegrationConfig, overrides: SyncOverrides 
   ] as const) {
     const override = overrides?.[key];
     const configured = config[key] ?? [];
+    // By name, the first of each: one lookup per object instead of a search of the whole list.
+    const configuredByName = new Map<string, ObjectSelection>();
+    for (const c of configured) if (!configuredByName.has(c.object)) configuredByName.set(c.object, c);
     const list = override && override.length > 0 ? override : configured;
     for (const o of list) {
-      const fromConfig = configured.find((c) => c.object === o.object);
+      const fromConfig = configuredByName.get(o.object);
       targets.push({
         objectType: type,
         object: o.object,
@@ -159,17 +162,23 @@ export async function syncsRemovedBy(
   integrationId: string,
   config: IntegrationConfig,
 ): Promise<number> {
+  // One row per connection, so that its overrides are read and its targets worked out once.
   const { rows } = await client.query<{
-    objectType: string;
-    object: string;
     overrides: SyncOverrides | null;
+    syncs: { objectType: string; object: string }[];
   }>(
-    `select s.object_type as "objectType", s.object, c.sync_overrides as overrides
-       from syncs s join connections c on c.id = s.connection_id where s.integration_id = $1`,
+    `select c.sync_overrides as overrides,
+            json_agg(json_build_object('objectType', s.object_type, 'object', s.object)) as syncs
+       from syncs s join connections c on c.id = s.connection_id where s.integration_id = $1
+      group by c.id`,
     [integrationId],
   );
-  return rows.filter((s) => !syncTargets(config, s.overrides).some((t) => targetKey(t) === targetKey(s)))
-    .length;
+  let removed = 0;
+  for (const { overrides, syncs } of rows) {
+    const wanted = new Set(syncTargets(config, overrides).map(targetKey));
+    removed += syncs.filter((s) => !wanted.has(targetKey(s))).length;
+  }
+  return removed;
 }
 
 const syncSelect = `s.id, s.connection_id as "connectionId", s.integration_id as "integrationId",
