@@ -8,6 +8,8 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   encryptionKey: Buffer | undefined;
+  /** Keys values may still be sealed with during a rotation (TRELLIS_ENCRYPTION_KEY_PREVIOUS). */
+  previousEncryptionKeys: Buffer[];
   /** How users reach this server; empty until the server listens when PORT=0 picks the port. */
   publicUrl: string;
   bootstrapApiKey: string | undefined;
@@ -101,6 +103,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const encryptionKey = env.TRELLIS_ENCRYPTION_KEY
     ? parseEncryptionKey('TRELLIS_ENCRYPTION_KEY', env.TRELLIS_ENCRYPTION_KEY)
     : undefined;
+  const previousEncryptionKeys = (env.TRELLIS_ENCRYPTION_KEY_PREVIOUS ?? '')
+    .split(',')
+    .filter((k) => k.trim())
+    .map((k) => parseEncryptionKey('TRELLIS_ENCRYPTION_KEY_PREVIOUS', k));
   // With PORT=0 the port, and so the default public URL, is known only once the server listens.
   const publicUrlRaw = env.TRELLIS_PUBLIC_URL || (port === 0 ? '' : `http://localhost:${port}`);
   const publicUrl = publicUrlRaw
@@ -153,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl,
     dataDir,
     encryptionKey,
+    previousEncryptionKeys,
     publicUrl,
     bootstrapApiKey,
     providerOverrides: parseProviderOverrides(env.TRELLIS_PROVIDER_OVERRIDES),

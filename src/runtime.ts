@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from './api/server.ts';
-import { loadOrCreateKeyFile, Vault } from './auth/vault.ts';
+import { loadOrCreateKeyFile, SEALED_COLUMNS, Vault } from './auth/vault.ts';
 import { type Config, ConfigError } from './config.ts';
 import type { CoreDeps } from './core/deps.ts';
 import { bootstrapDefaultProject } from './core/projects.ts';
@@ -33,13 +33,13 @@ async function checkVaultKey(db: Db, vault: Vault): Promise<void> {
   const { rows } = await db.query<{ value: string }>(`select value from settings where key = 'vault_canary'`);
   if (!rows[0]) {
     await db.query(`insert into settings (key, value) values ('vault_canary', $1) on conflict do nothing`, [
-      vault.encrypt(VAULT_CANARY),
+      vault.seal(VAULT_CANARY, SEALED_COLUMNS.vaultCanary, 'vault_canary'),
     ]);
     return;
   }
   let plain: string | undefined;
   try {
-    plain = vault.decrypt(rows[0].value);
+    plain = vault.open(rows[0].value, SEALED_COLUMNS.vaultCanary, 'vault_canary');
   } catch {
     plain = undefined;
   }
@@ -92,7 +92,7 @@ export async function openDatabase(config: Config, log: Logger) {
   const db = createPool(url, 20);
   try {
     await migrate(db);
-    const vault = new Vault(key);
+    const vault = new Vault(key, config.previousEncryptionKeys);
     await checkVaultKey(db, vault);
     return { db, vault, url, embedded };
   } catch (err) {

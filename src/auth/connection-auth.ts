@@ -2,7 +2,7 @@ import { type Authenticator, ConnectorError, type Renewal } from '../connectors/
 import type { Db } from '../db/pool.ts';
 import type { OutboundPolicy } from '../net/outbound.ts';
 import { requestTokens, type TokenEndpoint, TokenRequestError } from './oauth.ts';
-import type { Vault } from './vault.ts';
+import { SEALED_COLUMNS, type Vault } from './vault.ts';
 
 /** A connection's credentials as sealed in the vault. */
 export type Credentials =
@@ -104,7 +104,11 @@ export class ConnectionAuthenticator implements Authenticator {
         [connectionId],
       );
       if (!rows[0]) throw new Error('the connection was deleted');
-      const stored = vault.decryptJson<Credentials>(rows[0].sealed);
+      const stored = vault.openJson<Credentials>(
+        rows[0].sealed,
+        SEALED_COLUMNS.connectionCredentials,
+        connectionId,
+      );
       if (stored.type !== 'oauth2') throw new Error('the connection no longer uses OAuth');
       const storedExpiry = stored.expires_at ? Date.parse(stored.expires_at) : Number.POSITIVE_INFINITY;
       if (
@@ -151,7 +155,12 @@ export class ConnectionAuthenticator implements Authenticator {
            token_expires_at = $4, status = case when status = 'created' then 'working' else status end,
            updated_at = now()
           where id = $1`,
-        [connectionId, vault.encryptJson(next), instanceUrl, next.expires_at],
+        [
+          connectionId,
+          vault.sealJson(next, SEALED_COLUMNS.connectionCredentials, connectionId),
+          instanceUrl,
+          next.expires_at,
+        ],
       );
       await client.query('commit');
       this.#credentials = next;

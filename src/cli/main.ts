@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { rotateEncryption } from '../auth/key-rotation.ts';
+import type { Vault } from '../auth/vault.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { DomainError } from '../core/errors.ts';
 import {
@@ -24,6 +26,8 @@ Commands:
   keys create [--project P] [--name N]   create an API key (default project unless --project)
   keys list [--project P]    list API keys (never the keys themselves)
   keys revoke <key-id>       revoke an API key
+  keys rotate-encryption     re-seal every stored secret under TRELLIS_ENCRYPTION_KEY (run with the old
+                             key in TRELLIS_ENCRYPTION_KEY_PREVIOUS; resumable, safe while Trellis runs)
 
 Configuration comes from environment variables; see README.md.`;
 
@@ -68,11 +72,11 @@ async function serve(config: Config, log: Logger, roles: Roles, label: string) {
 async function withDatabase<T>(
   config: Config,
   log: Logger,
-  fn: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>,
+  fn: (db: Awaited<ReturnType<typeof openDatabase>>['db'], vault: Vault) => Promise<T>,
 ) {
-  const { db, embedded } = await openDatabase(config, log);
+  const { db, vault, embedded } = await openDatabase(config, log);
   try {
-    return await fn(db);
+    return await fn(db, vault);
   } finally {
     await db.end();
     await embedded?.stop();
@@ -131,6 +135,14 @@ async function main(argv: string[]): Promise<void> {
         return withDatabase(config, log, async (db) => {
           const project = values.project ? await findProject(db, values.project) : undefined;
           print(await listApiKeys(db, project?.id));
+        });
+      }
+      if (sub === 'rotate-encryption') {
+        return withDatabase(config, log, async (db, vault) => {
+          const tables = await rotateEncryption(db, vault, (p) =>
+            process.stderr.write(`${p.table}.${p.column}: ${p.resealed} re-sealed, ${p.current} current\n`),
+          );
+          print({ key_id: vault.keyId, tables });
         });
       }
       if (sub === 'revoke' && arg) {

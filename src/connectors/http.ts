@@ -13,6 +13,17 @@ export type ConnectorErrorKind =
   | 'validation'
   | 'transient';
 
+/** A request path for messages, with any credential it carries (token-info endpoints) masked. */
+function withoutCredentials(path: string, headers: Record<string, string>): string {
+  let safe = path;
+  for (const value of Object.values(headers)) {
+    const secret = value.replace(/^(Bearer|Basic) /, '');
+    if (secret.length >= 8)
+      safe = safe.replaceAll(secret, '[redacted]').replaceAll(encodeURIComponent(secret), '[redacted]');
+  }
+  return safe;
+}
+
 /**
  * A provider failure. Its message is written by Trellis and safe to show API callers; the
  * provider's own answer stays in `body`, for logs.
@@ -254,7 +265,7 @@ export class ProviderHttp {
       }
       throw new ConnectorError(
         cls.kind,
-        `${req.method ?? 'GET'} ${url.pathname} answered ${res.status}`,
+        `${req.method ?? 'GET'} ${withoutCredentials(url.pathname, headers)} answered ${res.status}`,
         res.status,
         res.body,
         cls.waitMs,

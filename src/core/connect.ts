@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Credentials } from '../auth/connection-auth.ts';
 import { requestTokens, TokenRequestError } from '../auth/oauth.ts';
 import { isSameBrowser, newBrowserBinding, signState, verifyState } from '../auth/oauth-state.ts';
+import { SEALED_COLUMNS } from '../auth/vault.ts';
 import {
   type AuthType,
   CATALOG,
@@ -165,12 +166,13 @@ export async function startOAuth(
       : null;
   const verifier = api.pkce ? randomBytes(32).toString('base64url') : undefined;
   const binding = newBrowserBinding();
+  const stateId = randomUUID();
   // Starting a flow also purges the states that can no longer be answered.
-  const { rows } = await deps.db.query<{ id: string }>(
+  await deps.db.query(
     `with purged as (delete from oauth_states where expires_at < now() - make_interval(secs => $10))
-     insert into oauth_states (project_id, customer_id, provider_app_id, magic_link_id, return_url, login_url,
+     insert into oauth_states (id, project_id, customer_id, provider_app_id, magic_link_id, return_url, login_url,
        code_verifier_sealed, browser_binding_hash, expires_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id`,
+     values ($11, $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
     [
       link.projectId,
       link.customerId,
@@ -178,13 +180,13 @@ export async function startOAuth(
       link.linkId,
       link.returnUrl,
       loginUrl,
-      verifier ? deps.vault.encrypt(verifier) : null,
+      verifier ? deps.vault.seal(verifier, SEALED_COLUMNS.oauthCodeVerifier, stateId) : null,
       binding.hash,
       new Date(Date.now() + STATE_TTL_MS),
       EXPIRED_STATE_KEPT_MS / 1000,
+      stateId,
     ],
   );
-  const stateId = rows[0]!.id;
   const url = new URL(providerUrl(authorizeTemplate, { override }));
   url.searchParams.set('response_type', 'code');
   url.searchParams.set('client_id', app.clientId);
@@ -305,12 +307,23 @@ export async function completeOAuth(
     tokens = await requestTokens(
       deps.outbound,
       { tokenUrl, clientAuth: api.clientAuth ?? 'body' },
-      { id: app.clientId, secret: deps.vault.decrypt(app.secret) },
+      {
+        id: app.clientId,
+        secret: deps.vault.open(app.secret, SEALED_COLUMNS.providerAppSecret, state.providerAppId),
+      },
       {
         grant_type: 'authorization_code',
         code: query.code,
         redirect_uri: callbackUrl(deps),
-        ...(state.verifierSealed ? { code_verifier: deps.vault.decrypt(state.verifierSealed) } : {}),
+        ...(state.verifierSealed
+          ? {
+              code_verifier: deps.vault.open(
+                state.verifierSealed,
+                SEALED_COLUMNS.oauthCodeVerifier,
+                state.id,
+              ),
+            }
+          : {}),
       },
     );
   } catch (err) {
@@ -469,10 +482,18 @@ async function saveAuthorizedConnection(
       if (!consumed.rowCount)
         throw new ConnectFailure('This link was already used or has expired. Ask for a new one.');
     }
+    // Credentials are sealed for their row: the existing connection's, or the one inserted now.
+    const { rows: existing } = await client.query<{ id: string }>(
+      'select id from connections where customer_id = $1 and provider_name = $2 for update',
+      [c.customerId, c.providerName],
+    );
+    const id = existing[0]?.id ?? randomUUID();
+    const seal = (rowId: string) =>
+      deps.vault.sealJson(c.credentials, SEALED_COLUMNS.connectionCredentials, rowId);
     const { rows } = await client.query<{ id: string; inserted: boolean; externalId: string }>(
-      `insert into connections (project_id, customer_id, provider_app_id, provider_name, category, status, auth_type,
+      `insert into connections (id, project_id, customer_id, provider_app_id, provider_name, category, status, auth_type,
          credentials_sealed, instance_url, token_expires_at)
-       values ($1, $2, $3, $4, $5, 'working', $6, $7, $8, $9)
+       values ($10, $1, $2, $3, $4, $5, 'working', $6, $7, $8, $9)
        on conflict (customer_id, provider_name) do update set provider_app_id = excluded.provider_app_id,
          status = 'working', auth_type = excluded.auth_type, credentials_sealed = excluded.credentials_sealed,
          instance_url = excluded.instance_url, token_expires_at = excluded.token_expires_at, updated_at = now()
@@ -485,12 +506,20 @@ async function saveAuthorizedConnection(
         c.providerName,
         CATALOG[c.providerName].category,
         c.authType,
-        deps.vault.encryptJson(c.credentials),
+        seal(id),
         c.instanceUrl,
         c.tokenExpiresAt,
+        id,
       ],
     );
     const connection = rows[0]!;
+    // Another flow inserted the row between the look-up and the insert: seal for that row.
+    if (connection.id !== id) {
+      await client.query('update connections set credentials_sealed = $2 where id = $1', [
+        connection.id,
+        seal(connection.id),
+      ]);
+    }
     if (connection.inserted) {
       await reconcileConnectionSyncs(client, connection.id);
       await emitEvent(deps, client, c.projectId, 'connection.created', {

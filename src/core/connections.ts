@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Credentials } from '../auth/connection-auth.ts';
+import { SEALED_COLUMNS } from '../auth/vault.ts';
 import { CATALOG, isProviderName, type ProviderName, providerHostOrigin } from '../connectors/catalog.ts';
 import { transaction } from '../db/pool.ts';
 import { findCustomer } from './customers.ts';
@@ -150,10 +152,11 @@ export async function createConnection(
   const { credentials, instanceUrl } = credentialsOf(deps, input);
   return transaction(deps.db, async (client) => {
     const app = await providerAppForConnection(deps, client, projectId, providerName);
+    const id = randomUUID();
     const { rows } = await client.query<{ id: string }>(
-      `insert into connections (project_id, customer_id, provider_app_id, provider_name, category, auth_type,
+      `insert into connections (id, project_id, customer_id, provider_app_id, provider_name, category, auth_type,
          credentials_sealed, instance_url)
-       values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (customer_id, provider_name) do nothing returning id`,
+       values ($9, $1, $2, $3, $4, $5, $6, $7, $8) on conflict (customer_id, provider_name) do nothing returning id`,
       [
         projectId,
         customer.id,
@@ -161,8 +164,9 @@ export async function createConnection(
         providerName,
         CATALOG[providerName].category,
         input.type,
-        deps.vault.encryptJson(credentials),
+        deps.vault.sealJson(credentials, SEALED_COLUMNS.connectionCredentials, id),
         instanceUrl,
+        id,
       ],
     );
     if (!rows[0]) throw conflict(`customer "${customerExternalId}" already has a ${providerName} connection`);

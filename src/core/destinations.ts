@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { SEALED_COLUMNS } from '../auth/vault.ts';
 import { identifierProblem } from '../destinations/identifiers.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
@@ -140,7 +142,12 @@ export async function getDestinationSecretConfig(
     [projectId, id],
   );
   if (!rows[0]) throw notFound('destination');
-  return deepMerge(rows[0].config, rows[0].secrets ? deps.vault.decryptJson<Config>(rows[0].secrets) : {});
+  return deepMerge(
+    rows[0].config,
+    rows[0].secrets
+      ? deps.vault.openJson<Config>(rows[0].secrets, SEALED_COLUMNS.destinationSecrets, id)
+      : {},
+  );
 }
 
 export async function createDestination(
@@ -154,10 +161,18 @@ export async function createDestination(
   if (!input.name) throw badRequest('name is required');
   if (input.type === 'postgres') await checkPostgresConfig(deps, input.config ?? {});
   const { safe, secret } = splitConfig(input.type, input.config ?? {});
+  const id = randomUUID();
   const { rows } = await deps.db.query<Destination>(
-    `insert into destinations (project_id, name, type, config, secrets_sealed)
-     values ($1, $2, $3, $4, $5) on conflict (project_id, name) do nothing returning ${columns}`,
-    [projectId, input.name, input.type, safe, deps.vault.encryptJson(secret)],
+    `insert into destinations (id, project_id, name, type, config, secrets_sealed)
+     values ($6, $1, $2, $3, $4, $5) on conflict (project_id, name) do nothing returning ${columns}`,
+    [
+      projectId,
+      input.name,
+      input.type,
+      safe,
+      deps.vault.sealJson(secret, SEALED_COLUMNS.destinationSecrets, id),
+      id,
+    ],
   );
   if (!rows[0]) throw conflict(`a destination named "${input.name}" already exists`);
   return rows[0];
@@ -186,13 +201,22 @@ export async function updateDestination(
     'select secrets_sealed as secrets from destinations where id = $1',
     [id],
   );
-  const oldSecret = stored.rows[0]?.secrets ? deps.vault.decryptJson<Config>(stored.rows[0].secrets) : {};
+  const oldSecret = stored.rows[0]?.secrets
+    ? deps.vault.openJson<Config>(stored.rows[0].secrets, SEALED_COLUMNS.destinationSecrets, current.id)
+    : {};
   const { safe, secret } = splitConfig(current.type, input.config);
   try {
     const { rows } = await deps.db.query<Destination>(
       `update destinations set name = $3, config = $4, secrets_sealed = $5, version = version + 1, updated_at = now()
         where project_id = $1 and id = $2 and version = $6 returning ${columns}`,
-      [projectId, id, input.name, safe, deps.vault.encryptJson(deepMerge(oldSecret, secret)), input.version],
+      [
+        projectId,
+        id,
+        input.name,
+        safe,
+        deps.vault.sealJson(deepMerge(oldSecret, secret), SEALED_COLUMNS.destinationSecrets, current.id),
+        input.version,
+      ],
     );
     if (!rows[0]) throw conflict('destination was changed concurrently; fetch it and retry');
     return rows[0];

@@ -1,4 +1,5 @@
 import { ConnectionAuthenticator, type Credentials } from '../auth/connection-auth.ts';
+import { SEALED_COLUMNS } from '../auth/vault.ts';
 import { CATALOG, type ProviderName, providerHostOrigin, providerUrl } from '../connectors/catalog.ts';
 import { ConnectorError, ProviderHttp, RequestPacer } from '../connectors/http.ts';
 import { connectorFor } from '../connectors/registry.ts';
@@ -36,11 +37,13 @@ export async function openConnector(
     providerName: ProviderName;
     instanceUrl: string;
     sealed: string;
+    providerAppId: string;
     clientId: string | null;
     clientSecretSealed: string | null;
   }>(
     `select c.project_id as "projectId", c.provider_name as "providerName", c.instance_url as "instanceUrl",
-            c.credentials_sealed as sealed, p.client_id as "clientId", p.client_secret_sealed as "clientSecretSealed"
+            c.credentials_sealed as sealed, p.id as "providerAppId", p.client_id as "clientId",
+            p.client_secret_sealed as "clientSecretSealed"
        from connections c join provider_apps p on p.id = c.provider_app_id where c.id = $1`,
     [connectionId],
   );
@@ -51,7 +54,11 @@ export async function openConnector(
   if (!module || !definition.api) throw badRequest(`Trellis has no connector for ${row.providerName} yet`);
   const api = definition.api;
   const override = deps.config.providerOverrides[row.providerName];
-  const credentials = deps.vault.decryptJson<Credentials>(row.sealed);
+  const credentials = deps.vault.openJson<Credentials>(
+    row.sealed,
+    SEALED_COLUMNS.connectionCredentials,
+    connectionId,
+  );
 
   // Hosts that came from a user or a token response are checked again on every use: rows written
   // before the check existed must not steer requests (and secrets) elsewhere either.
@@ -81,7 +88,14 @@ export async function openConnector(
       tokenUrl && row.clientId && row.clientSecretSealed
         ? {
             endpoint: { tokenUrl: providerUrl(tokenUrl, { override }), clientAuth: api.clientAuth ?? 'body' },
-            client: { id: row.clientId, secret: deps.vault.decrypt(row.clientSecretSealed) },
+            client: {
+              id: row.clientId,
+              secret: deps.vault.open(
+                row.clientSecretSealed,
+                SEALED_COLUMNS.providerAppSecret,
+                row.providerAppId,
+              ),
+            },
             instanceUrlField: api.instanceUrlField,
           }
         : undefined,

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { SEALED_COLUMNS } from '../auth/vault.ts';
 import {
   type AuthType,
   CATALOG,
@@ -91,7 +93,9 @@ export async function getClientSecret(deps: CoreDeps, providerAppId: string): Pr
     'select client_secret_sealed as sealed from provider_apps where id = $1',
     [providerAppId],
   );
-  return rows[0]?.sealed ? deps.vault.decrypt(rows[0].sealed) : undefined;
+  return rows[0]?.sealed
+    ? deps.vault.open(rows[0].sealed, SEALED_COLUMNS.providerAppSecret, providerAppId)
+    : undefined;
 }
 
 /** The first of `ids` that names no row of the project in `table`, found with one query. */
@@ -144,10 +148,11 @@ export async function createProviderApp(
   client: Pick<pg.ClientBase, 'query'> = deps.db,
 ): Promise<ProviderApp> {
   const name = await checkInput(deps, projectId, input);
+  const id = randomUUID();
   const { rows } = await client.query<ProviderApp>(
-    `insert into provider_apps (project_id, provider_name, category, auth_type, client_id, client_secret_sealed, scopes,
+    `insert into provider_apps (id, project_id, provider_name, category, auth_type, client_id, client_secret_sealed, scopes,
        external_ref, use_managed_oauth, objects, entity_mappings)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+     values ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      on conflict (project_id, provider_name) do nothing returning ${columns}`,
     [
       projectId,
@@ -155,12 +160,13 @@ export async function createProviderApp(
       CATALOG[name].category,
       input.authType,
       input.clientId ?? null,
-      input.clientSecret ? deps.vault.encrypt(input.clientSecret) : null,
+      input.clientSecret ? deps.vault.seal(input.clientSecret, SEALED_COLUMNS.providerAppSecret, id) : null,
       input.scopes ?? [],
       input.externalRef ?? null,
       input.useManagedOauth ?? false,
       input.objects ?? {},
       JSON.stringify(input.entityMappings ?? []),
+      id,
     ],
   );
   if (!rows[0]) throw conflict(`a ${name} provider already exists in this project`);
@@ -187,7 +193,9 @@ export async function updateProviderApp(
       id,
       input.authType,
       input.clientId ?? null,
-      input.clientSecret ? deps.vault.encrypt(input.clientSecret) : null,
+      input.clientSecret
+        ? deps.vault.seal(input.clientSecret, SEALED_COLUMNS.providerAppSecret, current.id)
+        : null,
       input.scopes ?? [],
       input.externalRef ?? null,
       input.useManagedOauth ?? current.useManagedOauth,

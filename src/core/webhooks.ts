@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { SEALED_COLUMNS } from '../auth/vault.ts';
 import { generateWebhookSecret, signWebhook } from '../auth/webhook-signature.ts';
 import { OutboundDenied } from '../net/outbound.ts';
 import type { CoreDeps } from './deps.ts';
@@ -62,10 +64,11 @@ export async function createWebhookEndpoint(
   const eventTypes = input.eventTypes.length > 0 ? input.eventTypes : ['*'];
   await checkEndpointInput(deps, input.url, eventTypes);
   const secret = generateWebhookSecret();
+  const id = randomUUID();
   const { rows } = await deps.db.query<WebhookEndpoint>(
-    `insert into webhook_endpoints (project_id, url, secret_sealed, event_types)
-     values ($1, $2, $3, $4) returning ${endpointColumns}`,
-    [projectId, input.url, deps.vault.encrypt(secret), eventTypes],
+    `insert into webhook_endpoints (id, project_id, url, secret_sealed, event_types)
+     values ($5, $1, $2, $3, $4) returning ${endpointColumns}`,
+    [projectId, input.url, deps.vault.seal(secret, SEALED_COLUMNS.webhookSecret, id), eventTypes, id],
   );
   return { ...rows[0]!, secret };
 }
@@ -135,7 +138,8 @@ export async function deliverWebhook(deps: CoreDeps, job: DeliveryJob, attempt: 
   const body = JSON.stringify(target.payload);
   const webhookId = `msg_${job.eventId}`;
   const timestamp = Math.floor(Date.now() / 1000);
-  const signature = signWebhook(deps.vault.decrypt(target.secretSealed), webhookId, timestamp, body);
+  const secret = deps.vault.open(target.secretSealed, SEALED_COLUMNS.webhookSecret, job.endpointId);
+  const signature = signWebhook(secret, webhookId, timestamp, body);
   const started = performance.now();
   let responseStatus: number | null = null;
   let error: string | null = null;

@@ -6,7 +6,7 @@ import { apollo } from '../../simulators/apollo/index.ts';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { salesforce } from '../../simulators/salesforce/index.ts';
-import { Vault } from '../../src/auth/vault.ts';
+import { SEALED_COLUMNS, Vault } from '../../src/auth/vault.ts';
 import { launchBrowser, screenshot } from '../helpers/browser.ts';
 import { simControl, simOAuthProvider } from '../helpers/simulator.ts';
 import { hourlySyncConfig } from '../helpers/syncs.ts';
@@ -139,9 +139,11 @@ describe('connecting through a magic link in a real browser', () => {
     const { rows } = await db.query('select credentials_sealed from trellis.connections where id = $1', [
       conn.body.id,
     ]);
-    expect(rows[0].credentials_sealed).toMatch(/^v1\./);
-    const credentials = new Vault(t.config.encryptionKey!).decryptJson<{ refresh_token: string }>(
+    expect(rows[0].credentials_sealed).toMatch(/^v2\./);
+    const credentials = new Vault(t.config.encryptionKey!).openJson<{ refresh_token: string }>(
       rows[0].credentials_sealed,
+      SEALED_COLUMNS.connectionCredentials,
+      conn.body.id,
     );
     expect(credentials.refresh_token).toMatch(/^sim-rt-/);
     expect(rows[0].credentials_sealed).not.toContain(credentials.refresh_token);
@@ -180,7 +182,11 @@ describe('connecting through a magic link in a real browser', () => {
       conn.body.id,
     ]);
     expect(
-      t.runtime.deps.vault.decryptJson<{ login_url?: string }>(rows[0].credentials_sealed).login_url,
+      t.runtime.deps.vault.openJson<{ login_url?: string }>(
+        rows[0].credentials_sealed,
+        SEALED_COLUMNS.connectionCredentials,
+        conn.body.id,
+      ).login_url,
     ).toBe(sims.salesforce!.url);
   });
 

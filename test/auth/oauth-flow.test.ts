@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import type { Credentials } from '../../src/auth/connection-auth.ts';
+import { SEALED_COLUMNS } from '../../src/auth/vault.ts';
 import { createProject } from '../../src/core/projects.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
 import { queueKeepAlives } from '../../src/engine/keep-alive.ts';
@@ -89,8 +90,10 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
     const { rows } = await db.query('select credentials_sealed from trellis.connections where id = $1', [
       connectionId,
     ]);
-    return t.runtime.deps.vault.decryptJson<Extract<Credentials, { type: 'oauth2' }>>(
+    return t.runtime.deps.vault.openJson<Extract<Credentials, { type: 'oauth2' }>>(
       rows[0].credentials_sealed,
+      SEALED_COLUMNS.connectionCredentials,
+      connectionId,
     );
   };
 
@@ -305,7 +308,15 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
     const soon = new Date(Date.now() + 120_000).toISOString();
     await db.query(
       'update trellis.connections set token_expires_at = $2, credentials_sealed = $3 where id = $1',
-      [id, soon, t.runtime.deps.vault.encryptJson({ ...(await storedCredentials(id)), expires_at: soon })],
+      [
+        id,
+        soon,
+        t.runtime.deps.vault.sealJson(
+          { ...(await storedCredentials(id)), expires_at: soon },
+          SEALED_COLUMNS.connectionCredentials,
+          id,
+        ),
+      ],
     );
     const before = await refreshes();
     expect(await queueKeepAlives(t.runtime.deps)).toBe(1);

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { pipedrive } from '../../simulators/pipedrive/index.ts';
 import type { Credentials } from '../../src/auth/connection-auth.ts';
+import { SEALED_COLUMNS } from '../../src/auth/vault.ts';
 import { ConnectorError } from '../../src/connectors/http.ts';
 import type { ProviderRecord } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
@@ -55,11 +57,19 @@ describe('Pipedrive connector against the simulator', () => {
       access_token: tokens.access_token,
       expires_at: new Date(Date.now() + tokens.expires_in * 1000).toISOString(),
     };
+    const id = randomUUID();
     const inserted = await db.query<{ id: string }>(
-      `insert into connections (project_id, customer_id, provider_app_id, provider_name, category, auth_type,
+      `insert into connections (id, project_id, customer_id, provider_app_id, provider_name, category, auth_type,
          credentials_sealed, instance_url)
-       values ($1, $2, $3, 'pipedrive', 'crm', 'oauth2', $4, $5) returning id`,
-      [ids.projectId, ids.customerId, ids.appId, vault.encryptJson(credentials), tokens.api_domain],
+       values ($6, $1, $2, $3, 'pipedrive', 'crm', 'oauth2', $4, $5) returning id`,
+      [
+        ids.projectId,
+        ids.customerId,
+        ids.appId,
+        vault.sealJson(credentials, SEALED_COLUMNS.connectionCredentials, id),
+        tokens.api_domain,
+        id,
+      ],
     );
     connectionId = inserted.rows[0]!.id;
     const shown = await api('GET', '/customers/c/connections/pipedrive');

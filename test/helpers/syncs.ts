@@ -73,16 +73,17 @@ export async function syncHubspotIntoTestDatabase(api: Client, simUrl: string, .
   return warehouse;
 }
 
-/** Waits until `count` runs of acme's `object` have ended, polling (and `whileWaiting`); newest first. */
+/** Waits until `count` runs of a customer's `object` have ended, polling (and `whileWaiting`); newest first. */
 export async function endedRuns(
   api: Client,
   object: string,
   count: number,
   whileWaiting?: () => Promise<void>,
+  customer = 'acme',
 ): Promise<any[]> {
   for (let i = 0; i < 600; i++) {
     const runs = await api('GET', '/sync-runs', {
-      query: { customer_id: 'acme', object_type: 'standard', object },
+      query: { customer_id: customer, object_type: 'standard', object },
     });
     const ended = runs.body.results.filter((r: { status: string }) => r.status !== 'IN_PROGRESS');
     if (ended.length >= count) return ended;

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { salesforce } from '../../simulators/salesforce/index.ts';
+import { SEALED_COLUMNS } from '../../src/auth/vault.ts';
 import { OutboundDenied, OutboundPolicy } from '../../src/net/outbound.ts';
 import { simControl, simOAuthProvider } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
@@ -89,11 +90,16 @@ describe('the outbound network policy', () => {
       `select id, credentials_sealed as sealed from trellis.connections where provider_name = 'salesforce'`,
     );
     const vault = t.runtime.deps.vault;
-    const credentials = vault.decryptJson<Record<string, unknown>>(rows[0]!.sealed);
+    const place = SEALED_COLUMNS.connectionCredentials;
+    const credentials = vault.openJson<Record<string, unknown>>(rows[0]!.sealed, place, rows[0]!.id);
     // As a row written before hosts were checked would be.
     await db.query(
       'update trellis.connections set instance_url = $2, credentials_sealed = $3 where id = $1',
-      [rows[0]!.id, internal.url, vault.encryptJson({ ...credentials, login_url: internal.url })],
+      [
+        rows[0]!.id,
+        internal.url,
+        vault.sealJson({ ...credentials, login_url: internal.url }, place, rows[0]!.id),
+      ],
     );
     const res = await api('GET', '/customers/acme/connections/salesforce/_rate_limit_info');
     expect(res.status).toBeGreaterThanOrEqual(400);

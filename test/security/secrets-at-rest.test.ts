@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { salesforce } from '../../simulators/salesforce/index.ts';
+import { SEALED_COLUMNS, type SealedColumn } from '../../src/auth/vault.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { createFixture, type Fixture } from '../helpers/mgmt-fixtures.ts';
 import { type Exchange, startRecordingProxy } from '../helpers/recording-proxy.ts';
@@ -32,7 +33,7 @@ async function dumpDatabase(url: string): Promise<string> {
 }
 
 const TOKEN_PATH = '/services/oauth2/token';
-const VAULT_FORMAT = /^v1\.[\w-]+\.[\w-]+\.[\w-]+$/;
+const VAULT_FORMAT = /^v2\.[\w-]{8}\.[\w-]+\.[\w-]+\.[\w-]+$/;
 
 /**
  * The secrets Trellis handles must be sealed wherever they are stored, including those it only
@@ -214,50 +215,36 @@ describe('secrets at rest', () => {
     // They are there, sealed: each sealed column is in the dump, in the vault's format, and opens
     // to the secret that went over the wire.
     const vault = t.runtime.deps.vault;
-    const sealed = async (sql: string, params: unknown[]) => {
-      const { rows } = await db.query<{ sealed: string }>(sql, params);
+    const sealed = async (place: SealedColumn, row: string) => {
+      const { rows } = await db.query<{ sealed: string }>(
+        `select ${place.column} as sealed from trellis.${place.table} where id = $1`,
+        [row],
+      );
       expect(rows).toHaveLength(1);
       const value = rows[0]!.sealed;
       expect(value).toMatch(VAULT_FORMAT);
       expect(dump).toContain(value);
-      return vault.decrypt(value);
+      return vault.open(value, place, row);
     };
-    const credentials = JSON.parse(
-      await sealed(
-        `select c.credentials_sealed as sealed from trellis.connections c
-           join trellis.customers cu on cu.id = c.customer_id
-          where cu.external_id = 'customer-z' and c.provider_name = 'salesforce'`,
-        [],
-      ),
+    const { rows: connections } = await db.query<{ id: string }>(
+      `select c.id from trellis.connections c join trellis.customers cu on cu.id = c.customer_id
+        where cu.external_id = 'customer-z' and c.provider_name = 'salesforce'`,
     );
+    const credentials = JSON.parse(await sealed(SEALED_COLUMNS.connectionCredentials, connections[0]!.id));
     // The refreshed token and the rotated refresh token are what is stored now.
     expect(credentials).toMatchObject({
       type: 'oauth2',
       access_token: flow.refreshedAccessToken,
       refresh_token: flow.rotatedRefreshToken,
     });
-    expect(
-      await sealed('select code_verifier_sealed as sealed from trellis.oauth_states where id = $1', [
-        flow.stateId,
-      ]),
-    ).toBe(flow.codeVerifier);
-    expect(
-      await sealed(`select client_secret_sealed as sealed from trellis.provider_apps where id = $1`, [
-        fx.salesforceProviderId,
-      ]),
-    ).toBe('client-secret-sf-client-z');
-    expect(
-      JSON.parse(
-        await sealed('select secrets_sealed as sealed from trellis.destinations where id = $1', [
-          fx.destinationId,
-        ]),
-      ),
-    ).toMatchObject({ password: 'pg-password-z' });
-    expect(
-      await sealed('select secret_sealed as sealed from trellis.webhook_endpoints where id = $1', [
-        webhook.id,
-      ]),
-    ).toBe(webhook.secret);
+    expect(await sealed(SEALED_COLUMNS.oauthCodeVerifier, flow.stateId)).toBe(flow.codeVerifier);
+    expect(await sealed(SEALED_COLUMNS.providerAppSecret, fx.salesforceProviderId)).toBe(
+      'client-secret-sf-client-z',
+    );
+    expect(JSON.parse(await sealed(SEALED_COLUMNS.destinationSecrets, fx.destinationId))).toMatchObject({
+      password: 'pg-password-z',
+    });
+    expect(await sealed(SEALED_COLUMNS.webhookSecret, webhook.id)).toBe(webhook.secret);
   });
 
   it('no API response and no log line carries a secret', async () => {
