@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { providerUrl } from '../../connectors/catalog.ts';
 import {
   ConnectFailure,
@@ -12,6 +12,7 @@ import {
 } from '../../core/connect.ts';
 import type { CoreDeps } from '../../core/deps.ts';
 import { DomainError } from '../../core/errors.ts';
+import { CALLBACK_SCHEMA, FORM_BODY_LIMIT, FORM_SCHEMA, refusedInput } from './limits.ts';
 import { linkPage, messagePage, pagePolicy } from './pages.ts';
 
 const TITLES: Record<string, string> = {
@@ -84,6 +85,14 @@ export async function connectPages(app: FastifyInstance, { deps }: { deps: CoreD
   const linkHtml = (reply: FastifyReply, status: number, link: LinkView, error?: string) =>
     html(reply, status, linkPage(link, error), linkFormTargets(link));
 
+  // Input refused before a handler ran (over the limits, not a form) gets a page too, not JSON.
+  app.setErrorHandler<FastifyError>((err, req, reply) => {
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)
+      return html(reply, err.statusCode, messagePage('Could not connect', refusedInput(err)));
+    req.log.error({ err }, 'unhandled error');
+    return html(reply, 500, messagePage('Something went wrong', 'Try again in a moment.'));
+  });
+
   const failure = (reply: FastifyReply, err: unknown) => {
     if (err instanceof ConnectFailure) {
       if (err.back)
@@ -109,6 +118,7 @@ export async function connectPages(app: FastifyInstance, { deps }: { deps: CoreD
 
   app.post<{ Params: { id: string }; Body: Record<string, string> | undefined }>(
     '/links/:id/oauth',
+    { bodyLimit: FORM_BODY_LIMIT, schema: FORM_SCHEMA },
     async (req, reply) => {
       // Only the link's own page starts a flow: another site cannot make a visitor's browser start
       // one (and so hold the cookie that completes it) for a link of its choosing.
@@ -135,6 +145,7 @@ export async function connectPages(app: FastifyInstance, { deps }: { deps: CoreD
 
   app.post<{ Params: { id: string }; Body: Record<string, string> | undefined }>(
     '/links/:id/credentials',
+    { bodyLimit: FORM_BODY_LIMIT, schema: FORM_SCHEMA },
     async (req, reply) => {
       try {
         return reply.redirect(await submitLinkCredentials(deps, req.params.id, req.body ?? {}), 303);
@@ -148,23 +159,27 @@ export async function connectPages(app: FastifyInstance, { deps }: { deps: CoreD
     },
   );
 
-  app.get<{ Querystring: Record<string, unknown> }>(CALLBACK_PATH, async (req, reply) => {
-    const cookies = requestCookies(req.headers.cookie);
-    const browserNonce = (stateId: string) => {
-      const nonce = cookies.get(bindingCookieName(stateId));
-      // Whatever the outcome, this browser's cookie for the state has had its one use.
-      if (nonce !== undefined) reply.header('set-cookie', bindingCookie(stateId, '', 0));
-      return nonce;
-    };
-    const query = {
-      state: single(req.query.state),
-      code: single(req.query.code),
-      error: single(req.query.error),
-    };
-    try {
-      return reply.redirect(await completeOAuth(deps, query, browserNonce), 302);
-    } catch (err) {
-      return failure(reply, err);
-    }
-  });
+  app.get<{ Querystring: Record<string, unknown> }>(
+    CALLBACK_PATH,
+    { schema: CALLBACK_SCHEMA },
+    async (req, reply) => {
+      const cookies = requestCookies(req.headers.cookie);
+      const browserNonce = (stateId: string) => {
+        const nonce = cookies.get(bindingCookieName(stateId));
+        // Whatever the outcome, this browser's cookie for the state has had its one use.
+        if (nonce !== undefined) reply.header('set-cookie', bindingCookie(stateId, '', 0));
+        return nonce;
+      };
+      const query = {
+        state: single(req.query.state),
+        code: single(req.query.code),
+        error: single(req.query.error),
+      };
+      try {
+        return reply.redirect(await completeOAuth(deps, query, browserNonce), 302);
+      } catch (err) {
+        return failure(reply, err);
+      }
+    },
+  );
 }
