@@ -64,7 +64,8 @@ export async function docsRoutes(app: FastifyInstance, opts: { publicUrl: () => 
     reply.type('text/html; charset=utf-8').header('content-security-policy', DOCS_POLICY).send(PAGE),
   );
   app.get<{ Params: { file: string } }>('/docs/assets/:file', async (req, reply) => {
-    const type = ASSETS[req.params.file];
+    // Own keys only: `constructor` or `toString` would otherwise name a file to open.
+    const type = Object.hasOwn(ASSETS, req.params.file) ? ASSETS[req.params.file] : undefined;
     if (!type) return reply.code(404).send({ error: 'not found' });
     return reply
       .type(type)
