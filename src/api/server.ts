@@ -1,12 +1,14 @@
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify';
 import type { CoreDeps } from '../core/deps.ts';
 import { DomainError } from '../core/errors.ts';
 import { redactUrl } from '../logger.ts';
+import { messagePage, pagePolicy } from './connect/pages.ts';
 import { connectPages } from './connect/plugin.ts';
 import { docsRoutes } from './docs/routes.ts';
 import { sendError, toDomainError } from './mgmt-v2/errors.ts';
@@ -64,9 +66,16 @@ export async function buildServer(deps: CoreDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     // Path ids are free-form (customer ids are the caller's own): take any a URL can carry.
     routerOptions: { maxParamLength: 16 * 1024 },
-    // URLs the router cannot take apart (bad percent-encoding) still get the API's error shape.
-    frameworkErrors: (err, _req, reply) => {
-      sendError(reply, toDomainError(err) ?? new DomainError('internal', err.message));
+    // URLs the router cannot take apart (bad percent-encoding) still get their surface's shape:
+    // the API's JSON errors, or a page for a person's browser.
+    frameworkErrors: (err, req, reply) => {
+      const error = toDomainError(err) ?? new DomainError('internal', err.message);
+      if (req.url.startsWith('/mgmt/')) return sendError(reply, error);
+      return (reply as FastifyReply)
+        .code(error.status)
+        .type('text/html; charset=utf-8')
+        .header('content-security-policy', pagePolicy([]))
+        .send(messagePage('Could not open this page', 'This address is not valid.'));
     },
   });
   app.addHook('onSend', async (_req, reply) => {

@@ -15,8 +15,8 @@ import { client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
  * Nothing may answer 5xx or leave a request unanswered, every 4xx must come in its surface's own
  * error shape, the server may log no error, and the event loop may never stall for 200 ms. (What
  * Node's HTTP parser refuses, which only the framing and header tricks may cause, and paths the
- * router cannot decode never reach a surface: the server answers them itself, in Fastify's or the
- * API's shape, and they are counted apart.)
+ * router cannot decode never reach a surface: the server answers them itself, in Fastify's shape or the
+ * surface's shape (the API's JSON, or a page), and they are counted apart.)
  *
  * Every array of a request body is sent at its item limit with distinct strings that share a long
  * prefix: a duplicate check or lookup that searches the list per item takes the event loop for
@@ -1057,10 +1057,14 @@ const refusedByParser = (a: Answer) =>
 
 /**
  * The server's answer to a URL its router cannot decode (bad percent-encoding in a path segment):
- * no route has been chosen, and the server answers in the Management API's shape for every path.
+ * no route has been chosen, and the server answers in the shape of the surface the path belongs
+ * to — the Management API's JSON under /mgmt/, a page for a browser elsewhere.
  */
-const refusedByRouter = (a: Answer) =>
-  a.status === 400 && /"detail":"[^"]*is not a valid url component"/.test(a.body);
+const refusedByRouter = (a: Answer, target: string) =>
+  a.status === 400 &&
+  (target.startsWith('/mgmt/')
+    ? /"detail":"[^"]*is not a valid url component"/.test(a.body)
+    : a.body.includes('This address is not valid.') && pageProblem(a) === undefined);
 
 const parse = (body: string): unknown => {
   try {
@@ -1109,7 +1113,7 @@ function problem(c: Case, d: Draft, result: Answer | { failure: string }): strin
   if (a.status >= 500) return `answered ${a.status}`;
   if (a.status < 400 || d.method === 'HEAD') return undefined;
   if (refusedByParser(a)) return d.parserMayRefuse ? undefined : 'refused by the HTTP parser';
-  if (refusedByRouter(a)) return undefined;
+  if (refusedByRouter(a, d.target)) return undefined;
   if (c.surface === 'mgmt') return mgmtShapeProblem(a);
   if (c.surface === 'connect') {
     // A method or path the connect routes do not take reaches no surface.
@@ -1213,7 +1217,7 @@ describe('fuzzing every HTTP surface', () => {
           statuses[c.surface] = bySurface;
           bySurface[result.status] = (bySurface[result.status] ?? 0) + 1;
           if (refusedByParser(result)) refusedAtParser++;
-          if (refusedByRouter(result)) refusedAtRouter++;
+          if (refusedByRouter(result, d.target)) refusedAtRouter++;
         }
         const found = problem(c, d, result);
         if (found) {
