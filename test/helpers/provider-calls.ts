@@ -19,7 +19,14 @@ const config = loadConfig();
 const log = createLogger('warn');
 const db = createPool(config.databaseUrl!, 25);
 const queue = await startQueue({ databaseUrl: config.databaseUrl!, log, worker: false });
-const deps = { config, db, vault: new Vault(config.encryptionKey!), queue, log, outbound: outboundPolicyFor(config) };
+const deps = {
+  config,
+  db,
+  vault: new Vault(config.encryptionKey!),
+  queue,
+  log,
+  outbound: outboundPolicyFor(config),
+};
 const { ctx, auth } = await openConnector(deps, connectionId!);
 
 process.stdout.write('ready\n');
