@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.ts';
 import { OutboundDenied, type OutboundPolicy, ResponseTooLarge, readCapped } from '../net/outbound.ts';
 
-/** The largest response body read from a provider (a page of a bulk export at most). */
+/** The largest response body read from a provider by default (a page of a bulk export at most). */
 const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 /** The kinds every provider failure is mapped to; callers decide on the kind, never on raw statuses. */
@@ -167,6 +167,8 @@ export class ProviderHttp {
       /** Longest total wait for rate limits before giving up with a rate_limited error. */
       maxRateLimitWaitMs?: number;
       timeoutMs?: number;
+      /** The largest response body read; a larger one fails the request (not retried). */
+      maxResponseBytes?: number;
     },
   ) {}
 
@@ -219,7 +221,7 @@ export class ProviderHttp {
           redirect: 'follow',
           signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
         });
-        const text = await readCapped(raw, MAX_RESPONSE_BYTES);
+        const text = await readCapped(raw, this.opts.maxResponseBytes ?? MAX_RESPONSE_BYTES);
         const isJson = (raw.headers.get('content-type') ?? '').includes('json');
         res = {
           status: raw.status,

@@ -3,10 +3,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { salesforce } from '../../simulators/salesforce/index.ts';
+import { requestTokens } from '../../src/auth/oauth.ts';
 import { SEALED_COLUMNS } from '../../src/auth/vault.ts';
+import { ConnectorError, ProviderHttp, RequestPacer } from '../../src/connectors/http.ts';
 import { OutboundDenied, OutboundPolicy } from '../../src/net/outbound.ts';
 import { simControl, simOAuthProvider } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
+import { until } from '../helpers/wait.ts';
 
 const MARKER = 'internal-service-secret-7f3a';
 
@@ -198,6 +201,112 @@ describe('OutboundPolicy', () => {
       await open.close();
     } finally {
       await internal.close();
+    }
+  });
+});
+
+/** A peer that answers 200 with a body that never ends, counting what it managed to send. */
+async function startEndlessBody() {
+  const sent = { bytes: 0, closed: false };
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const push = () => {
+      while (!res.destroyed && res.write(chunk)) sent.bytes += chunk.length;
+      if (!res.destroyed) res.once('drain', push);
+    };
+    res.on('close', () => {
+      sent.closed = true;
+    });
+    push();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+    sent,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('reading from peers', () => {
+  const policy = new OutboundPolicy({
+    strict: false,
+    allowLoopback: false,
+    allowed: [],
+    providerHosts: ['127.0.0.1'],
+  });
+
+  it('stops reading a provider answer past its size cap, and does not retry it', async () => {
+    const peer = await startEndlessBody();
+    try {
+      const http = new ProviderHttp({
+        baseUrl: peer.url,
+        auth: { headers: async () => ({}), renew: async () => 'failed' },
+        outbound: policy,
+        policy: {},
+        pacer: () => new RequestPacer(1000),
+        maxResponseBytes: 1024 * 1024,
+      });
+      const err = await http.request({ path: '/crm/v3/objects/contacts' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConnectorError);
+      expect((err as ConnectorError).kind).toBe('validation');
+      expect((err as Error).message).toContain('larger than 1048576 bytes');
+      expect(http.requestCount).toBe(1);
+      await until('the peer to see the connection closed', async () => peer.sent.closed);
+      // What was sent before the close is bounded by the cap and the sockets' buffers, not endless.
+      expect(peer.sent.bytes).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('refuses a token answer past its size cap', async () => {
+    const peer = await startEndlessBody();
+    try {
+      const err = await requestTokens(
+        policy,
+        { tokenUrl: `${peer.url}/oauth/v1/token`, clientAuth: 'body' },
+        { id: 'client', secret: 'secret' },
+        { grant_type: 'refresh_token', refresh_token: 'r' },
+      ).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      await until('the peer to see the connection closed', async () => peer.sent.closed);
+      expect(peer.sent.bytes).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      await peer.close();
+    }
+  });
+});
+
+describe('webhook delivery results', () => {
+  it('say only that the receiver could not be reached, not how', async () => {
+    // A local installation may deliver to loopback; nothing listens on the discard port.
+    const t = await startTrellis();
+    try {
+      const api = client(t.baseUrl, t.apiKey);
+      const hook = await api('POST', '/webhooks', {
+        body: { url: 'http://127.0.0.1:9/hook', event_types: ['connection.created'] },
+      });
+      expect(hook.status).toBe(201);
+      await api('PUT', '/customers', { body: { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' } });
+      expect(
+        (
+          await api('POST', '/customers/acme/connections', {
+            body: { provider_name: 'apollo', type: 'api_key', api_key: 'key-1234567890' },
+          })
+        ).status,
+      ).toBe(200);
+      const [delivery] = await until('a failed delivery', async () => {
+        const res = await api('GET', `/webhooks/${hook.body.id}/deliveries`);
+        return res.body.length > 0 && res.body;
+      });
+      expect(delivery).toMatchObject({ succeeded: false, response_status: null, error: 'could not connect' });
+    } finally {
+      await t.stop();
     }
   });
 });
