@@ -16,6 +16,12 @@ const RECORDS = 200_000;
 /** HubSpot lists 100 records per page. */
 const PAGES = RECORDS / 100;
 const RANDOM_KILLS = 5;
+/**
+ * A kill comes at most about this many records after the previous one: the five random kills then
+ * land before about 130,000 of the 200,000 records, so the run is still reading at each one
+ * however fast the machine is.
+ */
+const MAX_STEP = 25_000;
 
 interface Checkpoint {
   runId: string;
@@ -42,7 +48,8 @@ describe('a 200,000-record HubSpot full sync whose worker is killed with SIGKILL
     return rows[0]?.checkpoint ?? null;
   };
 
-  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) => {
+  /** Polls `probe`; the deadline is far above what any step takes on a busy machine. */
+  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const value = await probe();
@@ -100,21 +107,25 @@ describe('a 200,000-record HubSpot full sync whose worker is killed with SIGKILL
     let worker = startWorker();
 
     // Random points: once the (resumed) run has committed a batch past the previous kill, a random
-    // delay, so kills land while pages are fetched, batches are copied and checkpoints are saved.
+    // delay, so kills land while pages are fetched, batches are copied and checkpoints are saved —
+    // cut short once the run is MAX_STEP records further, so a fast machine cannot finish the run first.
     for (let i = 0; i < RANDOM_KILLS; i++) {
       const floor = killedAt.at(-1) ?? 0;
       await waitFor(`progress past ${floor} records`, async () => {
         const c = await checkpoint();
         return c && c.records > floor ? c : undefined;
       });
-      const delay = Math.floor(Math.random() * 1200);
-      await sleep(delay);
+      const waitedFrom = Date.now();
+      const killAt = waitedFrom + Math.floor(Math.random() * 1200);
+      while (Date.now() < killAt && ((await checkpoint())?.records ?? 0) < floor + MAX_STEP) {
+        await sleep(Math.min(50, killAt - Date.now()));
+      }
       await kill(worker);
       const c = await checkpoint();
       expect(c, `the run ended before kill ${i + 1} (${log.join(', ')})`).not.toBeNull();
       expect(c!.readDone, `the run read everything before kill ${i + 1}`).toBeFalsy();
       killedAt.push(c!.records);
-      log.push(`kill ${i + 1} after ${delay} ms at ${c!.records}`);
+      log.push(`kill ${i + 1} after ${Date.now() - waitedFrom} ms at ${c!.records}`);
       worker = startWorker();
     }
 
@@ -141,17 +152,13 @@ describe('a 200,000-record HubSpot full sync whose worker is killed with SIGKILL
     log.push(`kill ${killedAt.length} while finishing`);
     worker = startWorker();
 
-    const runs = await waitFor(
-      'the run to end',
-      async () => {
-        const res = await api('GET', '/sync-runs', {
-          query: { customer_id: 'acme', object_type: 'standard', object: 'contacts' },
-        });
-        const results = res.body.results as { status: string }[];
-        return results.some((r) => r.status !== 'IN_PROGRESS') ? results : undefined;
-      },
-      90_000,
-    );
+    const runs = await waitFor('the run to end', async () => {
+      const res = await api('GET', '/sync-runs', {
+        query: { customer_id: 'acme', object_type: 'standard', object: 'contacts' },
+      });
+      const results = res.body.results as { status: string }[];
+      return results.some((r) => r.status !== 'IN_PROGRESS') ? results : undefined;
+    });
     // A truthful history: one run, resumed six times, that synced each record once.
     expect(runs, log.join(', ')).toHaveLength(1);
     expect(runs[0]).toMatchObject({
@@ -199,5 +206,5 @@ describe('a 200,000-record HubSpot full sync whose worker is killed with SIGKILL
     expect(listRequests, log.join(', ')).toBeLessThanOrEqual(PAGES + 1 + killedAt.length * 160);
     expect(listRequests).toBeLessThan(fromZero);
     console.info(`${log.join(', ')}; ${listRequests} list requests (from zero each time: ${fromZero})`);
-  }, 240_000);
+  }, 600_000);
 });

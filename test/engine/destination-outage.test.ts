@@ -7,7 +7,7 @@ import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../src/db/embedded-postgres.ts';
 import { createLogger } from '../../src/logger.ts';
-import { freePort } from '../helpers/process.ts';
+import { portOutsideEphemeralRange } from '../helpers/process.ts';
 import { startReceiver } from '../helpers/receiver.ts';
 import { webhookSchema } from '../helpers/seed-spec.ts';
 import { simControl, simRecords } from '../helpers/simulator.ts';
@@ -30,8 +30,23 @@ describe('the destination database goes down in the middle of a full run', () =>
   let port: number;
   let warehouse: EmbeddedPostgres;
 
-  /** A second, real PostgreSQL that this test stops and starts again on the same port. */
-  const startWarehouse = () => startEmbeddedPostgres({ dataDir, port, log: pgLog });
+  /**
+   * A second, real PostgreSQL that this test stops and starts again on the same port: the
+   * destination's address stays what it was, as after a real outage. The port lies outside the
+   * kernel's ephemeral range, so nothing that asks for any free port, and no outgoing connection,
+   * takes it while the database is down; should something bind exactly that port for a moment
+   * (another test checking it is free), the start is tried again.
+   */
+  const startWarehouse = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startEmbeddedPostgres({ dataDir, port, log: pgLog });
+      } catch (err) {
+        if (attempt >= 20 || !/already in use/i.test(String(err))) throw err;
+        await sleep(500);
+      }
+    }
+  };
 
   const checkpointRecords = async () => {
     const { rows } = await t.runtime.deps.db.query<{ records: number | null }>(
@@ -41,7 +56,7 @@ describe('the destination database goes down in the middle of a full run', () =>
   };
 
   beforeAll(async () => {
-    port = await freePort();
+    port = await portOutsideEphemeralRange();
     warehouse = await startWarehouse();
     sim = await startSimulator(hubspot, { records: RECORDS });
     await simControl(sim.url, 'limits', { ten_second: 100_000, search_per_second: 1000 });
@@ -68,12 +83,20 @@ describe('the destination database goes down in the middle of a full run', () =>
     const connection = await connectHubspot(api, (await simControl(sim.url, 'tokens', {})).refresh_token);
 
     // Down after the first checkpoint: a batch is committed, the rest of the run is still to come.
-    const deadline = Date.now() + 30_000;
+    // From then on the table is locked, so the run's next write waits (IN_PROGRESS, on a machine
+    // of any speed) and is cut off by the shutdown: the run cannot finish before the database is down.
+    const holder = new pg.Client({ connectionString: warehouse.url });
+    holder.on('error', () => {});
+    await holder.connect();
+    await holder.query('begin');
+    const deadline = Date.now() + 120_000;
     while (!((await checkpointRecords()) ?? 0)) {
-      if (Date.now() > deadline) throw new Error('the run saved no checkpoint within 30 s');
+      if (Date.now() > deadline) throw new Error('the run saved no checkpoint within 120 s');
       await sleep(20);
     }
+    await holder.query('lock table crm.hubspot_contacts in share mode');
     await warehouse.stop();
+    await holder.end().catch(() => {});
 
     const [failed] = await endedRuns(api, 'contacts', 1);
     expect(failed).toMatchObject({ status: 'FAILURE', connection_id: connection.id });
@@ -83,7 +106,7 @@ describe('the destination database goes down in the middle of a full run', () =>
     expect(failed.error_message).toMatch(/destination "warehouse"/);
     expect(failed.error_message).toMatch(/terminat|ECONNREFUSED|shutting down|connect/i);
 
-    const [delivery] = await receiver.waitFor(1, 30_000);
+    const [delivery] = await receiver.waitFor(1, 120_000);
     const event = JSON.parse(delivery!.body);
     expect(syncCompleteSchema(event), JSON.stringify(syncCompleteSchema.errors)).toBe(true);
     expect(event).toMatchObject({
@@ -120,7 +143,7 @@ describe('the destination database goes down in the middle of a full run', () =>
       num_records_synced: RECORDS,
       error_message: null,
     });
-    const [, success] = await receiver.waitFor(2, 30_000);
+    const [, success] = await receiver.waitFor(2, 120_000);
     expect(JSON.parse(success!.body)).toMatchObject({
       run_id: latest.id,
       result: 'SUCCESS',
@@ -145,5 +168,5 @@ describe('the destination database goes down in the middle of a full run', () =>
       await db.end();
     }
     expect(t.logs.filter((l) => l.level >= 50)).toEqual([]);
-  }, 90_000);
-});
+  });
+}, 240_000);

@@ -75,6 +75,9 @@ describe('a HubSpot sync into a Postgres destination, through the API only', () 
   });
 
   it('after changes and deletions, the next incremental run makes the table equal again', async () => {
+    // After the first, full run (the test before shows what it lands).
+    const [first] = await endedRuns(api, 'contacts', 1);
+    expect(first.status).toBe('SUCCESS');
     await control('clock', { advance_ms: 120_000 });
     const changes = await control('mutate', { object: 'contacts', create: 5, update: 40, delete: 7 });
     const trigger = await api('POST', '/syncs/_trigger', {
@@ -96,16 +99,20 @@ describe('a HubSpot sync into a Postgres destination, through the API only', () 
   });
 
   it('a full refresh marks what the provider no longer has as deleted', async () => {
+    // After the first run of companies, which created the table and filled it.
+    const [first] = await endedRuns(api, 'companies', 1);
+    expect(first.status).toBe('SUCCESS');
     // Deletions the incremental archive pass cannot see: records purged outright.
     await warehouse.query(
       `insert into crm.hubspot_companies select _supaglue_application_id, _supaglue_provider_name, _supaglue_customer_id,
          'ghost-1', _supaglue_emitted_at, _supaglue_last_modified_at, false, _supaglue_raw_data, _supaglue_mapped_data
        from crm.hubspot_companies limit 1`,
     );
-    await api('POST', '/syncs/_trigger', {
+    const trigger = await api('POST', '/syncs/_trigger', {
       headers: { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' },
       body: { object_type: 'standard', object: 'companies', perform_full_refresh: true },
     });
+    expect(trigger.status).toBe(200);
     const [latest] = await endedRuns(api, 'companies', 2);
     expect(latest).toMatchObject({ status: 'SUCCESS', num_records_synced: 1500 });
     const { rows } = await warehouse.query(
@@ -114,4 +121,4 @@ describe('a HubSpot sync into a Postgres destination, through the API only', () 
     expect(rows[0]._supaglue_is_deleted).toBe(true);
     await expectTableEqualsSimulator('companies');
   });
-});
+}, 180_000);

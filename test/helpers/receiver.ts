@@ -30,8 +30,11 @@ export async function startReceiver(respond: (n: number) => number = () => 200) 
   return {
     url: `http://127.0.0.1:${port}/hooks`,
     received,
-    /** Resolves once `count` requests have arrived, or rejects after `timeoutMs`. */
-    async waitFor(count: number, timeoutMs = 20_000): Promise<Received[]> {
+    /**
+     * Resolves once `count` requests have arrived, or rejects after `timeoutMs` — by default far
+     * longer than a delivery takes on a busy machine, so only a delivery that never comes hits it.
+     */
+    async waitFor(count: number, timeoutMs = 60_000): Promise<Received[]> {
       const deadline = Date.now() + timeoutMs;
       while (received.length < count) {
         if (Date.now() > deadline)

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, runTrellis, runTrellisCommand, type TrellisProcess } from '../helpers/process.ts';
+import { runTrellis, runTrellisCommand, type TrellisProcess } from '../helpers/process.ts';
 import { startReceiver } from '../helpers/receiver.ts';
 import { client, createTestDatabase } from '../helpers/trellis.ts';
 
@@ -23,18 +23,26 @@ function postgresAlive(dataDir: string): boolean {
   }
 }
 
+/*
+ * Every server process here listens on PORT=0, a port the kernel picks as it binds, and the test
+ * reads the address back from what the process prints: no port is chosen first and bound later,
+ * when another process could have taken it. Waits are bounded only by the test timeouts, far
+ * above what starting takes on a busy machine.
+ */
+
 describe('trellis start on the embedded database', () => {
   it('starts, serves, stops cleanly on SIGINT, and a second start reuses the data directory', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-start-'));
-    const port = await freePort();
-    const env = { TRELLIS_DATA_DIR: dataDir, PORT: String(port) };
+    const env = { TRELLIS_DATA_DIR: dataDir, PORT: '0' };
 
     const first = runTrellis(['start'], env);
     running.push(first);
-    const out = await first.waitFor('Trellis platform is running.', 30_000);
-    const key = out.match(/API key of the default project.*: (trls_\S+)/)?.[1];
+    const url = await first.apiUrl();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const out = await first.waitFor(/API key of the default project.*: (trls_\S+)\n/);
+    const key = out.match(/API key of the default project.*: (trls_\S+)\n/)?.[1];
     expect(key).toBeDefined();
-    const api = client(`http://127.0.0.1:${port}`, key!);
+    const api = client(url, key!);
     expect(
       (await api('PUT', '/customers', { body: { customer_id: 'kept', name: 'K', email: 'k@x.test' } }))
         .status,
@@ -47,9 +55,12 @@ describe('trellis start on the embedded database', () => {
 
     const second = runTrellis(['start'], env);
     running.push(second);
-    const again = await second.waitFor('Trellis platform is running.', 30_000);
+    const secondUrl = await second.apiUrl();
+    // The banner's last line: where the first start showed the key, this one shows none.
+    const again = await second.waitFor('Use your API key in the x-api-key header');
     expect(again).not.toContain('API key of the default project');
-    expect((await api('GET', '/customers/kept')).body).toMatchObject({ customer_id: 'kept' });
+    const reused = client(secondUrl, key!);
+    expect((await reused('GET', '/customers/kept')).body).toMatchObject({ customer_id: 'kept' });
     expect(await second.stop('SIGTERM')).toBe(0);
     expect(postgresAlive(dataDir)).toBe(false);
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -60,7 +71,7 @@ describe('trellis start on the embedded database', () => {
     expect(code).toBe(78);
     expect(output).toContain('PORT must be a port number');
   });
-});
+}, 300_000);
 
 describe('api and worker as separate processes on one DATABASE_URL', () => {
   it('serve the same data: the worker delivers what the API process recorded', async () => {
@@ -70,39 +81,41 @@ describe('api and worker as separate processes on one DATABASE_URL', () => {
       TRELLIS_API_KEY: `trls_${randomBytes(18).toString('base64url')}`,
       TRELLIS_WEBHOOK_RETRY_DELAY_SECONDS: '1',
     };
-    const apiPort = await freePort();
-    const apiProcess = runTrellis(['api'], { ...env, PORT: String(apiPort) });
+    const apiProcess = runTrellis(['api'], { ...env, PORT: '0' });
     const workerProcess = runTrellis(['worker'], env);
     running.push(apiProcess, workerProcess);
-    await Promise.all([
-      apiProcess.waitFor('Trellis API is running.'),
+    const [apiUrl] = await Promise.all([
+      apiProcess.apiUrl(),
       workerProcess.waitFor('Trellis worker is running.'),
     ]);
 
-    const api = client(`http://127.0.0.1:${apiPort}`, env.TRELLIS_API_KEY);
+    const api = client(apiUrl, env.TRELLIS_API_KEY);
     const receiver = await startReceiver();
     expect(
       (await api('POST', '/webhooks', { body: { url: receiver.url, event_types: ['connection.created'] } }))
         .status,
     ).toBe(201);
-    await api('PUT', '/customers', { body: { customer_id: 'two-procs', name: 'T', email: 't@x.test' } });
+    expect(
+      (await api('PUT', '/customers', { body: { customer_id: 'two-procs', name: 'T', email: 't@x.test' } }))
+        .status,
+    ).toBe(200);
     const conn = await api('POST', '/customers/two-procs/connections', {
       body: { provider_name: 'gong', type: 'access_key_secret', access_key: 'ak', access_key_secret: 'sk' },
     });
     expect(conn.status).toBe(200);
 
-    const [delivery] = await receiver.waitFor(1, 30_000);
+    const [delivery] = await receiver.waitFor(1, 120_000);
     expect(JSON.parse(delivery!.body)).toMatchObject({
       webhook_event_type: 'connection.created',
       customer_id: 'two-procs',
     });
 
     // A second API process on the same database answers with the same data.
-    const secondPort = await freePort();
-    const secondApi = runTrellis(['api'], { ...env, PORT: String(secondPort) });
+    const secondApi = runTrellis(['api'], { ...env, PORT: '0' });
     running.push(secondApi);
-    await secondApi.waitFor('Trellis API is running.');
-    const other = client(`http://127.0.0.1:${secondPort}`, env.TRELLIS_API_KEY);
+    const secondUrl = await secondApi.apiUrl();
+    expect(secondUrl).not.toBe(apiUrl);
+    const other = client(secondUrl, env.TRELLIS_API_KEY);
     expect((await other('GET', '/customers/two-procs/connections/gong')).body.id).toBe(conn.body.id);
 
     expect(await apiProcess.stop()).toBe(0);
@@ -132,11 +145,9 @@ describe('api and worker as separate processes on one DATABASE_URL', () => {
     expect(listed.map((k: { id: string }) => k.id)).toContain(key.id);
     expect(JSON.stringify(listed)).not.toContain(key.api_key);
 
-    const port = await freePort();
-    const apiProcess = runTrellis(['api'], { ...env, PORT: String(port) });
+    const apiProcess = runTrellis(['api'], { ...env, PORT: '0' });
     running.push(apiProcess);
-    await apiProcess.waitFor('Trellis API is running.');
-    const api = client(`http://127.0.0.1:${port}`, key.api_key);
+    const api = client(await apiProcess.apiUrl(), key.api_key);
     expect((await api('GET', '/customers')).status).toBe(200);
     expect((await runTrellisCommand(['keys', 'revoke', key.id], env)).code).toBe(0);
     expect((await api('GET', '/customers')).status).toBe(401);
@@ -150,4 +161,4 @@ describe('api and worker as separate processes on one DATABASE_URL', () => {
     expect(wrongKey.code).toBe(78);
     expect(wrongKey.output).toContain('not the key this database was set up with');
   });
-});
+}, 300_000);
