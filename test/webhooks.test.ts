@@ -4,6 +4,7 @@ import { QUEUES } from '../src/engine/queue.ts';
 import { type Received, startReceiver } from './helpers/receiver.ts';
 import { webhookSchema } from './helpers/seed-spec.ts';
 import { type Client, client, startTrellis, type TestTrellis } from './helpers/trellis.ts';
+import { until } from './helpers/wait.ts';
 
 const connectionCreatedSchema = webhookSchema('connection.created');
 
@@ -15,17 +16,6 @@ function expectSigned(secret: string, headers: Record<string, unknown>, body: st
   const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
   const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
   expect(String(headers['webhook-signature']).split(' ')).toContain(`v1,${expected}`);
-}
-
-/** Polls `probe` until it returns something truthy; the deadline is far above what any wait here takes. */
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** The event a delivery carries, from its Standard Webhooks id (`msg_<event id>`). */

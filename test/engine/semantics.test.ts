@@ -15,6 +15,7 @@ import {
   startTrellis,
   type TestTrellis,
 } from '../helpers/trellis.ts';
+import { until } from '../helpers/wait.ts';
 
 /**
  * The sync engine's semantics as the Supaglue spec describes them, shown through what an API user
@@ -31,8 +32,6 @@ const syncPausedSchema = webhookSchema('sync.paused');
  */
 const PERIOD_MS = 3_600_000;
 const RECORDS = 300;
-/** Waits for runs and webhooks; far above what they take, so only a stuck engine hits it. */
-const WAIT_MS = 90_000;
 const SEARCH = 'POST /crm/v3/objects/:type/search';
 const OBJECTS = ['companies', 'contacts', 'deals'];
 
@@ -80,19 +79,6 @@ interface Sync {
 }
 
 type Event = Record<string, any>;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `probe` until it returns something truthy. */
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = WAIT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('sync engine semantics, observed through syncs, run history and webhooks', () => {
   let sim: RunningSimulator;
