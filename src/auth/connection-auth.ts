@@ -1,5 +1,6 @@
 import { type Authenticator, ConnectorError, type Renewal } from '../connectors/http.ts';
 import type { Db } from '../db/pool.ts';
+import type { Logger } from '../logger.ts';
 import type { OutboundPolicy } from '../net/outbound.ts';
 import { requestTokens, type TokenEndpoint, TokenRequestError } from './oauth.ts';
 import { SEALED_COLUMNS, type Vault } from './vault.ts';
@@ -27,8 +28,14 @@ export interface ConnectionAuthOptions {
   credentials: Credentials;
   apiKeyHeader?: string;
   outbound: OutboundPolicy;
+  log?: Logger;
   /** Where and as whom to refresh OAuth tokens; absent for key-based connections. */
-  oauth?: { endpoint: TokenEndpoint; client: { id: string; secret: string }; instanceUrlField?: string };
+  oauth?: {
+    endpoint: TokenEndpoint;
+    client: { id: string; secret: string };
+    /** Token-response field with the account's host, and the check that it is the provider's own. */
+    instanceUrl?: { field: string; ownHost(raw: string): string };
+  };
   /** Called once when the provider rejects the refresh token: the connection needs re-authorizing. */
   onRevoked(): Promise<void>;
 }
@@ -92,6 +99,22 @@ export class ConnectionAuthenticator implements Authenticator {
     return this.#renewing;
   }
 
+  /** The account host a token response names, when it is the provider's own (else kept as it was). */
+  #instanceUrlOf(tokens: Record<string, unknown>): string | null {
+    const spec = this.opts.oauth?.instanceUrl;
+    const raw = spec ? tokens[spec.field] : undefined;
+    if (!spec || typeof raw !== 'string') return null;
+    try {
+      return spec.ownHost(raw);
+    } catch {
+      this.opts.log?.warn(
+        { connectionId: this.opts.connectionId },
+        'a token response named a foreign host; ignored',
+      );
+      return null;
+    }
+  }
+
   /** Refreshes unless another process already replaced `used` with a token that is still valid. */
   async #refresh(used: string | null): Promise<Renewal> {
     const { db, vault, connectionId, oauth } = this.opts;
@@ -148,8 +171,7 @@ export class ConnectionAuthenticator implements Authenticator {
             ? new Date(Date.now() + expiresIn * 1000).toISOString()
             : null,
       };
-      const field = oauth!.instanceUrlField;
-      const instanceUrl = field && typeof tokens[field] === 'string' ? (tokens[field] as string) : null;
+      const instanceUrl = this.#instanceUrlOf(tokens);
       await client.query(
         `update connections set credentials_sealed = $2, instance_url = coalesce($3, instance_url),
            token_expires_at = $4, status = case when status = 'created' then 'working' else status end,

@@ -84,6 +84,7 @@ export async function openConnector(
     credentials,
     apiKeyHeader: api.apiKeyHeader,
     outbound: deps.outbound,
+    log: deps.log,
     oauth:
       tokenUrl && row.clientId && row.clientSecretSealed
         ? {
@@ -96,7 +97,14 @@ export async function openConnector(
                 row.providerAppId,
               ),
             },
-            instanceUrlField: api.instanceUrlField,
+            ...(api.instanceUrlField
+              ? {
+                  instanceUrl: {
+                    field: api.instanceUrlField,
+                    ownHost: (raw: string) => providerHostOrigin(definition, raw, override),
+                  },
+                }
+              : {}),
           }
         : undefined,
     onRevoked: () => markBadCredentials(deps, connectionId, 'the provider rejected the refresh token'),
