@@ -144,7 +144,8 @@ describe('Apollo simulator', () => {
       }),
     );
     const since = page.contacts.filter((c: any) => Date.parse(c.updated_at) > before).map((c: any) => c.id);
-    expect(since.sort()).toEqual([id, ...changes.updated, ...changes.created].sort());
+    // The contact edited above may be among the records the mutation picks to update: once each.
+    expect(since.sort()).toEqual([...new Set([id, ...changes.updated, ...changes.created])].sort());
     // Ascending order puts the same records last.
     const asc = await json(
       await search('/api/v1/contacts/search', {
