@@ -1,9 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { CoreDeps } from '../../core/deps.ts';
+import type { FastifyInstance } from 'fastify';
 import { badRequest, DomainError } from '../../core/errors.ts';
 import { authenticateApiKey } from '../../core/projects.ts';
 import { sendError, toDomainError } from './errors.ts';
 import { jsonTextProblem, REQUEST_LIMITS, validateRequest } from './openapi.ts';
+import type { RouteOptions } from './route-context.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { customerRoutes } from './routes/customers.ts';
 import { dataModelRoutes } from './routes/data-models.ts';
@@ -23,18 +23,6 @@ declare module 'fastify' {
     /** The spec operation a route implements; its request is validated against it. */
     operationId?: string;
   }
-}
-
-export interface RouteOptions {
-  deps: CoreDeps;
-}
-
-/** The headers that name a connection on the header-addressed operations. */
-export function connectionHeaders(req: FastifyRequest): { customerId: string; providerName: string } {
-  return {
-    customerId: req.headers['x-customer-id'] as string,
-    providerName: req.headers['x-provider-name'] as string,
-  };
 }
 
 /** Management API v2 (Supaglue dialect): authentication, validation against the spec, error shape. */

@@ -11,7 +11,7 @@ import {
   setSyncOverrides,
 } from '../../../core/connections.ts';
 import type { SyncOverrides } from '../../../core/syncs.ts';
-import { connectionHeaders, type RouteOptions } from '../plugin.ts';
+import { connectionHeaders, type RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 
 type CustomerParams = { customer_id: string };

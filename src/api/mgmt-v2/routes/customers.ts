@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { listConnections } from '../../../core/connections.ts';
 import { deleteCustomer, findCustomer, listCustomers, upsertCustomer } from '../../../core/customers.ts';
-import type { RouteOptions } from '../plugin.ts';
+import type { RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 
 type CustomerBody = { customer_id: string; name: string; email: string };

@@ -8,7 +8,7 @@ import {
   listDataModels,
   updateDataModel,
 } from '../../../core/data-models.ts';
-import type { RouteOptions } from '../plugin.ts';
+import type { RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 
 type Body = { name: string; config: DataModel['config'] };

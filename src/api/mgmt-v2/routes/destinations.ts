@@ -6,7 +6,7 @@ import {
   listDestinations,
   updateDestination,
 } from '../../../core/destinations.ts';
-import type { RouteOptions } from '../plugin.ts';
+import type { RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 
 type Body = { name?: string; type: DestinationType; config?: Record<string, unknown>; version?: number };

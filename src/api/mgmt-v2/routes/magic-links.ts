@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { createMagicLink, deleteMagicLink, listMagicLinks, magicLinkUrl } from '../../../core/magic-links.ts';
-import type { RouteOptions } from '../plugin.ts';
+import type { RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 
 type Body = { customer_id: string; provider_name: string; return_url: string; expiration_secs: number };

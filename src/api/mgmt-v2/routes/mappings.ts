@@ -7,7 +7,7 @@ import {
   updateObjectFieldMappings,
   upsertEntityMapping,
 } from '../../../core/mappings.ts';
-import { connectionHeaders, type RouteOptions } from '../plugin.ts';
+import { connectionHeaders, type RouteOptions } from '../route-context.ts';
 
 type FieldMappingBody = {
   name: string;

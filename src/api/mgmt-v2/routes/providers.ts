@@ -10,7 +10,7 @@ import {
   type ProviderObjects,
   updateProviderApp,
 } from '../../../core/provider-apps.ts';
-import type { RouteOptions } from '../plugin.ts';
+import type { RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 
 interface ProviderBody {

@@ -7,7 +7,7 @@ import {
   listIntegrations,
   updateIntegration,
 } from '../../../core/integrations.ts';
-import type { RouteOptions } from '../plugin.ts';
+import type { RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 
 type Params = { sync_config_id: string };

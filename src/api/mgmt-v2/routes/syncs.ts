@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { findConnection } from '../../../core/connections.ts';
 import { parsePageSize } from '../../../core/pagination.ts';
 import { listSyncRuns, listSyncs, pauseSync, resumeSync, triggerSync } from '../../../core/syncs.ts';
-import { connectionHeaders, type RouteOptions } from '../plugin.ts';
+import { connectionHeaders, type RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 
 type ListQuery = {

@@ -5,7 +5,7 @@ import {
   listWebhookDeliveries,
   listWebhookEndpoints,
 } from '../../../core/webhooks.ts';
-import type { RouteOptions } from '../plugin.ts';
+import type { RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 
 type Params = { webhook_id: string };
