@@ -4,7 +4,7 @@ import { identifierProblem } from '../destinations/identifiers.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
-import type { IntegrationConfig, ObjectSelection, SyncStrategy } from './integrations.ts';
+import type { IntegrationConfig, ObjectSelection, SyncStrategy } from './integration-config.ts';
 import { type Page, paginate } from './pagination.ts';
 
 export type ObjectType = 'common' | 'standard' | 'custom';

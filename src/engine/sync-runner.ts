@@ -5,7 +5,7 @@ import type { CoreDeps } from '../core/deps.ts';
 import type { Destination } from '../core/destinations.ts';
 import { badRequest } from '../core/errors.ts';
 import { emitEvent } from '../core/events.ts';
-import type { IntegrationConfig, SyncStrategy } from '../core/integrations.ts';
+import type { IntegrationConfig, SyncStrategy } from '../core/integration-config.ts';
 import { markBadCredentials, openConnector } from '../core/provider-access.ts';
 import { type SyncOverrides, syncTargets } from '../core/syncs.ts';
 import {

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import type { IntegrationConfig } from '../../../core/integration-config.ts';
 import {
   createIntegration,
   deleteIntegration,
   getIntegration,
-  type IntegrationConfig,
   listIntegrations,
   updateIntegration,
 } from '../../../core/integrations.ts';
