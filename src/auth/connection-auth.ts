@@ -15,11 +15,35 @@ export type Credentials =
       access_token: string | null;
       /** ISO time the access token expires, or null when the provider does not say (Salesforce). */
       expires_at: string | null;
+      /** How long the provider said the access token lives (its `expires_in`). */
+      lifetime_seconds?: number;
       login_url?: string;
     };
 
 /** Refresh this long before the provider's stated expiry, so a request never races it. */
 const EXPIRY_MARGIN_MS = 60_000;
+
+/** The expiry fields of credentials, from a token response's `expires_in`. */
+export function tokenExpiry(tokens: Record<string, unknown>): {
+  expires_at: string | null;
+  lifetime_seconds?: number;
+} {
+  const expiresIn = Number(tokens.expires_in);
+  if (!Number.isFinite(expiresIn) || expiresIn <= 0) return { expires_at: null };
+  return { expires_at: new Date(Date.now() + expiresIn * 1000).toISOString(), lifetime_seconds: expiresIn };
+}
+
+/**
+ * Whether the token must be renewed before use: it expires within `margin`, but never more than
+ * half its lifetime ahead — a provider's short-lived tokens would otherwise be refreshed before
+ * every request.
+ */
+function dueForRenewal(c: Extract<Credentials, { type: 'oauth2' }>, marginMs: number): boolean {
+  if (!c.access_token) return true;
+  if (!c.expires_at) return false;
+  const margin = c.lifetime_seconds ? Math.min(marginMs, (c.lifetime_seconds * 1000) / 2) : marginMs;
+  return Date.parse(c.expires_at) - margin <= Date.now();
+}
 
 export interface ConnectionAuthOptions {
   db: Db;
@@ -58,8 +82,7 @@ export class ConnectionAuthenticator implements Authenticator {
   async accessToken(minValidityMs = EXPIRY_MARGIN_MS): Promise<string | undefined> {
     const c = this.#credentials;
     if (c.type !== 'oauth2') return undefined;
-    const expiresAt = c.expires_at ? Date.parse(c.expires_at) : Number.POSITIVE_INFINITY;
-    if (!c.access_token || expiresAt - minValidityMs <= Date.now()) await this.renew();
+    if (dueForRenewal(c, minValidityMs)) await this.renew();
     return (this.#credentials as { access_token: string | null }).access_token ?? undefined;
   }
 
@@ -133,12 +156,7 @@ export class ConnectionAuthenticator implements Authenticator {
         connectionId,
       );
       if (stored.type !== 'oauth2') throw new Error('the connection no longer uses OAuth');
-      const storedExpiry = stored.expires_at ? Date.parse(stored.expires_at) : Number.POSITIVE_INFINITY;
-      if (
-        stored.access_token &&
-        stored.access_token !== used &&
-        storedExpiry - EXPIRY_MARGIN_MS > Date.now()
-      ) {
+      if (stored.access_token !== used && !dueForRenewal(stored, EXPIRY_MARGIN_MS)) {
         // Another process refreshed while we waited for the lock.
         await client.query('commit');
         this.#credentials = stored;
@@ -161,15 +179,12 @@ export class ConnectionAuthenticator implements Authenticator {
           `could not refresh the access token: ${(err as Error).message}`,
         );
       }
-      const expiresIn = Number(tokens.expires_in);
       const next: Credentials = {
         ...stored,
         access_token: tokens.access_token as string,
         refresh_token: typeof tokens.refresh_token === 'string' ? tokens.refresh_token : stored.refresh_token,
-        expires_at:
-          Number.isFinite(expiresIn) && expiresIn > 0
-            ? new Date(Date.now() + expiresIn * 1000).toISOString()
-            : null,
+        lifetime_seconds: undefined,
+        ...tokenExpiry(tokens),
       };
       const instanceUrl = this.#instanceUrlOf(tokens);
       await client.query(

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { Credentials } from '../auth/connection-auth.ts';
+import { type Credentials, tokenExpiry } from '../auth/connection-auth.ts';
 import { requestTokens, TokenRequestError } from '../auth/oauth.ts';
 import { isSameBrowser, newBrowserBinding, signState, verifyState } from '../auth/oauth-state.ts';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
@@ -350,14 +350,12 @@ export async function completeOAuth(
       'invalid_account',
     );
   }
-  const expiresIn = Number(tokens.expires_in);
-  const expiresAt =
-    Number.isFinite(expiresIn) && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null;
+  const expiry = tokenExpiry(tokens);
   const credentials: Credentials = {
     type: 'oauth2',
     refresh_token: tokens.refresh_token,
     access_token: tokens.access_token as string,
-    expires_at: expiresAt?.toISOString() ?? null,
+    ...expiry,
     ...(state.loginUrl ? { login_url: state.loginUrl } : {}),
   };
   try {
@@ -369,7 +367,7 @@ export async function completeOAuth(
       authType: 'oauth2',
       credentials,
       instanceUrl,
-      tokenExpiresAt: expiresAt,
+      tokenExpiresAt: expiry.expires_at ? new Date(expiry.expires_at) : null,
       magicLinkId: state.magicLinkId,
     });
   } catch (err) {

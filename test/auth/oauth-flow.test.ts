@@ -329,6 +329,23 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
     expect(await refreshes()).toBe(before + 1);
   });
 
+  it('tokens that live less than the renewal margin are renewed half-way through their life, not before every call', async () => {
+    await simCall('faults', { token_ttl_seconds: 30 });
+    try {
+      const id = await connectNew('short-lived');
+      const { ctx } = await openConnector(t.runtime.deps, id);
+      const before = await refreshes();
+      for (let i = 0; i < 10; i++) {
+        expect((await ctx.http.request({ path: '/crm/v3/owners', query: { limit: 1 } })).status).toBe(200);
+      }
+      // Ten calls well inside the first half of the token's 30 s: none needed a new token.
+      expect(await refreshes()).toBe(before);
+      expect((await storedCredentials(id)).lifetime_seconds).toBe(30);
+    } finally {
+      await simCall('faults', { token_ttl_seconds: 1800 });
+    }
+  });
+
   it('a 401 on a token adopted from another process refreshes before calling the credentials bad', async () => {
     const id = await connectNew('adopter');
     // Two holders of the connection, as two processes would be: each has the token of the flow.
