@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { QUEUES } from '../src/engine/queue.ts';
+import { QUEUES } from '../src/db/queue.ts';
 import { type Received, startReceiver } from './helpers/receiver.ts';
 import { webhookSchema } from './helpers/seed-spec.ts';
 import { type Client, client, startTrellis, type TestTrellis } from './helpers/trellis.ts';

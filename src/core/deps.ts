@@ -1,7 +1,7 @@
 import type { Vault } from '../auth/vault.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/pool.ts';
-import type { Queue } from '../engine/queue.ts';
+import type { Queue } from '../db/queue.ts';
 import type { Logger } from '../logger.ts';
 import type { OutboundPolicy } from '../net/outbound.ts';
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { DbClient } from '../db/pool.ts';
-import { QUEUES } from '../engine/queue.ts';
+import { QUEUES } from '../db/queue.ts';
 import type { CoreDeps } from './deps.ts';
 
 export const EVENT_TYPES = [

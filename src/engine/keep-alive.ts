@@ -1,7 +1,7 @@
 import type { CoreDeps } from '../core/deps.ts';
 import { openConnector } from '../core/provider-access.ts';
 import { transaction } from '../db/pool.ts';
-import { QUEUES } from './queue.ts';
+import { QUEUES } from '../db/queue.ts';
 
 /** Tokens expiring within this window are refreshed ahead of use. */
 const AHEAD_MS = 10 * 60_000;

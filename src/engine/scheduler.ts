@@ -1,6 +1,6 @@
 import type { CoreDeps } from '../core/deps.ts';
 import { transaction } from '../db/pool.ts';
-import { QUEUES } from './queue.ts';
+import { QUEUES } from '../db/queue.ts';
 
 const TICK_MS = 250;
 

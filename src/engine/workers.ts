@@ -1,8 +1,8 @@
 import type { CoreDeps } from '../core/deps.ts';
 import type { DeliveryJob } from '../core/events.ts';
 import { deliverWebhook } from '../core/webhooks.ts';
+import { QUEUES } from '../db/queue.ts';
 import { keepAlive, queueKeepAlives } from './keep-alive.ts';
-import { QUEUES } from './queue.ts';
 import { startScheduler } from './scheduler.ts';
 import { runSync } from './sync-runner.ts';
 

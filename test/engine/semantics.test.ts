@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
-import { QUEUES } from '../../src/engine/queue.ts';
+import { QUEUES } from '../../src/db/queue.ts';
 import { runSync } from '../../src/engine/sync-runner.ts';
 import { startReceiver } from '../helpers/receiver.ts';
 import { webhookSchema } from '../helpers/seed-spec.ts';

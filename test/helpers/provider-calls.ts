@@ -10,7 +10,7 @@ import { Vault } from '../../src/auth/vault.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
 import { createPool } from '../../src/db/pool.ts';
-import { startQueue } from '../../src/engine/queue.ts';
+import { startQueue } from '../../src/db/queue.ts';
 import { createLogger } from '../../src/logger.ts';
 import { outboundPolicyFor } from '../../src/runtime.ts';
 
