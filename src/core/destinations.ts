@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
-import { identifierProblem } from '../destinations/identifiers.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
+import { identifierProblem } from './identifiers.ts';
 import { isUuid } from './ids.ts';
 
 export type DestinationType = 'postgres' | 'supaglue' | 'bigquery' | 'snowflake' | 'redshift' | 's3';

@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import { transaction } from '../db/pool.ts';
-import { identifierProblem } from '../destinations/identifiers.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
+import { identifierProblem } from './identifiers.ts';
 import type { IntegrationConfig, ObjectSelection, SyncStrategy } from './integration-config.ts';
 import { type Page, paginate } from './pagination.ts';
 

@@ -8,7 +8,6 @@ import type { OutboundPolicy } from '../net/outbound.ts';
 import { PostgresWriter } from './postgres.ts';
 
 export { describeDestinationError } from './errors.ts';
-export { identifierProblem } from './identifiers.ts';
 export { PostgresWriter, type RowOwner, type TableRef, type WriteRecord } from './postgres.ts';
 
 export interface OpenDestination {

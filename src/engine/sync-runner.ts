@@ -5,12 +5,12 @@ import type { CoreDeps } from '../core/deps.ts';
 import type { Destination } from '../core/destinations.ts';
 import { badRequest } from '../core/errors.ts';
 import { emitEvent } from '../core/events.ts';
+import { identifierProblem } from '../core/identifiers.ts';
 import type { IntegrationConfig, SyncStrategy } from '../core/integration-config.ts';
 import { markBadCredentials, openConnector } from '../core/provider-access.ts';
 import { type SyncOverrides, syncTargets } from '../core/syncs.ts';
 import {
   describeDestinationError,
-  identifierProblem,
   type OpenDestination,
   openDestination,
   type RowOwner,
