@@ -12,7 +12,7 @@ import { openConnector } from '../../src/core/provider-access.ts';
 import { queueKeepAlives } from '../../src/engine/keep-alive.ts';
 import { CookieJar, parseSetCookie } from '../helpers/cookie-jar.ts';
 import { startReceiver } from '../helpers/receiver.ts';
-import { simConsent, simControl, simOAuthProvider } from '../helpers/simulator.ts';
+import { consentFields, simConsent, simControl, simOAuthProvider } from '../helpers/simulator.ts';
 import { hourlySyncConfig } from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 import { until } from '../helpers/wait.ts';
@@ -51,18 +51,7 @@ describe('the OAuth flow and the token lifecycle, over HTTP', () => {
   };
   /** The user's answer on the provider's consent page: where the provider sends the browser back. */
   const consent = async (authorize: URL, decision: 'allow' | 'deny' = 'allow') => {
-    const form: Record<string, string> = { decision };
-    for (const k of [
-      'client_id',
-      'redirect_uri',
-      'state',
-      'scope',
-      'code_challenge',
-      'code_challenge_method',
-    ]) {
-      const v = authorize.searchParams.get(k);
-      if (v !== null) form[k] = v;
-    }
+    const form = { ...consentFields(authorize), decision };
     return simConsent(sim.url, form);
   };
   /** The provider's redirect, followed by `browser` (with whatever cookies it holds). */

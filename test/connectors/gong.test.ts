@@ -5,7 +5,7 @@ import { ConnectorError } from '../../src/connectors/http.ts';
 import type { ProviderRecord, ReadRequest } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
 import { collect, expectResumable } from '../helpers/connector.ts';
-import { simControl, simRecords as simRecordsOf } from '../helpers/simulator.ts';
+import { simControl, simRecords as simRecordsOf, simServed, simServedSince } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 const ids = (records: ProviderRecord[]) => records.map((r) => r.id);
@@ -21,20 +21,8 @@ describe('Gong connector against the simulator', () => {
   const liveIds = async (object: string) =>
     (await simRecords(object)).filter((r) => !r.deleted).map((r) => r.id);
   const open = () => openConnector(t.runtime.deps, connectionId);
-  /** Requests the simulator has served per API route (its /__sim control routes left out). */
-  const served = async (): Promise<Record<string, number>> =>
-    Object.fromEntries(
-      Object.entries((await control('stats')).requests as Record<string, number>).filter(
-        ([route]) => !route.includes(' /__sim/'),
-      ),
-    );
-  /** The API requests served since `before` (a `served()` answer), per route. */
-  const servedSince = async (before: Record<string, number>) =>
-    Object.fromEntries(
-      Object.entries(await served())
-        .map(([route, n]) => [route, n - (before[route] ?? 0)] as const)
-        .filter(([, n]) => n > 0),
-    );
+  const served = () => simServed(sim.url);
+  const servedSince = (before: Record<string, number>) => simServedSince(sim.url, before);
 
   beforeAll(async () => {
     sim = await startSimulator(gong, { records: 250 });

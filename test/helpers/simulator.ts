@@ -72,3 +72,35 @@ export async function expectRefreshRotation(
   await simControl(simUrl, 'faults', { rotate_refresh_tokens: false });
   return rotated;
 }
+
+/** Requests a simulator has served per API route (its /__sim control routes left out). */
+export async function simServed(simUrl: string): Promise<Record<string, number>> {
+  const { requests } = (await simControl(simUrl, 'stats')) as { requests: Record<string, number> };
+  return Object.fromEntries(Object.entries(requests).filter(([route]) => !route.includes(' /__sim/')));
+}
+
+/** The API requests a simulator served since `before` (a `simServed` answer), per route. */
+export async function simServedSince(simUrl: string, before: Record<string, number>) {
+  return Object.fromEntries(
+    Object.entries(await simServed(simUrl))
+      .map(([route, n]) => [route, n - (before[route] ?? 0)] as const)
+      .filter(([, n]) => n > 0),
+  );
+}
+
+/** The fields of a provider's authorize URL that its consent form carries back. */
+export function consentFields(authorize: URL): Record<string, string> {
+  const form: Record<string, string> = {};
+  for (const k of [
+    'client_id',
+    'redirect_uri',
+    'state',
+    'scope',
+    'code_challenge',
+    'code_challenge_method',
+  ]) {
+    const v = authorize.searchParams.get(k);
+    if (v !== null) form[k] = v;
+  }
+  return form;
+}

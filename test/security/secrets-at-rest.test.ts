@@ -7,7 +7,7 @@ import { SEALED_COLUMNS, type SealedColumn } from '../../src/auth/vault.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { createFixture, type Fixture } from '../helpers/mgmt-fixtures.ts';
 import { type Exchange, startRecordingProxy } from '../helpers/recording-proxy.ts';
-import { consentThroughPage, simControl } from '../helpers/simulator.ts';
+import { consentFields, consentThroughPage, simControl } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 /**
@@ -123,19 +123,7 @@ describe('secrets at rest', () => {
     expect(flow.stateId).toMatch(/^[0-9a-f-]{36}$/);
     // The browser's cookie holds the nonce the callback must bring; the state row only its hash.
     flow.browserNonce = browser.get(`trellis_oauth_${flow.stateId}`)!;
-    const form: Record<string, string> = {};
-    for (const k of [
-      'client_id',
-      'redirect_uri',
-      'state',
-      'scope',
-      'code_challenge',
-      'code_challenge_method',
-    ]) {
-      const v = authorize.searchParams.get(k);
-      if (v !== null) form[k] = v;
-    }
-    const back = await consentThroughPage(sim.url, authorize.toString(), form);
+    const back = await consentThroughPage(sim.url, authorize.toString(), consentFields(authorize));
     flow.code = back.searchParams.get('code')!;
     expect(flow.code).toBeTruthy();
     const callback = await browser.fetch(back, { redirect: 'manual' });
