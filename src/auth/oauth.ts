@@ -6,9 +6,17 @@ const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
 /** The client side of OAuth 2.0 token requests (authorization code exchange and refresh). */
 export interface TokenEndpoint {
   tokenUrl: string;
-  /** How the client authenticates: form fields, or HTTP Basic (Pipedrive requires Basic). */
+  /** How the client authenticates: form fields, or HTTP Basic (some providers require Basic). */
   clientAuth: 'body' | 'basic';
+  /**
+   * The OAuth error code a failed token response means, for providers that say it otherwise than
+   * in RFC 6749's `error` field; undefined when the body does not tell.
+   */
+  errorCode?(body: Record<string, unknown>): string | undefined;
 }
+
+/** An OAuth error code as RFC 6749 spells them; anything else is not taken from a response. */
+const ERROR_CODE = /^[a-z_]{1,64}$/;
 
 /** A failed token request; its message holds the status and OAuth error code, never provider text. */
 export class TokenRequestError extends Error {
@@ -73,12 +81,12 @@ export async function requestTokens(
     // Not JSON: an HTML error page or a truncated answer; described below by status.
   }
   if (!res.ok || typeof body.access_token !== 'string') {
-    // HubSpot answers a dead refresh token with `status: BAD_REFRESH_TOKEN` instead of `error`.
+    const providerCode = endpoint.errorCode?.(body);
     const error =
-      typeof body.error === 'string' && /^[a-z_]{1,64}$/.test(body.error)
+      typeof body.error === 'string' && ERROR_CODE.test(body.error)
         ? body.error
-        : body.status === 'BAD_REFRESH_TOKEN' || body.status === 'BAD_AUTH_CODE'
-          ? 'invalid_grant'
+        : providerCode !== undefined && ERROR_CODE.test(providerCode)
+          ? providerCode
           : res.status >= 500
             ? 'temporarily_unavailable'
             : 'invalid_request';

@@ -34,7 +34,12 @@ export interface ProviderApi {
   /** Salesforce sandboxes authorize and exchange tokens on their own login host. */
   sandboxAuthorizeUrl?: string;
   tokenUrl?: string;
-  sandboxTokenUrl?: string;
+  /**
+   * The token endpoint of a connection that signs in on a login host of its own (Salesforce
+   * sandboxes and My Domains), with `{login_url}` for that host. Without it, connections cannot
+   * have a login host of their own.
+   */
+  loginTokenUrl?: string;
   clientAuth?: 'body' | 'basic';
   pkce?: boolean;
   scopeSeparator?: string;
@@ -102,7 +107,7 @@ export const CATALOG: Record<ProviderName, ProviderDefinition> = {
     authorizeUrl: 'https://login.salesforce.com/services/oauth2/authorize',
     sandboxAuthorizeUrl: 'https://test.salesforce.com/services/oauth2/authorize',
     tokenUrl: 'https://login.salesforce.com/services/oauth2/token',
-    sandboxTokenUrl: 'https://test.salesforce.com/services/oauth2/token',
+    loginTokenUrl: '{login_url}/services/oauth2/token',
     clientAuth: 'body',
     pkce: true,
     scopeSeparator: ' ',
@@ -173,6 +178,16 @@ export function providerUrl(template: string, opts: { instanceUrl?: string; over
   url.protocol = origin.protocol;
   url.host = origin.host;
   return url.toString().replace(/\/$/, '');
+}
+
+/**
+ * The token endpoint of a connection: on its own login host when it signed in on one and the
+ * provider has such hosts, else the provider's. Overrides are applied by the caller (`providerUrl`).
+ */
+export function tokenUrlOf(api: ProviderApi, loginUrl: string | undefined): string | undefined {
+  if (loginUrl && api.loginTokenUrl)
+    return api.loginTokenUrl.replace('{login_url}', loginUrl.replace(/\/$/, ''));
+  return api.tokenUrl;
 }
 
 /**

@@ -2,8 +2,10 @@ import { apolloConnector, apolloPolicy } from './apollo/index.ts';
 import type { ProviderName } from './catalog.ts';
 import { gongConnector, gongPolicy } from './gong/index.ts';
 import type { ProviderPolicy } from './http.ts';
+import { hubspotAuth } from './hubspot/auth.ts';
 import { hubspotConnector, hubspotPolicy } from './hubspot/index.ts';
 import { pipedriveConnector, pipedrivePolicy } from './pipedrive/index.ts';
+import type { ProviderAuthHooks } from './provider.ts';
 import { salesforceConnector, salesforcePolicy } from './salesforce/index.ts';
 import type { Connector } from './types.ts';
 
@@ -11,13 +13,14 @@ import type { Connector } from './types.ts';
 export interface ConnectorModule {
   connector: Connector;
   policy: ProviderPolicy;
+  auth?: ProviderAuthHooks;
 }
 
 /** Capability code by provider; a provider with no entry here is known only through its catalog entry. */
 const CONNECTORS: Partial<Record<ProviderName, ConnectorModule>> = {
   apollo: { connector: apolloConnector, policy: apolloPolicy },
   gong: { connector: gongConnector, policy: gongPolicy },
-  hubspot: { connector: hubspotConnector, policy: hubspotPolicy },
+  hubspot: { connector: hubspotConnector, policy: hubspotPolicy, auth: hubspotAuth },
   pipedrive: { connector: pipedriveConnector, policy: pipedrivePolicy },
   salesforce: { connector: salesforceConnector, policy: salesforcePolicy },
 };

@@ -11,7 +11,9 @@ import {
   type ProviderName,
   providerHostOrigin,
   providerUrl,
+  tokenUrlOf,
 } from '../connectors/catalog.ts';
+import { connectorFor } from '../connectors/registry.ts';
 import { transaction } from '../db/pool.ts';
 import { readCapped } from '../net/outbound.ts';
 import type { CoreDeps } from './deps.ts';
@@ -299,14 +301,16 @@ export async function completeOAuth(
   const provider = CATALOG[app.providerName];
   const api = provider.api!;
   const override = deps.config.providerOverrides[provider.name];
-  const tokenUrl = state.loginUrl
-    ? `${state.loginUrl}/services/oauth2/token`
-    : providerUrl(api.tokenUrl!, { override });
+  const tokenUrl = providerUrl(tokenUrlOf(api, state.loginUrl ?? undefined)!, { override });
   let tokens: Record<string, unknown>;
   try {
     tokens = await requestTokens(
       deps.outbound,
-      { tokenUrl, clientAuth: api.clientAuth ?? 'body' },
+      {
+        tokenUrl,
+        clientAuth: api.clientAuth ?? 'body',
+        errorCode: connectorFor(provider.name)?.auth?.tokenErrorCode,
+      },
       {
         id: app.clientId,
         secret: deps.vault.open(app.secret, SEALED_COLUMNS.providerAppSecret, state.providerAppId),

@@ -97,14 +97,24 @@ function providerHost(deps: CoreDeps, input: ManualConnectionInput, field: strin
   }
 }
 
+/**
+ * The credentials and instance URL of a connection created from a project's own credentials,
+ * by auth scheme. An OAuth connection takes the account's own host when the provider's API lives
+ * on one (`{instance_url}` in its base URL), and a login host of its own when the provider has
+ * those (a per-connection token endpoint in its catalog entry).
+ */
 function credentialsOf(
   deps: CoreDeps,
   input: ManualConnectionInput,
 ): { credentials: Credentials; instanceUrl: string } {
-  switch (input.provider_name) {
-    case 'apollo':
+  const api = CATALOG[input.provider_name].api;
+  if (!api || !CATALOG[input.provider_name].authTypes.includes(input.type)) {
+    throw badRequest(`${input.provider_name} connections cannot be created with ${input.type} credentials`);
+  }
+  switch (input.type) {
+    case 'api_key':
       return { credentials: { type: 'api_key', api_key: input.api_key }, instanceUrl: '' };
-    case 'gong':
+    case 'access_key_secret':
       return {
         credentials: {
           type: 'access_key_secret',
@@ -113,27 +123,26 @@ function credentialsOf(
         },
         instanceUrl: '',
       };
-    case 'salesforce':
+    case 'oauth2': {
+      const instanceUrl = 'instance_url' in input ? input.instance_url : undefined;
+      const loginUrl = 'login_url' in input ? input.login_url : undefined;
+      if (api.baseUrl.includes('{instance_url}') && !instanceUrl) {
+        throw badRequest(`instance_url is required for ${input.provider_name}`);
+      }
+      if (loginUrl && !api.loginTokenUrl) {
+        throw badRequest(`${input.provider_name} connections have no login host of their own (login_url)`);
+      }
       return {
         credentials: {
           type: 'oauth2',
           refresh_token: input.refresh_token,
           access_token: null,
           expires_at: null,
-          ...(input.login_url ? { login_url: providerHost(deps, input, 'login_url', input.login_url) } : {}),
+          ...(loginUrl ? { login_url: providerHost(deps, input, 'login_url', loginUrl) } : {}),
         },
-        instanceUrl: providerHost(deps, input, 'instance_url', input.instance_url),
+        instanceUrl: instanceUrl ? providerHost(deps, input, 'instance_url', instanceUrl) : '',
       };
-    case 'hubspot':
-      return {
-        credentials: {
-          type: 'oauth2',
-          refresh_token: input.refresh_token,
-          access_token: null,
-          expires_at: null,
-        },
-        instanceUrl: '',
-      };
+    }
   }
 }
 

@@ -1,6 +1,12 @@
 import { ConnectionAuthenticator, type Credentials } from '../auth/connection-auth.ts';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
-import { CATALOG, type ProviderName, providerHostOrigin, providerUrl } from '../connectors/catalog.ts';
+import {
+  CATALOG,
+  type ProviderName,
+  providerHostOrigin,
+  providerUrl,
+  tokenUrlOf,
+} from '../connectors/catalog.ts';
 import { ConnectorError, ProviderHttp, RequestPacer } from '../connectors/http.ts';
 import { connectorFor } from '../connectors/registry.ts';
 import type { Connector, ConnectorContext } from '../connectors/types.ts';
@@ -76,7 +82,7 @@ export async function openConnector(
   const instanceUrl = api.baseUrl.includes('{instance_url}')
     ? ownHost('instance URL', row.instanceUrl)
     : row.instanceUrl;
-  const tokenUrl = loginUrl ? `${loginUrl}/services/oauth2/token` : api.tokenUrl;
+  const tokenUrl = tokenUrlOf(api, loginUrl);
   const auth = new ConnectionAuthenticator({
     db: deps.db,
     vault: deps.vault,
@@ -88,7 +94,11 @@ export async function openConnector(
     oauth:
       tokenUrl && row.clientId && row.clientSecretSealed
         ? {
-            endpoint: { tokenUrl: providerUrl(tokenUrl, { override }), clientAuth: api.clientAuth ?? 'body' },
+            endpoint: {
+              tokenUrl: providerUrl(tokenUrl, { override }),
+              clientAuth: api.clientAuth ?? 'body',
+              errorCode: module.auth?.tokenErrorCode,
+            },
             client: {
               id: row.clientId,
               secret: deps.vault.open(
