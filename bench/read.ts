@@ -1,6 +1,6 @@
 import type { ProviderName } from '../src/connectors/catalog.ts';
 import { ProviderHttp, RequestPacer } from '../src/connectors/http.ts';
-import { connectorFor } from '../src/connectors/registry.ts';
+import { providerModule } from '../src/connectors/index.ts';
 import { OutboundPolicy } from '../src/net/outbound.ts';
 import { arg, peakRssMb, rate, simControl, spawnSimulator, timed } from './lib.ts';
 
@@ -187,7 +187,7 @@ for (const c of CASES) {
   const tokens = (await simControl(sim.url, 'tokens', {})) as Record<string, string>;
   const token = tokens.access_token!;
   const headers = c.headers?.(tokens) ?? { authorization: `Bearer ${token}` };
-  const module = connectorFor(c.provider)!;
+  const module = providerModule(c.provider)!;
   const http = new ProviderHttp({
     baseUrl: sim.url,
     auth: { headers: async () => headers, renew: async () => 'failed' as const },

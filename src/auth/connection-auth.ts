@@ -13,7 +13,7 @@ export type Credentials =
       type: 'oauth2';
       refresh_token: string;
       access_token: string | null;
-      /** ISO time the access token expires, or null when the provider does not say (Salesforce). */
+      /** ISO time the access token expires, or null when the token response has no `expires_in`. */
       expires_at: string | null;
       /** How long the provider said the access token lives (its `expires_in`). */
       lifetime_seconds?: number;

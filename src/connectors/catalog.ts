@@ -1,7 +1,11 @@
 /**
- * The provider catalog: what Trellis knows about each provider, as data. Capability code (read,
- * write, proxy...) lives beside it in src/connectors/<provider>/ and is looked up by name.
+ * What every provider's catalog entry is made of, and the catalog's generic part: the provider
+ * names the Management API accepts and the entries of the providers Trellis has no folder for.
+ * A provider Trellis connects to keeps its entry in its own folder (src/connectors/<provider>/
+ * definition.ts); src/connectors/index.ts puts the catalog together.
  */
+
+/** Every provider name Supaglue's API accepts, in its order. */
 export const PROVIDER_NAMES = [
   'hubspot',
   'salesforce',
@@ -31,7 +35,10 @@ export type AuthType = 'oauth2' | 'api_key' | 'access_key_secret';
 export interface ProviderApi {
   baseUrl: string;
   authorizeUrl?: string;
-  /** Salesforce sandboxes authorize and exchange tokens on their own login host. */
+  /**
+   * Where sandbox accounts authorize (Salesforce's test.salesforce.com), offered on the connect
+   * page; such a connection keeps this URL's origin as its login host (see `loginTokenUrl`).
+   */
   sandboxAuthorizeUrl?: string;
   tokenUrl?: string;
   /**
@@ -65,104 +72,76 @@ export interface ProviderApi {
   laneRates?: Record<string, number>;
 }
 
-export interface ProviderDefinition {
+/**
+ * The objects a provider's connector reads and writes, by the provider's own names. The suite
+ * reads every object of `read` from the provider's simulator, so a listed object is one the
+ * connector really reads.
+ */
+export interface ProviderObjects {
+  /** Objects a sync can read. */
+  read: string[];
+  /** Objects whose records can be created and updated. */
+  write: string[];
+  /**
+   * Objects each account defines for itself, beyond the lists (Salesforce's `__c` objects): read
+   * and written like the listed ones. `names` is the rule their names follow; `rule` says it in
+   * words, for messages.
+   */
+  custom?: { names: RegExp; rule: string };
+}
+
+/** What the Management API shows of any provider it accepts. */
+export interface ProviderListing {
   name: ProviderName;
   displayName: string;
   category: Category;
   /** Auth schemes the provider accepts, the first being the one its connect page offers. */
   authTypes: AuthType[];
-  api?: ProviderApi;
 }
 
-const def = (
-  name: ProviderName,
-  displayName: string,
-  category: Category,
-  authTypes: AuthType[],
-  api?: ProviderApi,
-): ProviderDefinition => ({ name, displayName, category, authTypes, ...(api ? { api } : {}) });
+/** The catalog entry of a provider Trellis connects to: it lives in the provider's folder, as data. */
+export interface ProviderDefinition extends ProviderListing {
+  api: ProviderApi;
+  objects: ProviderObjects;
+}
 
-export const CATALOG: Record<ProviderName, ProviderDefinition> = {
-  hubspot: def('hubspot', 'HubSpot', 'crm', ['oauth2'], {
-    baseUrl: 'https://api.hubapi.com',
-    authorizeUrl: 'https://app.hubspot.com/oauth/authorize',
-    tokenUrl: 'https://api.hubapi.com/oauth/v1/token',
-    clientAuth: 'body',
-    scopeSeparator: ' ',
-    defaultScopes: [
-      'oauth',
-      'crm.objects.contacts.read',
-      'crm.objects.companies.read',
-      'crm.objects.deals.read',
-    ],
-    accountField: 'hub_id',
-    accountInfoPath: '/oauth/v1/access-tokens/{access_token}',
-    accountUrl: 'https://app.hubspot.com/contacts/{account}',
-    // 100 requests per 10 s for most apps; search has its own 5 per second.
-    requestsPerSecond: 9,
-    laneRates: { search: 4 },
-  }),
-  salesforce: def('salesforce', 'Salesforce', 'crm', ['oauth2'], {
-    baseUrl: '{instance_url}',
-    authorizeUrl: 'https://login.salesforce.com/services/oauth2/authorize',
-    sandboxAuthorizeUrl: 'https://test.salesforce.com/services/oauth2/authorize',
-    tokenUrl: 'https://login.salesforce.com/services/oauth2/token',
-    loginTokenUrl: '{login_url}/services/oauth2/token',
-    clientAuth: 'body',
-    pkce: true,
-    scopeSeparator: ' ',
-    defaultScopes: ['api', 'refresh_token'],
-    instanceUrlField: 'instance_url',
-    instanceDomains: ['salesforce.com', 'force.com', 'cloudforce.com', 'salesforce.mil'],
-    // Salesforce limits by a daily request budget, not by rate; keep a polite pace.
-    requestsPerSecond: 20,
-  }),
-  pipedrive: def('pipedrive', 'Pipedrive', 'crm', ['oauth2'], {
-    baseUrl: '{instance_url}',
-    authorizeUrl: 'https://oauth.pipedrive.com/oauth/authorize',
-    tokenUrl: 'https://oauth.pipedrive.com/oauth/token',
-    clientAuth: 'basic',
-    scopeSeparator: ' ',
-    defaultScopes: ['base', 'contacts:read', 'deals:read', 'users:read'],
-    instanceUrlField: 'api_domain',
-    instanceDomains: ['pipedrive.com'],
-    requestsPerSecond: 20,
-  }),
-  zendesk_sell: def('zendesk_sell', 'Zendesk Sell', 'crm', ['oauth2']),
-  ms_dynamics_365_sales: def('ms_dynamics_365_sales', 'Microsoft Dynamics 365 Sales', 'crm', ['oauth2']),
-  zoho_crm: def('zoho_crm', 'Zoho CRM', 'crm', ['oauth2']),
-  capsule: def('capsule', 'Capsule', 'crm', ['oauth2']),
-  outreach: def('outreach', 'Outreach', 'engagement', ['oauth2']),
-  apollo: def('apollo', 'Apollo', 'engagement', ['api_key', 'oauth2'], {
-    baseUrl: 'https://api.apollo.io',
-    apiKeyHeader: 'x-api-key',
-    requestsPerSecond: 3,
-  }),
-  salesloft: def('salesloft', 'Salesloft', 'engagement', ['oauth2']),
-  gong: def('gong', 'Gong', 'no_category', ['access_key_secret', 'oauth2', 'api_key'], {
-    baseUrl: 'https://api.gong.io',
-    authorizeUrl: 'https://app.gong.io/oauth2/authorize',
-    tokenUrl: 'https://app.gong.io/oauth2/generate-customer-token',
-    clientAuth: 'basic',
-    // Gong allows 3 calls per second per company.
-    requestsPerSecond: 2.5,
-  }),
-  intercom: def('intercom', 'Intercom', 'no_category', ['oauth2', 'api_key']),
-  linear: def('linear', 'Linear', 'no_category', ['oauth2', 'api_key']),
-  clearbit: def('clearbit', 'Clearbit', 'enrichment', ['api_key']),
-  '6sense': def('6sense', '6sense', 'enrichment', ['api_key']),
-  marketo: def('marketo', 'Marketo', 'marketing_automation', ['oauth2']),
-  salesforce_marketing_cloud_account_engagement: def(
-    'salesforce_marketing_cloud_account_engagement',
-    'Salesforce Marketing Cloud Account Engagement (Pardot)',
-    'marketing_automation',
-    ['oauth2'],
-  ),
-  slack: def('slack', 'Slack', 'no_category', ['oauth2']),
-};
+/** Any provider of the catalog: only those with a folder have an `api`. */
+export type CatalogEntry = ProviderListing & { api?: ProviderApi };
+
+/**
+ * Providers whose names Supaglue's API accepts but Trellis has no folder for. A project can
+ * register a provider app for one and make magic links to it, but nothing can connect to it,
+ * read from it or write to it: these are names and categories, not providers with a connector
+ * missing. A provider moves out of this list when its folder is added.
+ */
+export const NAME_ONLY_PROVIDERS: readonly ProviderListing[] = [
+  { name: 'zendesk_sell', displayName: 'Zendesk Sell', category: 'crm', authTypes: ['oauth2'] },
+  {
+    name: 'ms_dynamics_365_sales',
+    displayName: 'Microsoft Dynamics 365 Sales',
+    category: 'crm',
+    authTypes: ['oauth2'],
+  },
+  { name: 'zoho_crm', displayName: 'Zoho CRM', category: 'crm', authTypes: ['oauth2'] },
+  { name: 'capsule', displayName: 'Capsule', category: 'crm', authTypes: ['oauth2'] },
+  { name: 'outreach', displayName: 'Outreach', category: 'engagement', authTypes: ['oauth2'] },
+  { name: 'salesloft', displayName: 'Salesloft', category: 'engagement', authTypes: ['oauth2'] },
+  { name: 'intercom', displayName: 'Intercom', category: 'no_category', authTypes: ['oauth2', 'api_key'] },
+  { name: 'linear', displayName: 'Linear', category: 'no_category', authTypes: ['oauth2', 'api_key'] },
+  { name: 'clearbit', displayName: 'Clearbit', category: 'enrichment', authTypes: ['api_key'] },
+  { name: '6sense', displayName: '6sense', category: 'enrichment', authTypes: ['api_key'] },
+  { name: 'marketo', displayName: 'Marketo', category: 'marketing_automation', authTypes: ['oauth2'] },
+  {
+    name: 'salesforce_marketing_cloud_account_engagement',
+    displayName: 'Salesforce Marketing Cloud Account Engagement (Pardot)',
+    category: 'marketing_automation',
+    authTypes: ['oauth2'],
+  },
+  { name: 'slack', displayName: 'Slack', category: 'no_category', authTypes: ['oauth2'] },
+];
 
 export function isProviderName(name: string): name is ProviderName {
-  return Object.hasOwn(CATALOG, name);
+  return (PROVIDER_NAMES as readonly string[]).includes(name);
 }
 
 /**
@@ -195,7 +174,7 @@ export function tokenUrlOf(api: ProviderApi, loginUrl: string | undefined): stri
  * provider's own (https, under one of its `instanceDomains`) or the provider's override origin;
  * throws otherwise. Only the origin is kept: a path, query or fragment cannot steer requests.
  */
-export function providerHostOrigin(provider: ProviderDefinition, raw: string, override?: string): string {
+export function providerHostOrigin(provider: CatalogEntry, raw: string, override?: string): string {
   let url: URL;
   try {
     url = new URL(raw);

@@ -1,8 +1,9 @@
 import type { ProviderHttp } from './http.ts';
 
 /**
- * Capability interfaces. A connector implements the ones its provider supports; the catalog entry
- * (src/connectors/catalog.ts) carries everything that is data rather than code.
+ * Capability interfaces. A connector implements the ones its provider supports; the provider's
+ * catalog entry (definition.ts in its folder) carries everything that is data rather than code,
+ * the objects it reads and writes included.
  */
 
 /** A record as read from a provider, before any mapping. */
@@ -38,8 +39,6 @@ export interface ConnectorContext {
 }
 
 export interface ReadCapability {
-  /** The objects this connector can read, by the provider's names. */
-  readableObjects: string[];
   /**
    * Pages of an object. A full read returns every live record (and, where the provider shows
    * them, deleted ones flagged); an incremental read returns exactly the records created, changed

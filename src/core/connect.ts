@@ -4,18 +4,16 @@ import { type Credentials, tokenExpiry } from '../auth/connection-auth.ts';
 import { requestTokens, TokenRequestError } from '../auth/oauth.ts';
 import { isSameBrowser, newBrowserBinding, signState, verifyState } from '../auth/oauth-state.ts';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
+import { discoverInstanceUrl } from '../connectors/account-host.ts';
 import {
   type AuthType,
-  CATALOG,
-  type ProviderDefinition,
+  type CatalogEntry,
   type ProviderName,
-  providerHostOrigin,
   providerUrl,
   tokenUrlOf,
 } from '../connectors/catalog.ts';
-import { connectorFor } from '../connectors/registry.ts';
+import { CATALOG, providerModule } from '../connectors/index.ts';
 import { transaction } from '../db/pool.ts';
-import { readCapped } from '../net/outbound.ts';
 import type { CoreDeps } from './deps.ts';
 import { unprocessable } from './errors.ts';
 import { emitEvent } from './events.ts';
@@ -47,7 +45,7 @@ export interface LinkView {
   customerExternalId: string;
   customerName: string;
   providerAppId: string;
-  provider: ProviderDefinition;
+  provider: CatalogEntry;
   authType: AuthType;
   returnUrl: string;
 }
@@ -309,7 +307,7 @@ export async function completeOAuth(
       {
         tokenUrl,
         clientAuth: api.clientAuth ?? 'body',
-        errorCode: connectorFor(provider.name)?.auth?.tokenErrorCode,
+        errorCode: providerModule(provider.name)?.auth?.tokenErrorCode,
       },
       {
         id: app.clientId,
@@ -347,7 +345,7 @@ export async function completeOAuth(
   }
   let instanceUrl: string;
   try {
-    instanceUrl = await instanceUrlOf(deps, provider, tokens, override);
+    instanceUrl = await discoverInstanceUrl(provider, tokens, { outbound: deps.outbound, override });
   } catch {
     throw failed(
       `${provider.displayName} named an account host that is not its own; the connection was not saved.`,
@@ -380,36 +378,6 @@ export async function completeOAuth(
   }
 
   return withOutcome(state.returnUrl, { result: 'success', provider_name: provider.name });
-}
-
-/** The account's own API host or portal URL, from the token response or the provider's token info. */
-async function instanceUrlOf(
-  deps: CoreDeps,
-  provider: ProviderDefinition,
-  tokens: Record<string, unknown>,
-  override: string | undefined,
-): Promise<string> {
-  const api = provider.api!;
-  if (api.instanceUrlField && typeof tokens[api.instanceUrlField] === 'string')
-    return providerHostOrigin(provider, tokens[api.instanceUrlField] as string, override);
-  if (!api.accountField || !api.accountUrl) return '';
-  let account = tokens[api.accountField];
-  if (account === undefined && api.accountInfoPath) {
-    const path = api.accountInfoPath.replace(
-      '{access_token}',
-      encodeURIComponent(String(tokens.access_token)),
-    );
-    const res = await deps.outbound
-      .fetch('provider', providerUrl(api.baseUrl, { override }) + path, {
-        signal: AbortSignal.timeout(15_000),
-      })
-      .catch(() => undefined);
-    const info = res?.ok
-      ? (JSON.parse(await readCapped(res, 1024 * 1024).catch(() => '{}')) as Record<string, unknown>)
-      : {};
-    account = info[api.accountField];
-  }
-  return account === undefined ? '' : api.accountUrl.replace('{account}', String(account));
 }
 
 export function withOutcome(returnUrl: string, outcome: Record<string, string>): string {

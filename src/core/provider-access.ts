@@ -1,14 +1,8 @@
 import { ConnectionAuthenticator, type Credentials } from '../auth/connection-auth.ts';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
-import {
-  CATALOG,
-  type ProviderName,
-  providerHostOrigin,
-  providerUrl,
-  tokenUrlOf,
-} from '../connectors/catalog.ts';
+import { type ProviderName, providerHostOrigin, providerUrl, tokenUrlOf } from '../connectors/catalog.ts';
 import { ConnectorError, ProviderHttp, RequestPacer } from '../connectors/http.ts';
-import { connectorFor } from '../connectors/registry.ts';
+import { CATALOG, providerModule } from '../connectors/index.ts';
 import type { Connector, ConnectorContext } from '../connectors/types.ts';
 import { transaction } from '../db/pool.ts';
 import type { CoreDeps } from './deps.ts';
@@ -55,9 +49,9 @@ export async function openConnector(
   );
   const row = rows[0];
   if (!row) throw notFound('connection');
-  const definition = CATALOG[row.providerName];
-  const module = connectorFor(row.providerName);
-  if (!module || !definition.api) throw badRequest(`Trellis has no connector for ${row.providerName} yet`);
+  const module = providerModule(row.providerName);
+  if (!module) throw badRequest(`Trellis has no connector for ${row.providerName} yet`);
+  const { definition } = module;
   const api = definition.api;
   const override = deps.config.providerOverrides[row.providerName];
   const credentials = deps.vault.openJson<Credentials>(
@@ -155,11 +149,11 @@ export async function verifyCredentials(
   credentials: Credentials,
   instanceUrl = '',
 ): Promise<void> {
-  const definition = CATALOG[providerName];
-  const module = connectorFor(providerName);
-  if (!module?.connector.whoAmI || !definition.api) {
-    throw badRequest(`Trellis cannot verify ${definition.displayName} credentials yet`);
+  const module = providerModule(providerName);
+  if (!module?.connector.whoAmI) {
+    throw badRequest(`Trellis cannot verify ${CATALOG[providerName].displayName} credentials yet`);
   }
+  const { definition } = module;
   const override = deps.config.providerOverrides[providerName];
   const auth = new ConnectionAuthenticator({
     db: deps.db,

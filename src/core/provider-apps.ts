@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
-import {
-  type AuthType,
-  CATALOG,
-  type Category,
-  isProviderName,
-  type ProviderName,
-} from '../connectors/catalog.ts';
+import { type AuthType, type Category, isProviderName, type ProviderName } from '../connectors/catalog.ts';
+import { CATALOG } from '../connectors/index.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { isUuid } from './ids.ts';

@@ -1,7 +1,12 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import { requestTokens, TokenRequestError } from '../../src/auth/oauth.ts';
+import { hubspot as hubspotFolder } from '../../src/connectors/hubspot/index.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
+import { OutboundPolicy } from '../../src/net/outbound.ts';
 import { collect } from '../helpers/connector.ts';
 import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
@@ -124,4 +129,37 @@ describe('HubSpot connector against the simulator', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.sort()).toEqual([...new Set([...changes.updated, ...changes.created])].sort());
   }, 60_000);
+});
+
+describe("HubSpot's token errors", () => {
+  let server: http.Server;
+  let tokenUrl: string;
+  beforeAll(async () => {
+    // HubSpot's answer to a refresh token it no longer knows: a `status`, and no OAuth `error`.
+    server = http.createServer((_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'BAD_REFRESH_TOKEN', message: 'missing or unknown refresh token' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    tokenUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth/v1/token`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const refresh = (errorCode?: (body: Record<string, unknown>) => string | undefined) =>
+    requestTokens(
+      new OutboundPolicy({ strict: false, allowLoopback: false, allowed: [], providerHosts: ['127.0.0.1'] }),
+      { tokenUrl, clientAuth: 'body', errorCode },
+      { id: 'client', secret: 'secret' },
+      { grant_type: 'refresh_token', refresh_token: 'gone' },
+    ).catch((err: unknown) => err);
+
+  it("BAD_REFRESH_TOKEN is a revoked grant through the folder's hook, and only through it", async () => {
+    const withHook = await refresh(hubspotFolder.auth?.tokenErrorCode);
+    expect(withHook).toBeInstanceOf(TokenRequestError);
+    expect((withHook as TokenRequestError).error).toBe('invalid_grant');
+    expect((withHook as TokenRequestError).revoked).toBe(true);
+    const without = await refresh();
+    expect((without as TokenRequestError).error).toBe('invalid_request');
+    expect((without as TokenRequestError).revoked).toBe(false);
+  });
 });

@@ -1,0 +1,18 @@
+import type { ProviderDefinition } from '../catalog.ts';
+
+export const apolloDefinition: ProviderDefinition = {
+  name: 'apollo',
+  displayName: 'Apollo',
+  category: 'engagement',
+  authTypes: ['api_key', 'oauth2'],
+  api: {
+    baseUrl: 'https://api.apollo.io',
+    apiKeyHeader: 'x-api-key',
+    requestsPerSecond: 3,
+  },
+  objects: {
+    // `sequences` is the engagement name of Apollo's `emailer_campaigns`: the same records.
+    read: ['contacts', 'accounts', 'emailer_campaigns', 'sequences', 'users'],
+    write: ['contacts'],
+  },
+};

@@ -1,0 +1,18 @@
+import type { ProviderDefinition } from '../catalog.ts';
+
+export const gongDefinition: ProviderDefinition = {
+  name: 'gong',
+  displayName: 'Gong',
+  category: 'no_category',
+  authTypes: ['access_key_secret', 'oauth2', 'api_key'],
+  api: {
+    baseUrl: 'https://api.gong.io',
+    authorizeUrl: 'https://app.gong.io/oauth2/authorize',
+    tokenUrl: 'https://app.gong.io/oauth2/generate-customer-token',
+    clientAuth: 'basic',
+    // Gong allows 3 calls per second per company.
+    requestsPerSecond: 2.5,
+  },
+  // Read-only: Gong's API adds calls with media uploads, not records.
+  objects: { read: ['users', 'calls', 'workspaces'], write: [] },
+};

@@ -1,0 +1,52 @@
+import { apollo } from './apollo/index.ts';
+import {
+  type CatalogEntry,
+  isProviderName,
+  NAME_ONLY_PROVIDERS,
+  PROVIDER_NAMES,
+  type ProviderName,
+  type ProviderObjects,
+} from './catalog.ts';
+import { gong } from './gong/index.ts';
+import { hubspot } from './hubspot/index.ts';
+import { pipedrive } from './pipedrive/index.ts';
+import type { ProviderModule } from './provider.ts';
+import { salesforce } from './salesforce/index.ts';
+
+/** Every provider Trellis connects to: one folder each. Adding a folder means adding it here. */
+export const PROVIDERS: readonly ProviderModule[] = [apollo, gong, hubspot, pipedrive, salesforce];
+
+const byName = new Map<string, ProviderModule>(PROVIDERS.map((p) => [p.definition.name, p]));
+
+/** The provider's folder, or undefined for a provider known only by name. */
+export function providerModule(name: ProviderName): ProviderModule | undefined {
+  return byName.get(name);
+}
+
+/** The whole catalog, by name: the providers' own entries and the name-only ones. */
+export const CATALOG = Object.fromEntries(
+  PROVIDER_NAMES.map((name): [ProviderName, CatalogEntry] => {
+    const entry = byName.get(name)?.definition ?? NAME_ONLY_PROVIDERS.find((p) => p.name === name);
+    if (!entry) throw new Error(`provider "${name}" has neither a folder nor a name-only entry`);
+    return [name, entry];
+  }),
+) as Record<ProviderName, CatalogEntry>;
+
+/**
+ * The objects a provider's connector reads and writes; undefined for a name that is not a
+ * provider Trellis connects to.
+ */
+export function objectsOf(provider: string): ProviderObjects | undefined {
+  return isProviderName(provider) ? byName.get(provider)?.definition.objects : undefined;
+}
+
+/**
+ * Whether a sync of `object` can run for `provider`: the object is one its connector reads, listed
+ * or named as the provider's custom objects are. Called when what to read is saved, so that a
+ * config naming an object nothing can read is refused then rather than failing at run time.
+ */
+export function readableObject(provider: string, object: string): boolean {
+  const objects = objectsOf(provider);
+  if (!objects) return false;
+  return objects.read.includes(object) || (objects.custom?.names.test(object) ?? false);
+}

@@ -1,0 +1,335 @@
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { ConnectorError, type ProviderPolicy, type ProviderResponse } from '../http.ts';
+import type {
+  Connector,
+  ConnectorContext,
+  FieldDescription,
+  ProviderRecord,
+  RateLimitWindow,
+  ReadPage,
+  ReadRequest,
+} from '../types.ts';
+
+/**
+ * Pipedrive. Persons, organizations and deals come from API v2's cursor lists (`limit` 500, ordered
+ * by id, so a list's own `next_cursor` is a stable resume point); users from API v1, which lists
+ * every user of the company in one answer. Requests go to the company's API host: the `api_domain`
+ * of the token response, kept as the connection's instance URL.
+ *
+ * Incremental reads pass `updated_since`. Pipedrive compares update times at whole seconds and
+ * counts a record updated at exactly `updated_since` as changed, so the bound is `since` rounded
+ * down to its second: an incremental read returns every record changed after `since`, plus any
+ * changed earlier within that same second (harmless repeats; nothing is missed).
+ *
+ * Deletions:
+ * - Deals: API v2 lists deleted deals (for 30 days after deletion, with `is_deleted: true` and
+ *   `status: "deleted"`) when `status` names `deleted`, and deleting a deal stamps its update time,
+ *   so incremental reads ask for every status including `deleted` and flag those records.
+ * - Persons and organizations: deleted ones are never listed by API v2 (nor fetchable by id), so
+ *   incremental reads cannot see them; the engine's full-run sweep removes them (a record missing
+ *   from a full read is gone).
+ */
+const CRM_OBJECTS = ['persons', 'organizations', 'deals'] as const;
+type CrmObject = (typeof CRM_OBJECTS)[number];
+const OBJECTS = [...CRM_OBJECTS, 'users'];
+const PAGE_LIMIT = 500;
+/** API v2's statuses with deleted deals included (the default, `all_not_deleted`, leaves them out). */
+const DEAL_STATUSES_WITH_DELETED = 'open,won,lost,deleted';
+/** Pipedrive's burst limits count requests in rolling two-second windows. */
+const BURST_WINDOW_MS = 2000;
+
+const FIELDS_PATH: Record<CrmObject, string> = {
+  persons: '/api/v2/personFields',
+  organizations: '/api/v2/organizationFields',
+  deals: '/api/v2/dealFields',
+};
+/** Fields Pipedrive maintains itself; API v2's field metadata does not say which ones those are. */
+const SYSTEM_FIELDS = new Set([
+  'id',
+  'add_time',
+  'update_time',
+  'is_deleted',
+  'is_archived',
+  'archive_time',
+  'creator_user_id',
+  'picture_id',
+  'stage_change_time',
+  'close_time',
+  'won_time',
+  'lost_time',
+  'first_won_time',
+  'next_activity_id',
+  'last_activity_id',
+  'last_incoming_mail_time',
+  'last_outgoing_mail_time',
+  'arr',
+  'mrr',
+  'acv',
+  'origin',
+  'origin_id',
+  'cc_email',
+]);
+
+interface PipedriveRecord {
+  id: number;
+  update_time: string;
+  is_deleted?: boolean;
+  status?: string;
+  [key: string]: unknown;
+}
+
+interface V2List<T> {
+  success: boolean;
+  data: T[] | null;
+  additional_data?: { next_cursor?: string | null };
+}
+
+interface V1User {
+  id: number;
+  email: string;
+  created: string;
+  modified: string | null;
+  is_deleted?: boolean;
+  [key: string]: unknown;
+}
+
+type Cursor = { mode: 'full'; next: string } | { mode: 'changes'; since: string; next: string };
+
+const header = (headers: Headers, name: string): number | undefined => {
+  const value = headers.get(name);
+  if (value === null || value.trim() === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+};
+
+export const pipedrivePolicy: ProviderPolicy = {
+  classify(res: ProviderResponse) {
+    if (res.status === 429) {
+      // Both the burst window and the daily token budget answer 429 with `retry-after`: the
+      // window's end, or UTC midnight for the daily budget (longer than any wait the engine
+      // sits out, so that one surfaces as rate_limited with its wait hint).
+      const seconds = header(res.headers, 'retry-after');
+      return seconds === undefined
+        ? { kind: 'rate_limited' }
+        : { kind: 'rate_limited', waitMs: seconds * 1000 };
+    }
+    if (res.status === 401) return { kind: 'auth' };
+    // 402: the company's subscription has lapsed; nothing this connection can fix by retrying.
+    if (res.status === 402) return { kind: 'permission' };
+    return undefined;
+  },
+  /**
+   * The burst window sets the pace: `x-ratelimit-limit` requests per two seconds, with
+   * `x-ratelimit-remaining` left until `x-ratelimit-reset` seconds from now. The daily token
+   * budget (`x-daily-requests-left`, `x-daily-ratelimit-token-remaining`) is not turned into a pause
+   * here: a pause until midnight would stall every caller of the connection silently, whereas the
+   * 429 Pipedrive answers once it is spent carries `retry-after`, which `classify` passes on.
+   */
+  budget(headers: Headers) {
+    const remaining = header(headers, 'x-ratelimit-remaining');
+    const limit = header(headers, 'x-ratelimit-limit');
+    if (remaining === undefined || limit === undefined) return undefined;
+    const reset = header(headers, 'x-ratelimit-reset') ?? BURST_WINDOW_MS / 1000;
+    return { remaining, resetInMs: reset * 1000, limit, windowMs: BURST_WINDOW_MS };
+  },
+};
+
+function checkObject(object: string): asserts object is CrmObject {
+  if (!(CRM_OBJECTS as readonly string[]).includes(object)) {
+    throw new ConnectorError(
+      'validation',
+      `Pipedrive object "${object}" is not one of ${CRM_OBJECTS.join(', ')}`,
+    );
+  }
+}
+
+function toRecord(o: PipedriveRecord): ProviderRecord {
+  return {
+    id: String(o.id),
+    lastModifiedAt: new Date(o.update_time),
+    isDeleted: o.is_deleted === true || o.status === 'deleted',
+    raw: o,
+  };
+}
+
+/** v1 times are `YYYY-MM-DD HH:MM:SS` in UTC. */
+const v1Time = (s: string | null | undefined): Date | undefined => {
+  if (!s) return undefined;
+  const d = new Date(`${s.replace(' ', 'T')}Z`);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+};
+
+/** RFC 3339 at whole seconds, rounded down (see the incremental reads above). */
+const wholeSecond = (d: Date) =>
+  new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+
+async function* readList(
+  ctx: ConnectorContext,
+  object: CrmObject,
+  since: string | undefined,
+  start: string | undefined,
+): AsyncIterable<ReadPage> {
+  let next = start;
+  for (;;) {
+    const res = await ctx.http.request<V2List<PipedriveRecord>>({
+      path: `/api/v2/${object}`,
+      query: {
+        limit: PAGE_LIMIT,
+        sort_by: 'id',
+        sort_direction: 'asc',
+        cursor: next,
+        updated_since: since,
+        status: since !== undefined && object === 'deals' ? DEAL_STATUSES_WITH_DELETED : undefined,
+      },
+    });
+    const after = res.body.additional_data?.next_cursor ?? undefined;
+    yield {
+      records: (res.body.data ?? []).map(toRecord),
+      cursor: after
+        ? encodeCursor(
+            (since === undefined
+              ? { mode: 'full', next: after }
+              : { mode: 'changes', since, next: after }) satisfies Cursor,
+          )
+        : null,
+    };
+    if (!after) return;
+    next = after;
+  }
+}
+
+/** Users are few, listed whole by API v1, and cannot be filtered by date: every read returns all. */
+async function* readUsers(ctx: ConnectorContext): AsyncIterable<ReadPage> {
+  const res = await ctx.http.request<{ data: V1User[] | null }>({ path: '/api/v1/users' });
+  yield {
+    records: (res.body.data ?? []).map((u) => ({
+      id: String(u.id),
+      lastModifiedAt: v1Time(u.modified) ?? v1Time(u.created) ?? new Date(0),
+      isDeleted: u.is_deleted === true,
+      raw: u,
+    })),
+    cursor: null,
+  };
+}
+
+async function fieldsOf(ctx: ConnectorContext, object: CrmObject): Promise<FieldDescription[]> {
+  const fields: FieldDescription[] = [];
+  let next: string | undefined;
+  do {
+    const res = await ctx.http.request<
+      V2List<{ field_code: string; field_name: string; field_type: string; is_custom_field?: boolean }>
+    >({ path: FIELDS_PATH[object], query: { limit: PAGE_LIMIT, cursor: next } });
+    for (const f of res.body.data ?? []) {
+      fields.push({
+        name: f.field_code,
+        label: f.field_name,
+        type: f.field_type,
+        readOnly: !f.is_custom_field && SYSTEM_FIELDS.has(f.field_code),
+      });
+    }
+    next = res.body.additional_data?.next_cursor ?? undefined;
+  } while (next);
+  return fields;
+}
+
+const windowOf = (limit: number | undefined, remaining: number | undefined, resetTime?: number) =>
+  limit === undefined || remaining === undefined
+    ? undefined
+    : ({ limit, remaining, ...(resetTime === undefined ? {} : { resetTime }) } satisfies RateLimitWindow);
+
+export const pipedriveConnector: Connector = {
+  /**
+   * `fields` is not needed: API v2 lists carry every standard field and every custom field (under
+   * `custom_fields`) of each record.
+   */
+  async *read(ctx: ConnectorContext, req: ReadRequest) {
+    if (req.object === 'users') {
+      yield* readUsers(ctx);
+      return;
+    }
+    checkObject(req.object);
+    const start = req.cursor ? decodeCursor<Cursor>(req.cursor) : undefined;
+    if (start?.mode === 'changes') {
+      yield* readList(ctx, req.object, start.since, start.next);
+    } else if (start?.mode === 'full') {
+      yield* readList(ctx, req.object, undefined, start.next);
+    } else {
+      yield* readList(ctx, req.object, req.since ? wholeSecond(req.since) : undefined, undefined);
+    }
+  },
+
+  async create(ctx, object, fields) {
+    checkObject(object);
+    const res = await ctx.http.request<{ data: PipedriveRecord }>({
+      method: 'POST',
+      path: `/api/v2/${object}`,
+      body: fields,
+    });
+    return toRecord(res.body.data);
+  },
+
+  async update(ctx, object, id, fields) {
+    checkObject(object);
+    const res = await ctx.http.request<{ data: PipedriveRecord }>({
+      method: 'PATCH',
+      path: `/api/v2/${object}/${encodeURIComponent(id)}`,
+      body: fields,
+    });
+    return toRecord(res.body.data);
+  },
+
+  async delete(ctx, object, id) {
+    checkObject(object);
+    await ctx.http.request({ method: 'DELETE', path: `/api/v2/${object}/${encodeURIComponent(id)}` });
+  },
+
+  async listObjects() {
+    return [...OBJECTS];
+  },
+
+  /** API v2's field metadata for persons, organizations and deals; users have none, so their record's keys. */
+  async describeFields(ctx, object) {
+    if (object === 'users') {
+      const me = await ctx.http.request<{ data: V1User }>({ path: '/api/v1/users/me' });
+      return Object.entries(me.body.data)
+        .filter(([name]) => !name.startsWith('company_') && name !== 'language')
+        .map(([name, value]) => ({
+          name,
+          label: name,
+          type: Array.isArray(value) ? 'array' : value === null ? 'unknown' : typeof value,
+          readOnly: true,
+        }));
+    }
+    checkObject(object);
+    return fieldsOf(ctx, object);
+  },
+
+  /** The token's user, and the company as the account. */
+  async whoAmI(ctx) {
+    const res = await ctx.http.request<{
+      data: { id: number; company_id: number; [key: string]: unknown };
+    }>({ path: '/api/v1/users/me' });
+    const me = res.body.data;
+    return { userId: String(me.id), accountId: String(me.company_id), raw: me };
+  },
+
+  /**
+   * From the headers of the cheapest call: the burst window (rolling, so no reset time) and the
+   * company's daily token budget, which resets at UTC midnight.
+   */
+  async rateLimitInfo(ctx) {
+    const res = await ctx.http.request({ path: '/api/v1/users/me' });
+    const h = res.headers;
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    const daily = windowOf(
+      header(h, 'x-daily-ratelimit-token-limit'),
+      header(h, 'x-daily-ratelimit-token-remaining') ?? header(h, 'x-daily-requests-left'),
+      Math.floor(midnight.getTime() / 1000),
+    );
+    const burst = windowOf(header(h, 'x-ratelimit-limit'), header(h, 'x-ratelimit-remaining'));
+    const other: Record<string, RateLimitWindow> = {};
+    if (burst) other.burst_two_seconds = burst;
+    return { ...(daily ? { daily } : {}), other };
+  },
+};
