@@ -70,11 +70,11 @@ async function waitForRun(count: number): Promise<{ num: number; runMs: number }
     }>(
       `select status, num_records_synced as num, error_message as error,
               extract(epoch from ended_at - started_at) * 1000 as "runMs"
-         from sync_runs where status <> 'IN_PROGRESS' order by started_at`,
+         from sync_runs where status <> 'running' order by started_at`,
     );
     if (rows.length >= count) {
       const last = rows[count - 1]!;
-      if (last.status !== 'SUCCESS') throw new Error(`sync run failed: ${last.error}`);
+      if (last.status !== 'succeeded') throw new Error(`sync run failed: ${last.error}`);
       return last;
     }
     await new Promise((r) => setTimeout(r, 100));

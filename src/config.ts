@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parseAllowances } from './net/outbound.ts';
+import { parseAllowances } from './util/addresses.ts';
 
 /** Runtime configuration, read once from the environment and validated before anything starts. */
 export interface Config {

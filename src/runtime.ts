@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import { supaglueWebhooks } from './api/mgmt-v2/webhook-events.ts';
 import { buildServer } from './api/server.ts';
 import { loadOrCreateKeyFile, SEALED_COLUMNS, Vault } from './auth/vault.ts';
 import { type Config, ConfigError } from './config.ts';
 import type { CoreDeps } from './core/deps.ts';
 import { bootstrapDefaultProject } from './core/projects.ts';
+import { planUnplannedSyncs } from './core/syncs.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool, type Db } from './db/pool.ts';
@@ -92,6 +94,7 @@ export async function openDatabase(config: Config, log: Logger) {
   const db = createPool(url, 20);
   try {
     await migrate(db);
+    await planUnplannedSyncs(db);
     const vault = new Vault(key, config.previousEncryptionKeys);
     await checkVaultKey(db, vault);
     return { db, vault, url, embedded };
@@ -118,7 +121,7 @@ export async function startRuntime(config: Config, log: Logger, roles: Roles): P
     stops.push(() => queue.stop());
     const outbound = outboundPolicyFor(config);
     stops.push(() => outbound.close());
-    const deps: CoreDeps = { config, db, vault, queue, log, outbound };
+    const deps: CoreDeps = { config, db, vault, queue, log, outbound, webhookFormat: supaglueWebhooks };
     const { apiKey } = await bootstrapDefaultProject(db, config.bootstrapApiKey);
     if (roles.worker) {
       const workers = await startWorkers(deps);

@@ -65,13 +65,15 @@ export async function deleteCustomer(deps: CoreDeps, projectId: string, external
     );
     await client.query('delete from customers where id = $1', [customer.id]);
     for (const c of connections) {
-      await emitEvent(deps, client, projectId, 'connection.deleted', {
-        connection_id: c.id,
-        customer_id: externalId,
-        provider_id: c.providerAppId,
-        category: c.category,
-        provider_name: c.providerName,
-        result: 'SUCCESS',
+      await emitEvent(deps, client, projectId, {
+        type: 'connection.deleted',
+        connection: {
+          connectionId: c.id,
+          customerRef: externalId,
+          providerAppId: c.providerAppId,
+          providerName: c.providerName,
+          category: c.category,
+        },
       });
     }
   });

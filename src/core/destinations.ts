@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
+import type { DestinationTarget } from '../destinations/index.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { identifierProblem } from './identifiers.ts';
@@ -148,6 +149,19 @@ export async function getDestinationSecretConfig(
       ? deps.vault.openJson<Config>(rows[0].secrets, SEALED_COLUMNS.destinationSecrets, id)
       : {},
   );
+}
+
+/** A destination as the writers need it; only the built-in one and Postgres can be synced into. */
+export function destinationTarget(deps: CoreDeps, d: Destination): DestinationTarget {
+  if (d.type === 'supaglue') return { kind: 'built-in', projectId: d.projectId };
+  if (d.type !== 'postgres')
+    throw badRequest(`syncing into ${d.type} destinations is not supported; use postgres`);
+  return {
+    kind: 'postgres',
+    id: d.id,
+    version: d.version,
+    config: () => getDestinationSecretConfig(deps, d.projectId, d.id),
+  };
 }
 
 export async function createDestination(

@@ -2,20 +2,7 @@ import type pg from 'pg';
 import type { DbClient } from '../db/pool.ts';
 import { QUEUES } from '../db/queue.ts';
 import type { CoreDeps } from './deps.ts';
-
-export const EVENT_TYPES = [
-  'connection.created',
-  'connection.deleted',
-  'sync.complete',
-  'sync.paused',
-  'entity.entity_mapping.created',
-  'entity.entity_mapping.updated',
-  'entity.entity_mapping.deleted',
-  'object.field_mapping.created',
-  'object.field_mapping.updated',
-] as const;
-
-export type EventType = (typeof EVENT_TYPES)[number];
+import type { DomainEvent } from './domain-events.ts';
 
 export interface DeliveryJob {
   eventId: string;
@@ -30,15 +17,14 @@ export async function emitEvent(
   deps: CoreDeps,
   client: DbClient,
   projectId: string,
-  type: EventType,
-  payload: Record<string, unknown>,
+  event: DomainEvent,
 ): Promise<string> {
-  const body = { webhook_event_type: type, ...payload };
+  const { type, payload } = deps.webhookFormat.render(event, projectId);
   const {
-    rows: [event],
+    rows: [stored],
   } = await client.query<{ id: string }>(
     'insert into webhook_events (project_id, type, payload) values ($1, $2, $3) returning id',
-    [projectId, type, body],
+    [projectId, type, payload],
   );
   const { rows: endpoints } = await client.query<{ id: string }>(
     `select id from webhook_endpoints
@@ -47,7 +33,7 @@ export async function emitEvent(
   );
   const tx = 'release' in client ? (client as pg.PoolClient) : undefined;
   for (const endpoint of endpoints) {
-    const job: DeliveryJob = { eventId: event!.id, endpointId: endpoint.id };
+    const job: DeliveryJob = { eventId: stored!.id, endpointId: endpoint.id };
     await deps.queue.send(
       QUEUES.webhookDelivery,
       job,
@@ -59,5 +45,5 @@ export async function emitEvent(
       tx,
     );
   }
-  return event!.id;
+  return stored!.id;
 }

@@ -1,6 +1,11 @@
 import type pg from 'pg';
 import { transaction } from '../db/pool.ts';
-import { type ConnectionEntityMapping, type FieldMappingsConfig, findConnection } from './connections.ts';
+import {
+  type ConnectionEntityMapping,
+  connectionRef,
+  type FieldMappingsConfig,
+  findConnection,
+} from './connections.ts';
 import type { DataModel } from './data-models.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, notFound } from './errors.ts';
@@ -150,22 +155,14 @@ export async function updateObjectFieldMappings(
       connection.id,
       config,
     ]);
-    await emitEvent(
-      deps,
-      client,
-      projectId,
-      existed ? 'object.field_mapping.updated' : 'object.field_mapping.created',
-      {
-        connection_id: connection.id,
-        application_id: projectId,
-        customer_id: customerExternalId,
-        provider_name: connection.providerName,
-        object_name: input.name,
-        object_type: input.type,
-        schema_id: schema.id,
-        result: 'SUCCESS',
-      },
-    );
+    await emitEvent(deps, client, projectId, {
+      type: 'field_mapping.saved',
+      created: !existed,
+      connection: connectionRef(connection),
+      objectKind: input.type,
+      object: input.name,
+      schemaId: schema.id,
+    });
     return {
       object_name: input.name,
       object_type: input.type,
@@ -303,21 +300,13 @@ export async function upsertEntityMapping(
       connection.id,
       JSON.stringify(updated),
     ]);
-    await emitEvent(
-      deps,
-      client,
-      projectId,
-      existed ? 'entity.entity_mapping.updated' : 'entity.entity_mapping.created',
-      {
-        connection_id: connection.id,
-        application_id: projectId,
-        customer_id: customerExternalId,
-        provider_name: connection.providerName,
-        entity_id: entityId,
-        ...(mapping.object ? { object_name: mapping.object.name, object_type: mapping.object.type } : {}),
-        result: 'SUCCESS',
-      },
-    );
+    await emitEvent(deps, client, projectId, {
+      type: 'entity_mapping.saved',
+      created: !existed,
+      connection: connectionRef(connection),
+      entityId,
+      ...(mapping.object ? { object: { kind: mapping.object.type, name: mapping.object.name } } : {}),
+    });
     return mergeEntityMappings([entity], provider.entityMappings, updated)[0]!;
   });
 }
@@ -337,14 +326,11 @@ export async function deleteEntityMapping(
       connection.id,
       JSON.stringify(connection.entityMappings.filter((m) => m.entity_id !== entityId)),
     ]);
-    await emitEvent(deps, client, projectId, 'entity.entity_mapping.deleted', {
-      connection_id: connection.id,
-      application_id: projectId,
-      customer_id: customerExternalId,
-      provider_name: connection.providerName,
-      entity_id: entityId,
-      ...(existing.object ? { object_name: existing.object.name, object_type: existing.object.type } : {}),
-      result: 'SUCCESS',
+    await emitEvent(deps, client, projectId, {
+      type: 'entity_mapping.deleted',
+      connection: connectionRef(connection),
+      entityId,
+      ...(existing.object ? { object: { kind: existing.object.type, name: existing.object.name } } : {}),
     });
   });
 }

@@ -4,7 +4,7 @@ import { generateWebhookSecret, signWebhook } from '../auth/webhook-signature.ts
 import { OutboundDenied } from '../net/outbound.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, notFound } from './errors.ts';
-import { type DeliveryJob, EVENT_TYPES } from './events.ts';
+import type { DeliveryJob } from './events.ts';
 import { isUuid } from './ids.ts';
 
 export interface WebhookEndpoint {
@@ -47,10 +47,11 @@ async function checkEndpointInput(deps: CoreDeps, url: string, eventTypes: strin
       `url: ${parsed.hostname} is not reachable for webhooks (${refusal}); see TRELLIS_ALLOWED_OUTBOUND`,
     );
   }
-  const known = new Set<string>([...EVENT_TYPES, '*']);
+  const { eventTypes: subscribable } = deps.webhookFormat;
+  const known = new Set<string>([...subscribable, '*']);
   const unknown = eventTypes.filter((t) => !known.has(t));
   if (unknown.length > 0) {
-    throw badRequest(`unknown event types: ${unknown.join(', ')} (known: ${EVENT_TYPES.join(', ')}, or *)`);
+    throw badRequest(`unknown event types: ${unknown.join(', ')} (known: ${subscribable.join(', ')}, or *)`);
   }
 }
 

@@ -1,4 +1,3 @@
-import { DomainError } from '../core/errors.ts';
 import { OutboundDenied } from '../net/outbound.ts';
 import type { TableRef } from './postgres.ts';
 
@@ -45,7 +44,6 @@ const BY_NODE_CODE: Record<string, string> = {
  * destination chose to say, so it stays in the logs.
  */
 export function describeDestinationError(err: unknown, target?: TableRef): string {
-  if (err instanceof DomainError) return err.message;
   if (err instanceof OutboundDenied) {
     return `the outbound network policy refused ${err.host} (${err.reason}); see TRELLIS_ALLOWED_OUTBOUND`;
   }

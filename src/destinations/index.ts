@@ -1,14 +1,27 @@
 import net from 'node:net';
 import pg from 'pg';
-import type { CoreDeps } from '../core/deps.ts';
-import { type Destination, getDestinationSecretConfig } from '../core/destinations.ts';
-import { badRequest } from '../core/errors.ts';
-import { transaction } from '../db/pool.ts';
+import { type Db, transaction } from '../db/pool.ts';
+import type { Logger } from '../logger.ts';
 import type { OutboundPolicy } from '../net/outbound.ts';
 import { PostgresWriter } from './postgres.ts';
 
 export { describeDestinationError } from './errors.ts';
 export { PostgresWriter, type RowOwner, type TableRef, type WriteRecord } from './postgres.ts';
+
+/** What opening a destination needs from the process. */
+export interface DestinationEnv {
+  db: Db;
+  log: Logger;
+  outbound: OutboundPolicy;
+}
+
+/**
+ * A destination as the caller resolved it: the built-in one of a project, or a Postgres database
+ * with its whole configuration (secrets included), read only when no pool for this version is open.
+ */
+export type DestinationTarget =
+  | { kind: 'built-in'; projectId: string }
+  | { kind: 'postgres'; id: string; version: number; config: () => Promise<Record<string, unknown>> };
 
 export interface OpenDestination {
   writer: PostgresWriter;
@@ -22,7 +35,19 @@ export interface OpenDestination {
  * One pool per destination version: updating a destination's config starts a new pool. The
  * built-in destination has one writer per project, on the control-plane pool.
  */
-const writers = new Map<string, { writer: PostgresWriter; pool: pg.Pool; builtIn: boolean }>();
+interface OpenWriter {
+  writer: PostgresWriter;
+  pool: pg.Pool;
+  builtIn: boolean;
+  defaultSchema: string;
+}
+const writers = new Map<string, OpenWriter>();
+
+const opened = (entry: OpenWriter): OpenDestination => ({
+  writer: entry.writer,
+  defaultSchema: entry.defaultSchema,
+  overridable: !entry.builtIn,
+});
 
 function sslOption(config: Record<string, unknown>, host: string): pg.PoolConfig['ssl'] {
   // Connections go to the address the outbound policy resolved, so TLS is told the host's name
@@ -88,7 +113,7 @@ export function builtInWriterRole(projectId: string): string {
 const provisioned = new Map<string, Promise<string | undefined>>();
 let warnedNoCreateRole = false;
 
-async function provisionWriterRole(deps: CoreDeps, projectId: string): Promise<string | undefined> {
+async function provisionWriterRole(deps: DestinationEnv, projectId: string): Promise<string | undefined> {
   const { rows } = await deps.db.query<{ allowed: boolean }>(
     'select rolsuper or rolcreaterole as allowed from pg_roles where rolname = current_user',
   );
@@ -111,7 +136,7 @@ async function provisionWriterRole(deps: CoreDeps, projectId: string): Promise<s
   return role;
 }
 
-function writerRole(deps: CoreDeps, projectId: string): Promise<string | undefined> {
+function writerRole(deps: DestinationEnv, projectId: string): Promise<string | undefined> {
   let role = provisioned.get(projectId);
   if (!role) {
     role = provisionWriterRole(deps, projectId);
@@ -122,8 +147,11 @@ function writerRole(deps: CoreDeps, projectId: string): Promise<string | undefin
   return role;
 }
 
-export async function openDestination(deps: CoreDeps, destination: Destination): Promise<OpenDestination> {
-  if (destination.type === 'supaglue') {
+export async function openDestination(
+  deps: DestinationEnv,
+  destination: DestinationTarget,
+): Promise<OpenDestination> {
+  if (destination.kind === 'built-in') {
     const key = `built-in:${destination.projectId}`;
     let entry = writers.get(key);
     if (!entry) {
@@ -132,23 +160,16 @@ export async function openDestination(deps: CoreDeps, destination: Destination):
         writer: new PostgresWriter(deps.db, { role }),
         pool: deps.db,
         builtIn: true,
+        defaultSchema: builtInSchema(destination.projectId),
       };
       writers.set(key, entry);
     }
-    return { writer: entry.writer, defaultSchema: builtInSchema(destination.projectId), overridable: false };
+    return opened(entry);
   }
-  if (destination.type !== 'postgres') {
-    throw badRequest(`syncing into ${destination.type} destinations is not supported; use postgres`);
-  }
-  const opened = (entry: { writer: PostgresWriter }): OpenDestination => ({
-    writer: entry.writer,
-    defaultSchema: String(destination.config.schema),
-    overridable: true,
-  });
   const key = `${destination.id}:${destination.version}`;
   let entry = writers.get(key);
   if (!entry) {
-    const config = await getDestinationSecretConfig(deps, destination.projectId, destination.id);
+    const config = await destination.config();
     // Runs of one destination start together (a connection's first runs): the first back from
     // reading the config opens the pool, and the others use it instead of replacing (ending) it.
     const racing = writers.get(key);
@@ -176,7 +197,7 @@ export async function openDestination(deps: CoreDeps, destination: Destination):
         void stale.pool.end();
       }
     }
-    entry = { writer: new PostgresWriter(pool), pool, builtIn: false };
+    entry = { writer: new PostgresWriter(pool), pool, builtIn: false, defaultSchema: String(config.schema) };
     writers.set(key, entry);
   }
   return opened(entry);

@@ -2,13 +2,13 @@ import type pg from 'pg';
 import { ConnectorError } from '../connectors/http.ts';
 import type { ProviderRecord } from '../connectors/types.ts';
 import type { CoreDeps } from '../core/deps.ts';
-import type { Destination } from '../core/destinations.ts';
-import { badRequest } from '../core/errors.ts';
+import { type Destination, destinationTarget } from '../core/destinations.ts';
+import { badRequest, DomainError } from '../core/errors.ts';
 import { emitEvent } from '../core/events.ts';
 import { identifierProblem } from '../core/identifiers.ts';
-import type { IntegrationConfig, SyncStrategy } from '../core/integration-config.ts';
 import { markBadCredentials, openConnector } from '../core/provider-access.ts';
-import { type SyncOverrides, syncTargets } from '../core/syncs.ts';
+import { nextRunIsFull, type ObjectKind, type SyncPlan } from '../core/read-plan.ts';
+import { transaction } from '../db/pool.ts';
 import {
   describeDestinationError,
   type OpenDestination,
@@ -60,26 +60,23 @@ interface SyncContext {
   projectId: string;
   connectionId: string;
   connectionStatus: string;
-  objectType: string;
+  kind: ObjectKind | 'entity';
   object: string;
   paused: boolean;
   state: SyncState;
   /** Null while the sync is handed out to run (the scheduler clears it when it claims the sync). */
   nextRunAt: Date | null;
-  customerId: string;
+  customerRef: string;
   providerName: string;
-  category: string;
-  config: IntegrationConfig;
-  overrides: SyncOverrides | null;
+  plan: SyncPlan;
   destination: Destination;
 }
 
 async function loadSync(deps: CoreDeps, syncId: string): Promise<SyncContext | undefined> {
   const { rows } = await deps.db.query<SyncContext & { destinationRow: Destination }>(
     `select s.id, s.project_id as "projectId", s.connection_id as "connectionId", c.status as "connectionStatus",
-            s.object_type as "objectType", s.object, s.paused, s.state, s.next_run_at as "nextRunAt",
-            cu.external_id as "customerId",
-            c.provider_name as "providerName", c.category, i.config, c.sync_overrides as overrides,
+            s.object_type as kind, s.object, s.paused, s.state, s.next_run_at as "nextRunAt",
+            cu.external_id as "customerRef", c.provider_name as "providerName", s.plan,
             json_build_object('id', d.id, 'projectId', d.project_id, 'name', d.name, 'type', d.type,
                               'config', d.config, 'version', d.version) as "destinationRow"
        from syncs s join connections c on c.id = s.connection_id join customers cu on cu.id = c.customer_id
@@ -91,49 +88,28 @@ async function loadSync(deps: CoreDeps, syncId: string): Promise<SyncContext | u
   return row && { ...row, destination: row.destinationRow };
 }
 
-function strategyOf(sync: SyncContext): SyncStrategy {
-  const target = syncTargets(sync.config, sync.overrides).find(
-    (t) => t.objectType === sync.objectType && t.object === sync.object,
-  );
-  return target?.strategy ?? sync.config.default_config;
-}
-
-/** Full when nothing was synced yet, when asked, for `full only`, or every n-th incremental. */
-function nextMode(sync: SyncContext, strategy: SyncStrategy): 'full' | 'incremental' {
-  const s = sync.state;
-  if (!s.synced || !s.watermark || s.requested?.full_refresh || strategy.strategy === 'full only')
-    return 'full';
-  const n = strategy.full_sync_every_n_incrementals;
-  if (n !== undefined && (s.incrementalsSinceFull ?? 0) >= n) return 'full';
-  return 'incremental';
-}
-
 /**
- * The table a sync writes into. A connection sync config may choose the schema and table for
- * postgres destinations only, by the identifier rule (checked again here: overrides saved before
- * it, or for a destination changed since, never reach SQL unchecked). The built-in destination
- * always writes `<provider>_<object>` into its project's own schema.
+ * The table a sync writes into. A connection may choose the schema and table for postgres
+ * destinations only, by the identifier rule (checked again here: overrides saved before it, or for
+ * a destination changed since, never reach SQL unchecked). The built-in destination always writes
+ * `<provider>_<object>` into its project's own schema.
  */
 function tableOf(deps: CoreDeps, sync: SyncContext, destination: OpenDestination): TableRef {
   const table = `${sync.providerName}_${sync.object}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
-  const override = [
-    ...(sync.overrides?.standard_objects ?? []),
-    ...(sync.overrides?.custom_objects ?? []),
-  ].find((o) => o.object === sync.object);
-  const schema = sync.overrides?.destination_config?.schema;
+  const { schema, table: chosenTable } = sync.plan;
   if (!destination.overridable) {
-    if (schema !== undefined || override?.table !== undefined) {
+    if (schema !== undefined || chosenTable !== undefined) {
       deps.log.warn(
         { syncId: sync.id, destination: sync.destination.name },
-        'the connection sync config names a schema or table; ignored, the built-in destination writes into its own schema',
+        'the connection names a schema or table; ignored, the built-in destination writes into its own schema',
       );
     }
     return { schema: destination.defaultSchema, table };
   }
-  const target = { schema: schema ?? destination.defaultSchema, table: override?.table ?? table };
+  const target = { schema: schema ?? destination.defaultSchema, table: chosenTable ?? table };
   for (const [what, name] of [
     ['schema', target.schema],
-    ['table', override?.table],
+    ['table', chosenTable],
   ] as const) {
     const problem = name === undefined ? undefined : identifierProblem(name);
     if (problem) throw badRequest(`the ${what} name "${name}" ${problem}`);
@@ -200,15 +176,20 @@ async function runLocked(deps: CoreDeps, syncId: string): Promise<void> {
   // Rescheduled since it was claimed: another run served the claim before this job was picked up
   // (a trigger's run, say), and the scheduler hands the sync out again when it is next due.
   if (!resuming && sync.nextRunAt !== null) return;
-  const strategy = strategyOf(sync);
 
   let checkpoint: Checkpoint;
   if (resuming) {
     checkpoint = resuming;
   } else {
-    const mode = nextMode(sync, strategy);
+    const { requested, ...state } = sync.state;
+    const mode = nextRunIsFull(sync.plan.policy, {
+      ...state,
+      fullRequested: requested?.full_refresh === true,
+    })
+      ? 'full'
+      : 'incremental';
     const { rows } = await deps.db.query<{ id: string }>(
-      `insert into sync_runs (project_id, sync_id, status) values ($1, $2, 'IN_PROGRESS') returning id`,
+      `insert into sync_runs (project_id, sync_id, status) values ($1, $2, 'running') returning id`,
       [sync.projectId, sync.id],
     );
     checkpoint = {
@@ -234,9 +215,9 @@ async function runLocked(deps: CoreDeps, syncId: string): Promise<void> {
   );
   try {
     await execute(deps, sync, checkpoint);
-    await finish(deps, sync, checkpoint, strategy, undefined);
+    await finish(deps, sync, checkpoint, undefined);
   } catch (err) {
-    await finish(deps, sync, checkpoint, strategy, err).catch((e) =>
+    await finish(deps, sync, checkpoint, err).catch((e) =>
       deps.log.error({ err: e, syncId }, 'could not record the end of a failed sync run'),
     );
   } finally {
@@ -253,17 +234,20 @@ async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint
     try {
       return await work();
     } catch (err) {
-      const summary = describeDestinationError(err, target);
+      // Trellis's own refusals (an unsupported destination, a bad table name) say what they mean.
+      const summary = err instanceof DomainError ? err.message : describeDestinationError(err, target);
       throw new Error(`writing to destination "${sync.destination.name}" failed: ${summary}`, { cause: err });
     }
   };
-  const destination = await atDestination(() => openDestination(deps, sync.destination));
+  const destination = await atDestination(() =>
+    openDestination(deps, destinationTarget(deps, sync.destination)),
+  );
   const { writer } = destination;
   const target = await atDestination(async () => tableOf(deps, sync, destination));
   const owner: RowOwner = {
     applicationId: sync.projectId,
     providerName: sync.providerName,
-    customerId: sync.customerId,
+    customerId: sync.customerRef,
   };
   await atDestination(() => writer.prepare(target), target);
 
@@ -306,7 +290,6 @@ async function finish(
   deps: CoreDeps,
   sync: SyncContext,
   checkpoint: Checkpoint,
-  strategy: SyncStrategy,
   error: unknown,
 ): Promise<void> {
   const failed = error !== undefined;
@@ -326,43 +309,33 @@ async function finish(
         watermark: new Date(Date.parse(checkpoint.startedAt) - WATERMARK_MARGIN_MS).toISOString(),
         incrementalsSinceFull: checkpoint.mode === 'full' ? 0 : (rest.incrementalsSinceFull ?? 0) + 1,
       };
-  const delay = rest.requested
-    ? 0
-    : failed
-      ? Math.min(strategy.period_ms, RETRY_AFTER_FAILURE_MS)
-      : strategy.period_ms;
+  const period = sync.plan.policy.schedule.everyMs;
+  const delay = rest.requested ? 0 : failed ? Math.min(period, RETRY_AFTER_FAILURE_MS) : period;
 
-  const client = await deps.db.connect();
-  try {
-    await client.query('begin');
+  await transaction(deps.db, async (client) => {
     await client.query(
       `update sync_runs set status = $2, error_message = $3, num_records_synced = $4, ended_at = now() where id = $1`,
-      [checkpoint.runId, failed ? 'FAILURE' : 'SUCCESS', message, checkpoint.records],
+      [checkpoint.runId, failed ? 'failed' : 'succeeded', message, checkpoint.records],
     );
     await client.query(
       `update syncs set state = $2, updated_at = now(),
          next_run_at = case when paused then null else $3::timestamptz end where id = $1`,
       [sync.id, state, new Date(now + delay)],
     );
-    await emitEvent(deps, client, sync.projectId, 'sync.complete', {
-      run_id: checkpoint.runId,
-      connection_id: sync.connectionId,
-      customer_id: sync.customerId,
-      provider_name: sync.providerName,
-      result: failed ? 'ERROR' : 'SUCCESS',
-      num_records_synced: checkpoint.records,
-      ...(message ? { error_message: message } : {}),
-      ...(sync.objectType === 'entity'
-        ? { type: 'entity', entity_id: sync.object, entity_name: sync.object }
-        : { type: 'object', object_type: sync.objectType, object: sync.object }),
+    await emitEvent(deps, client, sync.projectId, {
+      type: 'sync.run_ended',
+      sync: {
+        connectionId: sync.connectionId,
+        customerRef: sync.customerRef,
+        providerName: sync.providerName,
+        kind: sync.kind,
+        object: sync.object,
+      },
+      runId: checkpoint.runId,
+      records: checkpoint.records,
+      ...(message === null ? {} : { error: message }),
     });
-    await client.query('commit');
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
   if (badCredentials)
     await markBadCredentials(deps, sync.connectionId, message ?? 'the provider refused the credentials');
 }

@@ -1,6 +1,7 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import { Agent, buildConnector, type Dispatcher, fetch as undiciFetch } from 'undici';
+import { addCidr, bareHost, parseAllowances } from '../util/addresses.ts';
 
 /**
  * Why Trellis opens a connection. Providers are public SaaS, so provider calls reach public
@@ -59,12 +60,6 @@ function blockList(v4: string[], v6: string[]): net.BlockList {
   return list;
 }
 
-function addCidr(list: net.BlockList, cidr: string): void {
-  const [address, bits] = cidr.split('/') as [string, string | undefined];
-  const family = net.isIP(address) === 6 ? 'ipv6' : 'ipv4';
-  list.addSubnet(address, bits === undefined ? (family === 'ipv6' ? 128 : 32) : Number(bits), family);
-}
-
 /** An IPv6 address that carries an IPv4 one (mapped, NAT64) is judged as that IPv4 address. */
 function normalize(address: string): { address: string; family: 'ipv4' | 'ipv6' } {
   if (net.isIP(address) === 4) return { address, family: 'ipv4' };
@@ -76,33 +71,6 @@ function normalize(address: string): { address: string; family: 'ipv4' | 'ipv6' 
     return { address: [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.'), family: 'ipv4' };
   }
   return { address, family: 'ipv6' };
-}
-
-/** `[::1]` (as URLs write IPv6 hosts) → `::1`; names lower-cased. */
-function bareHost(host: string): string {
-  return host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-}
-
-/** Parses `TRELLIS_ALLOWED_OUTBOUND`-style entries; throws on one that is neither a CIDR nor a host. */
-export function parseAllowances(entries: string[]): { addresses: net.BlockList; hosts: Set<string> } {
-  const addresses = new net.BlockList();
-  const hosts = new Set<string>();
-  for (const raw of entries) {
-    const entry = bareHost(raw.trim());
-    if (!entry) continue;
-    const [address, bits] = entry.split('/');
-    if (net.isIP(address!)) {
-      const max = net.isIP(address!) === 6 ? 128 : 32;
-      const n = bits === undefined ? max : Number(bits);
-      if (!Number.isInteger(n) || n < 0 || n > max) throw new Error(`"${raw}" has a bad prefix length`);
-      addCidr(addresses, `${address}/${n}`);
-    } else if (/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(entry)) {
-      hosts.add(entry);
-    } else {
-      throw new Error(`"${raw}" is neither an address, a CIDR nor a host name`);
-    }
-  }
-  return { addresses, hosts };
 }
 
 /**

@@ -49,9 +49,10 @@ export const LAYERS: Layer[] = [
     groups: [
       { name: 'config', matches: (file) => file === 'src/config.ts' },
       { name: 'logger', matches: (file) => file === 'src/logger.ts' },
-      { name: 'util', matches: under('src/util/') },
     ],
   },
+  // Pure helpers with no state, shared by configuration and the layers above it.
+  { name: 'helpers', groups: [{ name: 'util', matches: under('src/util/') }] },
 ];
 
 /**

@@ -6,6 +6,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { supaglueWebhooks } from '../../src/api/mgmt-v2/webhook-events.ts';
 import { Vault } from '../../src/auth/vault.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
@@ -26,6 +27,7 @@ const deps = {
   queue,
   log,
   outbound: outboundPolicyFor(config),
+  webhookFormat: supaglueWebhooks,
 };
 const { ctx, auth } = await openConnector(deps, connectionId!);
 

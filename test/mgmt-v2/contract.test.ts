@@ -933,15 +933,15 @@ describe('Management API v2 contract (seed spec)', () => {
     const syncs = await api('GET', '/syncs', { query: { provider_name: 'salesforce' }, status: 200 });
     const idOf = (key: string) =>
       syncs.body.results.find((s: Body) => (s.type === 'entity' ? s.entity_id : s.object) === key).id;
-    // Runs are written by the sync engine, which lands in a later issue; until then they are inserted directly.
+    // Runs with set times and outcomes are inserted directly (the engine's statuses: running, succeeded, failed).
     const db = new pg.Client({ connectionString: t.databaseUrl });
     await db.connect();
     const runs: [string, string, string | null, number | null, string, string | null][] = [
-      [idOf('Contact'), 'SUCCESS', null, 120, '2024-02-01T00:00:00Z', '2024-02-01T00:05:00Z'],
-      [idOf('Contact'), 'FAILURE', 'token expired', null, '2024-03-01T00:00:00Z', '2024-03-01T00:01:00Z'],
-      [idOf('Account'), 'IN_PROGRESS', null, null, '2024-04-01T00:00:00Z', null],
-      [idOf(fx.entityId), 'SUCCESS', null, 7, '2023-12-01T00:00:00Z', '2023-12-01T00:02:00Z'],
-      [idOf('contact'), 'SUCCESS', null, 3, '2024-01-15T00:00:00Z', '2024-01-15T00:01:00Z'],
+      [idOf('Contact'), 'succeeded', null, 120, '2024-02-01T00:00:00Z', '2024-02-01T00:05:00Z'],
+      [idOf('Contact'), 'failed', 'token expired', null, '2024-03-01T00:00:00Z', '2024-03-01T00:01:00Z'],
+      [idOf('Account'), 'running', null, null, '2024-04-01T00:00:00Z', null],
+      [idOf(fx.entityId), 'succeeded', null, 7, '2023-12-01T00:00:00Z', '2023-12-01T00:02:00Z'],
+      [idOf('contact'), 'succeeded', null, 3, '2024-01-15T00:00:00Z', '2024-01-15T00:01:00Z'],
     ];
     try {
       for (const run of runs) {

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
-import { listDestinations } from '../../src/core/destinations.ts';
+import { destinationTarget, listDestinations } from '../../src/core/destinations.ts';
 import { createProject } from '../../src/core/projects.ts';
 import { builtInSchema, openDestination, type TableRef } from '../../src/destinations/index.ts';
 import { simControl, simOAuthProvider } from '../helpers/simulator.ts';
@@ -186,7 +186,7 @@ describe('destinations write only where they may', () => {
     const { rows } = await deps.db.query('select rolsuper from pg_roles where rolname = current_user');
     expect(rows[0].rolsuper).toBe(true);
     const managed = (await listDestinations(deps, aId)).find((d) => d.type === 'supaglue')!;
-    const { writer } = await openDestination(deps, managed);
+    const { writer } = await openDestination(deps, destinationTarget(deps, managed));
     const bSchema = builtInSchema(bId);
     const owner = { applicationId: aId, providerName: 'hubspot', customerId: 'acme' };
     const tablesBefore = await tablesIn([...SHARED_SCHEMAS, bSchema]);

@@ -3,7 +3,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { badRequest } from '../../core/errors.ts';
-import { EVENT_TYPES } from '../../core/events.ts';
+import { EVENT_TYPES } from './webhook-events.ts';
 
 /**
  * The Management API v2 contract: the published Supaglue OpenAPI document (bundled beside this

@@ -7,8 +7,9 @@ import type { Integration } from '../../core/integrations.ts';
 import type { MagicLink } from '../../core/magic-links.ts';
 import type { Page } from '../../core/pagination.ts';
 import type { ProviderApp } from '../../core/provider-apps.ts';
-import type { Sync, SyncRun } from '../../core/syncs.ts';
+import type { Sync, SyncRun, SyncRunStatus } from '../../core/syncs.ts';
 import type { WebhookEndpoint } from '../../core/webhooks.ts';
+import { connectionSyncConfigOf, syncConfigDataOf } from './sync-config-translation.ts';
 
 /** Domain objects in the Supaglue dialect's shapes. The project is the Supaglue "application". */
 
@@ -70,7 +71,7 @@ export const syncConfig = (i: Integration) => ({
   application_id: i.projectId,
   destination_name: i.destinationName,
   provider_name: i.providerName,
-  config: i.config,
+  config: syncConfigDataOf(i.read),
 });
 
 export const connection = (c: Connection) => ({
@@ -84,7 +85,7 @@ export const connection = (c: Connection) => ({
   status: c.status,
   schema_mappings_config: c.fieldMappings,
   entity_mappings: c.entityMappings,
-  ...(c.syncOverrides ? { connection_sync_config: c.syncOverrides } : {}),
+  ...(c.readOverrides ? { connection_sync_config: connectionSyncConfigOf(c.readOverrides) } : {}),
 });
 
 export const magicLink = (m: MagicLink, url: string) => ({
@@ -99,10 +100,10 @@ export const magicLink = (m: MagicLink, url: string) => ({
   status: m.status,
 });
 
-const syncTarget = (s: { objectType: string; object: string }) =>
-  s.objectType === 'entity'
+const syncTarget = (s: { kind: string; object: string }) =>
+  s.kind === 'entity'
     ? { type: 'entity' as const, entity_id: s.object }
-    : { type: 'object' as const, object_type: s.objectType, object: s.object };
+    : { type: 'object' as const, object_type: s.kind, object: s.object };
 
 export const sync = (s: Sync) => ({
   id: s.id,
@@ -115,23 +116,29 @@ export const sync = (s: Sync) => ({
 export const syncWithProviderAndCustomer = (s: Sync) => ({
   ...sync(s),
   provider_name: s.providerName,
-  customer_id: s.customerExternalId,
+  customer_id: s.customerRef,
 });
+
+export const RUN_STATUS: Record<SyncRunStatus, 'IN_PROGRESS' | 'SUCCESS' | 'FAILURE'> = {
+  running: 'IN_PROGRESS',
+  succeeded: 'SUCCESS',
+  failed: 'FAILURE',
+};
 
 export const syncRun = (r: SyncRun, projectId: string) => ({
   id: r.id,
   sync_id: r.syncId,
-  ...(r.objectType === 'entity' ? { entity_id: r.object } : { object_type: r.objectType, object: r.object }),
+  ...(r.kind === 'entity' ? { entity_id: r.object } : { object_type: r.kind, object: r.object }),
   error_message: r.errorMessage,
   start_timestamp: new Date(r.startedAt).toISOString(),
   end_timestamp: r.endedAt ? new Date(r.endedAt).toISOString() : null,
   application_id: projectId,
-  customer_id: r.customerExternalId,
+  customer_id: r.customerRef,
   provider_name: r.providerName,
   category: r.category,
   connection_id: r.connectionId,
-  status: r.status,
-  num_records_synced: r.numRecordsSynced,
+  status: RUN_STATUS[r.status],
+  num_records_synced: r.recordsSynced,
 });
 
 export const page = <T, U>(p: Page<T>, map: (item: T) => U) => ({

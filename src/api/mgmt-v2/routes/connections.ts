@@ -5,14 +5,18 @@ import {
   findConnection,
   getProviderUserId,
   getRateLimitInfo,
-  getSyncOverrides,
+  getReadOverrides,
   listConnections,
   type ManualConnectionInput,
-  setSyncOverrides,
+  setReadOverrides,
 } from '../../../core/connections.ts';
-import type { SyncOverrides } from '../../../core/syncs.ts';
 import { connectionHeaders, type RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
+import {
+  type ConnectionSyncConfig,
+  connectionSyncConfigOf,
+  readOverridesOf,
+} from '../sync-config-translation.ts';
 
 type CustomerParams = { customer_id: string };
 type ConnectionParams = { customer_id: string; provider_name: string };
@@ -78,15 +82,22 @@ export async function connectionRoutes(app: FastifyInstance, { deps }: RouteOpti
 
   app.get('/connection_sync_configs', { config: { operationId: 'getConnectionSyncConfig' } }, async (req) => {
     const { customerId, providerName } = connectionHeaders(req);
-    return getSyncOverrides(deps, req.projectId, customerId, providerName);
+    return connectionSyncConfigOf(await getReadOverrides(deps, req.projectId, customerId, providerName));
   });
 
-  app.put<{ Body: SyncOverrides }>(
+  app.put<{ Body: ConnectionSyncConfig }>(
     '/connection_sync_configs',
     { config: { operationId: 'upsertConnectionSyncConfig' } },
     async (req) => {
       const { customerId, providerName } = connectionHeaders(req);
-      return setSyncOverrides(deps, req.projectId, customerId, providerName, req.body);
+      const saved = await setReadOverrides(
+        deps,
+        req.projectId,
+        customerId,
+        providerName,
+        readOverridesOf(req.body),
+      );
+      return saved && connectionSyncConfigOf(saved);
     },
   );
 
@@ -95,7 +106,7 @@ export async function connectionRoutes(app: FastifyInstance, { deps }: RouteOpti
     { config: { operationId: 'deleteConnectionSyncConfig' } },
     async (req, reply) => {
       const { customerId, providerName } = connectionHeaders(req);
-      await setSyncOverrides(deps, req.projectId, customerId, providerName, null);
+      await setReadOverrides(deps, req.projectId, customerId, providerName, null);
       return reply.code(204).send();
     },
   );

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { IntegrationConfig } from '../../../core/integration-config.ts';
 import {
   createIntegration,
   deleteIntegration,
@@ -9,6 +8,7 @@ import {
 } from '../../../core/integrations.ts';
 import type { RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
+import { readSpecOf, type SyncConfigData } from '../sync-config-translation.ts';
 
 type Params = { sync_config_id: string };
 type Force = { force_delete_syncs?: string };
@@ -18,14 +18,14 @@ export async function syncConfigRoutes(app: FastifyInstance, { deps }: RouteOpti
     (await listIntegrations(deps, req.projectId)).map(to.syncConfig),
   );
 
-  app.post<{ Body: { destination_name: string; provider_name: string; config: IntegrationConfig } }>(
+  app.post<{ Body: { destination_name: string; provider_name: string; config: SyncConfigData } }>(
     '/sync_configs',
     { config: { operationId: 'createSyncConfig' } },
     async (req, reply) => {
       const i = await createIntegration(deps, req.projectId, {
         destinationName: req.body.destination_name,
         providerName: req.body.provider_name,
-        config: req.body.config,
+        read: readSpecOf(req.body.config),
       });
       return reply.code(201).send(to.syncConfig(i));
     },
@@ -37,7 +37,7 @@ export async function syncConfigRoutes(app: FastifyInstance, { deps }: RouteOpti
     async (req) => to.syncConfig(await getIntegration(deps, req.projectId, req.params.sync_config_id)),
   );
 
-  app.put<{ Params: Params; Querystring: Force; Body: { config: IntegrationConfig } }>(
+  app.put<{ Params: Params; Querystring: Force; Body: { config: SyncConfigData } }>(
     '/sync_configs/:sync_config_id',
     { config: { operationId: 'updateSyncConfig' } },
     async (req) =>
@@ -46,7 +46,7 @@ export async function syncConfigRoutes(app: FastifyInstance, { deps }: RouteOpti
           deps,
           req.projectId,
           req.params.sync_config_id,
-          req.body.config,
+          readSpecOf(req.body.config),
           req.query.force_delete_syncs === 'true',
         ),
       ),
