@@ -492,13 +492,15 @@ async function saveAuthorizedConnection(
     }
     if (connection.inserted) {
       await reconcileConnectionSyncs(client, connection.id);
-      await emitEvent(deps, client, c.projectId, 'connection.created', {
-        connection_id: connection.id,
-        customer_id: connection.externalId,
-        provider_id: c.providerAppId,
-        category: CATALOG[c.providerName].category,
-        provider_name: c.providerName,
-        result: 'SUCCESS',
+      await emitEvent(deps, client, c.projectId, {
+        type: 'connection.created',
+        connection: {
+          connectionId: connection.id,
+          customerRef: connection.externalId,
+          providerAppId: c.providerAppId,
+          providerName: c.providerName,
+          category: CATALOG[c.providerName].category,
+        },
       });
     } else {
       await client.query(

@@ -7,11 +7,13 @@ import { CATALOG } from '../connectors/index.ts';
 import { transaction } from '../db/pool.ts';
 import { findCustomer } from './customers.ts';
 import type { CoreDeps } from './deps.ts';
+import type { ConnectionRef } from './domain-events.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
 import { callProvider, openConnector } from './provider-access.ts';
 import { providerAppForConnection } from './provider-apps.ts';
-import { checkSyncOverrides, reconcileConnectionSyncs, type SyncOverrides } from './syncs.ts';
+import type { ReadOverrides } from './read-plan.ts';
+import { checkReadOverrides, reconcileConnectionSyncs } from './syncs.ts';
 
 export type ConnectionStatus = 'created' | 'working' | 'bad_credentials';
 
@@ -28,7 +30,8 @@ export interface Connection {
   instanceUrl: string;
   fieldMappings: FieldMappingsConfig;
   entityMappings: ConnectionEntityMapping[];
-  syncOverrides: SyncOverrides | null;
+  /** The connection's own choices within its integration, if any. */
+  readOverrides: ReadOverrides | null;
 }
 
 export interface FieldMappingsConfig {
@@ -57,8 +60,17 @@ export type ManualConnectionInput =
 const select = `select c.id, c.project_id as "projectId", c.customer_id as "customerId",
     cu.external_id as "customerExternalId", c.provider_app_id as "providerAppId", c.provider_name as "providerName",
     c.category, c.status, c.auth_type as "authType", c.instance_url as "instanceUrl",
-    c.field_mappings as "fieldMappings", c.entity_mappings as "entityMappings", c.sync_overrides as "syncOverrides"
+    c.field_mappings as "fieldMappings", c.entity_mappings as "entityMappings", c.read_overrides as "readOverrides"
   from connections c join customers cu on cu.id = c.customer_id`;
+
+/** How events name a connection. */
+export const connectionRef = (c: Connection): ConnectionRef => ({
+  connectionId: c.id,
+  customerRef: c.customerExternalId,
+  providerAppId: c.providerAppId,
+  providerName: c.providerName,
+  category: c.category,
+});
 
 export async function listConnections(deps: CoreDeps, projectId: string, customerExternalId: string) {
   const customer = await findCustomer(deps, projectId, customerExternalId);
@@ -181,15 +193,12 @@ export async function createConnection(
     );
     if (!rows[0]) throw conflict(`customer "${customerExternalId}" already has a ${providerName} connection`);
     await reconcileConnectionSyncs(client, rows[0].id);
-    await emitEvent(deps, client, projectId, 'connection.created', {
-      connection_id: rows[0].id,
-      customer_id: customerExternalId,
-      provider_id: app.id,
-      category: CATALOG[providerName].category,
-      provider_name: providerName,
-      result: 'SUCCESS',
+    const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
+    await emitEvent(deps, client, projectId, {
+      type: 'connection.created',
+      connection: connectionRef(connection),
     });
-    return findConnection(deps, projectId, customerExternalId, providerName, client);
+    return connection;
   });
 }
 
@@ -202,41 +211,37 @@ export async function deleteConnection(
   await transaction(deps.db, async (client) => {
     const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
     await client.query('delete from connections where id = $1', [connection.id]);
-    await emitEvent(deps, client, projectId, 'connection.deleted', {
-      connection_id: connection.id,
-      customer_id: customerExternalId,
-      provider_id: connection.providerAppId,
-      category: connection.category,
-      provider_name: connection.providerName,
-      result: 'SUCCESS',
+    await emitEvent(deps, client, projectId, {
+      type: 'connection.deleted',
+      connection: connectionRef(connection),
     });
   });
 }
 
-export async function getSyncOverrides(
+export async function getReadOverrides(
   deps: CoreDeps,
   projectId: string,
   customerExternalId: string,
   providerName: string,
-): Promise<SyncOverrides> {
+): Promise<ReadOverrides> {
   const connection = await findConnection(deps, projectId, customerExternalId, providerName);
-  if (!connection.syncOverrides) throw notFound('connection sync config');
-  return connection.syncOverrides;
+  if (!connection.readOverrides) throw notFound('connection sync config');
+  return connection.readOverrides;
 }
 
 /** Sets (or with `null` removes) a connection's overrides and adjusts its syncs to match. */
-export async function setSyncOverrides(
+export async function setReadOverrides(
   deps: CoreDeps,
   projectId: string,
   customerExternalId: string,
   providerName: string,
-  overrides: SyncOverrides | null,
-): Promise<SyncOverrides | null> {
+  overrides: ReadOverrides | null,
+): Promise<ReadOverrides | null> {
   return transaction(deps.db, async (client) => {
     const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
-    if (overrides === null && !connection.syncOverrides) throw notFound('connection sync config');
-    if (overrides) await checkSyncOverrides(client, connection.id, overrides);
-    await client.query('update connections set sync_overrides = $2, updated_at = now() where id = $1', [
+    if (overrides === null && !connection.readOverrides) throw notFound('connection sync config');
+    if (overrides) await checkReadOverrides(client, connection.id, overrides);
+    await client.query('update connections set read_overrides = $2, updated_at = now() where id = $1', [
       connection.id,
       overrides,
     ]);

@@ -8,6 +8,7 @@ import { transaction } from '../db/pool.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, DomainError, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
+import type { ObjectKind } from './read-plan.ts';
 
 /**
  * Talking to a provider on behalf of one connection: its connector, credentials (refreshed as
@@ -222,20 +223,21 @@ export async function markBadCredentials(
     );
     const connection = rows[0];
     if (!connection) return;
-    const { rows: paused } = await client.query<{ objectType: string; object: string }>(
+    const { rows: paused } = await client.query<{ kind: ObjectKind | 'entity'; object: string }>(
       `update syncs set paused = true, pause_reason = 'credentials', next_run_at = null, updated_at = now()
-        where connection_id = $1 and not paused returning object_type as "objectType", object`,
+        where connection_id = $1 and not paused returning object_type as kind, object`,
       [connectionId],
     );
     for (const s of paused) {
-      await emitEvent(deps, client, connection.projectId, 'sync.paused', {
-        connection_id: connectionId,
-        customer_id: connection.customerId,
-        provider_name: connection.providerName,
-        ...(s.objectType === 'entity'
-          ? { type: 'entity', entity_id: s.object }
-          : { type: 'object', object_type: s.objectType, object: s.object }),
-        pause_reason: reason,
+      await emitEvent(deps, client, connection.projectId, {
+        type: 'sync.paused',
+        sync: {
+          connectionId,
+          customerRef: connection.customerId,
+          providerName: connection.providerName,
+          ...s,
+        },
+        reason,
       });
     }
   });
