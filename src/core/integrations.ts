@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { readableObject } from '../connectors/index.ts';
 import { transaction } from '../db/pool.ts';
 import type { CoreDeps } from './deps.ts';
 import { findDestinationByName } from './destinations.ts';
@@ -54,6 +55,21 @@ function checkReadSpec(spec: ReadSpec): void {
   }
 }
 
+/**
+ * Refuses provider objects the provider's connector cannot read: a sync of one could only fail at
+ * run time. (Common objects and entities are Trellis's own models, mapped from provider objects.)
+ */
+function checkReadable(providerName: string, spec: ReadSpec): void {
+  for (const { target } of spec.objects) {
+    if (
+      (target.kind === 'standard' || target.kind === 'custom') &&
+      !readableObject(providerName, target.object)
+    ) {
+      throw badRequest(`${target.kind} object "${target.object}" cannot be read from ${providerName}`);
+    }
+  }
+}
+
 export async function listIntegrations(deps: CoreDeps, projectId: string): Promise<Integration[]> {
   const { rows } = await deps.db.query<Integration>(
     `${select} where i.project_id = $1 order by i.created_at, i.id`,
@@ -90,6 +106,7 @@ export async function createIntegration(
   const destination = await findDestinationByName(deps, projectId, input.destinationName);
   const provider = await findProviderAppByName(deps.db, projectId, input.providerName);
   if (!provider) throw notFound(`provider "${input.providerName}"`);
+  checkReadable(input.providerName, input.read);
   return transaction(deps.db, async (client) => {
     const { rows } = await client.query<{ id: string }>(
       `insert into integrations (project_id, name, provider_app_id, destination_id, read_spec)
@@ -126,6 +143,7 @@ export async function updateIntegration(
       id,
     ]);
     const current = await getIntegration(deps, projectId, id, client);
+    checkReadable(current.providerName, read);
     const removed = await syncsRemovedBy(client, current.id, read);
     if (removed > 0 && !forceDeleteSyncs) {
       throw badRequest(

@@ -573,6 +573,26 @@ describe('Management API v2 contract (seed spec)', () => {
     await api('GET', '/sync_configs/not-an-id', { status: 404 });
   });
 
+  it('sync configs: an object the provider cannot read is refused when saved, not when it runs', async () => {
+    const unreadable = {
+      ...syncConfig,
+      standard_objects: [{ object: 'Contact' }, { object: 'NoSuchThing' }],
+    };
+    const body = { destination_name: fx.destinationName, provider_name: 'salesforce', config: unreadable };
+    const created = await api('POST', '/sync_configs', { body, status: 400 });
+    expect(created.body.errors[0].detail).toBe(
+      'standard object "NoSuchThing" cannot be read from salesforce',
+    );
+    const updated = await api('PUT', `/sync_configs/${syncConfigId}`, {
+      body: { config: { ...syncConfig, custom_objects: [{ object: 'Contact' }, { object: 'Invoice' }] } },
+      status: 400,
+    });
+    expect(updated.body.errors[0].detail).toBe('custom object "Invoice" cannot be read from salesforce');
+    // Nothing was saved: the config reads back as it was.
+    const stored = await api('GET', `/sync_configs/${syncConfigId}`, { status: 200 });
+    expect(stored.body.config).not.toHaveProperty('custom_objects');
+  });
+
   it('connections: create, get, list, delete; provider user id and rate limits from the provider', async () => {
     secrets.push('contract-sf-refresh', 'contract-gong-secret');
     const sf = await api('POST', `/customers/${fx.customerId}/connections`, {
