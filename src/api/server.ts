@@ -1,18 +1,17 @@
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
-  type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify';
 import type { CoreDeps } from '../core/deps.ts';
-import { DomainError } from '../core/errors.ts';
 import { redactUrl } from '../logger.ts';
 import { messagePage, pagePolicy } from './connect/pages.ts';
 import { connectPages } from './connect/plugin.ts';
 import { docsRoutes } from './docs/routes.ts';
-import { sendError, toDomainError } from './mgmt-v2/errors.ts';
-import { mgmtV2 } from './mgmt-v2/plugin.ts';
+import { mgmtV2Surface } from './mgmt-v2/plugin.ts';
+import { httpStatus, toDomainError } from './surface/errors.ts';
+import { type ApiSurface, apiSurface, frameworkErrorsFor } from './surface/plugin.ts';
 
 /**
  * A socket with no traffic either way for this long is closed. It has to outlast the longest
@@ -37,8 +36,16 @@ class RedactingLogController extends LogController {
   }
 }
 
+/** The JSON API surfaces this server mounts, each from its folder in src/api; /docs lists them in this order. */
+export function apiSurfaces(deps: CoreDeps): ApiSurface[] {
+  return [mgmtV2Surface(deps)];
+}
+
 /** The HTTP server: each API surface is an encapsulated plugin under its own mount. */
-export async function buildServer(deps: CoreDeps): Promise<FastifyInstance> {
+export async function buildServer(
+  deps: CoreDeps,
+  surfaces: readonly ApiSurface[] = apiSurfaces(deps),
+): Promise<FastifyInstance> {
   const requestTimeoutMs = deps.config.requestTimeoutSeconds * 1000;
   const app = Fastify({
     // Per-request lines only at debug level; errors are always logged.
@@ -68,15 +75,14 @@ export async function buildServer(deps: CoreDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 16 * 1024 },
     // URLs the router cannot take apart (bad percent-encoding) still get their surface's shape:
     // the API's JSON errors, or a page for a person's browser.
-    frameworkErrors: (err, req, reply) => {
-      const error = toDomainError(err) ?? new DomainError('internal', err.message);
-      if (req.url.startsWith('/mgmt/')) return sendError(reply, error);
-      return (reply as FastifyReply)
-        .code(error.status)
+    frameworkErrors: frameworkErrorsFor(surfaces, (err, _req, reply) => {
+      const error = toDomainError(err);
+      return reply
+        .code(error ? httpStatus(error) : 500)
         .type('text/html; charset=utf-8')
         .header('content-security-policy', pagePolicy([]))
         .send(messagePage('Could not open this page', 'This address is not valid.'));
-    },
+    }),
   });
   app.addHook('onSend', async (_req, reply) => {
     reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
@@ -88,8 +94,8 @@ export async function buildServer(deps: CoreDeps): Promise<FastifyInstance> {
       reply.header('strict-transport-security', 'max-age=31536000');
   });
   app.get('/health', async () => ({ status: 'ok' }));
-  await app.register(docsRoutes, { publicUrl: () => deps.config.publicUrl });
-  await app.register(mgmtV2, { prefix: '/mgmt/v2', deps });
+  await app.register(docsRoutes, { surfaces, publicUrl: () => deps.config.publicUrl });
+  for (const surface of surfaces) await app.register(apiSurface, surface);
   await app.register(connectPages, { deps });
   return app;
 }

@@ -197,9 +197,7 @@ export async function callProvider<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (err instanceof ConnectorError) {
-      throw new DomainError('remote_provider', err.message, {
-        code: `REMOTE_PROVIDER_${err.kind.toUpperCase()}`,
-      });
+      throw new DomainError('remote_provider', err.message, { reason: err.kind });
     }
     throw err;
   }

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { servedDocument } from '../mgmt-v2/openapi.ts';
+import type { OpenApiDocument } from '../surface/contract.ts';
+import type { ApiSurface } from '../surface/plugin.ts';
 
 const swaggerDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 const ASSETS: Record<string, string> = {
@@ -12,32 +13,39 @@ const ASSETS: Record<string, string> = {
   'swagger-ui-standalone-preset.js': 'application/javascript; charset=utf-8',
 };
 
-const SPEC_URL = '/mgmt/v2/openapi.json';
-const INIT_SCRIPT = `
+/** What the reference shows of a surface. */
+export type DocumentedSurface = Pick<ApiSurface, 'prefix' | 'title' | 'document'>;
+
+const documentUrl = (surface: DocumentedSurface) => `${surface.prefix}/openapi.json`;
+
+/** The page's script: Swagger UI with every surface's document in its selector, the first one open. */
+const initScript = (surfaces: readonly DocumentedSurface[]) => `
     window.ui = SwaggerUIBundle({
-      url: ${JSON.stringify(SPEC_URL)},
+      urls: ${JSON.stringify(surfaces.map((s) => ({ url: documentUrl(s), name: s.title })))},
       dom_id: '#docs',
       presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
       layout: 'StandaloneLayout',
       persistAuthorization: true,
     });
   `;
+
 /**
  * Scripts only from here, the inline one by hash. Swagger UI sets inline styles and draws its
  * icons from data: URLs, and "try it out" calls this server.
  */
-const DOCS_POLICY = [
-  "default-src 'none'",
-  `script-src 'self' 'sha256-${createHash('sha256').update(INIT_SCRIPT).digest('base64')}'`,
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-].join('; ');
+const docsPolicy = (script: string) =>
+  [
+    "default-src 'none'",
+    `script-src 'self' 'sha256-${createHash('sha256').update(script).digest('base64')}'`,
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+  ].join('; ');
 
-const PAGE = `<!doctype html>
+const page = (script: string) => `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -48,20 +56,27 @@ const PAGE = `<!doctype html>
   <div id="docs"></div>
   <script src="/docs/assets/swagger-ui-bundle.js"></script>
   <script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
-  <script>${INIT_SCRIPT}</script>
+  <script>${script}</script>
 </body>
 </html>`;
 
-/** API documents (JSON) and a browsable reference page at /docs. */
-export async function docsRoutes(app: FastifyInstance, opts: { publicUrl: () => string }) {
-  // Built on first request: with PORT=0 the public URL is known only once the server listens.
-  let mgmtDocument: ReturnType<typeof servedDocument> | undefined;
-  app.get(SPEC_URL, async () => {
-    mgmtDocument ??= servedDocument(opts.publicUrl());
-    return mgmtDocument;
-  });
+/** Every surface's API document (JSON) and a browsable reference page listing them at /docs. */
+export async function docsRoutes(
+  app: FastifyInstance,
+  opts: { surfaces: readonly DocumentedSurface[]; publicUrl: () => string },
+) {
+  for (const surface of opts.surfaces) {
+    // Built on first request: with PORT=0 the public URL is known only once the server listens.
+    let document: OpenApiDocument | undefined;
+    app.get(documentUrl(surface), async () => {
+      document ??= surface.document(opts.publicUrl());
+      return document;
+    });
+  }
+  const script = initScript(opts.surfaces);
+  const [html, policy] = [page(script), docsPolicy(script)];
   app.get('/docs', async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').header('content-security-policy', DOCS_POLICY).send(PAGE),
+    reply.type('text/html; charset=utf-8').header('content-security-policy', policy).send(html),
   );
   app.get<{ Params: { file: string } }>('/docs/assets/:file', async (req, reply) => {
     // Own keys only: `constructor` or `toString` would otherwise name a file to open.

@@ -1,9 +1,10 @@
-import type { FastifyInstance } from 'fastify';
-import { badRequest, DomainError } from '../../core/errors.ts';
+import type { FastifyRequest } from 'fastify';
+import type { CoreDeps } from '../../core/deps.ts';
+import { DomainError } from '../../core/errors.ts';
 import { authenticateApiKey } from '../../core/projects.ts';
-import { sendError, toDomainError } from './errors.ts';
-import { jsonTextProblem, REQUEST_LIMITS, validateRequest } from './openapi.ts';
-import type { RouteOptions } from './route-context.ts';
+import type { ApiSurface } from '../surface/plugin.ts';
+import { renderSupaglueError } from './errors.ts';
+import { MGMT_V2_CONTRACT, MGMT_V2_PREFIX, MGMT_V2_TITLE, servedDocument } from './openapi.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { customerRoutes } from './routes/customers.ts';
 import { dataModelRoutes } from './routes/data-models.ts';
@@ -15,84 +16,44 @@ import { syncConfigRoutes } from './routes/sync-configs.ts';
 import { syncRoutes } from './routes/syncs.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    projectId: string;
+/** The project of the request's `x-api-key`. */
+async function projectOfApiKey(deps: CoreDeps, req: FastifyRequest): Promise<string> {
+  const key = req.headers['x-api-key'];
+  const projectId =
+    typeof key === 'string' && key !== '' ? await authenticateApiKey(deps.db, key) : undefined;
+  if (!projectId) {
+    throw new DomainError(
+      'unauthorized',
+      key ? 'the x-api-key header is not a valid API key' : 'the x-api-key header is required',
+    );
   }
-  interface FastifyContextConfig {
-    /** The spec operation a route implements; its request is validated against it. */
-    operationId?: string;
-  }
+  return projectId;
 }
 
-/** Management API v2 (Supaglue dialect): authentication, validation against the spec, error shape. */
-export async function mgmtV2(app: FastifyInstance, opts: RouteOptions) {
-  const { deps } = opts;
-  app.decorateRequest('projectId', '');
-
-  // JSON bodies within the size and nesting limits and without lone surrogates, checked on the text.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(
-    'application/json',
-    { parseAs: 'string', bodyLimit: REQUEST_LIMITS.maxBodyBytes },
-    (req, body, done) => {
-      const problem = jsonTextProblem(body as string);
-      if (problem) return done(badRequest(problem, 'VALIDATION_ERROR'), undefined);
-      parseJson(req, body as string, done);
+/** Management API v2 (Supaglue dialect): its spec, its error shape, its API keys and its routes. */
+export function mgmtV2Surface(deps: CoreDeps): ApiSurface {
+  return {
+    prefix: MGMT_V2_PREFIX,
+    title: MGMT_V2_TITLE,
+    contract: MGMT_V2_CONTRACT,
+    document: servedDocument,
+    renderError: renderSupaglueError,
+    authenticate: (req) => projectOfApiKey(deps, req),
+    routes: async (app) => {
+      for (const routes of [
+        customerRoutes,
+        destinationRoutes,
+        providerRoutes,
+        dataModelRoutes,
+        syncConfigRoutes,
+        connectionRoutes,
+        mappingRoutes,
+        magicLinkRoutes,
+        syncRoutes,
+        webhookRoutes,
+      ]) {
+        await app.register(routes, { deps });
+      }
     },
-  );
-
-  app.addHook('onRequest', async (req, reply) => {
-    const key = req.headers['x-api-key'];
-    const projectId =
-      typeof key === 'string' && key !== '' ? await authenticateApiKey(deps.db, key) : undefined;
-    if (!projectId) {
-      return sendError(
-        reply,
-        new DomainError(
-          'unauthorized',
-          key ? 'the x-api-key header is not a valid API key' : 'the x-api-key header is required',
-        ),
-      );
-    }
-    req.projectId = projectId;
-  });
-
-  app.addHook('preHandler', async (req) => {
-    const operationId = req.routeOptions.config.operationId;
-    if (operationId) {
-      validateRequest(operationId, {
-        body: req.body,
-        headers: req.headers,
-        query: req.query as Record<string, unknown>,
-      });
-    }
-  });
-
-  app.setErrorHandler((err, req, reply) => {
-    const domain = toDomainError(err);
-    if (domain) return sendError(reply, domain);
-    req.log.error({ err }, 'unhandled error');
-    return sendError(reply, new DomainError('internal', 'an unexpected error occurred; it has been logged'));
-  });
-
-  app.setNotFoundHandler((req, reply) =>
-    sendError(reply, new DomainError('not_found', `no operation ${req.method} ${req.url.split('?')[0]}`)),
-  );
-
-  for (const routes of [
-    customerRoutes,
-    destinationRoutes,
-    providerRoutes,
-    dataModelRoutes,
-    syncConfigRoutes,
-    connectionRoutes,
-    mappingRoutes,
-    magicLinkRoutes,
-    syncRoutes,
-    webhookRoutes,
-  ]) {
-    await app.register(routes, { deps });
-  }
+  };
 }

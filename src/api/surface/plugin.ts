@@ -1,0 +1,132 @@
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify';
+import type { Contract, OpenApiDocument } from './contract.ts';
+import { type RenderError, RequestRefused, renderFailure } from './errors.ts';
+import { jsonTextProblem } from './json-text.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The project whose credentials the request carries, set by its surface's `authenticate`. */
+    projectId: string;
+  }
+  interface FastifyContextConfig {
+    /** The contract operation a route implements; its request is validated against it. */
+    operationId?: string;
+  }
+}
+
+/**
+ * A JSON API surface: one dialect under its own mount, over the shared core. Adding one is a
+ * folder in src/api: its OpenAPI document compiled with `compileContract`, a `RenderError` for its
+ * error shape, its routes (each naming its operation), and an entry in `apiSurfaces` (server.ts).
+ */
+export interface ApiSurface {
+  /** Where it is mounted, e.g. `/mgmt/v2`. */
+  prefix: string;
+  /** Its name in the API reference's list of documents. */
+  title: string;
+  contract: Contract;
+  /** The OpenAPI document served at `${prefix}/openapi.json`, for the server's public URL. */
+  document(publicUrl: string): OpenApiDocument;
+  /** Renders every error under the prefix, from a handler's or the framework's. */
+  renderError: RenderError;
+  /** The project the request's credentials belong to; throws a DomainError (`unauthorized`) otherwise. */
+  authenticate(req: FastifyRequest): Promise<string>;
+  /** The surface's routes; each names its contract operation in `config.operationId`. */
+  routes: FastifyPluginAsync;
+}
+
+/**
+ * Mounts a surface as an encapsulated plugin (register it with the surface as options, so that
+ * Fastify applies its prefix): JSON bodies within the contract's limits, authentication,
+ * validation of every request against its operation, and every error in the surface's shape.
+ */
+export async function apiSurface(app: FastifyInstance, surface: ApiSurface): Promise<void> {
+  const { contract, renderError } = surface;
+  app.decorateRequest('projectId', '');
+
+  // A route that names no operation would go unvalidated: refuse it when the server is built.
+  app.addHook('onRoute', (route) => {
+    const operationId = route.config?.operationId;
+    if (!operationId || !contract.operation(operationId))
+      throw new Error(`${route.method} ${route.url} names no operation of the ${surface.title} contract`);
+  });
+
+  // JSON bodies within the size and nesting limits and without lone surrogates, checked on the text.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: contract.limits.maxBodyBytes },
+    (req, body, done) => {
+      const problem = jsonTextProblem(body as string, contract.limits.maxDepth);
+      if (problem)
+        return done(
+          new RequestRefused('invalid_input', `body ${problem}`, {
+            issues: [{ in: 'body', name: '', detail: problem }],
+          }),
+          undefined,
+        );
+      parseJson(req, body as string, done);
+    },
+  );
+
+  app.addHook('onRequest', async (req) => {
+    req.projectId = await surface.authenticate(req);
+  });
+
+  app.addHook('preHandler', async (req) => {
+    const operationId = req.routeOptions.config.operationId;
+    if (operationId) {
+      contract.validateRequest(operationId, {
+        body: req.body,
+        headers: req.headers,
+        query: req.query as Record<string, unknown>,
+      });
+    }
+  });
+
+  app.setErrorHandler((err, req, reply) => renderFailure(renderError, err, req, reply));
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    const detail = `no operation ${req.method} ${path}`;
+    const allowedMethods = contract.methodsAt(path.slice(app.prefix.length));
+    const refusal =
+      allowedMethods.length > 0 && !allowedMethods.includes(req.method)
+        ? new RequestRefused('method_not_allowed', detail, { allowedMethods })
+        : new RequestRefused('unknown_operation', detail);
+    return renderError(refusal, reply, req);
+  });
+
+  await app.register(surface.routes);
+}
+
+/** The surface whose prefix a URL is under, if any. */
+export function surfaceAt<S extends Pick<ApiSurface, 'prefix'>>(
+  surfaces: readonly S[],
+  url: string,
+): S | undefined {
+  return surfaces.find(
+    (s) => url === s.prefix || url.startsWith(`${s.prefix}/`) || url.startsWith(`${s.prefix}?`),
+  );
+}
+
+/**
+ * The server's `frameworkErrors`: a URL the router cannot take apart reaches no plugin, so it is
+ * answered here, in the shape of the surface whose prefix it is under, else by `otherwise`.
+ */
+export function frameworkErrorsFor(
+  surfaces: readonly ApiSurface[],
+  otherwise: (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => FastifyReply,
+) {
+  return (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    const surface = surfaceAt(surfaces, req.url);
+    return surface ? renderFailure(surface.renderError, err, req, reply) : otherwise(err, req, reply);
+  };
+}
