@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { LinkView } from '../../core/connect.ts';
+import type { LinkView } from '../../core/managed-auth/links.ts';
 
 /** The hosted connect pages: plain HTML that works without the project's frontend or any script. */
 export const escapeHtml = (s: string) =>

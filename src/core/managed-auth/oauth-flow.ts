@@ -1,31 +1,22 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type pg from 'pg';
-import { type Credentials, tokenExpiry } from '../auth/connection-auth.ts';
-import { requestTokens, TokenRequestError } from '../auth/oauth.ts';
-import { isSameBrowser, newBrowserBinding, signState, verifyState } from '../auth/oauth-state.ts';
-import { SEALED_COLUMNS } from '../auth/vault.ts';
-import { discoverInstanceUrl } from '../connectors/account-host.ts';
-import {
-  type AuthType,
-  type CatalogEntry,
-  type ProviderName,
-  providerUrl,
-  tokenUrlOf,
-} from '../connectors/catalog.ts';
-import { CATALOG, providerModule } from '../connectors/index.ts';
-import { transaction } from '../db/pool.ts';
-import type { CoreDeps } from './deps.ts';
-import { unprocessable } from './errors.ts';
-import { emitEvent } from './events.ts';
-import { isUuid } from './ids.ts';
-import { verifyCredentials } from './provider-access.ts';
-import { reconcileConnectionSyncs } from './syncs.ts';
+import { type Credentials, tokenExpiry } from '../../auth/connection-auth.ts';
+import { requestTokens, TokenRequestError } from '../../auth/oauth.ts';
+import { isSameBrowser, newBrowserBinding, signState, verifyState } from '../../auth/oauth-state.ts';
+import { SEALED_COLUMNS } from '../../auth/vault.ts';
+import { discoverInstanceUrl } from '../../connectors/account-host.ts';
+import { type ProviderName, providerUrl, tokenUrlOf } from '../../connectors/catalog.ts';
+import { CATALOG, providerModule } from '../../connectors/index.ts';
+import type { CoreDeps } from '../deps.ts';
+import { isUuid } from '../ids.ts';
+import { type ConnectErrorCode, ConnectFailure, describeLink, usableLink, withOutcome } from './links.ts';
+import { saveAuthorizedConnection } from './save-connection.ts';
 
 /**
- * Managed auth: what a magic link's hosted page shows and does, the OAuth authorization-code flow
- * (signed, expiring, single-use state bound to the starting browser, with PKCE), and saving the
- * resulting credentials as a new or re-authorized connection.
+ * The OAuth authorization-code flow started from a magic link: signed, expiring, single-use state
+ * bound to the browser that started it, with PKCE where the provider takes it.
  */
+
+/** How long a person has to complete an authorization they started. */
 const STATE_TTL_MS = 15 * 60_000;
 /**
  * An expired state is kept a while before it is purged, so that a late callback still sends the
@@ -34,101 +25,6 @@ const STATE_TTL_MS = 15 * 60_000;
 const EXPIRED_STATE_KEPT_MS = 60 * 60_000;
 /** How long a state can be completed or answered as expired: what the browser's cookie must outlive. */
 export const STATE_LIFETIME_MS = STATE_TTL_MS + EXPIRED_STATE_KEPT_MS;
-
-export type LinkStatus = 'valid' | 'expired' | 'consumed' | 'not_found';
-
-export interface LinkView {
-  status: LinkStatus;
-  linkId: string;
-  projectId: string;
-  customerId: string;
-  customerExternalId: string;
-  customerName: string;
-  providerAppId: string;
-  provider: CatalogEntry;
-  authType: AuthType;
-  returnUrl: string;
-}
-
-/**
- * Why a flow failed, as the `error` its return URL receives: codes Trellis defines, so that no
- * provider text (an `error_description`, say) reaches the application through the browser.
- */
-export type ConnectErrorCode =
-  /** The person declined on the provider's consent page. */
-  | 'access_denied'
-  /** The authorization took longer than its state lives. */
-  | 'expired'
-  /** The provider answered the authorization or the code exchange with an error, or not at all. */
-  | 'provider_error'
-  /** The provider granted no refresh token (no offline access). */
-  | 'no_refresh_token'
-  /** The provider named an account host that is not its own. */
-  | 'invalid_account'
-  /** The link was used or expired while the person was away. */
-  | 'link_unusable'
-  /** The project's provider app was removed while the person was away. */
-  | 'not_configured';
-
-/** Fails with a message a person can act on; the hosted pages show it as is. */
-export class ConnectFailure extends Error {
-  constructor(
-    message: string,
-    /** Where to send the person back, when known, and the code the return URL gets. */
-    readonly back?: { returnUrl: string; code: ConnectErrorCode },
-  ) {
-    super(message);
-  }
-}
-
-export async function describeLink(
-  deps: CoreDeps,
-  linkId: string,
-  client?: pg.ClientBase,
-): Promise<LinkView | undefined> {
-  if (!isUuid(linkId)) return undefined;
-  const { rows } = await (client ?? deps.db).query<{
-    projectId: string;
-    customerId: string;
-    customerExternalId: string;
-    customerName: string;
-    providerAppId: string;
-    providerName: ProviderName;
-    authType: AuthType;
-    returnUrl: string;
-    status: string;
-    expired: boolean;
-  }>(
-    `select m.project_id as "projectId", m.customer_id as "customerId", cu.external_id as "customerExternalId",
-            cu.name as "customerName", m.provider_app_id as "providerAppId", p.provider_name as "providerName",
-            p.auth_type as "authType", m.return_url as "returnUrl", m.status, m.expires_at <= now() as expired
-       from magic_links m join customers cu on cu.id = m.customer_id join provider_apps p on p.id = m.provider_app_id
-      where m.id = $1`,
-    [linkId],
-  );
-  const row = rows[0];
-  if (!row) return undefined;
-  return {
-    status: row.status === 'consumed' ? 'consumed' : row.expired ? 'expired' : 'valid',
-    linkId,
-    projectId: row.projectId,
-    customerId: row.customerId,
-    customerExternalId: row.customerExternalId,
-    customerName: row.customerName,
-    providerAppId: row.providerAppId,
-    provider: CATALOG[row.providerName],
-    authType: row.authType,
-    returnUrl: row.returnUrl,
-  };
-}
-
-function usableLink(link: LinkView | undefined): LinkView {
-  if (!link) throw new ConnectFailure('This link does not exist. Ask for a new one.');
-  if (link.status === 'consumed')
-    throw new ConnectFailure('This link was already used to connect. Ask for a new one to connect again.');
-  if (link.status === 'expired') throw new ConnectFailure('This link has expired. Ask for a new one.');
-  return link;
-}
 
 export function callbackUrl(deps: CoreDeps): string {
   return `${deps.config.publicUrl}/oauth/callback`;
@@ -378,136 +274,4 @@ export async function completeOAuth(
   }
 
   return withOutcome(state.returnUrl, { result: 'success', provider_name: provider.name });
-}
-
-export function withOutcome(returnUrl: string, outcome: Record<string, string>): string {
-  const url = new URL(returnUrl);
-  for (const [k, v] of Object.entries(outcome)) url.searchParams.set(k, v);
-  return url.toString();
-}
-
-/** Saves credentials typed on a link's page (API key, access key pair) after the provider accepted them. */
-export async function submitLinkCredentials(
-  deps: CoreDeps,
-  linkId: string,
-  fields: Record<string, string>,
-): Promise<string> {
-  const link = usableLink(await describeLink(deps, linkId));
-  let credentials: Credentials;
-  if (link.authType === 'api_key') {
-    if (!fields.api_key?.trim()) throw unprocessable('Enter the API key.');
-    credentials = { type: 'api_key', api_key: fields.api_key.trim() };
-  } else if (link.authType === 'access_key_secret') {
-    if (!fields.access_key?.trim() || !fields.access_key_secret?.trim())
-      throw unprocessable('Enter the access key and its secret.');
-    credentials = {
-      type: 'access_key_secret',
-      access_key: fields.access_key.trim(),
-      access_key_secret: fields.access_key_secret.trim(),
-    };
-  } else {
-    throw new ConnectFailure(`${link.provider.displayName} is connected through OAuth, not with a key.`);
-  }
-  await verifyCredentials(deps, link.provider.name, credentials);
-  await saveAuthorizedConnection(deps, {
-    projectId: link.projectId,
-    customerId: link.customerId,
-    providerAppId: link.providerAppId,
-    providerName: link.provider.name,
-    authType: link.authType,
-    credentials,
-    instanceUrl: '',
-    tokenExpiresAt: null,
-    magicLinkId: link.linkId,
-  });
-  return withOutcome(link.returnUrl, { result: 'success', provider_name: link.provider.name });
-}
-
-/**
- * Creates the connection, or re-authorizes the existing one (new credentials, status working, and
- * the syncs that bad credentials paused resume), and consumes the magic link, all in one
- * transaction: a link opened in two tabs connects once.
- */
-async function saveAuthorizedConnection(
-  deps: CoreDeps,
-  c: {
-    projectId: string;
-    customerId: string;
-    providerAppId: string;
-    providerName: ProviderName;
-    authType: AuthType;
-    credentials: Credentials;
-    instanceUrl: string;
-    tokenExpiresAt: Date | null;
-    magicLinkId: string | null;
-  },
-): Promise<void> {
-  await transaction(deps.db, async (client) => {
-    if (c.magicLinkId) {
-      const consumed = await client.query(
-        `update magic_links set status = 'consumed', consumed_at = now()
-          where id = $1 and status = 'new' and expires_at > now()`,
-        [c.magicLinkId],
-      );
-      if (!consumed.rowCount)
-        throw new ConnectFailure('This link was already used or has expired. Ask for a new one.');
-    }
-    // Credentials are sealed for their row: the existing connection's, or the one inserted now.
-    const { rows: existing } = await client.query<{ id: string }>(
-      'select id from connections where customer_id = $1 and provider_name = $2 for update',
-      [c.customerId, c.providerName],
-    );
-    const id = existing[0]?.id ?? randomUUID();
-    const seal = (rowId: string) =>
-      deps.vault.sealJson(c.credentials, SEALED_COLUMNS.connectionCredentials, rowId);
-    const { rows } = await client.query<{ id: string; inserted: boolean; externalId: string }>(
-      `insert into connections (id, project_id, customer_id, provider_app_id, provider_name, category, status, auth_type,
-         credentials_sealed, instance_url, token_expires_at)
-       values ($10, $1, $2, $3, $4, $5, 'working', $6, $7, $8, $9)
-       on conflict (customer_id, provider_name) do update set provider_app_id = excluded.provider_app_id,
-         status = 'working', auth_type = excluded.auth_type, credentials_sealed = excluded.credentials_sealed,
-         instance_url = excluded.instance_url, token_expires_at = excluded.token_expires_at, updated_at = now()
-       returning id, (xmax = 0) as inserted,
-         (select external_id from customers where id = $2) as "externalId"`,
-      [
-        c.projectId,
-        c.customerId,
-        c.providerAppId,
-        c.providerName,
-        CATALOG[c.providerName].category,
-        c.authType,
-        seal(id),
-        c.instanceUrl,
-        c.tokenExpiresAt,
-        id,
-      ],
-    );
-    const connection = rows[0]!;
-    // Another flow inserted the row between the look-up and the insert: seal for that row.
-    if (connection.id !== id) {
-      await client.query('update connections set credentials_sealed = $2 where id = $1', [
-        connection.id,
-        seal(connection.id),
-      ]);
-    }
-    if (connection.inserted) {
-      await reconcileConnectionSyncs(client, connection.id);
-      await emitEvent(deps, client, c.projectId, {
-        type: 'connection.created',
-        connection: {
-          connectionId: connection.id,
-          customerRef: connection.externalId,
-          providerAppId: c.providerAppId,
-          providerName: c.providerName,
-          category: CATALOG[c.providerName].category,
-        },
-      });
-    } else {
-      await client.query(
-        `update syncs set paused = false, pause_reason = null, next_run_at = now(), updated_at = now()
-          where connection_id = $1 and pause_reason = 'credentials'`,
-        [connection.id],
-      );
-    }
-  });
 }
