@@ -1,10 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { providerUrl } from '../../connectors/catalog.ts';
+import type { CoreDeps } from '../../core/deps.ts';
+import { DomainError } from '../../core/errors.ts';
 import { submitLinkCredentials } from '../../core/managed-auth/link-credentials.ts';
 import { ConnectFailure, describeLink, type LinkView, withOutcome } from '../../core/managed-auth/links.ts';
 import { completeOAuth, STATE_LIFETIME_MS, startOAuth } from '../../core/managed-auth/oauth-flow.ts';
-import type { CoreDeps } from '../../core/deps.ts';
-import { DomainError } from '../../core/errors.ts';
 import { CALLBACK_SCHEMA, FORM_BODY_LIMIT, FORM_SCHEMA, refusedInput } from './limits.ts';
 import { linkPage, messagePage, pagePolicy } from './pages.ts';
 
