@@ -5,6 +5,7 @@ import { DomainError } from '../../core/errors.ts';
 import { submitLinkCredentials } from '../../core/managed-auth/link-credentials.ts';
 import { ConnectFailure, describeLink, type LinkView, withOutcome } from '../../core/managed-auth/links.ts';
 import { completeOAuth, STATE_LIFETIME_MS, startOAuth } from '../../core/managed-auth/oauth-flow.ts';
+import { httpStatus } from '../surface/errors.ts';
 import { CALLBACK_SCHEMA, FORM_BODY_LIMIT, FORM_SCHEMA, refusedInput } from './limits.ts';
 import { linkPage, messagePage, pagePolicy } from './pages.ts';
 
@@ -95,8 +96,8 @@ export async function connectPages(app: FastifyInstance, { deps }: { deps: CoreD
         );
       return html(reply, 400, messagePage('Could not connect', err.message));
     }
-    if (err instanceof DomainError && err.status < 500) {
-      return html(reply, err.status, messagePage('Could not connect', err.message));
+    if (err instanceof DomainError && httpStatus(err) < 500) {
+      return html(reply, httpStatus(err), messagePage('Could not connect', err.message));
     }
     throw err;
   };
