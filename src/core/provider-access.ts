@@ -213,10 +213,10 @@ export async function markBadCredentials(
   reason: string,
 ): Promise<void> {
   await transaction(deps.db, async (client) => {
-    const { rows } = await client.query<{ projectId: string; providerName: string; customerId: string }>(
+    const { rows } = await client.query<{ projectId: string; providerName: string; customerRef: string }>(
       `update connections c set status = 'bad_credentials', updated_at = now() from customers cu
         where c.id = $1 and cu.id = c.customer_id
-        returning c.project_id as "projectId", c.provider_name as "providerName", cu.external_id as "customerId"`,
+        returning c.project_id as "projectId", c.provider_name as "providerName", cu.external_id as "customerRef"`,
       [connectionId],
     );
     const connection = rows[0];
@@ -231,7 +231,7 @@ export async function markBadCredentials(
         type: 'sync.paused',
         sync: {
           connectionId,
-          customerRef: connection.customerId,
+          customerRef: connection.customerRef,
           providerName: connection.providerName,
           ...s,
         },

@@ -17,9 +17,10 @@ export interface TableRef {
 
 /** Whose records a batch holds. */
 export interface RowOwner {
-  applicationId: string;
+  projectId: string;
   providerName: string;
-  customerId: string;
+  /** The customer's id in the project's own system. */
+  customerRef: string;
 }
 
 export interface WriteRecord extends ProviderRecord {
@@ -79,9 +80,9 @@ export function jsonForPostgres(value: unknown): string {
 
 function copyLine(owner: RowOwner, emittedAt: string, r: WriteRecord): string {
   return `${[
-    copyText(owner.applicationId),
+    copyText(owner.projectId),
     copyText(owner.providerName),
-    copyText(owner.customerId),
+    copyText(owner.customerRef),
     copyText(r.id),
     emittedAt,
     r.lastModifiedAt.toISOString(),
@@ -194,7 +195,7 @@ export class PostgresWriter {
         `update ${qualified(target)} set _supaglue_is_deleted = true, _supaglue_emitted_at = now()
           where _supaglue_application_id = $1 and _supaglue_provider_name = $2 and _supaglue_customer_id = $3
             and _supaglue_emitted_at < $4 and not _supaglue_is_deleted`,
-        [owner.applicationId, owner.providerName, owner.customerId, runStartedAt],
+        [owner.projectId, owner.providerName, owner.customerRef, runStartedAt],
       ),
     );
     return res.rowCount ?? 0;

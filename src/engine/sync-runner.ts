@@ -245,9 +245,9 @@ async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint
   const { writer } = destination;
   const target = await atDestination(async () => tableOf(deps, sync, destination));
   const owner: RowOwner = {
-    applicationId: sync.projectId,
+    projectId: sync.projectId,
     providerName: sync.providerName,
-    customerId: sync.customerRef,
+    customerRef: sync.customerRef,
   };
   await atDestination(() => writer.prepare(target), target);
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { badRequest } from '../../src/core/errors.ts';
 import { describeDestinationError } from '../../src/destinations/errors.ts';
 import { OutboundDenied } from '../../src/net/outbound.ts';
 
@@ -40,10 +39,7 @@ describe("a destination failure as API callers see it: Trellis's summary, never 
     );
   });
 
-  it("Trellis's own refusals keep their message", () => {
-    expect(describeDestinationError(badRequest('the table name "X" must be lower-case'))).toBe(
-      'the table name "X" must be lower-case',
-    );
+  it("the outbound policy's refusal keeps its message", () => {
     expect(describeDestinationError(new OutboundDenied('169.254.169.254', 'a link-local address'))).toBe(
       'the outbound network policy refused 169.254.169.254 (a link-local address); see TRELLIS_ALLOWED_OUTBOUND',
     );

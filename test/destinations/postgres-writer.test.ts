@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresWriter, type WriteRecord } from '../../src/destinations/postgres.ts';
 import { createTestDatabase } from '../helpers/trellis.ts';
 
-const owner = { applicationId: 'app', providerName: 'hubspot', customerId: 'cust\twith\\odd\nchars' };
+const owner = { projectId: 'app', providerName: 'hubspot', customerRef: 'cust\twith\\odd\nchars' };
 const target = { schema: 'crm', table: 'hubspot_contacts' };
 const record = (id: string, at: string, raw: Record<string, unknown>, isDeleted = false): WriteRecord => ({
   id,
@@ -45,7 +45,7 @@ describe('Postgres destination writer', () => {
     await writer.write(target, owner, [record('weird\tid\\1', '2024-01-01T00:00:00Z', odd)], new Date());
     const [row] = await rows();
     expect(row!._supaglue_id).toBe('weird\tid\\1');
-    expect(row!._supaglue_customer_id).toBe(owner.customerId);
+    expect(row!._supaglue_customer_id).toBe(owner.customerRef);
     expect(row!._supaglue_raw_data).toEqual({ ...odd, nul: 'ab' });
   });
 
@@ -70,7 +70,7 @@ describe('Postgres destination writer', () => {
   });
 
   it('a completed full run marks what it did not see as deleted, for that customer only', async () => {
-    const other = { ...owner, customerId: 'someone-else' };
+    const other = { ...owner, customerRef: 'someone-else' };
     await writer.write(target, other, [record('x1', '2024-01-01T00:00:00Z', {})], new Date());
     const runStarted = new Date();
     await writer.write(target, owner, [record('r1', '2024-01-05T00:00:00Z', { v: 5 })], new Date());

@@ -188,7 +188,7 @@ describe('destinations write only where they may', () => {
     const managed = (await listDestinations(deps, aId)).find((d) => d.type === 'supaglue')!;
     const { writer } = await openDestination(deps, destinationTarget(deps, managed));
     const bSchema = builtInSchema(bId);
-    const owner = { applicationId: aId, providerName: 'hubspot', customerId: 'acme' };
+    const owner = { projectId: aId, providerName: 'hubspot', customerRef: 'acme' };
     const tablesBefore = await tablesIn([...SHARED_SCHEMAS, bSchema]);
     const bRowsBefore = (await db.query(`select * from ${bSchema}.hubspot_contacts order by _supaglue_id`))
       .rows;
@@ -343,6 +343,24 @@ describe('destinations write only where they may', () => {
         expect(JSON.stringify(failure)).toMatch(/password authentication failed for user/);
       } finally {
         expect((await update({ password: decodeURIComponent(warehouseUrl.password) })).status).toBe(200);
+      }
+    });
+
+    it("fail a run over a table name saved before the identifier rule, in Trellis's own words", async () => {
+      const contacts = `select s.id from trellis.syncs s join trellis.integrations i on i.id = s.integration_id
+        join trellis.destinations d on d.id = i.destination_id where d.name = 'warehouse' and s.object = 'contacts'`;
+      await db.query(
+        `update trellis.syncs set plan = plan || '{"table": "Contacts-2"}' where id in (${contacts})`,
+      );
+      try {
+        const run = await runContacts(p);
+        expect(run.status).toBe('FAILURE');
+        expect(run.error_message).toBe(
+          'writing to destination "warehouse" failed: the table name "Contacts-2" must be 1 to 63 lower-case ' +
+            'letters, digits or underscores, not starting with a digit',
+        );
+      } finally {
+        await db.query(`update trellis.syncs set plan = plan - 'table' where id in (${contacts})`);
       }
     });
 
