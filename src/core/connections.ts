@@ -6,6 +6,7 @@ import { isProviderName, type ProviderName, providerHostOrigin } from '../connec
 import { CATALOG } from '../connectors/index.ts';
 import { transaction } from '../db/pool.ts';
 import { findCustomer } from './customers.ts';
+import type { EntityMapping, FieldMapping } from './data-models.ts';
 import type { CoreDeps } from './deps.ts';
 import type { ConnectionRef } from './domain-events.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
@@ -28,34 +29,39 @@ export interface Connection {
   status: ConnectionStatus;
   authType: string;
   instanceUrl: string;
-  fieldMappings: FieldMappingsConfig;
-  entityMappings: ConnectionEntityMapping[];
+  /** The customer's field mappings, per provider object that has a schema. */
+  fieldMappings: ObjectFieldMappings[];
+  /** The customer's entity mappings, which take precedence over the developer's. */
+  entityMappings: EntityMapping[];
   /** The connection's own choices within its integration, if any. */
   readOverrides: ReadOverrides | null;
 }
 
-export interface FieldMappingsConfig {
-  common_objects?: { object: string; field_mappings: { schema_field: string; mapped_field?: string }[] }[];
-  standard_objects?: { object: string; field_mappings: { schema_field: string; mapped_field?: string }[] }[];
+/** A customer's mappings of one provider object's fields onto the schema attached to it. */
+export interface ObjectFieldMappings {
+  kind: 'common' | 'standard';
+  object: string;
+  fields: FieldMapping[];
 }
 
-export interface ConnectionEntityMapping {
-  entity_id: string;
-  object?: { type: 'standard' | 'custom'; name: string };
-  field_mappings?: { entity_field: string; mapped_field: string }[];
-}
-
-export type ManualConnectionInput =
-  | { provider_name: 'apollo'; type: 'api_key'; api_key: string }
-  | { provider_name: 'gong'; type: 'access_key_secret'; access_key: string; access_key_secret: string }
+/** Credentials a project already holds for a customer's account, by auth scheme. */
+export type HeldCredentials =
+  | { authType: 'api_key'; apiKey: string }
+  | { authType: 'access_key_secret'; accessKey: string; accessKeySecret: string }
   | {
-      provider_name: 'salesforce';
-      type: 'oauth2';
-      refresh_token: string;
-      instance_url: string;
-      login_url?: string;
-    }
-  | { provider_name: 'hubspot'; type: 'oauth2'; refresh_token: string };
+      authType: 'oauth2';
+      refreshToken: string;
+      /** The account's own host, for providers whose API lives on one. */
+      instanceUrl?: string;
+      /** The host that renews the account's tokens, for providers with one per account. */
+      loginUrl?: string;
+    };
+
+/** A connection made from credentials the project holds rather than through a connect link. */
+export interface ManualConnectionInput {
+  providerName: ProviderName;
+  credentials: HeldCredentials;
+}
 
 const select = `select c.id, c.project_id as "projectId", c.customer_id as "customerId",
     cu.external_id as "customerExternalId", c.provider_app_id as "providerAppId", c.provider_name as "providerName",
@@ -98,15 +104,11 @@ export async function findConnection(
 }
 
 /** A host the caller gave for the provider, when it is the provider's own; a 400 otherwise. */
-function providerHost(deps: CoreDeps, input: ManualConnectionInput, field: string, raw: string): string {
+function providerHost(deps: CoreDeps, providerName: ProviderName, what: string, raw: string): string {
   try {
-    return providerHostOrigin(
-      CATALOG[input.provider_name],
-      raw,
-      deps.config.providerOverrides[input.provider_name],
-    );
+    return providerHostOrigin(CATALOG[providerName], raw, deps.config.providerOverrides[providerName]);
   } catch (err) {
-    throw badRequest(`${field}: ${(err as Error).message}`);
+    throw badRequest(`${what}: ${(err as Error).message}`);
   }
 }
 
@@ -118,42 +120,41 @@ function providerHost(deps: CoreDeps, input: ManualConnectionInput, field: strin
  */
 function credentialsOf(
   deps: CoreDeps,
-  input: ManualConnectionInput,
+  { providerName, credentials: held }: ManualConnectionInput,
 ): { credentials: Credentials; instanceUrl: string } {
-  const api = CATALOG[input.provider_name].api;
-  if (!api || !CATALOG[input.provider_name].authTypes.includes(input.type)) {
-    throw badRequest(`${input.provider_name} connections cannot be created with ${input.type} credentials`);
+  const api = CATALOG[providerName].api;
+  if (!api || !CATALOG[providerName].authTypes.includes(held.authType)) {
+    throw badRequest(`${providerName} connections cannot be created with ${held.authType} credentials`);
   }
-  switch (input.type) {
+  switch (held.authType) {
     case 'api_key':
-      return { credentials: { type: 'api_key', api_key: input.api_key }, instanceUrl: '' };
+      return { credentials: { type: 'api_key', api_key: held.apiKey }, instanceUrl: '' };
     case 'access_key_secret':
       return {
         credentials: {
           type: 'access_key_secret',
-          access_key: input.access_key,
-          access_key_secret: input.access_key_secret,
+          access_key: held.accessKey,
+          access_key_secret: held.accessKeySecret,
         },
         instanceUrl: '',
       };
     case 'oauth2': {
-      const instanceUrl = 'instance_url' in input ? input.instance_url : undefined;
-      const loginUrl = 'login_url' in input ? input.login_url : undefined;
+      const { instanceUrl, loginUrl } = held;
       if (api.baseUrl.includes('{instance_url}') && !instanceUrl) {
-        throw badRequest(`instance_url is required for ${input.provider_name}`);
+        throw badRequest(`the account's instance URL is required for ${providerName}`);
       }
       if (loginUrl && !api.loginTokenUrl) {
-        throw badRequest(`${input.provider_name} connections have no login host of their own (login_url)`);
+        throw badRequest(`${providerName} connections have no login URL of their own`);
       }
       return {
         credentials: {
           type: 'oauth2',
-          refresh_token: input.refresh_token,
+          refresh_token: held.refreshToken,
           access_token: null,
           expires_at: null,
-          ...(loginUrl ? { login_url: providerHost(deps, input, 'login_url', loginUrl) } : {}),
+          ...(loginUrl ? { login_url: providerHost(deps, providerName, 'login URL', loginUrl) } : {}),
         },
-        instanceUrl: instanceUrl ? providerHost(deps, input, 'instance_url', instanceUrl) : '',
+        instanceUrl: instanceUrl ? providerHost(deps, providerName, 'instance URL', instanceUrl) : '',
       };
     }
   }
@@ -170,7 +171,7 @@ export async function createConnection(
   input: ManualConnectionInput,
 ): Promise<Connection> {
   const customer = await findCustomer(deps, projectId, customerExternalId);
-  const providerName = input.provider_name;
+  const { providerName } = input;
   const { credentials, instanceUrl } = credentialsOf(deps, input);
   return transaction(deps.db, async (client) => {
     const app = await providerAppForConnection(deps, client, projectId, providerName);
@@ -185,7 +186,7 @@ export async function createConnection(
         app.id,
         providerName,
         CATALOG[providerName].category,
-        input.type,
+        input.credentials.authType,
         deps.vault.sealJson(credentials, SEALED_COLUMNS.connectionCredentials, id),
         instanceUrl,
         id,

@@ -9,18 +9,40 @@ import { firstDuplicate } from './validation.ts';
  */
 export type DataModelKind = 'schemas' | 'entities';
 
+export interface DataModelField {
+  name: string;
+  /** The provider field it is read from, fixed by the developer for every customer. */
+  providerField?: string;
+}
+
 export interface DataModel {
   id: string;
   projectId: string;
   name: string;
-  config: {
-    fields: { name: string; mapped_name?: string }[];
-    allow_additional_field_mappings: boolean;
-  };
+  fields: DataModelField[];
+  /** Whether mappings may add fields the model does not list. */
+  allowsAdditionalFields: boolean;
+}
+
+export type DataModelInput = Pick<DataModel, 'name' | 'fields' | 'allowsAdditionalFields'>;
+
+/** One model field read from one provider field, as a customer or the developer maps it. */
+export interface FieldMapping {
+  field: string;
+  providerField?: string;
+}
+
+/** Which provider object an entity is read from and, field by field, how. */
+export interface EntityMapping {
+  entityId: string;
+  object?: { kind: 'standard' | 'custom'; name: string };
+  fields?: FieldMapping[];
 }
 
 const LABEL: Record<DataModelKind, string> = { schemas: 'schema', entities: 'entity' };
-const columns = 'id, project_id as "projectId", name, config';
+/** The columns of a `DataModel`, for queries on `schemas` or `entities`. */
+export const DATA_MODEL_COLUMNS =
+  'id, project_id as "projectId", name, fields, allows_additional_fields as "allowsAdditionalFields"';
 
 export async function listDataModels(
   deps: CoreDeps,
@@ -28,7 +50,7 @@ export async function listDataModels(
   projectId: string,
 ): Promise<DataModel[]> {
   const { rows } = await deps.db.query<DataModel>(
-    `select ${columns} from ${kind} where project_id = $1 order by created_at, id`,
+    `select ${DATA_MODEL_COLUMNS} from ${kind} where project_id = $1 order by created_at, id`,
     [projectId],
   );
   return rows;
@@ -42,15 +64,15 @@ export async function getDataModel(
 ): Promise<DataModel> {
   if (!isUuid(id)) throw notFound(LABEL[kind]);
   const { rows } = await deps.db.query<DataModel>(
-    `select ${columns} from ${kind} where project_id = $1 and id = $2`,
+    `select ${DATA_MODEL_COLUMNS} from ${kind} where project_id = $1 and id = $2`,
     [projectId, id],
   );
   if (!rows[0]) throw notFound(LABEL[kind]);
   return rows[0];
 }
 
-function checkFields(kind: DataModelKind, config: DataModel['config']): void {
-  const dup = firstDuplicate(config.fields.map((f) => f.name));
+function checkFields(kind: DataModelKind, fields: DataModelField[]): void {
+  const dup = firstDuplicate(fields.map((f) => f.name));
   if (dup !== undefined) throw badRequest(`${LABEL[kind]} field "${dup}" is listed twice`);
 }
 
@@ -58,13 +80,13 @@ export async function createDataModel(
   deps: CoreDeps,
   kind: DataModelKind,
   projectId: string,
-  input: { name: string; config: DataModel['config'] },
+  input: DataModelInput,
 ): Promise<DataModel> {
-  checkFields(kind, input.config);
+  checkFields(kind, input.fields);
   const { rows } = await deps.db.query<DataModel>(
-    `insert into ${kind} (project_id, name, config) values ($1, $2, $3)
-     on conflict (project_id, name) do nothing returning ${columns}`,
-    [projectId, input.name, input.config],
+    `insert into ${kind} (project_id, name, fields, allows_additional_fields) values ($1, $2, $3, $4)
+     on conflict (project_id, name) do nothing returning ${DATA_MODEL_COLUMNS}`,
+    [projectId, input.name, JSON.stringify(input.fields), input.allowsAdditionalFields],
   );
   if (!rows[0]) throw conflict(`a ${LABEL[kind]} named "${input.name}" already exists`);
   return rows[0];
@@ -75,15 +97,15 @@ export async function updateDataModel(
   kind: DataModelKind,
   projectId: string,
   id: string,
-  input: { name: string; config: DataModel['config'] },
+  input: DataModelInput,
 ): Promise<DataModel> {
   await getDataModel(deps, kind, projectId, id);
-  checkFields(kind, input.config);
+  checkFields(kind, input.fields);
   try {
     const { rows } = await deps.db.query<DataModel>(
-      `update ${kind} set name = $3, config = $4, updated_at = now() where project_id = $1 and id = $2
-       returning ${columns}`,
-      [projectId, id, input.name, input.config],
+      `update ${kind} set name = $3, fields = $4, allows_additional_fields = $5, updated_at = now()
+       where project_id = $1 and id = $2 returning ${DATA_MODEL_COLUMNS}`,
+      [projectId, id, input.name, JSON.stringify(input.fields), input.allowsAdditionalFields],
     );
     return rows[0]!;
   } catch (err) {
@@ -103,11 +125,10 @@ export async function deleteDataModel(
   await getDataModel(deps, kind, projectId, id);
   const usedBy =
     kind === 'schemas'
-      ? `select provider_name from provider_apps where project_id = $1 and (
-           exists (select 1 from jsonb_array_elements(coalesce(objects->'common', '[]')) o where o->>'schema_id' = $2)
-        or exists (select 1 from jsonb_array_elements(coalesce(objects->'standard', '[]')) o where o->>'schema_id' = $2))`
+      ? `select provider_name from provider_apps where project_id = $1
+           and exists (select 1 from jsonb_array_elements(objects) o where o->>'schemaId' = $2)`
       : `select provider_name from provider_apps where project_id = $1
-           and exists (select 1 from jsonb_array_elements(entity_mappings) m where m->>'entity_id' = $2)`;
+           and exists (select 1 from jsonb_array_elements(entity_mappings) m where m->>'entityId' = $2)`;
   const { rows } = await deps.db.query<{ provider_name: string }>(usedBy, [projectId, id]);
   if (rows.length > 0) {
     throw conflict(`${LABEL[kind]} is used by provider(s): ${rows.map((r) => r.provider_name).join(', ')}`);

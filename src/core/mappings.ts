@@ -1,12 +1,7 @@
 import type pg from 'pg';
 import { transaction } from '../db/pool.ts';
-import {
-  type ConnectionEntityMapping,
-  connectionRef,
-  type FieldMappingsConfig,
-  findConnection,
-} from './connections.ts';
-import type { DataModel } from './data-models.ts';
+import { connectionRef, findConnection, type ObjectFieldMappings } from './connections.ts';
+import { DATA_MODEL_COLUMNS, type DataModel, type EntityMapping, type FieldMapping } from './data-models.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
@@ -18,42 +13,48 @@ import { getProviderApp } from './provider-apps.ts';
  * mappings (provider object and fields for each entity), merged from what the developer set on
  * the provider and what the customer set on their connection.
  */
-export interface MergedFieldMap {
+
+export type MappedBy = 'developer' | 'customer';
+
+/** One field of a data model as a connection reads it. */
+export interface MergedField {
   name: string;
-  is_added_by_customer: boolean;
-  schema_mapped_name?: string;
-  customer_mapped_name?: string;
+  /** Not among the model's own fields: a mapping added it (for schemas, only a customer's can). */
+  additional: boolean;
+  /** The provider field it is read from, and whose mapping chose it. */
+  providerField?: string;
+  mappedBy?: MappedBy;
 }
 
-export interface ObjectFieldMappings {
-  object_name: string;
-  object_type: 'common' | 'standard';
-  allow_additional_field_mappings: boolean;
-  schema_id: string;
-  fields: MergedFieldMap[];
+/** A provider object's fields mapped onto the schema attached to it, for one connection. */
+export interface MergedObjectFields {
+  kind: 'common' | 'standard';
+  object: string;
+  schemaId: string;
+  allowsAdditionalFields: boolean;
+  fields: MergedField[];
 }
 
-type FieldMapping = { schema_field: string; mapped_field?: string };
-
-function mergeFields(schema: DataModel, customer: FieldMapping[]): MergedFieldMap[] {
-  const fields: MergedFieldMap[] = schema.config.fields.map((f) => ({
+function mergeFields(schema: DataModel, customer: FieldMapping[]): MergedField[] {
+  const fields: MergedField[] = schema.fields.map((f) => ({
     name: f.name,
-    is_added_by_customer: false,
-    ...(f.mapped_name !== undefined ? { schema_mapped_name: f.mapped_name } : {}),
+    additional: false,
+    ...(f.providerField !== undefined ? { providerField: f.providerField, mappedBy: 'developer' } : {}),
   }));
   const byName = new Map(fields.map((f) => [f.name, f]));
   for (const m of customer) {
-    const field = byName.get(m.schema_field);
+    const field = byName.get(m.field);
     if (!field) {
-      const added: MergedFieldMap = {
-        name: m.schema_field,
-        is_added_by_customer: true,
-        ...(m.mapped_field !== undefined ? { customer_mapped_name: m.mapped_field } : {}),
+      const added: MergedField = {
+        name: m.field,
+        additional: true,
+        ...(m.providerField !== undefined ? { providerField: m.providerField, mappedBy: 'customer' } : {}),
       };
       fields.push(added);
       byName.set(added.name, added);
-    } else if (field.schema_mapped_name === undefined && m.mapped_field !== undefined) {
-      field.customer_mapped_name = m.mapped_field;
+    } else if (field.mappedBy !== 'developer' && m.providerField !== undefined) {
+      field.providerField = m.providerField;
+      field.mappedBy = 'customer';
     }
   }
   return fields;
@@ -62,168 +63,155 @@ function mergeFields(schema: DataModel, customer: FieldMapping[]): MergedFieldMa
 async function schemasById(client: Pick<pg.ClientBase, 'query'>, projectId: string, ids: string[]) {
   const valid = ids.filter(isUuid);
   const { rows } = await client.query<DataModel>(
-    'select id, project_id as "projectId", name, config from schemas where project_id = $1 and id = any($2::uuid[])',
+    `select ${DATA_MODEL_COLUMNS} from schemas where project_id = $1 and id = any($2::uuid[])`,
     [projectId, valid],
   );
   return new Map(rows.map((r) => [r.id, r]));
 }
 
-const KEY = { common: 'common_objects', standard: 'standard_objects' } as const;
+type ObjectRef = { kind: 'common' | 'standard'; object: string };
+const objectKey = (o: ObjectRef) => `${o.kind}:${o.object}`;
+const isSameObject = (a: ObjectRef, b: ObjectRef) => a.kind === b.kind && a.object === b.object;
 
 export async function listFieldMappings(
   deps: CoreDeps,
   projectId: string,
   customerExternalId: string,
   providerName: string,
-): Promise<ObjectFieldMappings[]> {
+): Promise<MergedObjectFields[]> {
   const connection = await findConnection(deps, projectId, customerExternalId, providerName);
   const provider = await getProviderApp(deps, projectId, connection.providerAppId);
-  const objects = (['common', 'standard'] as const).flatMap((type) =>
-    (provider.objects[type] ?? []).map((o) => ({ ...o, type })),
-  );
   const schemas = await schemasById(
     deps.db,
     projectId,
-    objects.map((o) => o.schema_id).filter((id): id is string => !!id),
+    provider.objects.map((o) => o.schemaId).filter((id): id is string => !!id),
   );
-  const result: ObjectFieldMappings[] = [];
-  for (const o of objects) {
-    const schema = o.schema_id ? schemas.get(o.schema_id) : undefined;
+  // By object, so that merging is linear in the number of objects.
+  const customerFields = new Map(connection.fieldMappings.map((m) => [objectKey(m), m.fields]));
+  const result: MergedObjectFields[] = [];
+  for (const o of provider.objects) {
+    const schema = o.schemaId ? schemas.get(o.schemaId) : undefined;
     if (!schema) continue;
-    const customer =
-      connection.fieldMappings[KEY[o.type]]?.find((m) => m.object === o.name)?.field_mappings ?? [];
+    const customer = customerFields.get(objectKey(o)) ?? [];
     result.push({
-      object_name: o.name,
-      object_type: o.type,
-      allow_additional_field_mappings: schema.config.allow_additional_field_mappings,
-      schema_id: schema.id,
+      kind: o.kind,
+      object: o.object,
+      schemaId: schema.id,
+      allowsAdditionalFields: schema.allowsAdditionalFields,
       fields: mergeFields(schema, customer),
     });
   }
   return result;
 }
 
+/** Sets a customer's field mappings for one object, replacing those it had. */
 export async function updateObjectFieldMappings(
   deps: CoreDeps,
   projectId: string,
   customerExternalId: string,
   providerName: string,
-  input: { name: string; type: 'common' | 'standard'; fieldMappings: FieldMapping[] },
-): Promise<ObjectFieldMappings> {
+  input: ObjectFieldMappings,
+): Promise<MergedObjectFields> {
   return transaction(deps.db, async (client) => {
     const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
     await client.query('select 1 from connections where id = $1 for update', [connection.id]);
     const provider = await getProviderApp(deps, projectId, connection.providerAppId);
-    const object = provider.objects[input.type]?.find((o) => o.name === input.name);
-    const schema = object?.schema_id
-      ? (await schemasById(client, projectId, [object.schema_id])).get(object.schema_id)
+    const object = provider.objects.find((o) => isSameObject(o, input));
+    const schema = object?.schemaId
+      ? (await schemasById(client, projectId, [object.schemaId])).get(object.schemaId)
       : undefined;
     if (!schema) {
       throw badRequest(
-        `${input.type} object "${input.name}" has no schema attached; only such objects take field mappings`,
+        `${input.kind} object "${input.object}" has no schema attached; only such objects take field mappings`,
       );
     }
-    const known = new Map(schema.config.fields.map((f) => [f.name, f]));
-    const given = new Set(input.fieldMappings.map((m) => m.schema_field));
-    for (const m of input.fieldMappings) {
-      const field = known.get(m.schema_field);
-      if (!field && !schema.config.allow_additional_field_mappings) {
+    const known = new Map(schema.fields.map((f) => [f.name, f]));
+    const given = new Set(input.fields.map((m) => m.field));
+    for (const m of input.fields) {
+      const field = known.get(m.field);
+      if (!field && !schema.allowsAdditionalFields) {
         throw badRequest(
-          `field "${m.schema_field}" is not in schema ${schema.name} and it allows no additional fields`,
+          `field "${m.field}" is not in schema ${schema.name} and it allows no additional fields`,
         );
       }
-      if (field?.mapped_name !== undefined && m.mapped_field !== undefined) {
-        throw badRequest(
-          `field "${m.schema_field}" is already mapped to "${field.mapped_name}" by the schema`,
-        );
+      if (field?.providerField !== undefined && m.providerField !== undefined) {
+        throw badRequest(`field "${m.field}" is already mapped to "${field.providerField}" by the schema`);
       }
     }
-    const missing = schema.config.fields.find((f) => f.mapped_name === undefined && !given.has(f.name));
+    const missing = schema.fields.find((f) => f.providerField === undefined && !given.has(f.name));
     if (missing)
       throw badRequest(
         `field "${missing.name}" is missing: the schema does not map it, so the customer must`,
       );
 
-    const config: FieldMappingsConfig = structuredClone(connection.fieldMappings);
-    const list = config[KEY[input.type]] ?? [];
-    const existed = list.some((m) => m.object === input.name);
-    config[KEY[input.type]] = [
-      ...list.filter((m) => m.object !== input.name),
-      { object: input.name, field_mappings: input.fieldMappings },
-    ];
+    const existed = connection.fieldMappings.some((m) => isSameObject(m, input));
+    const updated = [...connection.fieldMappings.filter((m) => !isSameObject(m, input)), input];
     await client.query('update connections set field_mappings = $2, updated_at = now() where id = $1', [
       connection.id,
-      config,
+      JSON.stringify(updated),
     ]);
     await emitEvent(deps, client, projectId, {
       type: 'field_mapping.saved',
       created: !existed,
       connection: connectionRef(connection),
-      objectKind: input.type,
-      object: input.name,
+      objectKind: input.kind,
+      object: input.object,
       schemaId: schema.id,
     });
     return {
-      object_name: input.name,
-      object_type: input.type,
-      allow_additional_field_mappings: schema.config.allow_additional_field_mappings,
-      schema_id: schema.id,
-      fields: mergeFields(schema, input.fieldMappings),
+      kind: input.kind,
+      object: input.object,
+      schemaId: schema.id,
+      allowsAdditionalFields: schema.allowsAdditionalFields,
+      fields: mergeFields(schema, input.fields),
     };
   });
 }
 
+/** An entity as a connection reads it: the customer's mapping over the developer's. */
 export interface MergedEntityMapping {
-  entity_id: string;
-  entity_name: string;
-  allow_additional_field_mappings: boolean;
-  object?: { type: 'standard' | 'custom'; name: string; from: 'developer' | 'customer' };
-  field_mappings: {
-    entity_field: string;
-    mapped_field?: string;
-    from?: 'developer' | 'customer';
-    is_additional: boolean;
-  }[];
+  entityId: string;
+  entityName: string;
+  allowsAdditionalFields: boolean;
+  object?: { kind: 'standard' | 'custom'; name: string; mappedBy: MappedBy };
+  fields: MergedField[];
 }
 
 function mergeEntityMappings(
   entities: DataModel[],
-  developer: ConnectionEntityMapping[],
-  customer: ConnectionEntityMapping[],
+  developer: EntityMapping[],
+  customer: EntityMapping[],
 ): MergedEntityMapping[] {
   const merged = entities.map<MergedEntityMapping>((e) => ({
-    entity_id: e.id,
-    entity_name: e.name,
-    allow_additional_field_mappings: e.config.allow_additional_field_mappings,
-    field_mappings: e.config.fields.map((f) => ({ entity_field: f.name, is_additional: false })),
+    entityId: e.id,
+    entityName: e.name,
+    allowsAdditionalFields: e.allowsAdditionalFields,
+    fields: e.fields.map((f) => ({ name: f.name, additional: false })),
   }));
   // Lookups by id and by field name, so that merging is linear in the mappings' size.
   const byEntity = new Map(
-    merged.map((e) => [
-      e.entity_id,
-      { target: e, fields: new Map(e.field_mappings.map((f) => [f.entity_field, f])) },
-    ]),
+    merged.map((e) => [e.entityId, { target: e, fields: new Map(e.fields.map((f) => [f.name, f])) }]),
   );
-  const apply = (mappings: ConnectionEntityMapping[], from: 'developer' | 'customer') => {
+  const apply = (mappings: EntityMapping[], mappedBy: MappedBy) => {
     for (const m of mappings) {
-      const entry = byEntity.get(m.entity_id);
+      const entry = byEntity.get(m.entityId);
       if (!entry) continue;
       const { target, fields } = entry;
-      if (m.object) target.object = { ...m.object, from };
-      for (const f of m.field_mappings ?? []) {
-        const field = fields.get(f.entity_field);
+      if (m.object) target.object = { ...m.object, mappedBy };
+      for (const f of m.fields ?? []) {
+        const field = fields.get(f.field);
         if (field) {
-          field.mapped_field = f.mapped_field;
-          field.from = from;
+          field.providerField = f.providerField;
+          field.mappedBy = mappedBy;
         } else {
-          const added = {
-            entity_field: f.entity_field,
-            mapped_field: f.mapped_field,
-            from,
-            is_additional: true,
+          const added: MergedField = {
+            name: f.field,
+            additional: true,
+            providerField: f.providerField,
+            mappedBy,
           };
-          target.field_mappings.push(added);
-          fields.set(added.entity_field, added);
+          target.fields.push(added);
+          fields.set(added.name, added);
         }
       }
     }
@@ -243,7 +231,7 @@ async function entityContext(
   const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
   const provider = await getProviderApp(deps, projectId, connection.providerAppId);
   const { rows: entities } = await client.query<DataModel>(
-    'select id, project_id as "projectId", name, config from entities where project_id = $1 order by created_at, id',
+    `select ${DATA_MODEL_COLUMNS} from entities where project_id = $1 order by created_at, id`,
     [projectId],
   );
   return { connection, provider, entities };
@@ -265,17 +253,15 @@ export async function listEntityMappings(
   return mergeEntityMappings(entities, provider.entityMappings, connection.entityMappings);
 }
 
+/** Sets a customer's mapping of one entity, replacing the one it had. */
 export async function upsertEntityMapping(
   deps: CoreDeps,
   projectId: string,
   customerExternalId: string,
   providerName: string,
-  entityId: string,
-  mapping: ConnectionEntityMapping,
+  mapping: EntityMapping,
 ): Promise<MergedEntityMapping> {
-  if (mapping.entity_id !== entityId) {
-    throw badRequest(`body entity_id ${mapping.entity_id} does not match the path's ${entityId}`);
-  }
+  const { entityId } = mapping;
   return transaction(deps.db, async (client) => {
     const { connection, provider, entities } = await entityContext(
       deps,
@@ -286,16 +272,16 @@ export async function upsertEntityMapping(
     );
     const entity = entities.find((e) => e.id === entityId);
     if (!entity) throw notFound(`entity ${entityId}`);
-    if (!entity.config.allow_additional_field_mappings) {
-      const known = new Set(entity.config.fields.map((f) => f.name));
-      const extra = (mapping.field_mappings ?? []).find((f) => !known.has(f.entity_field));
+    if (!entity.allowsAdditionalFields) {
+      const known = new Set(entity.fields.map((f) => f.name));
+      const extra = (mapping.fields ?? []).find((f) => !known.has(f.field));
       if (extra)
         throw badRequest(
-          `field "${extra.entity_field}" is not in entity ${entity.name}, which allows no additional fields`,
+          `field "${extra.field}" is not in entity ${entity.name}, which allows no additional fields`,
         );
     }
-    const existed = connection.entityMappings.some((m) => m.entity_id === entityId);
-    const updated = [...connection.entityMappings.filter((m) => m.entity_id !== entityId), mapping];
+    const existed = connection.entityMappings.some((m) => m.entityId === entityId);
+    const updated = [...connection.entityMappings.filter((m) => m.entityId !== entityId), mapping];
     await client.query('update connections set entity_mappings = $2, updated_at = now() where id = $1', [
       connection.id,
       JSON.stringify(updated),
@@ -305,7 +291,7 @@ export async function upsertEntityMapping(
       created: !existed,
       connection: connectionRef(connection),
       entityId,
-      ...(mapping.object ? { object: { kind: mapping.object.type, name: mapping.object.name } } : {}),
+      ...(mapping.object ? { object: mapping.object } : {}),
     });
     return mergeEntityMappings([entity], provider.entityMappings, updated)[0]!;
   });
@@ -320,17 +306,17 @@ export async function deleteEntityMapping(
 ): Promise<void> {
   await transaction(deps.db, async (client) => {
     const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
-    const existing = connection.entityMappings.find((m) => m.entity_id === entityId);
+    const existing = connection.entityMappings.find((m) => m.entityId === entityId);
     if (!existing) throw notFound(`entity mapping for entity ${entityId}`);
     await client.query('update connections set entity_mappings = $2, updated_at = now() where id = $1', [
       connection.id,
-      JSON.stringify(connection.entityMappings.filter((m) => m.entity_id !== entityId)),
+      JSON.stringify(connection.entityMappings.filter((m) => m.entityId !== entityId)),
     ]);
     await emitEvent(deps, client, projectId, {
       type: 'entity_mapping.deleted',
       connection: connectionRef(connection),
       entityId,
-      ...(existing.object ? { object: { kind: existing.object.type, name: existing.object.name } } : {}),
+      ...(existing.object ? { object: existing.object } : {}),
     });
   });
 }

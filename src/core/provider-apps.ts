@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
 import { type AuthType, type Category, isProviderName, type ProviderName } from '../connectors/catalog.ts';
 import { CATALOG } from '../connectors/index.ts';
+import type { EntityMapping } from './data-models.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { isUuid } from './ids.ts';
@@ -20,19 +21,17 @@ export interface ProviderApp {
   scopes: string[];
   externalRef: string | null;
   useManagedOauth: boolean;
-  objects: ProviderObjects;
+  /** The provider objects the project reads as common or standard objects, in the order given. */
+  objects: ProviderAppObject[];
+  /** The developer's entity mappings, for every customer of this provider. */
   entityMappings: EntityMapping[];
 }
 
-export interface ProviderObjects {
-  common?: { name: string; schema_id?: string }[];
-  standard?: { name: string; schema_id?: string }[];
-}
-
-export interface EntityMapping {
-  entity_id: string;
-  object?: { type: 'standard' | 'custom'; name: string };
-  field_mappings?: { entity_field: string; mapped_field: string }[];
+/** A provider object the project reads, with the schema its fields are mapped onto, if any. */
+export interface ProviderAppObject {
+  kind: 'common' | 'standard';
+  object: string;
+  schemaId?: string;
 }
 
 export interface ProviderAppInput {
@@ -44,7 +43,7 @@ export interface ProviderAppInput {
   scopes?: string[];
   externalRef?: string;
   useManagedOauth?: boolean;
-  objects?: ProviderObjects;
+  objects?: ProviderAppObject[];
   entityMappings?: EntityMapping[];
 }
 
@@ -118,17 +117,16 @@ async function checkInput(deps: CoreDeps, projectId: string, input: ProviderAppI
     throw badRequest(`${name} is in category ${definition.category}, not ${input.category}`);
   }
   for (const kind of ['common', 'standard'] as const) {
-    const list = input.objects?.[kind] ?? [];
-    const dup = firstDuplicate(list.map((o) => o.name));
-    if (dup !== undefined) throw badRequest(`object "${dup}" is listed twice in objects.${kind}`);
-    const schemaIds = list.map((o) => o.schema_id).filter((id): id is string => id !== undefined);
+    const list = (input.objects ?? []).filter((o) => o.kind === kind);
+    const dup = firstDuplicate(list.map((o) => o.object));
+    if (dup !== undefined) throw badRequest(`${kind} object "${dup}" is listed twice`);
+    const schemaIds = list.map((o) => o.schemaId).filter((id): id is string => id !== undefined);
     const dupSchema = firstDuplicate(schemaIds);
-    if (dupSchema !== undefined)
-      throw badRequest(`schema ${dupSchema} is attached to two objects in objects.${kind}`);
+    if (dupSchema !== undefined) throw badRequest(`schema ${dupSchema} is attached to two ${kind} objects`);
     const missing = await firstMissing(deps, 'schemas', projectId, schemaIds);
     if (missing !== undefined) throw badRequest(`schema ${missing} does not exist`);
   }
-  const entityIds = (input.entityMappings ?? []).map((m) => m.entity_id);
+  const entityIds = (input.entityMappings ?? []).map((m) => m.entityId);
   const dupEntity = firstDuplicate(entityIds);
   if (dupEntity !== undefined) throw badRequest(`entity ${dupEntity} is mapped twice`);
   const missing = await firstMissing(deps, 'entities', projectId, entityIds);
@@ -159,7 +157,7 @@ export async function createProviderApp(
       input.scopes ?? [],
       input.externalRef ?? null,
       input.useManagedOauth ?? false,
-      input.objects ?? {},
+      JSON.stringify(input.objects ?? []),
       JSON.stringify(input.entityMappings ?? []),
       id,
     ],
@@ -194,7 +192,7 @@ export async function updateProviderApp(
       input.scopes ?? [],
       input.externalRef ?? null,
       input.useManagedOauth ?? current.useManagedOauth,
-      input.objects ?? {},
+      JSON.stringify(input.objects ?? []),
       JSON.stringify(input.entityMappings ?? []),
     ],
   );

@@ -5,10 +5,17 @@ import type { DataModel } from '../../core/data-models.ts';
 import type { Destination } from '../../core/destinations.ts';
 import type { Integration } from '../../core/integrations.ts';
 import type { MagicLink } from '../../core/magic-links.ts';
+import type { MappedBy, MergedEntityMapping, MergedField, MergedObjectFields } from '../../core/mappings.ts';
 import type { Page } from '../../core/pagination.ts';
 import type { ProviderApp } from '../../core/provider-apps.ts';
 import type { Sync, SyncRun, SyncRunStatus } from '../../core/syncs.ts';
 import type { WebhookEndpoint } from '../../core/webhooks.ts';
+import {
+  dataModelConfigOf,
+  entityMappingConfigOf,
+  objectsConfigOf,
+  schemaMappingsConfigOf,
+} from './mapping-translation.ts';
 import { connectionSyncConfigOf, syncConfigDataOf } from './sync-config-translation.ts';
 
 /** Domain objects in the Supaglue dialect's shapes. The project is the Supaglue "application". */
@@ -55,15 +62,15 @@ export const provider = (p: ProviderApp) => ({
         },
       }
     : {}),
-  objects: p.objects,
-  entity_mappings: p.entityMappings,
+  objects: objectsConfigOf(p.objects),
+  entity_mappings: p.entityMappings.map(entityMappingConfigOf),
 });
 
 export const dataModel = (m: DataModel) => ({
   id: m.id,
   application_id: m.projectId,
   name: m.name,
-  config: m.config,
+  config: dataModelConfigOf(m),
 });
 
 export const syncConfig = (i: Integration) => ({
@@ -83,9 +90,42 @@ export const connection = (c: Connection) => ({
   category: c.category,
   instance_url: c.instanceUrl,
   status: c.status,
-  schema_mappings_config: c.fieldMappings,
-  entity_mappings: c.entityMappings,
+  schema_mappings_config: schemaMappingsConfigOf(c.fieldMappings),
+  entity_mappings: c.entityMappings.map(entityMappingConfigOf),
   ...(c.readOverrides ? { connection_sync_config: connectionSyncConfigOf(c.readOverrides) } : {}),
+});
+
+const mappedName = (f: MergedField, by: MappedBy) => (f.mappedBy === by ? f.providerField : undefined);
+
+/** One object's schema fields, each with the provider field the developer or the customer chose. */
+export const objectFieldMappings = (m: MergedObjectFields) => ({
+  object_name: m.object,
+  object_type: m.kind,
+  allow_additional_field_mappings: m.allowsAdditionalFields,
+  schema_id: m.schemaId,
+  fields: m.fields.map((f) => {
+    const bySchema = mappedName(f, 'developer');
+    const byCustomer = mappedName(f, 'customer');
+    return {
+      name: f.name,
+      is_added_by_customer: f.additional,
+      ...(bySchema === undefined ? {} : { schema_mapped_name: bySchema }),
+      ...(byCustomer === undefined ? {} : { customer_mapped_name: byCustomer }),
+    };
+  }),
+});
+
+export const mergedEntityMapping = (m: MergedEntityMapping) => ({
+  entity_id: m.entityId,
+  entity_name: m.entityName,
+  allow_additional_field_mappings: m.allowsAdditionalFields,
+  ...(m.object ? { object: { type: m.object.kind, name: m.object.name, from: m.object.mappedBy } } : {}),
+  field_mappings: m.fields.map((f) => ({
+    entity_field: f.name,
+    ...(f.providerField === undefined ? {} : { mapped_field: f.providerField }),
+    ...(f.mappedBy === undefined ? {} : { from: f.mappedBy }),
+    is_additional: f.additional,
+  })),
 });
 
 export const magicLink = (m: MagicLink, url: string) => ({

@@ -7,9 +7,9 @@ import {
   getRateLimitInfo,
   getReadOverrides,
   listConnections,
-  type ManualConnectionInput,
   setReadOverrides,
 } from '../../../core/connections.ts';
+import { type ManualConnectionBody, manualConnectionInputOf } from '../connection-translation.ts';
 import { connectionHeaders, type RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 import {
@@ -28,11 +28,18 @@ export async function connectionRoutes(app: FastifyInstance, { deps }: RouteOpti
     async (req) => (await listConnections(deps, req.projectId, req.params.customer_id)).map(to.connection),
   );
 
-  app.post<{ Params: CustomerParams; Body: ManualConnectionInput }>(
+  app.post<{ Params: CustomerParams; Body: ManualConnectionBody }>(
     '/customers/:customer_id/connections',
     { config: { operationId: 'createConnection' } },
     async (req) =>
-      to.connection(await createConnection(deps, req.projectId, req.params.customer_id, req.body)),
+      to.connection(
+        await createConnection(
+          deps,
+          req.projectId,
+          req.params.customer_id,
+          manualConnectionInputOf(req.body),
+        ),
+      ),
   );
 
   app.get<{ Params: CustomerParams; Querystring: { provider_name: string } }>(

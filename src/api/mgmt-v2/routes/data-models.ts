@@ -1,17 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import {
   createDataModel,
-  type DataModel,
   type DataModelKind,
   deleteDataModel,
   getDataModel,
   listDataModels,
   updateDataModel,
 } from '../../../core/data-models.ts';
+import { type DataModelConfig, dataModelInputOf } from '../mapping-translation.ts';
 import type { RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 
-type Body = { name: string; config: DataModel['config'] };
+type Body = { name: string; config: DataModelConfig };
 
 /** Schemas and entities have the same five operations. */
 const SURFACES: {
@@ -44,13 +44,17 @@ export async function dataModelRoutes(app: FastifyInstance, { deps }: RouteOptio
       (await listDataModels(deps, kind, req.projectId)).map(to.dataModel),
     );
     app.post<{ Body: Body }>(path, { config: { operationId: create } }, async (req, reply) =>
-      reply.code(201).send(to.dataModel(await createDataModel(deps, kind, req.projectId, req.body))),
+      reply
+        .code(201)
+        .send(to.dataModel(await createDataModel(deps, kind, req.projectId, dataModelInputOf(req.body)))),
     );
     app.get<{ Params: Params }>(item, { config: { operationId: get } }, async (req) =>
       to.dataModel(await getDataModel(deps, kind, req.projectId, req.params[param]!)),
     );
     app.put<{ Params: Params; Body: Body }>(item, { config: { operationId: update } }, async (req) =>
-      to.dataModel(await updateDataModel(deps, kind, req.projectId, req.params[param]!, req.body)),
+      to.dataModel(
+        await updateDataModel(deps, kind, req.projectId, req.params[param]!, dataModelInputOf(req.body)),
+      ),
     );
     app.delete<{ Params: Params }>(item, { config: { operationId: remove } }, async (req, reply) => {
       await deleteDataModel(deps, kind, req.projectId, req.params[param]!);

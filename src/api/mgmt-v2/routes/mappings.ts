@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ConnectionEntityMapping } from '../../../core/connections.ts';
+import { badRequest } from '../../../core/errors.ts';
 import {
   deleteEntityMapping,
   listEntityMappings,
@@ -7,51 +7,62 @@ import {
   updateObjectFieldMappings,
   upsertEntityMapping,
 } from '../../../core/mappings.ts';
+import {
+  type EntityMappingConfig,
+  entityMappingOf,
+  type ObjectFieldMappingsUpdate,
+  objectFieldMappingsOf,
+} from '../mapping-translation.ts';
 import { connectionHeaders, type RouteOptions } from '../route-context.ts';
+import * as to from '../serializers.ts';
 
-type FieldMappingBody = {
-  name: string;
-  type: 'common' | 'standard';
-  field_mappings: { schema_field: string; mapped_field?: string }[];
-};
 type EntityParams = { entity_id: string };
 
 export async function mappingRoutes(app: FastifyInstance, { deps }: RouteOptions) {
   app.get('/field_mappings', { config: { operationId: 'listFieldMappings' } }, async (req) => {
     const { customerId, providerName } = connectionHeaders(req);
-    return listFieldMappings(deps, req.projectId, customerId, providerName);
+    return (await listFieldMappings(deps, req.projectId, customerId, providerName)).map(
+      to.objectFieldMappings,
+    );
   });
 
-  app.put<{ Body: FieldMappingBody }>(
+  app.put<{ Body: ObjectFieldMappingsUpdate }>(
     '/field_mappings/_update_object',
     { config: { operationId: 'updateObjectFieldMappings' } },
     async (req) => {
       const { customerId, providerName } = connectionHeaders(req);
-      return updateObjectFieldMappings(deps, req.projectId, customerId, providerName, {
-        name: req.body.name,
-        type: req.body.type,
-        fieldMappings: req.body.field_mappings,
-      });
+      return to.objectFieldMappings(
+        await updateObjectFieldMappings(
+          deps,
+          req.projectId,
+          customerId,
+          providerName,
+          objectFieldMappingsOf(req.body),
+        ),
+      );
     },
   );
 
   app.get('/entity_mappings', { config: { operationId: 'listEntityMappings' } }, async (req) => {
     const { customerId, providerName } = connectionHeaders(req);
-    return listEntityMappings(deps, req.projectId, customerId, providerName);
+    return (await listEntityMappings(deps, req.projectId, customerId, providerName)).map(
+      to.mergedEntityMapping,
+    );
   });
 
-  app.put<{ Params: EntityParams; Body: ConnectionEntityMapping }>(
+  app.put<{ Params: EntityParams; Body: EntityMappingConfig }>(
     '/entity_mappings/:entity_id',
     { config: { operationId: 'upsertEntityMapping' } },
     async (req) => {
+      // The entity is named twice, in the path and in the body; they must agree.
+      if (req.body.entity_id !== req.params.entity_id) {
+        throw badRequest(
+          `body entity_id ${req.body.entity_id} does not match the path's ${req.params.entity_id}`,
+        );
+      }
       const { customerId, providerName } = connectionHeaders(req);
-      return upsertEntityMapping(
-        deps,
-        req.projectId,
-        customerId,
-        providerName,
-        req.params.entity_id,
-        req.body,
+      return to.mergedEntityMapping(
+        await upsertEntityMapping(deps, req.projectId, customerId, providerName, entityMappingOf(req.body)),
       );
     },
   );

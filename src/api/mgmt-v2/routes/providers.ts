@@ -3,13 +3,17 @@ import type { AuthType } from '../../../connectors/catalog.ts';
 import {
   createProviderApp,
   deleteProviderApp,
-  type EntityMapping,
   getProviderApp,
   listProviderApps,
   type ProviderAppInput,
-  type ProviderObjects,
   updateProviderApp,
 } from '../../../core/provider-apps.ts';
+import {
+  type EntityMappingConfig,
+  entityMappingOf,
+  type ObjectsConfig,
+  providerAppObjectsOf,
+} from '../mapping-translation.ts';
 import type { RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 
@@ -22,8 +26,8 @@ interface ProviderBody {
     use_managed_oauth?: boolean;
     oauth?: { oauth_scopes: string[]; credentials: { oauth_client_id: string; oauth_client_secret: string } };
   };
-  objects?: ProviderObjects;
-  entity_mappings?: EntityMapping[];
+  objects?: ObjectsConfig;
+  entity_mappings?: EntityMappingConfig[];
 }
 type Params = { provider_id: string };
 
@@ -37,8 +41,8 @@ function toInput(body: ProviderBody): ProviderAppInput {
     scopes: body.config?.oauth?.oauth_scopes,
     externalRef: body.config?.provider_app_id || undefined,
     useManagedOauth: body.config?.use_managed_oauth,
-    objects: body.objects,
-    entityMappings: body.entity_mappings,
+    objects: body.objects && providerAppObjectsOf(body.objects),
+    entityMappings: body.entity_mappings?.map(entityMappingOf),
   };
 }
 
