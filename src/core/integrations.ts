@@ -172,7 +172,7 @@ export async function deleteIntegration(
   return transaction(deps.db, async (client) => {
     const current = await getIntegration(deps, projectId, id, client);
     const { rows } = await client.query<{ n: number }>(
-      'select count(*)::int as n from syncs where integration_id = $1',
+      'select count(*)::int as n from syncs s join installations ins on ins.id = s.installation_id where ins.integration_id = $1',
       [id],
     );
     const count = rows[0]!.n;

@@ -56,6 +56,7 @@ export async function checkReadOverrides(
 export interface Sync {
   id: string;
   connectionId: string;
+  installationId: string;
   integrationId: string;
   kind: ObjectKind | 'entity';
   object: string;
@@ -67,8 +68,9 @@ export interface Sync {
 const plannedKey = (t: { kind: string; object: string }) => `${t.kind}\u0000${t.object}`;
 
 /**
- * Makes a connection's syncs what its integration asks for: creates the missing ones, deletes
- * those no longer asked for, and saves every sync's resolved plan.
+ * Makes a connection's installation and syncs what its integration asks for: the installation
+ * exists while the connection's provider app has an integration, and holds one sync per planned
+ * object, each with its resolved plan; syncs no longer asked for are deleted.
  */
 export async function reconcileConnectionSyncs(client: pg.ClientBase, connectionId: string): Promise<void> {
   const { rows } = await client.query<{
@@ -84,11 +86,24 @@ export async function reconcileConnectionSyncs(client: pg.ClientBase, connection
   );
   const row = rows[0];
   if (!row) return;
-  const planned = row.read ? planSyncs(row.read, row.overrides) : [];
+  await client.query(
+    'delete from installations where connection_id = $1 and integration_id is distinct from $2',
+    [connectionId, row.integrationId],
+  );
+  if (!row.integrationId || !row.read) return;
+  const {
+    rows: [installation],
+  } = await client.query<{ id: string }>(
+    `insert into installations (project_id, integration_id, connection_id) values ($1, $2, $3)
+     on conflict (integration_id, connection_id) do update set integration_id = excluded.integration_id
+     returning id`,
+    [row.projectId, row.integrationId, connectionId],
+  );
+  const planned = planSyncs(row.read, row.overrides);
   const wanted = new Set(planned.map(plannedKey));
   const { rows: existing } = await client.query<{ id: string; kind: string; object: string }>(
-    'select id, object_type as kind, object from syncs where connection_id = $1',
-    [connectionId],
+    'select id, object_type as kind, object from syncs where installation_id = $1',
+    [installation!.id],
   );
   const stale = existing.filter((s) => !wanted.has(plannedKey(s))).map((s) => s.id);
   if (stale.length > 0) await client.query('delete from syncs where id = any($1::uuid[])', [stale]);
@@ -96,14 +111,14 @@ export async function reconcileConnectionSyncs(client: pg.ClientBase, connection
   // One statement for every sync: new ones start unless the policy says to wait; existing ones
   // keep their state and take the new plan.
   await client.query(
-    `insert into syncs (project_id, connection_id, integration_id, object_type, object, plan, paused, next_run_at)
+    `insert into syncs (project_id, installation_id, connection_id, object_type, object, plan, paused, next_run_at)
      select $1, $2, $3, p.kind, p.object, p.plan, p.paused, case when p.paused then null else now() end
        from jsonb_to_recordset($4::jsonb) as p (kind text, object text, plan jsonb, paused boolean)
-     on conflict (connection_id, object_type, object) do update set plan = excluded.plan, integration_id = excluded.integration_id`,
+     on conflict (installation_id, object_type, object) do update set plan = excluded.plan`,
     [
       row.projectId,
+      installation!.id,
       connectionId,
-      row.integrationId,
       JSON.stringify(planned.map((p) => ({ ...p, paused: p.plan.policy.startOnInstall === false }))),
     ],
   );
@@ -143,7 +158,8 @@ export async function syncsRemovedBy(
   }>(
     `select c.read_overrides as overrides,
             json_agg(json_build_object('kind', s.object_type, 'object', s.object)) as syncs
-       from syncs s join connections c on c.id = s.connection_id where s.integration_id = $1
+       from syncs s join installations ins on ins.id = s.installation_id join connections c on c.id = s.connection_id
+      where ins.integration_id = $1
       group by c.id`,
     [integrationId],
   );
@@ -155,11 +171,12 @@ export async function syncsRemovedBy(
   return removed;
 }
 
-const syncSelect = `s.id, s.connection_id as "connectionId", s.integration_id as "integrationId",
+const syncSelect = `s.id, s.connection_id as "connectionId", s.installation_id as "installationId",
+  ins.integration_id as "integrationId",
   s.object_type as kind, s.object, s.paused, c.provider_name as "providerName",
   cu.external_id as "customerRef"`;
-const syncFrom =
-  'from syncs s join connections c on c.id = s.connection_id join customers cu on cu.id = c.customer_id';
+const syncFrom = `from syncs s join installations ins on ins.id = s.installation_id
+  join connections c on c.id = s.connection_id join customers cu on cu.id = c.customer_id`;
 
 export interface SyncFilter {
   customerRef?: string;

@@ -80,7 +80,8 @@ async function loadSync(deps: CoreDeps, syncId: string): Promise<SyncContext | u
             json_build_object('id', d.id, 'projectId', d.project_id, 'name', d.name, 'type', d.type,
                               'config', d.config, 'version', d.version) as "destinationRow"
        from syncs s join connections c on c.id = s.connection_id join customers cu on cu.id = c.customer_id
-       join integrations i on i.id = s.integration_id join destinations d on d.id = i.destination_id
+       join installations ins on ins.id = s.installation_id join integrations i on i.id = ins.integration_id
+       join destinations d on d.id = i.destination_id
       where s.id = $1`,
     [syncId],
   );

@@ -347,7 +347,8 @@ describe('destinations write only where they may', () => {
     });
 
     it("fail a run over a table name saved before the identifier rule, in Trellis's own words", async () => {
-      const contacts = `select s.id from trellis.syncs s join trellis.integrations i on i.id = s.integration_id
+      const contacts = `select s.id from trellis.syncs s join trellis.installations ins on ins.id = s.installation_id
+        join trellis.integrations i on i.id = ins.integration_id
         join trellis.destinations d on d.id = i.destination_id where d.name = 'warehouse' and s.object = 'contacts'`;
       await db.query(
         `update trellis.syncs set plan = plan || '{"table": "Contacts-2"}' where id in (${contacts})`,
