@@ -120,23 +120,27 @@ function checkNames(c: ConnectionSyncConfig): void {
   }
 }
 
+/** Where the connection's records go: the destination's type, and a schema or dataset within it. */
+const placeOf = (d: { schema?: string; dataset?: string }) => ({
+  ...(d.schema === undefined ? {} : { schema: d.schema }),
+  ...(d.dataset === undefined ? {} : { dataset: d.dataset }),
+});
+
+const tableOf = (o: { table?: string }) => (o.table === undefined ? {} : { table: o.table });
+
 export function readOverridesOf(c: ConnectionSyncConfig): ReadOverrides {
   checkNames(c);
   const objects = [
-    ...(c.standard_objects ?? []).map((o) => ({ kind: 'standard' as const, ...o })),
-    ...(c.custom_objects ?? []).map((o) => ({ kind: 'custom' as const, ...o })),
+    ...(c.standard_objects ?? []).map((o) => ({
+      kind: 'standard' as const,
+      object: o.object,
+      ...tableOf(o),
+    })),
+    ...(c.custom_objects ?? []).map((o) => ({ kind: 'custom' as const, object: o.object, ...tableOf(o) })),
   ];
   const d = c.destination_config;
   return {
-    ...(d
-      ? {
-          destination: {
-            kind: d.type,
-            ...(d.schema === undefined ? {} : { schema: d.schema }),
-            ...(d.dataset === undefined ? {} : { dataset: d.dataset }),
-          },
-        }
-      : {}),
+    ...(d ? { destination: { kind: d.type, ...placeOf(d) } } : {}),
     ...(c.standard_objects || c.custom_objects ? { objects } : {}),
   };
 }
@@ -144,21 +148,11 @@ export function readOverridesOf(c: ConnectionSyncConfig): ReadOverrides {
 export function connectionSyncConfigOf(o: ReadOverrides): ConnectionSyncConfig {
   const d = o.destination;
   const listOf = (kind: 'standard' | 'custom') =>
-    (o.objects ?? [])
-      .filter((x) => x.kind === kind)
-      .map((x) => ({ object: x.object, ...(x.table === undefined ? {} : { table: x.table }) }));
+    (o.objects ?? []).filter((x) => x.kind === kind).map((x) => ({ object: x.object, ...tableOf(x) }));
   const standard = listOf('standard');
   const custom = listOf('custom');
   return {
-    ...(d
-      ? {
-          destination_config: {
-            type: d.kind,
-            ...(d.schema === undefined ? {} : { schema: d.schema }),
-            ...(d.dataset === undefined ? {} : { dataset: d.dataset }),
-          },
-        }
-      : {}),
+    ...(d ? { destination_config: { type: d.kind, ...placeOf(d) } } : {}),
     ...(standard.length > 0 ? { standard_objects: standard } : {}),
     ...(custom.length > 0 ? { custom_objects: custom } : {}),
   };
