@@ -113,7 +113,7 @@ export async function createIntegration(
        values ($1, $2, $3, $4, $5) on conflict do nothing returning id`,
       [projectId, input.name ?? input.providerName, provider.id, destination.id, input.read],
     );
-    if (!rows[0]) throw conflict(`an integration for ${input.providerName} already exists`);
+    if (!rows[0]) throw conflict(`${input.providerName} already has an integration`);
     await client.query(
       'insert into integration_revisions (integration_id, revision, read_spec) values ($1, 1, $2)',
       [rows[0].id, input.read],

@@ -560,7 +560,8 @@ describe('Management API v2 contract (seed spec)', () => {
     const list = await api('GET', '/sync_configs', { status: 200 });
     expect(list.body.map((s: Body) => s.id)).toEqual([fx.syncConfigId, syncConfigId]);
 
-    await api('POST', '/sync_configs', { body, status: 409 });
+    const duplicate = await api('POST', '/sync_configs', { body, status: 409 });
+    expect(duplicate.body.errors[0].detail).toBe('salesforce already has a sync config');
     await api('POST', '/sync_configs', { body: { ...body, provider_name: 'zoho_crm' }, status: 404 });
     await api('POST', '/sync_configs', { body: { ...body, destination_name: 'nowhere' }, status: 404 });
 
@@ -570,7 +571,8 @@ describe('Management API v2 contract (seed spec)', () => {
     expect(updated.body).toEqual({ ...created.body, config });
     expect((await api('GET', `/sync_configs/${syncConfigId}`, { status: 200 })).body).toEqual(updated.body);
     await api('PUT', '/sync_configs/00000000-0000-0000-0000-000000000000', { body: { config }, status: 404 });
-    await api('GET', '/sync_configs/not-an-id', { status: 404 });
+    const missing = await api('GET', '/sync_configs/not-an-id', { status: 404 });
+    expect(missing.body.errors[0].detail).toBe('sync config not found');
   });
 
   it('sync configs: an object the provider cannot read is refused when saved, not when it runs', async () => {
