@@ -22,7 +22,7 @@ export interface Connection {
   id: string;
   projectId: string;
   customerId: string;
-  customerExternalId: string;
+  customerRef: string;
   providerAppId: string;
   providerName: ProviderName;
   category: string;
@@ -64,7 +64,7 @@ export interface ManualConnectionInput {
 }
 
 const select = `select c.id, c.project_id as "projectId", c.customer_id as "customerId",
-    cu.external_id as "customerExternalId", c.provider_app_id as "providerAppId", c.provider_name as "providerName",
+    cu.external_id as "customerRef", c.provider_app_id as "providerAppId", c.provider_name as "providerName",
     c.category, c.status, c.auth_type as "authType", c.instance_url as "instanceUrl",
     c.field_mappings as "fieldMappings", c.entity_mappings as "entityMappings", c.read_overrides as "readOverrides"
   from connections c join customers cu on cu.id = c.customer_id`;
@@ -72,14 +72,14 @@ const select = `select c.id, c.project_id as "projectId", c.customer_id as "cust
 /** How events name a connection. */
 export const connectionRef = (c: Connection): ConnectionRef => ({
   connectionId: c.id,
-  customerRef: c.customerExternalId,
+  customerRef: c.customerRef,
   providerAppId: c.providerAppId,
   providerName: c.providerName,
   category: c.category,
 });
 
-export async function listConnections(deps: CoreDeps, projectId: string, customerExternalId: string) {
-  const customer = await findCustomer(deps, projectId, customerExternalId);
+export async function listConnections(deps: CoreDeps, projectId: string, customerRef: string) {
+  const customer = await findCustomer(deps, projectId, customerRef);
   const { rows } = await deps.db.query<Connection>(
     `${select} where c.customer_id = $1 order by c.provider_name`,
     [customer.id],
@@ -91,15 +91,15 @@ export async function listConnections(deps: CoreDeps, projectId: string, custome
 export async function findConnection(
   deps: CoreDeps,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   providerName: string,
   client: Pick<pg.ClientBase, 'query'> = deps.db,
 ): Promise<Connection> {
   const { rows } = await client.query<Connection>(
     `${select} where c.project_id = $1 and cu.external_id = $2 and c.provider_name = $3`,
-    [projectId, customerExternalId, providerName],
+    [projectId, customerRef, providerName],
   );
-  if (!rows[0]) throw notFound(`connection of customer "${customerExternalId}" to ${providerName}`);
+  if (!rows[0]) throw notFound(`connection of customer "${customerRef}" to ${providerName}`);
   return rows[0];
 }
 
@@ -167,10 +167,10 @@ function credentialsOf(
 export async function createConnection(
   deps: CoreDeps,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   input: ManualConnectionInput,
 ): Promise<Connection> {
-  const customer = await findCustomer(deps, projectId, customerExternalId);
+  const customer = await findCustomer(deps, projectId, customerRef);
   const { providerName } = input;
   const { credentials, instanceUrl } = credentialsOf(deps, input);
   return transaction(deps.db, async (client) => {
@@ -192,9 +192,9 @@ export async function createConnection(
         id,
       ],
     );
-    if (!rows[0]) throw conflict(`customer "${customerExternalId}" already has a ${providerName} connection`);
+    if (!rows[0]) throw conflict(`customer "${customerRef}" already has a ${providerName} connection`);
     await reconcileConnectionSyncs(client, rows[0].id);
-    const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
+    const connection = await findConnection(deps, projectId, customerRef, providerName, client);
     await emitEvent(deps, client, projectId, {
       type: 'connection.created',
       connection: connectionRef(connection),
@@ -206,11 +206,11 @@ export async function createConnection(
 export async function deleteConnection(
   deps: CoreDeps,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   providerName: string,
 ): Promise<void> {
   await transaction(deps.db, async (client) => {
-    const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
+    const connection = await findConnection(deps, projectId, customerRef, providerName, client);
     await client.query('delete from connections where id = $1', [connection.id]);
     await emitEvent(deps, client, projectId, {
       type: 'connection.deleted',
@@ -222,10 +222,10 @@ export async function deleteConnection(
 export async function getReadOverrides(
   deps: CoreDeps,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   providerName: string,
 ): Promise<ReadOverrides> {
-  const connection = await findConnection(deps, projectId, customerExternalId, providerName);
+  const connection = await findConnection(deps, projectId, customerRef, providerName);
   if (!connection.readOverrides) throw notFound('connection sync config');
   return connection.readOverrides;
 }
@@ -234,12 +234,12 @@ export async function getReadOverrides(
 export async function setReadOverrides(
   deps: CoreDeps,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   providerName: string,
   overrides: ReadOverrides | null,
 ): Promise<ReadOverrides | null> {
   return transaction(deps.db, async (client) => {
-    const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
+    const connection = await findConnection(deps, projectId, customerRef, providerName, client);
     if (overrides === null && !connection.readOverrides) throw notFound('connection sync config');
     if (overrides) await checkReadOverrides(client, connection.id, overrides);
     await client.query('update connections set read_overrides = $2, updated_at = now() where id = $1', [
@@ -255,11 +255,11 @@ export async function setReadOverrides(
 export async function getProviderUserId(
   deps: CoreDeps,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   providerName: string,
 ) {
   if (!isProviderName(providerName)) throw badRequest(`unknown provider "${providerName}"`);
-  const connection = await findConnection(deps, projectId, customerExternalId, providerName);
+  const connection = await findConnection(deps, projectId, customerRef, providerName);
   return callProvider(async () => {
     const { connector, ctx } = await openConnector(deps, connection.id, { interactive: true });
     if (!connector.whoAmI)
@@ -271,10 +271,10 @@ export async function getProviderUserId(
 export async function getRateLimitInfo(
   deps: CoreDeps,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   providerName: string,
 ) {
-  const connection = await findConnection(deps, projectId, customerExternalId, providerName);
+  const connection = await findConnection(deps, projectId, customerRef, providerName);
   return callProvider(async () => {
     const { connector, ctx } = await openConnector(deps, connection.id, { interactive: true });
     if (!connector.rateLimitInfo)

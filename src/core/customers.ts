@@ -6,12 +6,13 @@ import { emitEvent } from './events.ts';
 export interface Customer {
   id: string;
   projectId: string;
-  externalId: string;
+  /** The customer's id in the project's own system (what the API surfaces call the customer id or group reference). */
+  ref: string;
   name: string;
   email: string;
 }
 
-const columns = 'id, project_id as "projectId", external_id as "externalId", name, email';
+const columns = 'id, project_id as "projectId", external_id as "ref", name, email';
 
 export async function listCustomers(deps: CoreDeps, projectId: string): Promise<Customer[]> {
   const { rows } = await deps.db.query<Customer>(
@@ -21,38 +22,38 @@ export async function listCustomers(deps: CoreDeps, projectId: string): Promise<
   return rows;
 }
 
-export async function findCustomer(deps: CoreDeps, projectId: string, externalId: string): Promise<Customer> {
+export async function findCustomer(deps: CoreDeps, projectId: string, ref: string): Promise<Customer> {
   const { rows } = await deps.db.query<Customer>(
     `select ${columns} from customers where project_id = $1 and external_id = $2`,
-    [projectId, externalId],
+    [projectId, ref],
   );
-  if (!rows[0]) throw notFound(`customer "${externalId}"`);
+  if (!rows[0]) throw notFound(`customer "${ref}"`);
   return rows[0];
 }
 
 export async function upsertCustomer(
   deps: CoreDeps,
   projectId: string,
-  input: { externalId: string; name: string; email: string },
+  input: { ref: string; name: string; email: string },
 ): Promise<Customer> {
   const { rows } = await deps.db.query<Customer>(
     `insert into customers (project_id, external_id, name, email) values ($1, $2, $3, $4)
      on conflict (project_id, external_id) do update set name = excluded.name, email = excluded.email, updated_at = now()
      returning ${columns}`,
-    [projectId, input.externalId, input.name, input.email],
+    [projectId, input.ref, input.name, input.email],
   );
   return rows[0]!;
 }
 
 /** Deletes the customer with its connections, syncs and links; each connection's deletion is announced. */
-export async function deleteCustomer(deps: CoreDeps, projectId: string, externalId: string): Promise<void> {
+export async function deleteCustomer(deps: CoreDeps, projectId: string, ref: string): Promise<void> {
   await transaction(deps.db, async (client) => {
     const { rows } = await client.query<Customer>(
       `select ${columns} from customers where project_id = $1 and external_id = $2 for update`,
-      [projectId, externalId],
+      [projectId, ref],
     );
     const customer = rows[0];
-    if (!customer) throw notFound(`customer "${externalId}"`);
+    if (!customer) throw notFound(`customer "${ref}"`);
     const { rows: connections } = await client.query<{
       id: string;
       providerAppId: string;
@@ -69,7 +70,7 @@ export async function deleteCustomer(deps: CoreDeps, projectId: string, external
         type: 'connection.deleted',
         connection: {
           connectionId: c.id,
-          customerRef: externalId,
+          customerRef: ref,
           providerAppId: c.providerAppId,
           providerName: c.providerName,
           category: c.category,

@@ -10,7 +10,7 @@ import { providerAppForConnection } from './provider-apps.ts';
 export interface MagicLink {
   id: string;
   projectId: string;
-  customerExternalId: string;
+  customerRef: string;
   providerAppId: string;
   providerName: ProviderName;
   returnUrl: string;
@@ -20,7 +20,7 @@ export interface MagicLink {
 
 const MAX_EXPIRATION_SECS = 30 * 24 * 3600;
 
-const select = `select m.id, m.project_id as "projectId", cu.external_id as "customerExternalId",
+const select = `select m.id, m.project_id as "projectId", cu.external_id as "customerRef",
     m.provider_app_id as "providerAppId", p.provider_name as "providerName", m.return_url as "returnUrl",
     m.expires_at as "expiresAt", m.status
   from magic_links m join customers cu on cu.id = m.customer_id join provider_apps p on p.id = m.provider_app_id`;
@@ -40,7 +40,7 @@ export async function listMagicLinks(deps: CoreDeps, projectId: string): Promise
 export async function createMagicLink(
   deps: CoreDeps,
   projectId: string,
-  input: { customerExternalId: string; providerName: string; returnUrl: string; expirationSecs: number },
+  input: { customerRef: string; providerName: string; returnUrl: string; expirationSecs: number },
 ): Promise<MagicLink> {
   if (!isProviderName(input.providerName)) throw badRequest(`unknown provider "${input.providerName}"`);
   const providerName = input.providerName;
@@ -56,7 +56,7 @@ export async function createMagicLink(
   if (returnUrl.protocol !== 'https:' && returnUrl.protocol !== 'http:') {
     throw badRequest('return_url must be an http(s) URL');
   }
-  const customer = await findCustomer(deps, projectId, input.customerExternalId);
+  const customer = await findCustomer(deps, projectId, input.customerRef);
   return transaction(deps.db, async (client) => {
     const app = await providerAppForConnection(deps, client, projectId, providerName);
     const { rows } = await client.query<{ id: string }>(

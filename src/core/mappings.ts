@@ -76,10 +76,10 @@ const isSameObject = (a: ObjectRef, b: ObjectRef) => a.kind === b.kind && a.obje
 export async function listFieldMappings(
   deps: CoreDeps,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   providerName: string,
 ): Promise<MergedObjectFields[]> {
-  const connection = await findConnection(deps, projectId, customerExternalId, providerName);
+  const connection = await findConnection(deps, projectId, customerRef, providerName);
   const provider = await getProviderApp(deps, projectId, connection.providerAppId);
   const schemas = await schemasById(
     deps.db,
@@ -108,12 +108,12 @@ export async function listFieldMappings(
 export async function updateObjectFieldMappings(
   deps: CoreDeps,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   providerName: string,
   input: ObjectFieldMappings,
 ): Promise<MergedObjectFields> {
   return transaction(deps.db, async (client) => {
-    const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
+    const connection = await findConnection(deps, projectId, customerRef, providerName, client);
     await client.query('select 1 from connections where id = $1 for update', [connection.id]);
     const provider = await getProviderApp(deps, projectId, connection.providerAppId);
     const object = provider.objects.find((o) => isSameObject(o, input));
@@ -225,10 +225,10 @@ async function entityContext(
   deps: CoreDeps,
   client: Pick<pg.ClientBase, 'query'>,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   providerName: string,
 ) {
-  const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
+  const connection = await findConnection(deps, projectId, customerRef, providerName, client);
   const provider = await getProviderApp(deps, projectId, connection.providerAppId);
   const { rows: entities } = await client.query<DataModel>(
     `select ${DATA_MODEL_COLUMNS} from entities where project_id = $1 order by created_at, id`,
@@ -240,14 +240,14 @@ async function entityContext(
 export async function listEntityMappings(
   deps: CoreDeps,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   providerName: string,
 ): Promise<MergedEntityMapping[]> {
   const { connection, provider, entities } = await entityContext(
     deps,
     deps.db,
     projectId,
-    customerExternalId,
+    customerRef,
     providerName,
   );
   return mergeEntityMappings(entities, provider.entityMappings, connection.entityMappings);
@@ -257,7 +257,7 @@ export async function listEntityMappings(
 export async function upsertEntityMapping(
   deps: CoreDeps,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   providerName: string,
   mapping: EntityMapping,
 ): Promise<MergedEntityMapping> {
@@ -267,7 +267,7 @@ export async function upsertEntityMapping(
       deps,
       client,
       projectId,
-      customerExternalId,
+      customerRef,
       providerName,
     );
     const entity = entities.find((e) => e.id === entityId);
@@ -300,12 +300,12 @@ export async function upsertEntityMapping(
 export async function deleteEntityMapping(
   deps: CoreDeps,
   projectId: string,
-  customerExternalId: string,
+  customerRef: string,
   providerName: string,
   entityId: string,
 ): Promise<void> {
   await transaction(deps.db, async (client) => {
-    const connection = await findConnection(deps, projectId, customerExternalId, providerName, client);
+    const connection = await findConnection(deps, projectId, customerRef, providerName, client);
     const existing = connection.entityMappings.find((m) => m.entityId === entityId);
     if (!existing) throw notFound(`entity mapping for entity ${entityId}`);
     await client.query('update connections set entity_mappings = $2, updated_at = now() where id = $1', [

@@ -22,7 +22,7 @@ import { connectionSyncConfigOf, syncConfigDataOf } from './sync-config-translat
 
 export const customer = (c: Customer) => ({
   application_id: c.projectId,
-  customer_id: c.externalId,
+  customer_id: c.ref,
   name: c.name,
   email: c.email,
 });
@@ -84,7 +84,7 @@ export const syncConfig = (i: Integration) => ({
 export const connection = (c: Connection) => ({
   id: c.id,
   application_id: c.projectId,
-  customer_id: c.customerExternalId,
+  customer_id: c.customerRef,
   provider_id: c.providerAppId,
   provider_name: c.providerName,
   category: c.category,
@@ -133,7 +133,7 @@ export const magicLink = (m: MagicLink, url: string) => ({
   url,
   return_url: m.returnUrl,
   application_id: m.projectId,
-  customer_id: m.customerExternalId,
+  customer_id: m.customerRef,
   provider_id: m.providerAppId,
   provider_name: m.providerName,
   expires_at: m.expiresAt.toISOString(),

@@ -16,7 +16,7 @@ export interface LinkView {
   linkId: string;
   projectId: string;
   customerId: string;
-  customerExternalId: string;
+  customerRef: string;
   customerName: string;
   providerAppId: string;
   provider: CatalogEntry;
@@ -64,7 +64,7 @@ export async function describeLink(
   const { rows } = await (client ?? deps.db).query<{
     projectId: string;
     customerId: string;
-    customerExternalId: string;
+    customerRef: string;
     customerName: string;
     providerAppId: string;
     providerName: ProviderName;
@@ -73,7 +73,7 @@ export async function describeLink(
     status: string;
     expired: boolean;
   }>(
-    `select m.project_id as "projectId", m.customer_id as "customerId", cu.external_id as "customerExternalId",
+    `select m.project_id as "projectId", m.customer_id as "customerId", cu.external_id as "customerRef",
             cu.name as "customerName", m.provider_app_id as "providerAppId", p.provider_name as "providerName",
             p.auth_type as "authType", m.return_url as "returnUrl", m.status, m.expires_at <= now() as expired
        from magic_links m join customers cu on cu.id = m.customer_id join provider_apps p on p.id = m.provider_app_id
@@ -87,7 +87,7 @@ export async function describeLink(
     linkId,
     projectId: row.projectId,
     customerId: row.customerId,
-    customerExternalId: row.customerExternalId,
+    customerRef: row.customerRef,
     customerName: row.customerName,
     providerAppId: row.providerAppId,
     provider: CATALOG[row.providerName],

@@ -46,7 +46,7 @@ export async function saveAuthorizedConnection(
     const id = existing[0]?.id ?? randomUUID();
     const seal = (rowId: string) =>
       deps.vault.sealJson(c.credentials, SEALED_COLUMNS.connectionCredentials, rowId);
-    const { rows } = await client.query<{ id: string; inserted: boolean; externalId: string }>(
+    const { rows } = await client.query<{ id: string; inserted: boolean; customerRef: string }>(
       `insert into connections (id, project_id, customer_id, provider_app_id, provider_name, category, status, auth_type,
          credentials_sealed, instance_url, token_expires_at)
        values ($10, $1, $2, $3, $4, $5, 'working', $6, $7, $8, $9)
@@ -54,7 +54,7 @@ export async function saveAuthorizedConnection(
          status = 'working', auth_type = excluded.auth_type, credentials_sealed = excluded.credentials_sealed,
          instance_url = excluded.instance_url, token_expires_at = excluded.token_expires_at, updated_at = now()
        returning id, (xmax = 0) as inserted,
-         (select external_id from customers where id = $2) as "externalId"`,
+         (select external_id from customers where id = $2) as "customerRef"`,
       [
         c.projectId,
         c.customerId,
@@ -82,7 +82,7 @@ export async function saveAuthorizedConnection(
         type: 'connection.created',
         connection: {
           connectionId: connection.id,
-          customerRef: connection.externalId,
+          customerRef: connection.customerRef,
           providerAppId: c.providerAppId,
           providerName: c.providerName,
           category: CATALOG[c.providerName].category,

@@ -17,11 +17,11 @@ export async function customerRoutes(app: FastifyInstance, { deps }: RouteOption
     { config: { operationId: 'upsertCustomer' } },
     async (req) => {
       const c = await upsertCustomer(deps, req.projectId, {
-        externalId: req.body.customer_id,
+        ref: req.body.customer_id,
         name: req.body.name,
         email: req.body.email,
       });
-      const connections = await listConnections(deps, req.projectId, c.externalId);
+      const connections = await listConnections(deps, req.projectId, c.ref);
       return { ...to.customer(c), connections: connections.map(to.connection) };
     },
   );

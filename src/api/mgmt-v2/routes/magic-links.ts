@@ -15,7 +15,7 @@ export async function magicLinkRoutes(app: FastifyInstance, { deps }: RouteOptio
     { config: { operationId: 'createMagicLink' } },
     async (req, reply) => {
       const m = await createMagicLink(deps, req.projectId, {
-        customerExternalId: req.body.customer_id,
+        customerRef: req.body.customer_id,
         providerName: req.body.provider_name,
         returnUrl: req.body.return_url,
         expirationSecs: req.body.expiration_secs,
