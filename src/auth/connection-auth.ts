@@ -1,5 +1,5 @@
 import { type Authenticator, ConnectorError, type Renewal } from '../connectors/http.ts';
-import type { Db } from '../db/pool.ts';
+import { type Db, transaction } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { OutboundPolicy } from '../net/outbound.ts';
 import { requestTokens, type TokenEndpoint, TokenRequestError } from './oauth.ts';
@@ -138,76 +138,69 @@ export class ConnectionAuthenticator implements Authenticator {
     }
   }
 
-  /** Refreshes unless another process already replaced `used` with a token that is still valid. */
+  /**
+   * Refreshes unless another process already replaced `used` with a token that is still valid.
+   * The connection's row stays locked from the read to the save, so processes refresh one at a time.
+   */
   async #refresh(used: string | null): Promise<Renewal> {
     const { db, vault, connectionId, oauth } = this.opts;
-    const client = await db.connect();
-    let revoked = false;
-    try {
-      await client.query('begin');
-      const { rows } = await client.query<{ sealed: string }>(
-        'select credentials_sealed as sealed from connections where id = $1 for update',
-        [connectionId],
-      );
-      if (!rows[0]) throw new Error('the connection was deleted');
-      const stored = vault.openJson<Credentials>(
-        rows[0].sealed,
-        SEALED_COLUMNS.connectionCredentials,
-        connectionId,
-      );
-      if (stored.type !== 'oauth2') throw new Error('the connection no longer uses OAuth');
-      if (stored.access_token !== used && !dueForRenewal(stored, EXPIRY_MARGIN_MS)) {
-        // Another process refreshed while we waited for the lock.
-        await client.query('commit');
-        this.#credentials = stored;
-        return 'adopted';
-      }
-      let tokens: Record<string, unknown>;
-      try {
-        tokens = await requestTokens(this.opts.outbound, oauth!.endpoint, oauth!.client, {
-          grant_type: 'refresh_token',
-          refresh_token: stored.refresh_token,
-        });
-      } catch (err) {
-        await client.query('rollback');
-        if (err instanceof TokenRequestError && err.revoked) {
-          revoked = true;
-          return 'failed';
-        }
-        throw new ConnectorError(
-          'transient',
-          `could not refresh the access token: ${(err as Error).message}`,
+    const outcome = await transaction(
+      db,
+      async (client): Promise<{ renewal: Renewal; credentials?: Credentials }> => {
+        const { rows } = await client.query<{ sealed: string }>(
+          'select credentials_sealed as sealed from connections where id = $1 for update',
+          [connectionId],
         );
-      }
-      const next: Credentials = {
-        ...stored,
-        access_token: tokens.access_token as string,
-        refresh_token: typeof tokens.refresh_token === 'string' ? tokens.refresh_token : stored.refresh_token,
-        lifetime_seconds: undefined,
-        ...tokenExpiry(tokens),
-      };
-      const instanceUrl = this.#instanceUrlOf(tokens);
-      await client.query(
-        `update connections set credentials_sealed = $2, instance_url = coalesce($3, instance_url),
+        if (!rows[0]) throw new Error('the connection was deleted');
+        const stored = vault.openJson<Credentials>(
+          rows[0].sealed,
+          SEALED_COLUMNS.connectionCredentials,
+          connectionId,
+        );
+        if (stored.type !== 'oauth2') throw new Error('the connection no longer uses OAuth');
+        // Another process refreshed while we waited for the lock.
+        if (stored.access_token !== used && !dueForRenewal(stored, EXPIRY_MARGIN_MS))
+          return { renewal: 'adopted', credentials: stored };
+        let tokens: Record<string, unknown>;
+        try {
+          tokens = await requestTokens(this.opts.outbound, oauth!.endpoint, oauth!.client, {
+            grant_type: 'refresh_token',
+            refresh_token: stored.refresh_token,
+          });
+        } catch (err) {
+          if (err instanceof TokenRequestError && err.revoked) return { renewal: 'failed' };
+          throw new ConnectorError(
+            'transient',
+            `could not refresh the access token: ${(err as Error).message}`,
+          );
+        }
+        const next: Credentials = {
+          ...stored,
+          access_token: tokens.access_token as string,
+          refresh_token:
+            typeof tokens.refresh_token === 'string' ? tokens.refresh_token : stored.refresh_token,
+          lifetime_seconds: undefined,
+          ...tokenExpiry(tokens),
+        };
+        const instanceUrl = this.#instanceUrlOf(tokens);
+        await client.query(
+          `update connections set credentials_sealed = $2, instance_url = coalesce($3, instance_url),
            token_expires_at = $4, status = case when status = 'created' then 'working' else status end,
            updated_at = now()
           where id = $1`,
-        [
-          connectionId,
-          vault.sealJson(next, SEALED_COLUMNS.connectionCredentials, connectionId),
-          instanceUrl,
-          next.expires_at,
-        ],
-      );
-      await client.query('commit');
-      this.#credentials = next;
-      return 'refreshed';
-    } catch (err) {
-      await client.query('rollback').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-      if (revoked) await this.opts.onRevoked();
-    }
+          [
+            connectionId,
+            vault.sealJson(next, SEALED_COLUMNS.connectionCredentials, connectionId),
+            instanceUrl,
+            next.expires_at,
+          ],
+        );
+        return { renewal: 'refreshed', credentials: next };
+      },
+    );
+    // Kept only once committed: a token whose save failed is not used.
+    if (outcome.credentials) this.#credentials = outcome.credentials;
+    if (outcome.renewal === 'failed') await this.opts.onRevoked();
+    return outcome.renewal;
   }
 }

@@ -25,15 +25,20 @@ export function createPool(connectionString: string, max = 10): Db {
 /** Runs `fn` in one transaction, committing on success and rolling back on any error. */
 export async function transaction<T>(db: Db, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await db.connect();
+  let broken = false;
   try {
     await client.query('begin');
     const result = await fn(client);
     await client.query('commit');
     return result;
   } catch (err) {
-    await client.query('rollback').catch(() => {});
+    await client.query('rollback').catch(() => {
+      broken = true;
+    });
     throw err;
   } finally {
-    client.release();
+    // A session whose rollback failed may still be inside the transaction (and any role it set
+    // locally): it is closed rather than handed to the next caller.
+    client.release(broken);
   }
 }

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { ProviderRecord } from '../connectors/types.ts';
+import { transaction } from '../db/pool.ts';
 
 /**
  * Writes synced records into a Postgres database in Supaglue's layout: one table per provider
@@ -110,24 +111,11 @@ export class PostgresWriter {
   ) {}
 
   /** Runs `work` in one transaction, as the writer's role when it has one. */
-  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken = false;
-    try {
-      await client.query('begin');
+  #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return transaction(this.pool, async (client) => {
       if (this.options.role) await client.query(`set local role ${quoteIdent(this.options.role)}`);
-      const result = await work(client);
-      await client.query('commit');
-      return result;
-    } catch (err) {
-      await client.query('rollback').catch(() => {
-        broken = true;
-      });
-      throw err;
-    } finally {
-      // A session whose rollback failed may still be inside the transaction (and its role): drop it.
-      client.release(broken);
-    }
+      return work(client);
+    });
   }
 
   /** Creates the schema (unless provisioned with the role) and the table if needed. */
