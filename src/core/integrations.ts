@@ -6,31 +6,65 @@ import { findDestinationByName } from './destinations.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { isUuid } from './ids.ts';
 import { findProviderAppByName } from './provider-apps.ts';
-import type { ReadPolicy, ReadSpec } from './read-plan.ts';
+import { cronProblem, type ReadPolicy, type ReadSpec } from './read-plan.ts';
 import { reconcileIntegrationSyncs, syncsRemovedBy } from './syncs.ts';
 import { firstDuplicate } from './validation.ts';
 
-/** What to read from one provider app and where to write it; every change makes a new revision. */
+/**
+ * `automatic`: installed on every connection of its provider app, as the Management API's sync
+ * configs are (at most one per app); `on_request`: installed on the connections it is asked for.
+ */
+export type InstallMode = 'automatic' | 'on_request';
+
+/** What to read from (and write to) one provider app; every change makes a new revision. */
 export interface Integration {
   id: string;
   projectId: string;
   name: string;
   revision: number;
+  installs: InstallMode;
   providerAppId: string;
   providerName: string;
-  destinationId: string;
-  destinationName: string;
+  /** Where records go unless an object names its own destination. */
+  destinationId: string | null;
+  destinationName: string | null;
   read: ReadSpec;
+  /** The objects callers may create, update and delete through the integration. */
+  writeObjects: string[];
+  /** Whether calls may be passed through to the provider on an installation's connection. */
+  proxyEnabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
 }
 
-const select = `select i.id, i.project_id as "projectId", i.name, i.revision, i.provider_app_id as "providerAppId",
-    p.provider_name as "providerName", i.destination_id as "destinationId", d.name as "destinationName",
-    i.read_spec as read
-  from integrations i join provider_apps p on p.id = i.provider_app_id join destinations d on d.id = i.destination_id`;
+/** What an integration is, as a revision records it. */
+export interface IntegrationContent {
+  read: ReadSpec;
+  writeObjects?: string[];
+  proxyEnabled?: boolean;
+}
+
+const select = `select i.id, i.project_id as "projectId", i.name, i.revision, i.installs,
+    i.provider_app_id as "providerAppId", p.provider_name as "providerName", i.destination_id as "destinationId",
+    d.name as "destinationName", i.read_spec as read, i.write_objects as "writeObjects",
+    i.proxy_enabled as "proxyEnabled", i.created_at as "createdAt", i.updated_at as "updatedAt"
+  from integrations i join provider_apps p on p.id = i.provider_app_id left join destinations d on d.id = i.destination_id`;
 
 function checkPolicy(policy: ReadPolicy, where: string): void {
-  if (!Number.isInteger(policy.schedule.everyMs) || policy.schedule.everyMs < 1)
-    throw badRequest(`${where}: the schedule period must be a whole number of milliseconds >= 1`);
+  const { schedule } = policy;
+  if ('everyMs' in schedule) {
+    if (!Number.isInteger(schedule.everyMs) || schedule.everyMs < 1)
+      throw badRequest(`${where}: the schedule period must be a whole number of milliseconds >= 1`);
+  } else {
+    const problem = cronProblem(schedule.cron);
+    if (problem)
+      throw badRequest(`${where}: the schedule "${schedule.cron}" is not a cron expression (${problem})`);
+  }
+  if (
+    policy.backfillDays !== undefined &&
+    (!Number.isInteger(policy.backfillDays) || policy.backfillDays < 0)
+  )
+    throw badRequest(`${where}: the days of history to read first must be a whole number >= 0`);
   if (policy.fullEvery === undefined) return;
   if (policy.mode === 'full')
     throw badRequest(`${where}: a periodic full read applies to incremental reads only`);
@@ -70,10 +104,47 @@ function checkReadable(providerName: string, spec: ReadSpec): void {
   }
 }
 
-export async function listIntegrations(deps: CoreDeps, projectId: string): Promise<Integration[]> {
+/** Every object's records need somewhere to go, in this project. */
+async function checkDestinations(
+  client: Pick<pg.ClientBase, 'query'>,
+  projectId: string,
+  defaultDestinationId: string | null,
+  spec: ReadSpec,
+): Promise<void> {
+  const named = spec.objects.flatMap((o) => (o.destinationId ? [o.destinationId] : []));
+  if (named.length > 0) {
+    const { rows } = await client.query<{ id: string }>(
+      'select id from destinations where project_id = $1 and id = any($2::uuid[])',
+      [projectId, named.filter(isUuid)],
+    );
+    const known = new Set(rows.map((r) => r.id));
+    const unknown = named.find((id) => !known.has(id));
+    if (unknown) throw notFound(`destination ${unknown}`);
+  }
+  if (defaultDestinationId) return;
+  const homeless = spec.objects.find((o) => !o.destinationId);
+  if (homeless)
+    throw badRequest(
+      `object "${homeless.target.kind === 'entity' ? homeless.target.entityId : homeless.target.object}" has no destination`,
+    );
+}
+
+/** Both uniqueness rules of integrations, as answers that say which one a new row broke. */
+function uniqueViolation(err: unknown, name: string, providerName: string): Error | undefined {
+  const { code, constraint } = err as { code?: string; constraint?: string };
+  if (code !== '23505') return undefined;
+  if (constraint === 'integrations_automatic') return conflict(`${providerName} already has an integration`);
+  return conflict(`an integration named "${name}" already exists`);
+}
+
+export async function listIntegrations(
+  deps: CoreDeps,
+  projectId: string,
+  filter: { installs?: InstallMode } = {},
+): Promise<Integration[]> {
   const { rows } = await deps.db.query<Integration>(
-    `${select} where i.project_id = $1 order by i.created_at, i.id`,
-    [projectId],
+    `${select} where i.project_id = $1 and ($2::text is null or i.installs = $2) order by i.created_at, i.id`,
+    [projectId, filter.installs ?? null],
   );
   return rows;
 }
@@ -93,48 +164,98 @@ export async function getIntegration(
   return rows[0];
 }
 
+/** An integration by its id or its name. */
+export async function findIntegration(
+  deps: CoreDeps,
+  projectId: string,
+  idOrName: string,
+): Promise<Integration> {
+  const { rows } = await deps.db.query<Integration>(
+    `${select} where i.project_id = $1 and (i.name = $2 or i.id::text = $2)`,
+    [projectId, idOrName],
+  );
+  if (!rows[0]) throw notFound(`integration "${idOrName}"`);
+  return rows[0];
+}
+
 /**
- * Creates an integration of a provider app. One per provider app for now: the syncs of a
- * connection are keyed by object, so two integrations of one app would compete for them.
+ * Creates an integration of a provider's default app: revision 1 of its content. An automatic one
+ * is installed at once on every connection of the app.
  */
 export async function createIntegration(
   deps: CoreDeps,
   projectId: string,
-  input: { name?: string; destinationName: string; providerName: string; read: ReadSpec },
+  input: {
+    name?: string;
+    installs?: InstallMode;
+    destinationName?: string;
+    providerName: string;
+  } & IntegrationContent,
 ): Promise<Integration> {
   checkReadSpec(input.read);
-  const destination = await findDestinationByName(deps, projectId, input.destinationName);
+  const destination =
+    input.destinationName === undefined
+      ? undefined
+      : await findDestinationByName(deps, projectId, input.destinationName);
   const provider = await findProviderAppByName(deps.db, projectId, input.providerName);
   if (!provider) throw notFound(`provider "${input.providerName}"`);
   checkReadable(input.providerName, input.read);
+  const name = input.name ?? input.providerName;
+  const writeObjects = input.writeObjects ?? [];
+  const proxyEnabled = input.proxyEnabled ?? false;
+  const installs = input.installs ?? 'automatic';
   return transaction(deps.db, async (client) => {
-    const { rows } = await client.query<{ id: string }>(
-      `insert into integrations (project_id, name, provider_app_id, destination_id, read_spec)
-       values ($1, $2, $3, $4, $5) on conflict do nothing returning id`,
-      [projectId, input.name ?? input.providerName, provider.id, destination.id, input.read],
-    );
-    if (!rows[0]) throw conflict(`${input.providerName} already has an integration`);
+    await checkDestinations(client, projectId, destination?.id ?? null, input.read);
+    if (installs === 'automatic') {
+      const { rowCount } = await client.query(
+        `select 1 from integrations where provider_app_id = $1 and installs = 'automatic'`,
+        [provider.id],
+      );
+      if (rowCount) throw conflict(`${input.providerName} already has an integration`);
+    }
+    const { rows } = await client
+      .query<{ id: string }>(
+        `insert into integrations (project_id, name, installs, provider_app_id, destination_id, read_spec,
+           write_objects, proxy_enabled)
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
+        [
+          projectId,
+          name,
+          installs,
+          provider.id,
+          destination?.id ?? null,
+          input.read,
+          writeObjects,
+          proxyEnabled,
+        ],
+      )
+      .catch((err: unknown) => {
+        throw uniqueViolation(err, name, input.providerName) ?? err;
+      });
+    const id = rows[0]!.id;
     await client.query(
-      'insert into integration_revisions (integration_id, revision, read_spec) values ($1, 1, $2)',
-      [rows[0].id, input.read],
+      `insert into integration_revisions (integration_id, revision, read_spec, write_objects, proxy_enabled)
+       values ($1, 1, $2, $3, $4)`,
+      [id, input.read, writeObjects, proxyEnabled],
     );
-    await reconcileIntegrationSyncs(client, rows[0].id);
-    return getIntegration(deps, projectId, rows[0].id, client);
+    await reconcileIntegrationSyncs(client, id);
+    return getIntegration(deps, projectId, id, client);
   });
 }
 
 /**
- * Saves a new revision of what an integration reads. Syncs the new revision no longer asks for
- * are deleted with their state, so that needs `forceDeleteSyncs`.
+ * Saves a new revision of an integration. Syncs the new revision no longer asks for are deleted
+ * with their state, so that needs `forceDeleteSyncs`. Installations made on request keep the
+ * revision they were made from until they are updated.
  */
 export async function updateIntegration(
   deps: CoreDeps,
   projectId: string,
   id: string,
-  read: ReadSpec,
+  content: IntegrationContent,
   forceDeleteSyncs: boolean,
 ): Promise<Integration> {
-  checkReadSpec(read);
+  checkReadSpec(content.read);
   // The lock below runs before getIntegration's own check, and a non-uuid id would fail its cast.
   if (!isUuid(id)) throw notFound('integration');
   return transaction(deps.db, async (client) => {
@@ -143,20 +264,25 @@ export async function updateIntegration(
       id,
     ]);
     const current = await getIntegration(deps, projectId, id, client);
-    checkReadable(current.providerName, read);
-    const removed = await syncsRemovedBy(client, current.id, read);
+    checkReadable(current.providerName, content.read);
+    await checkDestinations(client, projectId, current.destinationId, content.read);
+    const removed = await syncsRemovedBy(client, current.id, content.read);
     if (removed > 0 && !forceDeleteSyncs) {
       throw badRequest(
         `this update would delete ${removed} sync(s); set force_delete_syncs=true if you are sure`,
       );
     }
+    const writeObjects = content.writeObjects ?? current.writeObjects;
+    const proxyEnabled = content.proxyEnabled ?? current.proxyEnabled;
     await client.query(
-      'update integrations set read_spec = $2, revision = revision + 1, updated_at = now() where id = $1',
-      [id, read],
+      `update integrations set read_spec = $2, write_objects = $3, proxy_enabled = $4, revision = revision + 1,
+         updated_at = now() where id = $1`,
+      [id, content.read, writeObjects, proxyEnabled],
     );
     await client.query(
-      'insert into integration_revisions (integration_id, revision, read_spec) values ($1, $2, $3)',
-      [id, current.revision + 1, read],
+      `insert into integration_revisions (integration_id, revision, read_spec, write_objects, proxy_enabled)
+       values ($1, $2, $3, $4, $5)`,
+      [id, current.revision + 1, content.read, writeObjects, proxyEnabled],
     );
     await reconcileIntegrationSyncs(client, id);
     return getIntegration(deps, projectId, id, client);

@@ -69,13 +69,14 @@ export async function getProviderApp(deps: CoreDeps, projectId: string, id: stri
   return rows[0];
 }
 
+/** The provider's default app: the one the Management API addresses by the provider's name. */
 export async function findProviderAppByName(
   db: Pick<pg.ClientBase, 'query'>,
   projectId: string,
   providerName: string,
 ): Promise<ProviderApp | undefined> {
   const { rows } = await db.query<ProviderApp>(
-    `select ${columns} from provider_apps where project_id = $1 and provider_name = $2`,
+    `select ${columns} from provider_apps where project_id = $1 and provider_name = $2 and is_default`,
     [projectId, providerName],
   );
   return rows[0];
@@ -146,7 +147,7 @@ export async function createProviderApp(
     `insert into provider_apps (id, project_id, provider_name, category, auth_type, client_id, client_secret_sealed, scopes,
        external_ref, use_managed_oauth, objects, entity_mappings)
      values ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-     on conflict (project_id, provider_name) do nothing returning ${columns}`,
+     on conflict (project_id, provider_name) where is_default do nothing returning ${columns}`,
     [
       projectId,
       name,

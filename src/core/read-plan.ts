@@ -3,11 +3,10 @@
  * configuration into these types at its edge. A sync's plan is resolved from them whenever the
  * integration or the connection's overrides change, so the engine reads one small typed value.
  */
+import { Cron } from 'croner';
 
-/** How often a sync runs. (Cron schedules join this union when a surface needs them.) */
-export interface Schedule {
-  everyMs: number;
-}
+/** When a sync runs: every so often after its last run, or at the times of a cron expression (UTC). */
+export type Schedule = { everyMs: number } | { cron: string };
 
 /**
  * How an object is read. `incremental`: the first run reads everything, later runs read what
@@ -20,6 +19,8 @@ export interface ReadPolicy {
   fullEvery?: number;
   /** Whether a new connection's syncs start at once; unset means they do. */
   startOnInstall?: boolean;
+  /** How far back the first run reads, in days; unset means the whole history. */
+  backfillDays?: number;
 }
 
 export type ObjectKind = 'common' | 'standard' | 'custom';
@@ -27,12 +28,23 @@ export type ObjectKind = 'common' | 'standard' | 'custom';
 /** One thing an integration reads: a provider object (by kind) or an entity (by id). */
 export type ReadTarget = { kind: ObjectKind; object: string } | { kind: 'entity'; entityId: string };
 
+/** Which of an object's fields a read delivers: those required, those a customer may choose, or all. */
+export interface FieldSelection {
+  required: string[];
+  optional: string[];
+  /** Every field the provider has, beyond the listed ones. */
+  allOptional?: boolean;
+}
+
 export interface ReadObject {
   target: ReadTarget;
   /** Overrides the integration's default policy for this object. */
   policy?: ReadPolicy;
   /** Associated objects to fetch with each record. */
   associations?: string[];
+  /** Where this object's records go, when not the integration's destination. */
+  destinationId?: string;
+  fields?: FieldSelection;
 }
 
 /** An integration's read configuration: defaults and the objects, in the order they were given. */
@@ -52,6 +64,7 @@ export interface ReadOverrides {
 /** A sync's resolved plan: everything the engine needs to run it, and nothing it must work out. */
 export interface SyncPlan {
   policy: ReadPolicy;
+  destinationId: string;
   /** Schema and table chosen by the connection (postgres destinations only); unset = defaults. */
   schema?: string;
   table?: string;
@@ -66,17 +79,29 @@ export interface PlannedSync {
 
 export const targetName = (t: ReadTarget): string => (t.kind === 'entity' ? t.entityId : t.object);
 
-/** The syncs a read spec asks for on one connection, after that connection's overrides. */
-export function planSyncs(spec: ReadSpec, overrides: ReadOverrides | null): PlannedSync[] {
-  const schema = overrides?.destination?.schema;
-  const planned: PlannedSync[] = [];
-  const plan = (policy: ReadPolicy, table?: string): SyncPlan => ({
-    policy,
-    ...(schema === undefined ? {} : { schema }),
-    ...(table === undefined ? {} : { table }),
-  });
+/** One object a read spec asks a connection to sync, with what configured it and its chosen table. */
+export interface PlannedTarget {
+  kind: ObjectKind | 'entity';
+  object: string;
+  /** The spec's entry for it (absent for an object only the connection's overrides name). */
+  source: ReadObject | undefined;
+  table?: string;
+}
+
+/**
+ * The objects a read spec asks for on one connection, after that connection's overrides. `only`
+ * narrows them to those an installation selected.
+ */
+export function plannedTargets(
+  spec: ReadSpec,
+  overrides: ReadOverrides | null,
+  only?: ReadonlySet<string>,
+): PlannedTarget[] {
+  const planned: PlannedTarget[] = [];
   for (const kind of ['common', 'standard', 'custom', 'entity'] as const) {
-    const configured = spec.objects.filter((o) => o.target.kind === kind);
+    const configured = spec.objects.filter(
+      (o) => o.target.kind === kind && (!only || only.has(targetName(o.target))),
+    );
     const chosen =
       kind === 'standard' || kind === 'custom' ? overrides?.objects?.filter((o) => o.kind === kind) : [];
     if (chosen && chosen.length > 0) {
@@ -87,23 +112,89 @@ export function planSyncs(spec: ReadSpec, overrides: ReadOverrides | null): Plan
         if (!byName.has(name)) byName.set(name, o);
       }
       for (const o of chosen) {
-        const policy = byName.get(o.object)?.policy ?? spec.defaults;
-        planned.push({ kind, object: o.object, plan: plan(policy, o.table) });
+        planned.push({
+          kind,
+          object: o.object,
+          source: byName.get(o.object),
+          ...(o.table === undefined ? {} : { table: o.table }),
+        });
       }
       continue;
     }
-    for (const o of configured) {
-      planned.push({ kind, object: targetName(o.target), plan: plan(o.policy ?? spec.defaults) });
-    }
+    for (const o of configured) planned.push({ kind, object: targetName(o.target), source: o });
   }
   return planned;
 }
 
-/** Whether the next run reads everything: nothing read yet, asked for, `full` mode, or every n-th. */
-export function nextRunIsFull(
+/**
+ * The syncs a read spec asks for on one connection, each with its resolved plan. Records go to the
+ * object's own destination, else to the integration's (`destinationId`); saving an integration
+ * makes sure one of the two exists.
+ */
+export function planSyncs(
+  spec: ReadSpec,
+  overrides: ReadOverrides | null,
+  destinationId: string | null,
+  only?: ReadonlySet<string>,
+): PlannedSync[] {
+  const schema = overrides?.destination?.schema;
+  return plannedTargets(spec, overrides, only).map(({ kind, object, source, table }) => {
+    const destination = source?.destinationId ?? destinationId;
+    if (!destination) throw new Error(`object "${object}" has no destination`);
+    return {
+      kind,
+      object,
+      plan: {
+        policy: source?.policy ?? spec.defaults,
+        destinationId: destination,
+        ...(schema === undefined ? {} : { schema }),
+        ...(table === undefined ? {} : { table }),
+      },
+    };
+  });
+}
+
+/** When a sync whose run ended at `from` runs next, by its schedule. */
+export function nextScheduledRun(schedule: Schedule, from: Date): Date {
+  if ('everyMs' in schedule) return new Date(from.getTime() + schedule.everyMs);
+  const next = new Cron(schedule.cron, { paused: true, timezone: 'UTC' }).nextRun(from);
+  // A valid expression with no future time (a date long past): never again, as far as a scheduler cares.
+  return next ?? new Date(8.64e15);
+}
+
+/** Why a cron expression cannot schedule syncs, or undefined when it can. */
+export function cronProblem(expression: string): string | undefined {
+  try {
+    new Cron(expression, { paused: true, timezone: 'UTC' });
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * What the next run reads. Everything when nothing was read yet (unless the policy bounds the
+ * first read to recent days, then what changed since that instant), when asked, in `full` mode,
+ * and every n-th incremental; otherwise what changed since the watermark.
+ */
+export function nextRead(
   policy: ReadPolicy,
   state: { synced?: boolean; watermark?: string; incrementalsSinceFull?: number; fullRequested: boolean },
-): boolean {
-  if (!state.synced || !state.watermark || state.fullRequested || policy.mode === 'full') return true;
-  return policy.fullEvery !== undefined && (state.incrementalsSinceFull ?? 0) >= policy.fullEvery;
+  now: Date,
+): { mode: 'full' } | { mode: 'incremental'; since: string } {
+  if (
+    !state.synced &&
+    policy.backfillDays !== undefined &&
+    !state.fullRequested &&
+    policy.mode === 'incremental'
+  )
+    return {
+      mode: 'incremental',
+      since: new Date(now.getTime() - policy.backfillDays * 86_400_000).toISOString(),
+    };
+  if (!state.synced || !state.watermark || state.fullRequested || policy.mode === 'full')
+    return { mode: 'full' };
+  if (policy.fullEvery !== undefined && (state.incrementalsSinceFull ?? 0) >= policy.fullEvery)
+    return { mode: 'full' };
+  return { mode: 'incremental', since: state.watermark };
 }

@@ -5,8 +5,15 @@ import type { SyncRef } from './domain-events.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
 import { identifierProblem } from './identifiers.ts';
+import { type InstallationConfig, selectedObjects } from './installation-config.ts';
 import { type Page, paginate } from './pagination.ts';
-import { type ObjectKind, planSyncs, type ReadOverrides, type ReadSpec } from './read-plan.ts';
+import {
+  type ObjectKind,
+  plannedTargets,
+  planSyncs,
+  type ReadOverrides,
+  type ReadSpec,
+} from './read-plan.ts';
 
 /** The schema and table names a connection's overrides ask for, each with what it names. */
 function overriddenNames(overrides: ReadOverrides): { what: string; name: string }[] {
@@ -68,42 +75,65 @@ export interface Sync {
 const plannedKey = (t: { kind: string; object: string }) => `${t.kind}\u0000${t.object}`;
 
 /**
- * Makes a connection's installation and syncs what its integration asks for: the installation
- * exists while the connection's provider app has an integration, and holds one sync per planned
- * object, each with its resolved plan; syncs no longer asked for are deleted.
+ * Makes a connection's installations and syncs what its integrations ask for: every automatic
+ * integration of the connection's provider app is installed on it (and none of another app's), and
+ * each installation holds one sync per object it reads, with its resolved plan.
  */
 export async function reconcileConnectionSyncs(client: pg.ClientBase, connectionId: string): Promise<void> {
+  const { rows } = await client.query<{ projectId: string; providerAppId: string }>(
+    'select project_id as "projectId", provider_app_id as "providerAppId" from connections where id = $1',
+    [connectionId],
+  );
+  const connection = rows[0];
+  if (!connection) return;
+  await client.query(
+    `delete from installations ins using integrations i
+      where ins.integration_id = i.id and ins.connection_id = $1 and i.installs = 'automatic'
+        and i.provider_app_id <> $2`,
+    [connectionId, connection.providerAppId],
+  );
+  await client.query(
+    `insert into installations (project_id, integration_id, connection_id)
+     select $1, i.id, $2 from integrations i where i.provider_app_id = $3 and i.installs = 'automatic'
+     on conflict (integration_id, connection_id) do nothing`,
+    [connection.projectId, connectionId, connection.providerAppId],
+  );
+  const { rows: installations } = await client.query<{ id: string }>(
+    'select id from installations where connection_id = $1 order by created_at, id',
+    [connectionId],
+  );
+  for (const { id } of installations) await reconcileInstallation(client, id);
+}
+
+/**
+ * Makes an installation's syncs what it reads: its integration's read spec (the revision it was
+ * made from, when it is pinned to one), narrowed to the objects its configuration selected, after
+ * the connection's overrides. Syncs no longer asked for are deleted; the others keep their state.
+ */
+export async function reconcileInstallation(client: pg.ClientBase, installationId: string): Promise<void> {
   const { rows } = await client.query<{
     projectId: string;
+    connectionId: string;
+    destinationId: string | null;
+    read: ReadSpec;
     overrides: ReadOverrides | null;
-    integrationId: string | null;
-    read: ReadSpec | null;
+    config: InstallationConfig | null;
   }>(
-    `select c.project_id as "projectId", c.read_overrides as overrides, i.id as "integrationId", i.read_spec as read
-       from connections c left join integrations i on i.provider_app_id = c.provider_app_id
-      where c.id = $1`,
-    [connectionId],
+    `select ins.project_id as "projectId", ins.connection_id as "connectionId", i.destination_id as "destinationId",
+            coalesce(r.read_spec, i.read_spec) as read, c.read_overrides as overrides, ins.config
+       from installations ins join integrations i on i.id = ins.integration_id
+       join connections c on c.id = ins.connection_id
+       left join integration_revisions r on r.integration_id = ins.integration_id and r.revision = ins.revision
+      where ins.id = $1`,
+    [installationId],
   );
   const row = rows[0];
   if (!row) return;
-  await client.query(
-    'delete from installations where connection_id = $1 and integration_id is distinct from $2',
-    [connectionId, row.integrationId],
-  );
-  if (!row.integrationId || !row.read) return;
-  const {
-    rows: [installation],
-  } = await client.query<{ id: string }>(
-    `insert into installations (project_id, integration_id, connection_id) values ($1, $2, $3)
-     on conflict (integration_id, connection_id) do update set integration_id = excluded.integration_id
-     returning id`,
-    [row.projectId, row.integrationId, connectionId],
-  );
-  const planned = planSyncs(row.read, row.overrides);
+  const planned = planSyncs(row.read, row.overrides, row.destinationId, selectedObjects(row.config));
   const wanted = new Set(planned.map(plannedKey));
   const { rows: existing } = await client.query<{ id: string; kind: string; object: string }>(
     'select id, object_type as kind, object from syncs where installation_id = $1',
-    [installation!.id],
+    [installationId],
   );
   const stale = existing.filter((s) => !wanted.has(plannedKey(s))).map((s) => s.id);
   if (stale.length > 0) await client.query('delete from syncs where id = any($1::uuid[])', [stale]);
@@ -117,16 +147,20 @@ export async function reconcileConnectionSyncs(client: pg.ClientBase, connection
      on conflict (installation_id, object_type, object) do update set plan = excluded.plan`,
     [
       row.projectId,
-      installation!.id,
-      connectionId,
+      installationId,
+      row.connectionId,
       JSON.stringify(planned.map((p) => ({ ...p, paused: p.plan.policy.startOnInstall === false }))),
     ],
   );
 }
 
+/** Reconciles every connection an integration is (or, being automatic, should be) installed on. */
 export async function reconcileIntegrationSyncs(client: pg.ClientBase, integrationId: string): Promise<void> {
   const { rows } = await client.query<{ id: string }>(
-    `select c.id from connections c join integrations i on i.provider_app_id = c.provider_app_id where i.id = $1`,
+    `select c.id from connections c join integrations i on i.provider_app_id = c.provider_app_id
+      where i.id = $1 and i.installs = 'automatic'
+     union
+     select ins.connection_id from installations ins where ins.integration_id = $1`,
     [integrationId],
   );
   for (const c of rows) await reconcileConnectionSyncs(client, c.id);
@@ -134,7 +168,7 @@ export async function reconcileIntegrationSyncs(client: pg.ClientBase, integrati
 
 /**
  * Resolves the plan of syncs that have none: those of a database upgraded from a release that
- * kept the integration's raw configuration instead (migration 0006). Run once as Trellis starts.
+ * kept the integration's raw configuration instead (migrations 0006 and 0009). Run as Trellis starts.
  */
 export async function planUnplannedSyncs(db: Db): Promise<void> {
   const { rows } = await db.query<{ connectionId: string }>(
@@ -151,21 +185,22 @@ export async function syncsRemovedBy(
   integrationId: string,
   read: ReadSpec,
 ): Promise<number> {
-  // One row per connection, so that its overrides are read and its syncs planned once.
+  // One row per installation that follows the latest revision, so that each is planned once.
   const { rows } = await client.query<{
     overrides: ReadOverrides | null;
+    config: InstallationConfig | null;
     syncs: { kind: string; object: string }[];
   }>(
-    `select c.read_overrides as overrides,
+    `select c.read_overrides as overrides, ins.config,
             json_agg(json_build_object('kind', s.object_type, 'object', s.object)) as syncs
        from syncs s join installations ins on ins.id = s.installation_id join connections c on c.id = s.connection_id
-      where ins.integration_id = $1
-      group by c.id`,
+      where ins.integration_id = $1 and ins.revision is null
+      group by c.id, ins.id`,
     [integrationId],
   );
   let removed = 0;
-  for (const { overrides, syncs } of rows) {
-    const wanted = new Set(planSyncs(read, overrides).map(plannedKey));
+  for (const { overrides, config, syncs } of rows) {
+    const wanted = new Set(plannedTargets(read, overrides, selectedObjects(config)).map(plannedKey));
     removed += syncs.filter((s) => !wanted.has(plannedKey(s))).length;
   }
   return removed;

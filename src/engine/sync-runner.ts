@@ -7,7 +7,7 @@ import { badRequest, DomainError } from '../core/errors.ts';
 import { emitEvent } from '../core/events.ts';
 import { identifierProblem } from '../core/identifiers.ts';
 import { markBadCredentials, openConnector } from '../core/provider-access.ts';
-import { nextRunIsFull, type ObjectKind, type SyncPlan } from '../core/read-plan.ts';
+import { nextRead, nextScheduledRun, type ObjectKind, type SyncPlan } from '../core/read-plan.ts';
 import { transaction } from '../db/pool.ts';
 import {
   describeDestinationError,
@@ -52,7 +52,7 @@ const PREFETCH_RECORDS = 2 * BATCH_SIZE;
 const WATERMARK_MARGIN_MS = 60_000;
 /** How often a run reports that its worker is alive; at least 4 times per stale-run threshold. */
 const HEARTBEAT_MS = 5000;
-/** After a failed run, the next one comes after this long (or the period, if shorter). */
+/** After a failed run, the next one comes after this long (or at its scheduled time, if sooner). */
 const RETRY_AFTER_FAILURE_MS = 5 * 60_000;
 
 interface SyncContext {
@@ -80,8 +80,7 @@ async function loadSync(deps: CoreDeps, syncId: string): Promise<SyncContext | u
             json_build_object('id', d.id, 'projectId', d.project_id, 'name', d.name, 'type', d.type,
                               'config', d.config, 'version', d.version) as "destinationRow"
        from syncs s join connections c on c.id = s.connection_id join customers cu on cu.id = c.customer_id
-       join installations ins on ins.id = s.installation_id join integrations i on i.id = ins.integration_id
-       join destinations d on d.id = i.destination_id
+       join destinations d on d.id = (s.plan->>'destinationId')::uuid
       where s.id = $1`,
     [syncId],
   );
@@ -183,20 +182,18 @@ async function runLocked(deps: CoreDeps, syncId: string): Promise<void> {
     checkpoint = resuming;
   } else {
     const { requested, ...state } = sync.state;
-    const mode = nextRunIsFull(sync.plan.policy, {
-      ...state,
-      fullRequested: requested?.full_refresh === true,
-    })
-      ? 'full'
-      : 'incremental';
+    const read = nextRead(
+      sync.plan.policy,
+      { ...state, fullRequested: requested?.full_refresh === true },
+      new Date(),
+    );
     const { rows } = await deps.db.query<{ id: string }>(
       `insert into sync_runs (project_id, sync_id, status) values ($1, $2, 'running') returning id`,
       [sync.projectId, sync.id],
     );
     checkpoint = {
       runId: rows[0]!.id,
-      mode,
-      ...(mode === 'incremental' ? { since: sync.state.watermark } : {}),
+      ...read,
       cursor: null,
       startedAt: new Date().toISOString(),
       records: 0,
@@ -310,8 +307,12 @@ async function finish(
         watermark: new Date(Date.parse(checkpoint.startedAt) - WATERMARK_MARGIN_MS).toISOString(),
         incrementalsSinceFull: checkpoint.mode === 'full' ? 0 : (rest.incrementalsSinceFull ?? 0) + 1,
       };
-  const period = sync.plan.policy.schedule.everyMs;
-  const delay = rest.requested ? 0 : failed ? Math.min(period, RETRY_AFTER_FAILURE_MS) : period;
+  const scheduled = nextScheduledRun(sync.plan.policy.schedule, new Date(now)).getTime();
+  const nextRunAt = rest.requested
+    ? now
+    : failed
+      ? Math.min(scheduled, now + RETRY_AFTER_FAILURE_MS)
+      : scheduled;
 
   await transaction(deps.db, async (client) => {
     await client.query(
@@ -321,7 +322,7 @@ async function finish(
     await client.query(
       `update syncs set state = $2, updated_at = now(),
          next_run_at = case when paused then null else $3::timestamptz end where id = $1`,
-      [sync.id, state, new Date(now + delay)],
+      [sync.id, state, new Date(nextRunAt)],
     );
     await emitEvent(deps, client, sync.projectId, {
       type: 'sync.run_ended',

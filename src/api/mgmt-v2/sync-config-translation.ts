@@ -59,9 +59,15 @@ function policyOf(s: SyncStrategy, where: string): ReadPolicy {
   };
 }
 
+/** Sync configs are made with a period, never a cron schedule. */
+function periodOf(p: ReadPolicy): number {
+  if (!('everyMs' in p.schedule)) throw new Error('a sync config holds a cron schedule');
+  return p.schedule.everyMs;
+}
+
 function strategyOf(p: ReadPolicy): SyncStrategy {
   return {
-    period_ms: p.schedule.everyMs,
+    period_ms: periodOf(p),
     strategy: p.mode === 'full' ? 'full only' : 'full then incremental',
     ...(p.startOnInstall === undefined ? {} : { auto_start_on_connection: p.startOnInstall }),
     ...(p.fullEvery === undefined ? {} : { full_sync_every_n_incrementals: p.fullEvery }),

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { DomainError } from '../../../core/errors.ts';
+import type { CoreDeps } from '../../../core/deps.ts';
+import { DomainError, notFound } from '../../../core/errors.ts';
 import {
   createIntegration,
   deleteIntegration,
   getIntegration,
+  type Integration,
   listIntegrations,
   updateIntegration,
 } from '../../../core/integrations.ts';
@@ -31,9 +33,19 @@ async function inSyncConfigWords<T>(work: Promise<T>): Promise<T> {
 }
 type Force = { force_delete_syncs?: string };
 
+/**
+ * A sync config by its id: an integration installed automatically on every connection of its app.
+ * Integrations made through other surfaces (installed on request) are not sync configs.
+ */
+async function syncConfig(deps: CoreDeps, projectId: string, id: string): Promise<Integration> {
+  const integration = await inSyncConfigWords(getIntegration(deps, projectId, id));
+  if (integration.installs !== 'automatic') throw notFound('sync config');
+  return integration;
+}
+
 export async function syncConfigRoutes(app: FastifyInstance, { deps }: RouteOptions) {
   app.get('/sync_configs', { config: { operationId: 'getSyncConfigs' } }, async (req) =>
-    (await listIntegrations(deps, req.projectId)).map(to.syncConfig),
+    (await listIntegrations(deps, req.projectId, { installs: 'automatic' })).map(to.syncConfig),
   );
 
   app.post<{ Body: { destination_name: string; provider_name: string; config: SyncConfigData } }>(
@@ -42,6 +54,7 @@ export async function syncConfigRoutes(app: FastifyInstance, { deps }: RouteOpti
     async (req, reply) => {
       const i = await inSyncConfigWords(
         createIntegration(deps, req.projectId, {
+          installs: 'automatic',
           destinationName: req.body.destination_name,
           providerName: req.body.provider_name,
           read: readSpecOf(req.body.config),
@@ -54,40 +67,29 @@ export async function syncConfigRoutes(app: FastifyInstance, { deps }: RouteOpti
   app.get<{ Params: Params }>(
     '/sync_configs/:sync_config_id',
     { config: { operationId: 'getSyncConfig' } },
-    async (req) =>
-      to.syncConfig(await inSyncConfigWords(getIntegration(deps, req.projectId, req.params.sync_config_id))),
+    async (req) => to.syncConfig(await syncConfig(deps, req.projectId, req.params.sync_config_id)),
   );
 
   app.put<{ Params: Params; Querystring: Force; Body: { config: SyncConfigData } }>(
     '/sync_configs/:sync_config_id',
     { config: { operationId: 'updateSyncConfig' } },
-    async (req) =>
-      to.syncConfig(
-        await inSyncConfigWords(
-          updateIntegration(
-            deps,
-            req.projectId,
-            req.params.sync_config_id,
-            readSpecOf(req.body.config),
-            req.query.force_delete_syncs === 'true',
-          ),
-        ),
-      ),
+    async (req) => {
+      const read = readSpecOf(req.body.config);
+      const { id } = await syncConfig(deps, req.projectId, req.params.sync_config_id);
+      const force = req.query.force_delete_syncs === 'true';
+      return to.syncConfig(
+        await inSyncConfigWords(updateIntegration(deps, req.projectId, id, { read }, force)),
+      );
+    },
   );
 
   app.delete<{ Params: Params; Querystring: Force }>(
     '/sync_configs/:sync_config_id',
     { config: { operationId: 'deleteSyncConfig' } },
-    async (req) =>
-      to.syncConfig(
-        await inSyncConfigWords(
-          deleteIntegration(
-            deps,
-            req.projectId,
-            req.params.sync_config_id,
-            req.query.force_delete_syncs === 'true',
-          ),
-        ),
-      ),
+    async (req) => {
+      const { id } = await syncConfig(deps, req.projectId, req.params.sync_config_id);
+      const force = req.query.force_delete_syncs === 'true';
+      return to.syncConfig(await inSyncConfigWords(deleteIntegration(deps, req.projectId, id, force)));
+    },
   );
 }

@@ -1,0 +1,12 @@
+/** What an installation made on request chose within its integration. */
+export interface InstallationConfig {
+  /** The read objects it syncs, each with the optional fields and field mappings it chose. */
+  read: { object: string; selectedFields?: string[]; fieldMappings?: Record<string, string> }[];
+  /** The objects it lets callers write. */
+  write: { object: string }[];
+}
+
+/** The objects an installation reads; undefined (every object) for one made automatically. */
+export function selectedObjects(config: InstallationConfig | null): ReadonlySet<string> | undefined {
+  return config ? new Set(config.read.map((o) => o.object)) : undefined;
+}
