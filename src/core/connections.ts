@@ -5,6 +5,7 @@ import { SEALED_COLUMNS } from '../auth/vault.ts';
 import { isProviderName, type ProviderName, providerHostOrigin } from '../connectors/catalog.ts';
 import { CATALOG } from '../connectors/index.ts';
 import { transaction } from '../db/pool.ts';
+import { type Consumer, ensureConsumer } from './consumers.ts';
 import { findCustomer } from './customers.ts';
 import type { EntityMapping, FieldMapping } from './data-models.ts';
 import type { CoreDeps } from './deps.ts';
@@ -35,6 +36,8 @@ export interface Connection {
   entityMappings: EntityMapping[];
   /** The connection's own choices within its integration, if any. */
   readOverrides: ReadOverrides | null;
+  /** The end user who connected it, when the project named one. */
+  consumer: Consumer | null;
 }
 
 /** A customer's mappings of one provider object's fields onto the schema attached to it. */
@@ -66,8 +69,9 @@ export interface ManualConnectionInput {
 const select = `select c.id, c.project_id as "projectId", c.customer_id as "customerId",
     cu.external_id as "customerRef", c.provider_app_id as "providerAppId", c.provider_name as "providerName",
     c.category, c.status, c.auth_type as "authType", c.instance_url as "instanceUrl",
-    c.field_mappings as "fieldMappings", c.entity_mappings as "entityMappings", c.read_overrides as "readOverrides"
-  from connections c join customers cu on cu.id = c.customer_id`;
+    c.field_mappings as "fieldMappings", c.entity_mappings as "entityMappings", c.read_overrides as "readOverrides",
+    case when co.id is null then null else json_build_object('ref', co.ref, 'name', co.name) end as consumer
+  from connections c join customers cu on cu.id = c.customer_id left join consumers co on co.id = c.consumer_id`;
 
 /** How events name a connection. */
 export const connectionRef = (c: Connection): ConnectionRef => ({
@@ -169,17 +173,19 @@ export async function createConnection(
   projectId: string,
   customerRef: string,
   input: ManualConnectionInput,
+  consumer?: Consumer,
 ): Promise<Connection> {
   const customer = await findCustomer(deps, projectId, customerRef);
   const { providerName } = input;
   const { credentials, instanceUrl } = credentialsOf(deps, input);
   return transaction(deps.db, async (client) => {
     const app = await providerAppForConnection(deps, client, projectId, providerName);
+    const consumerId = consumer ? await ensureConsumer(client, projectId, customer.id, consumer) : null;
     const id = randomUUID();
     const { rows } = await client.query<{ id: string }>(
       `insert into connections (id, project_id, customer_id, provider_app_id, provider_name, category, auth_type,
-         credentials_sealed, instance_url)
-       values ($9, $1, $2, $3, $4, $5, $6, $7, $8) on conflict (customer_id, provider_name) do nothing returning id`,
+         credentials_sealed, instance_url, consumer_id)
+       values ($9, $1, $2, $3, $4, $5, $6, $7, $8, $10) on conflict (customer_id, provider_name) do nothing returning id`,
       [
         projectId,
         customer.id,
@@ -190,6 +196,7 @@ export async function createConnection(
         deps.vault.sealJson(credentials, SEALED_COLUMNS.connectionCredentials, id),
         instanceUrl,
         id,
+        consumerId,
       ],
     );
     if (!rows[0]) throw conflict(`customer "${customerRef}" already has a ${providerName} connection`);
