@@ -1,13 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
-import type { DestinationTarget } from '../destinations/index.ts';
+import { generateWebhookSecret, signWebhook } from '../auth/webhook-signature.ts';
+import { transaction } from '../db/pool.ts';
+import type { DestinationTarget, WebhookReceiver } from '../destinations/index.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { identifierProblem } from './identifiers.ts';
 import { isUuid } from './ids.ts';
 
-export type DestinationType = 'postgres' | 'supaglue' | 'bigquery' | 'snowflake' | 'redshift' | 's3';
+export type DestinationType =
+  | 'postgres'
+  | 'supaglue'
+  | 'webhook'
+  | 'bigquery'
+  | 'snowflake'
+  | 'redshift'
+  | 's3';
 
 /** The platform's own Postgres, one schema per project; every project has it from the start. */
 export const BUILT_IN_DESTINATION_NAME = 'Supaglue Managed Destination';
@@ -28,6 +37,8 @@ type Config = Record<string, unknown>;
 const SAFE_KEYS: Record<DestinationType, string[]> = {
   postgres: ['host', 'port', 'database', 'schema', 'user', 'ssl_mode'],
   supaglue: [],
+  // Header values may be credentials (an Authorization header), so all of them are sealed.
+  webhook: ['url'],
   bigquery: ['project_id', 'dataset', 'credentials.client_email'],
   snowflake: ['host', 'role', 'warehouse', 'database', 'schema', 'username'],
   redshift: [
@@ -92,6 +103,75 @@ async function checkPostgresConfig(deps: CoreDeps, config: Config): Promise<void
   }
 }
 
+/** Headers Trellis sets on every webhook message; a destination's own may not replace them. */
+const RESERVED_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'host',
+  'user-agent',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+]);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const MAX_HEADERS = 50;
+const MAX_HEADER_VALUE_LENGTH = 8192;
+
+function checkWebhookHeaders(headers: unknown): void {
+  if (!isObject(headers)) throw badRequest('config.headers must be an object of header names and values');
+  const entries = Object.entries(headers);
+  if (entries.length > MAX_HEADERS)
+    throw badRequest(`config.headers may name at most ${MAX_HEADERS} headers`);
+  for (const [name, value] of entries) {
+    if (!HEADER_NAME.test(name)) throw badRequest(`config.headers: "${name}" is not a valid header name`);
+    if (RESERVED_HEADERS.has(name.toLowerCase())) {
+      throw badRequest(`config.headers: ${name} is set by Trellis on every message`);
+    }
+    // Values are not echoed: they may be credentials.
+    if (typeof value !== 'string') throw badRequest(`config.headers.${name} must be a string`);
+    if (value.length > MAX_HEADER_VALUE_LENGTH || /[\r\n\0]/.test(value)) {
+      throw badRequest(
+        `config.headers.${name} must be at most ${MAX_HEADER_VALUE_LENGTH} characters, with no line breaks or NUL`,
+      );
+    }
+  }
+}
+
+/**
+ * A webhook destination's config is `{ url, headers? }`: an absolute http(s) URL without user
+ * name or password that the outbound network policy lets destinations reach, and plain headers.
+ */
+async function checkWebhookConfig(deps: CoreDeps, config: Config): Promise<void> {
+  const unknown = Object.keys(config).find((key) => key !== 'url' && key !== 'headers');
+  if (unknown !== undefined) throw badRequest(`config.${unknown} is not a webhook setting (url, headers)`);
+  if (typeof config.url !== 'string' || config.url === '') throw badRequest('config.url is required');
+  let url: URL;
+  try {
+    url = new URL(config.url);
+  } catch {
+    throw badRequest('config.url must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw badRequest('config.url must use http or https');
+  if (url.username || url.password) throw badRequest('config.url must not carry a user name or password');
+  if (config.headers !== undefined) checkWebhookHeaders(config.headers);
+  // The same purpose the writer connects with: a webhook destination is a destination.
+  const refusal = await deps.outbound.refusal('destination', url.hostname);
+  if (refusal) {
+    throw badRequest(
+      `config.url: ${url.hostname} is not reachable for destinations (${refusal}); see TRELLIS_ALLOWED_OUTBOUND`,
+    );
+  }
+}
+
+/** What Trellis refuses in a destination's config before storing it, by type. */
+async function checkConfig(deps: CoreDeps, type: DestinationType, config: Config): Promise<void> {
+  if (type === 'postgres') await checkPostgresConfig(deps, config);
+  if (type === 'webhook') await checkWebhookConfig(deps, config);
+}
+
 const columns = 'id, project_id as "projectId", name, type, config, version';
 
 export async function createBuiltInDestination(client: pg.ClientBase, projectId: string): Promise<void> {
@@ -101,19 +181,34 @@ export async function createBuiltInDestination(client: pg.ClientBase, projectId:
   );
 }
 
-export async function listDestinations(deps: CoreDeps, projectId: string): Promise<Destination[]> {
+/**
+ * A project's destinations; `types`, when given, are the only ones a caller sees (a surface shows
+ * the types its dialect has, and another surface's destinations do not exist for it).
+ */
+export async function listDestinations(
+  deps: CoreDeps,
+  projectId: string,
+  types?: readonly DestinationType[],
+): Promise<Destination[]> {
   const { rows } = await deps.db.query<Destination>(
-    `select ${columns} from destinations where project_id = $1 order by created_at, id`,
-    [projectId],
+    `select ${columns} from destinations where project_id = $1 and ($2::text[] is null or type = any($2))
+      order by created_at, id`,
+    [projectId, types ?? null],
   );
   return rows;
 }
 
-export async function getDestination(deps: CoreDeps, projectId: string, id: string): Promise<Destination> {
+/** One destination of the project; of one of `types` when given, or not found. */
+export async function getDestination(
+  deps: CoreDeps,
+  projectId: string,
+  id: string,
+  types?: readonly DestinationType[],
+): Promise<Destination> {
   if (!isUuid(id)) throw notFound('destination');
   const { rows } = await deps.db.query<Destination>(
-    `select ${columns} from destinations where project_id = $1 and id = $2`,
-    [projectId, id],
+    `select ${columns} from destinations where project_id = $1 and id = $2 and ($3::text[] is null or type = any($3))`,
+    [projectId, id, types ?? null],
   );
   if (!rows[0]) throw notFound('destination');
   return rows[0];
@@ -151,9 +246,22 @@ export async function getDestinationSecretConfig(
   );
 }
 
-/** A destination as the writers need it; only the built-in one and Postgres can be synced into. */
+/** A webhook destination's URL, headers and signing, read when a run opens it. */
+async function webhookReceiver(deps: CoreDeps, d: Destination): Promise<WebhookReceiver> {
+  const config = await getDestinationSecretConfig(deps, d.projectId, d.id);
+  const secret = String(config.signingSecret);
+  const headers = isObject(config.headers) ? config.headers : {};
+  return {
+    url: String(config.url),
+    headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, String(value)])),
+    sign: (messageId, timestampSeconds, body) => signWebhook(secret, messageId, timestampSeconds, body),
+  };
+}
+
+/** A destination as the writers need it; the built-in one, Postgres and webhooks can be synced into. */
 export function destinationTarget(deps: CoreDeps, d: Destination): DestinationTarget {
   if (d.type === 'supaglue') return { kind: 'built-in', projectId: d.projectId };
+  if (d.type === 'webhook') return { kind: 'webhook', id: d.id, receiver: () => webhookReceiver(deps, d) };
   if (d.type !== 'postgres')
     throw badRequest(`syncing into ${d.type} destinations is not supported; use postgres`);
   return {
@@ -173,8 +281,10 @@ export async function createDestination(
     throw conflict(`every project has one managed destination ("${BUILT_IN_DESTINATION_NAME}") already`);
   }
   if (!input.name) throw badRequest('name is required');
-  if (input.type === 'postgres') await checkPostgresConfig(deps, input.config ?? {});
+  await checkConfig(deps, input.type, input.config ?? {});
   const { safe, secret } = splitConfig(input.type, input.config ?? {});
+  // Each webhook destination signs its messages with a secret of its own (Standard Webhooks).
+  if (input.type === 'webhook') secret.signingSecret = generateWebhookSecret();
   const id = randomUUID();
   const { rows } = await deps.db.query<Destination>(
     `insert into destinations (id, project_id, name, type, config, secrets_sealed)
@@ -194,7 +304,8 @@ export async function createDestination(
 
 /**
  * Replaces a destination's configuration. `version` must be the current version (optimistic
- * concurrency); secrets left out of the request are kept.
+ * concurrency); secrets left out of the request are kept. A webhook's headers are replaced as a
+ * whole when given (so one can be removed), and its signing secret is kept.
  */
 export async function updateDestination(
   deps: CoreDeps,
@@ -210,7 +321,7 @@ export async function updateDestination(
       `destination is at version ${current.version}, the update was made against ${input.version}`,
     );
   }
-  if (current.type === 'postgres') await checkPostgresConfig(deps, input.config);
+  await checkConfig(deps, current.type, input.config);
   const stored = await deps.db.query<{ secrets: string | null }>(
     'select secrets_sealed as secrets from destinations where id = $1',
     [id],
@@ -219,6 +330,7 @@ export async function updateDestination(
     ? deps.vault.openJson<Config>(stored.rows[0].secrets, SEALED_COLUMNS.destinationSecrets, current.id)
     : {};
   const { safe, secret } = splitConfig(current.type, input.config);
+  const secrets = current.type === 'webhook' ? { ...oldSecret, ...secret } : deepMerge(oldSecret, secret);
   try {
     const { rows } = await deps.db.query<Destination>(
       `update destinations set name = $3, config = $4, secrets_sealed = $5, version = version + 1, updated_at = now()
@@ -228,7 +340,7 @@ export async function updateDestination(
         id,
         input.name,
         safe,
-        deps.vault.sealJson(deepMerge(oldSecret, secret), SEALED_COLUMNS.destinationSecrets, current.id),
+        deps.vault.sealJson(secrets, SEALED_COLUMNS.destinationSecrets, current.id),
         input.version,
       ],
     );
@@ -239,4 +351,37 @@ export async function updateDestination(
       throw conflict(`a destination named "${input.name}" already exists`);
     throw err;
   }
+}
+
+/**
+ * A webhook destination's signing secret, for the project to verify its messages with; `rotate`
+ * replaces it first (messages from then on are signed with the new one).
+ */
+export async function destinationSigningSecret(
+  deps: CoreDeps,
+  projectId: string,
+  id: string,
+  options: { rotate?: boolean } = {},
+): Promise<string> {
+  const destination = await getDestination(deps, projectId, id);
+  if (destination.type !== 'webhook') throw badRequest('only webhook destinations have a signing secret');
+  return transaction(deps.db, async (client) => {
+    // Locked: a concurrent rotation re-seals the same column.
+    const { rows } = await client.query<{ secrets: string | null }>(
+      'select secrets_sealed as secrets from destinations where project_id = $1 and id = $2 for update',
+      [projectId, id],
+    );
+    if (!rows[0]) throw notFound('destination');
+    const secrets = rows[0].secrets
+      ? deps.vault.openJson<Config>(rows[0].secrets, SEALED_COLUMNS.destinationSecrets, id)
+      : {};
+    if (!options.rotate && typeof secrets.signingSecret === 'string') return secrets.signingSecret;
+    const signingSecret = generateWebhookSecret();
+    // A new version: an update made against the old one would seal the old secret back.
+    await client.query(
+      'update destinations set secrets_sealed = $2, version = version + 1, updated_at = now() where id = $1',
+      [id, deps.vault.sealJson({ ...secrets, signingSecret }, SEALED_COLUMNS.destinationSecrets, id)],
+    );
+    return signingSecret;
+  });
 }

@@ -1,5 +1,6 @@
 import { OutboundDenied } from '../net/outbound.ts';
-import type { TableRef } from './postgres.ts';
+import { WebhookDeliveryFailed } from './webhook.ts';
+import type { TableRef } from './writer.ts';
 
 /** SQLSTATEs with a summary of their own; classes (first two characters) below. */
 const BY_SQLSTATE: Record<string, (t: string) => string> = {
@@ -47,6 +48,7 @@ export function describeDestinationError(err: unknown, target?: TableRef): strin
   if (err instanceof OutboundDenied) {
     return `the outbound network policy refused ${err.host} (${err.reason}); see TRELLIS_ALLOWED_OUTBOUND`;
   }
+  if (err instanceof WebhookDeliveryFailed) return err.summary;
   const { code, message } = err as { code?: unknown; message?: unknown };
   const table = target ? `${target.schema}.${target.table}` : 'the table';
   if (typeof code === 'string') {

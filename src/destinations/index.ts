@@ -4,9 +4,13 @@ import { type Db, transaction } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { OutboundPolicy } from '../net/outbound.ts';
 import { PostgresWriter } from './postgres.ts';
+import { type WebhookReceiver, WebhookWriter } from './webhook.ts';
+import type { DestinationWriter } from './writer.ts';
 
 export { describeDestinationError } from './errors.ts';
-export { PostgresWriter, type RowOwner, type TableRef, type WriteRecord } from './postgres.ts';
+export { PostgresWriter } from './postgres.ts';
+export type { WebhookReceiver } from './webhook.ts';
+export type { DestinationWriter, RowOwner, TableRef, WriteRecord } from './writer.ts';
 
 /** What opening a destination needs from the process. */
 export interface DestinationEnv {
@@ -16,16 +20,18 @@ export interface DestinationEnv {
 }
 
 /**
- * A destination as the caller resolved it: the built-in one of a project, or a Postgres database
- * with its whole configuration (secrets included), read only when no pool for this version is open.
+ * A destination as the caller resolved it: the built-in one of a project, a Postgres database
+ * with its whole configuration (secrets included), read only when no pool for this version is
+ * open, or a webhook with its headers and signing, read when a run opens it.
  */
 export type DestinationTarget =
   | { kind: 'built-in'; projectId: string }
-  | { kind: 'postgres'; id: string; version: number; config: () => Promise<Record<string, unknown>> };
+  | { kind: 'postgres'; id: string; version: number; config: () => Promise<Record<string, unknown>> }
+  | { kind: 'webhook'; id: string; receiver: () => Promise<WebhookReceiver> };
 
 export interface OpenDestination {
-  writer: PostgresWriter;
-  /** Where tables go unless a connection overrides it. */
+  writer: DestinationWriter;
+  /** Where tables go unless a connection overrides it (empty for a webhook, which has none). */
   defaultSchema: string;
   /** Whether a connection sync config may choose the schema and tables (postgres destinations only). */
   overridable: boolean;
@@ -165,6 +171,14 @@ export async function openDestination(
       writers.set(key, entry);
     }
     return opened(entry);
+  }
+  if (destination.kind === 'webhook') {
+    // Nothing to keep open between runs: each run reads the current URL, headers and secret.
+    return {
+      writer: new WebhookWriter(deps, await destination.receiver()),
+      defaultSchema: '',
+      overridable: false,
+    };
   }
   const key = `${destination.id}:${destination.version}`;
   let entry = writers.get(key);

@@ -2,31 +2,11 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import type { ProviderRecord } from '../connectors/types.ts';
 import { transaction } from '../db/pool.ts';
+import type { DestinationWriter, RowOwner, TableRef, WriteRecord } from './writer.ts';
 
-/**
- * Writes synced records into a Postgres database in Supaglue's layout: one table per provider
- * object, `_supaglue_*` columns, primary key (application, provider, customer, id). Each batch is
- * COPYed into a session-local staging table and merged with one upsert that keeps, per record,
- * the newest version (also within the batch) and never replaces a newer row with an older one.
- */
-export interface TableRef {
-  schema: string;
-  table: string;
-}
-
-/** Whose records a batch holds. */
-export interface RowOwner {
-  projectId: string;
-  providerName: string;
-  /** The customer's id in the project's own system. */
-  customerRef: string;
-}
-
-export interface WriteRecord extends ProviderRecord {
-  mapped: Record<string, unknown>;
-}
+/** The part of a row's owner its key holds. */
+type RowKey = Pick<RowOwner, 'projectId' | 'providerName' | 'customerRef'>;
 
 const COLUMNS = [
   '_supaglue_application_id',
@@ -79,7 +59,7 @@ export function jsonForPostgres(value: unknown): string {
   return json.includes('\\u0000') ? JSON.stringify(value, stripNul) : json;
 }
 
-function copyLine(owner: RowOwner, emittedAt: string, r: WriteRecord): string {
+function copyLine(owner: RowKey, emittedAt: string, r: WriteRecord): string {
   return `${[
     copyText(owner.projectId),
     copyText(owner.providerName),
@@ -102,7 +82,13 @@ export interface WriterOptions {
   role?: string;
 }
 
-export class PostgresWriter {
+/**
+ * Writes synced records into a Postgres database in Supaglue's layout: one table per provider
+ * object, `_supaglue_*` columns, primary key (application, provider, customer, id). Each batch is
+ * COPYed into a session-local staging table and merged with one upsert that keeps, per record,
+ * the newest version (also within the batch) and never replaces a newer row with an older one.
+ */
+export class PostgresWriter implements DestinationWriter {
   readonly #prepared = new Set<string>();
 
   constructor(
@@ -144,7 +130,7 @@ export class PostgresWriter {
   }
 
   /** Writes one batch in one transaction. */
-  async write(target: TableRef, owner: RowOwner, records: WriteRecord[], emittedAt: Date): Promise<void> {
+  async write(target: TableRef, owner: RowKey, records: WriteRecord[], emittedAt: Date): Promise<void> {
     if (records.length === 0) return;
     await this.#transaction(async (client) => {
       // Dropped at commit: a pooled session serves several projects' roles, and a staging table
@@ -177,7 +163,7 @@ export class PostgresWriter {
    * After a completed full run: whatever this owner has in the table that the run did not write
    * (emitted before the run started) no longer exists at the provider.
    */
-  async markUnseenDeleted(target: TableRef, owner: RowOwner, runStartedAt: Date): Promise<number> {
+  async markUnseenDeleted(target: TableRef, owner: RowKey, runStartedAt: Date): Promise<number> {
     const res = await this.#transaction((client) =>
       client.query(
         `update ${qualified(target)} set _supaglue_is_deleted = true, _supaglue_emitted_at = now()

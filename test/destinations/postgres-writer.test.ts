@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresWriter, type WriteRecord } from '../../src/destinations/postgres.ts';
+import { PostgresWriter } from '../../src/destinations/postgres.ts';
+import type { WriteRecord } from '../../src/destinations/writer.ts';
 import { createTestDatabase } from '../helpers/trellis.ts';
 
 const owner = { projectId: 'app', providerName: 'hubspot', customerRef: 'cust\twith\\odd\nchars' };

@@ -188,7 +188,14 @@ describe('destinations write only where they may', () => {
     const managed = (await listDestinations(deps, aId)).find((d) => d.type === 'supaglue')!;
     const { writer } = await openDestination(deps, destinationTarget(deps, managed));
     const bSchema = builtInSchema(bId);
-    const owner = { projectId: aId, providerName: 'hubspot', customerRef: 'acme' };
+    const owner = {
+      projectId: aId,
+      providerName: 'hubspot',
+      customerRef: 'acme',
+      customerName: 'Acme',
+      installationId: 'probe',
+      objectName: 'contacts',
+    };
     const tablesBefore = await tablesIn([...SHARED_SCHEMAS, bSchema]);
     const bRowsBefore = (await db.query(`select * from ${bSchema}.hubspot_contacts order by _supaglue_id`))
       .rows;

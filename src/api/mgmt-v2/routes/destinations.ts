@@ -12,9 +12,23 @@ import * as to from '../serializers.ts';
 type Body = { name?: string; type: DestinationType; config?: Record<string, unknown>; version?: number };
 type Params = { destination_id: string };
 
+/**
+ * The destination types Supaglue's spec has. Others (webhooks, made through another surface) do
+ * not exist for this API: not listed, and their ids answer 404. Creating one is refused by the
+ * spec's request validation already.
+ */
+const SUPAGLUE_TYPES: readonly DestinationType[] = [
+  'postgres',
+  'supaglue',
+  'bigquery',
+  'snowflake',
+  'redshift',
+  's3',
+];
+
 export async function destinationRoutes(app: FastifyInstance, { deps }: RouteOptions) {
   app.get('/destinations', { config: { operationId: 'getDestinations' } }, async (req) =>
-    (await listDestinations(deps, req.projectId)).map(to.destination),
+    (await listDestinations(deps, req.projectId, SUPAGLUE_TYPES)).map(to.destination),
   );
 
   app.post<{ Body: Body }>(
@@ -29,13 +43,18 @@ export async function destinationRoutes(app: FastifyInstance, { deps }: RouteOpt
   app.get<{ Params: Params }>(
     '/destinations/:destination_id',
     { config: { operationId: 'getDestination' } },
-    async (req) => to.destination(await getDestination(deps, req.projectId, req.params.destination_id)),
+    async (req) =>
+      to.destination(await getDestination(deps, req.projectId, req.params.destination_id, SUPAGLUE_TYPES)),
   );
 
   app.put<{ Params: Params; Body: Required<Body> }>(
     '/destinations/:destination_id',
     { config: { operationId: 'updateDestination' } },
-    async (req) =>
-      to.destination(await updateDestination(deps, req.projectId, req.params.destination_id, req.body)),
+    async (req) => {
+      await getDestination(deps, req.projectId, req.params.destination_id, SUPAGLUE_TYPES);
+      return to.destination(
+        await updateDestination(deps, req.projectId, req.params.destination_id, req.body),
+      );
+    },
   );
 }
