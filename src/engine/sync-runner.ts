@@ -67,6 +67,8 @@ interface SyncContext {
   /** Null while the sync is handed out to run (the scheduler clears it when it claims the sync). */
   nextRunAt: Date | null;
   customerRef: string;
+  customerName: string;
+  installationId: string;
   providerName: string;
   plan: SyncPlan;
   destination: Destination;
@@ -76,7 +78,8 @@ async function loadSync(deps: CoreDeps, syncId: string): Promise<SyncContext | u
   const { rows } = await deps.db.query<SyncContext & { destinationRow: Destination }>(
     `select s.id, s.project_id as "projectId", s.connection_id as "connectionId", c.status as "connectionStatus",
             s.object_type as kind, s.object, s.paused, s.state, s.next_run_at as "nextRunAt",
-            cu.external_id as "customerRef", c.provider_name as "providerName", s.plan,
+            cu.external_id as "customerRef", cu.name as "customerName", s.installation_id as "installationId",
+            c.provider_name as "providerName", s.plan,
             json_build_object('id', d.id, 'projectId', d.project_id, 'name', d.name, 'type', d.type,
                               'config', d.config, 'version', d.version) as "destinationRow"
        from syncs s join connections c on c.id = s.connection_id join customers cu on cu.id = c.customer_id
@@ -246,6 +249,9 @@ async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint
     projectId: sync.projectId,
     providerName: sync.providerName,
     customerRef: sync.customerRef,
+    customerName: sync.customerName,
+    installationId: sync.installationId,
+    objectName: sync.object,
   };
   await atDestination(() => writer.prepare(target), target);
 
