@@ -214,14 +214,16 @@ export async function getDestination(
   return rows[0];
 }
 
+/** A destination by name; `types` limits the answer to the kinds a surface knows. */
 export async function findDestinationByName(
   deps: CoreDeps,
   projectId: string,
   name: string,
+  types?: readonly DestinationType[],
 ): Promise<Destination> {
   const { rows } = await deps.db.query<Destination>(
-    `select ${columns} from destinations where project_id = $1 and name = $2`,
-    [projectId, name],
+    `select ${columns} from destinations where project_id = $1 and name = $2 and ($3::text[] is null or type = any($3))`,
+    [projectId, name, types ?? null],
   );
   if (!rows[0]) throw notFound(`destination named "${name}"`);
   return rows[0];

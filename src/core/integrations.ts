@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { readableObject } from '../connectors/index.ts';
 import { transaction } from '../db/pool.ts';
 import type { CoreDeps } from './deps.ts';
-import { findDestinationByName } from './destinations.ts';
+import { type DestinationType, findDestinationByName } from './destinations.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { isUuid } from './ids.ts';
 import { findProviderAppByName } from './provider-apps.ts';
@@ -42,6 +42,23 @@ export interface IntegrationContent {
   read: ReadSpec;
   writeObjects?: string[];
   proxyEnabled?: boolean;
+  /**
+   * The document the revision was deployed from, kept as the surface that received it wrote it,
+   * for that surface to show back; the core never reads it.
+   */
+  source?: Record<string, unknown>;
+}
+
+/** One revision of an integration. */
+export interface IntegrationRevision {
+  id: string;
+  integrationId: string;
+  revision: number;
+  read: ReadSpec;
+  writeObjects: string[];
+  proxyEnabled: boolean;
+  source: Record<string, unknown> | null;
+  createdAt: Date;
 }
 
 const select = `select i.id, i.project_id as "projectId", i.name, i.revision, i.installs,
@@ -129,6 +146,15 @@ async function checkDestinations(
     );
 }
 
+/** Runs `work` in the caller's transaction when it has one, else in a new one. */
+function inTransaction<T>(
+  deps: CoreDeps,
+  within: pg.PoolClient | undefined,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  return within ? work(within) : transaction(deps.db, work);
+}
+
 /** Both uniqueness rules of integrations, as answers that say which one a new row broke. */
 function uniqueViolation(err: unknown, name: string, providerName: string): Error | undefined {
   const { code, constraint } = err as { code?: string; constraint?: string };
@@ -189,14 +215,17 @@ export async function createIntegration(
     name?: string;
     installs?: InstallMode;
     destinationName?: string;
+    /** The destination kinds the caller's surface knows; a destination of another kind is not found. */
+    destinationTypes?: readonly DestinationType[];
     providerName: string;
   } & IntegrationContent,
+  within?: pg.PoolClient,
 ): Promise<Integration> {
   checkReadSpec(input.read);
   const destination =
     input.destinationName === undefined
       ? undefined
-      : await findDestinationByName(deps, projectId, input.destinationName);
+      : await findDestinationByName(deps, projectId, input.destinationName, input.destinationTypes);
   const provider = await findProviderAppByName(deps.db, projectId, input.providerName);
   if (!provider) throw notFound(`provider "${input.providerName}"`);
   checkReadable(input.providerName, input.read);
@@ -204,7 +233,7 @@ export async function createIntegration(
   const writeObjects = input.writeObjects ?? [];
   const proxyEnabled = input.proxyEnabled ?? false;
   const installs = input.installs ?? 'automatic';
-  return transaction(deps.db, async (client) => {
+  return inTransaction(deps, within, async (client) => {
     await checkDestinations(client, projectId, destination?.id ?? null, input.read);
     if (installs === 'automatic') {
       const { rowCount } = await client.query(
@@ -234,9 +263,9 @@ export async function createIntegration(
       });
     const id = rows[0]!.id;
     await client.query(
-      `insert into integration_revisions (integration_id, revision, read_spec, write_objects, proxy_enabled)
-       values ($1, 1, $2, $3, $4)`,
-      [id, input.read, writeObjects, proxyEnabled],
+      `insert into integration_revisions (integration_id, revision, read_spec, write_objects, proxy_enabled, source)
+       values ($1, 1, $2, $3, $4, $5)`,
+      [id, input.read, writeObjects, proxyEnabled, input.source ?? null],
     );
     await reconcileIntegrationSyncs(client, id);
     return getIntegration(deps, projectId, id, client);
@@ -254,11 +283,12 @@ export async function updateIntegration(
   id: string,
   content: IntegrationContent,
   forceDeleteSyncs: boolean,
+  within?: pg.PoolClient,
 ): Promise<Integration> {
   checkReadSpec(content.read);
   // The lock below runs before getIntegration's own check, and a non-uuid id would fail its cast.
   if (!isUuid(id)) throw notFound('integration');
-  return transaction(deps.db, async (client) => {
+  return inTransaction(deps, within, async (client) => {
     await client.query('select 1 from integrations where project_id = $1 and id = $2 for update', [
       projectId,
       id,
@@ -280,9 +310,9 @@ export async function updateIntegration(
       [id, content.read, writeObjects, proxyEnabled],
     );
     await client.query(
-      `insert into integration_revisions (integration_id, revision, read_spec, write_objects, proxy_enabled)
-       values ($1, $2, $3, $4, $5)`,
-      [id, current.revision + 1, content.read, writeObjects, proxyEnabled],
+      `insert into integration_revisions (integration_id, revision, read_spec, write_objects, proxy_enabled, source)
+       values ($1, $2, $3, $4, $5, $6)`,
+      [id, current.revision + 1, content.read, writeObjects, proxyEnabled, content.source ?? null],
     );
     await reconcileIntegrationSyncs(client, id);
     return getIntegration(deps, projectId, id, client);
@@ -309,5 +339,86 @@ export async function deleteIntegration(
     }
     await client.query('delete from integrations where id = $1', [id]);
     return current;
+  });
+}
+
+const revisionColumns = `r.id, r.integration_id as "integrationId", r.revision, r.read_spec as read,
+  r.write_objects as "writeObjects", r.proxy_enabled as "proxyEnabled", r.source, r.created_at as "createdAt"`;
+
+/** An integration's revisions, oldest first. */
+export async function listRevisions(
+  deps: CoreDeps,
+  projectId: string,
+  integrationId: string,
+): Promise<IntegrationRevision[]> {
+  await getIntegration(deps, projectId, integrationId);
+  const { rows } = await deps.db.query<IntegrationRevision>(
+    `select ${revisionColumns} from integration_revisions r where r.integration_id = $1 order by r.revision`,
+    [integrationId],
+  );
+  return rows;
+}
+
+/** One revision of an integration, by the revision's id. */
+export async function getRevision(
+  deps: CoreDeps,
+  projectId: string,
+  integrationId: string,
+  revisionId: string,
+): Promise<IntegrationRevision> {
+  await getIntegration(deps, projectId, integrationId);
+  const { rows } = await deps.db.query<IntegrationRevision>(
+    `select ${revisionColumns} from integration_revisions r where r.integration_id = $1 and r.id::text = $2`,
+    [integrationId, revisionId],
+  );
+  if (!rows[0]) throw notFound('revision');
+  return rows[0];
+}
+
+/** The latest revision of each of a project's integrations, by integration id. */
+export async function latestRevisions(
+  deps: CoreDeps,
+  projectId: string,
+): Promise<Map<string, IntegrationRevision>> {
+  const { rows } = await deps.db.query<IntegrationRevision>(
+    `select ${revisionColumns} from integration_revisions r join integrations i on i.id = r.integration_id
+      where i.project_id = $1 and r.revision = i.revision`,
+    [projectId],
+  );
+  return new Map(rows.map((r) => [r.integrationId, r]));
+}
+
+/**
+ * Deploys integrations by name in one transaction (all or none): a new name is created (installed on request), a known
+ * one gets a new revision. `destructive` lets a revision drop objects that have syncs.
+ */
+export async function deployIntegrations(
+  deps: CoreDeps,
+  projectId: string,
+  items: ({ name: string; providerName: string } & IntegrationContent)[],
+  opts: { destructive: boolean },
+): Promise<Integration[]> {
+  const dup = firstDuplicate(items.map((i) => i.name));
+  if (dup !== undefined) throw badRequest(`integration "${dup}" is listed twice`);
+  return transaction(deps.db, async (client) => {
+    const deployed: Integration[] = [];
+    for (const item of items) {
+      const { rows } = await client.query<{ id: string; providerName: string }>(
+        `select i.id, p.provider_name as "providerName" from integrations i join provider_apps p on p.id = i.provider_app_id
+        where i.project_id = $1 and i.name = $2`,
+        [projectId, item.name],
+      );
+      const existing = rows[0];
+      if (existing && existing.providerName !== item.providerName)
+        throw badRequest(
+          `integration "${item.name}" is for ${existing.providerName}, not ${item.providerName}`,
+        );
+      deployed.push(
+        existing
+          ? await updateIntegration(deps, projectId, existing.id, item, opts.destructive, client)
+          : await createIntegration(deps, projectId, { ...item, installs: 'on_request' }, client),
+      );
+    }
+    return deployed;
   });
 }

@@ -10,11 +10,13 @@ import {
   listDestinations,
   updateDestination,
 } from '../../src/core/destinations.ts';
+import { createInstallation } from '../../src/core/installations.ts';
+import { createIntegration } from '../../src/core/integrations.ts';
 import { authenticateApiKey } from '../../src/core/projects.ts';
 import { MAX_MESSAGE_BYTES } from '../../src/destinations/webhook.ts';
 import { type Received, startReceiver } from '../helpers/receiver.ts';
 import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
-import { connectHubspot, endedRuns, hourlySyncConfig } from '../helpers/syncs.ts';
+import { connectHubspot, endedRuns } from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 const RECORDS = 700;
@@ -164,6 +166,16 @@ describe('webhook destinations', () => {
       body: { name: 'wh', type: 'webhook', config: { url: receiver.url } },
     });
     expect(created.status).toBe(400);
+    // Nor can a sync config name one: the destination does not exist for this API.
+    const syncConfig = await api('POST', '/sync_configs', {
+      body: {
+        destination_name: 'hooks',
+        provider_name: 'hubspot',
+        config: { default_config: { period_ms: 3_600_000, strategy: 'full only' } },
+      },
+    });
+    expect(syncConfig.status).toBe(404);
+    expect(syncConfig.body.errors[0].detail).toBe('destination named "hooks" not found');
   });
 
   describe('a HubSpot sync into a webhook destination', () => {
@@ -218,14 +230,24 @@ describe('webhook destinations', () => {
       expect((await api('POST', '/providers', { body: simOAuthProvider('hubspot', ['oauth']) })).status).toBe(
         201,
       );
-      const syncConfig = await api('POST', '/sync_configs', {
-        body: { destination_name: 'hooks', provider_name: 'hubspot', config: hourlySyncConfig('contacts') },
+      // Webhook destinations belong to the Ampersand dialect: its integrations are installed on request.
+      const integration = await createIntegration(deps(), projectId, {
+        name: 'hubspot-contacts',
+        installs: 'on_request',
+        destinationName: 'hooks',
+        providerName: 'hubspot',
+        read: {
+          defaults: { schedule: { everyMs: 3_600_000 }, mode: 'incremental' },
+          objects: [{ target: { kind: 'standard', object: 'contacts' } }],
+        },
       });
-      expect(syncConfig.status, JSON.stringify(syncConfig.body)).toBe(201);
-      await connectHubspot(api, (await simControl(sim.url, 'tokens', {})).refresh_token);
-      const { rows } = await deps().db.query<{ id: string }>('select id from installations');
-      expect(rows).toHaveLength(1);
-      installationId = rows[0]!.id;
+      const connection = await connectHubspot(api, (await simControl(sim.url, 'tokens', {})).refresh_token);
+      const installation = await createInstallation(deps(), projectId, {
+        integrationId: integration.id,
+        connectionId: connection.id,
+        config: { read: [{ object: 'contacts' }], write: [] },
+      });
+      installationId = installation.id;
     });
 
     it("the first run delivers exactly the simulator's records, each once, in signed messages", async () => {

@@ -17,7 +17,7 @@ type Params = { destination_id: string };
  * not exist for this API: not listed, and their ids answer 404. Creating one is refused by the
  * spec's request validation already.
  */
-const SUPAGLUE_TYPES: readonly DestinationType[] = [
+export const SUPAGLUE_TYPES: readonly DestinationType[] = [
   'postgres',
   'supaglue',
   'bigquery',

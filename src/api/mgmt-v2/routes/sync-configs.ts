@@ -12,6 +12,7 @@ import {
 import type { RouteOptions } from '../route-context.ts';
 import * as to from '../serializers.ts';
 import { readSpecOf, type SyncConfigData } from '../sync-config-translation.ts';
+import { SUPAGLUE_TYPES } from './destinations.ts';
 
 type Params = { sync_config_id: string };
 
@@ -56,6 +57,7 @@ export async function syncConfigRoutes(app: FastifyInstance, { deps }: RouteOpti
         createIntegration(deps, req.projectId, {
           installs: 'automatic',
           destinationName: req.body.destination_name,
+          destinationTypes: SUPAGLUE_TYPES,
           providerName: req.body.provider_name,
           read: readSpecOf(req.body.config),
         }),
