@@ -26,6 +26,11 @@ export interface Config {
   allowedOutbound: string[];
   /** The most a client may take to send a whole request, headers and body (TRELLIS_REQUEST_TIMEOUT_SECONDS). */
   requestTimeoutSeconds: number;
+  /**
+   * Web origins whose pages may call the browser-facing API (TRELLIS_CORS_ORIGINS): exact origins,
+   * or `['*']` for any. Empty: none.
+   */
+  corsOrigins: string[];
 }
 
 export class ConfigError extends Error {}
@@ -87,6 +92,32 @@ function parseProviderOverrides(raw: string | undefined): Record<string, string>
     result[provider] = url.origin;
   }
   return result;
+}
+
+/**
+ * `*` alone, or exact origins (`https://app.example.com`, `http://localhost:3000`): a browser
+ * sends its page's origin, scheme and host and port only, so a path or a trailing slash would
+ * never match and is refused here rather than silently ignored.
+ */
+function parseCorsOrigins(raw: string | undefined): string[] {
+  const entries = (raw ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  if (entries.includes('*')) {
+    if (entries.length > 1)
+      throw new ConfigError('TRELLIS_CORS_ORIGINS: * allows every origin; give it alone');
+    return ['*'];
+  }
+  return entries.map((entry) => {
+    const url = URL.canParse(entry) ? new URL(entry) : undefined;
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== entry.toLowerCase()) {
+      throw new ConfigError(
+        `TRELLIS_CORS_ORIGINS: "${entry}" is not an origin (scheme, host and port only, e.g. https://app.example.com)`,
+      );
+    }
+    return url.origin;
+  });
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -171,5 +202,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboundPolicy,
     allowedOutbound,
     requestTimeoutSeconds,
+    corsOrigins: parseCorsOrigins(env.TRELLIS_CORS_ORIGINS),
   };
 }

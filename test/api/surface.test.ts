@@ -32,6 +32,7 @@ const WIDGETS_DOCUMENT: OpenApiDocument = {
       delete: { operationId: 'deleteWidget' },
     },
     '/failures/{kind}': { get: { operationId: 'fail' } },
+    '/catalog': { get: { operationId: 'listCatalog', security: [] } },
   },
   components: {
     schemas: {
@@ -99,6 +100,9 @@ const widgets: ApiSurface = {
         throw notFound(`widget ${req.params.widget_id}`);
       },
     );
+    app.get('/catalog', { config: { operationId: 'listCatalog' } }, async (req) => ({
+      project: req.projectId,
+    }));
     app.get<{ Params: { kind: string } }>(
       '/failures/:kind',
       { config: { operationId: 'fail' } },
@@ -187,6 +191,15 @@ describe('API surface kit', () => {
   it('answers credentials it does not accept in the surface shape, before anything else', async () => {
     await problem(request('GET', '/widgets/v1/widgets', { key: null }), 401, 'unauthorized');
     await problem(request('GET', '/widgets/v1/nothing', { key: 'wrong' }), 401, 'unauthorized');
+  });
+
+  it('asks no credentials for an operation the document opens to everyone (security: [])', async () => {
+    expect(await request('GET', '/widgets/v1/catalog', { key: null })).toMatchObject({
+      status: 200,
+      body: { project: '' },
+    });
+    expect(widgetsContract.operation('listCatalog')?.public).toBe(true);
+    expect(widgetsContract.operation('listWidgets')?.public).toBe(false);
   });
 
   it('validates every request against its operation and names what is wrong', async () => {
@@ -292,11 +305,13 @@ describe('compileContract', () => {
       'getWidget',
       'deleteWidget',
       'fail',
+      'listCatalog',
     ]);
     expect(widgetsContract.operation('getWidget')).toEqual({
       operationId: 'getWidget',
       method: 'GET',
       path: '/widgets/{widget_id}',
+      public: false,
     });
     expect(widgetsContract.operation('nope')).toBeUndefined();
     expect(widgetsContract.methodsAt('/widgets/abc')).toEqual(['GET', 'DELETE', 'HEAD']);
@@ -311,6 +326,42 @@ describe('compileContract', () => {
     expect(widgetsContract.document.info.description).toContain('Bodies are at most 2 KB');
     const original = WIDGETS_DOCUMENT.components as { schemas: { widget: { properties: { name: object } } } };
     expect(original.schemas.widget.properties.name).toEqual({ type: 'string' });
+  });
+
+  it('reads an OpenAPI 3.0 document as 3.1: nullable, and exclusive bounds as flags', () => {
+    const contract = compileContract({
+      openapi: '3.0.1',
+      info: { title: 'Old', version: '1' },
+      paths: {
+        '/things': {
+          post: {
+            operationId: 'createThing',
+            parameters: [
+              { name: 'size', in: 'query', schema: { type: 'integer', maximum: 10, exclusiveMaximum: true } },
+            ],
+            requestBody: {
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      note: { type: 'string', nullable: true },
+                      nullable: { type: 'boolean' },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    });
+    const check = (query: Record<string, unknown>, body: unknown) => () =>
+      contract.validateRequest('createThing', { query, body, headers: {} });
+    expect(check({ size: '9' }, { note: null, nullable: true })).not.toThrow();
+    expect(check({ size: '10' }, {})).toThrow('query parameter size must be < 10');
+    expect(check({}, { nullable: 'yes' })).toThrow('body/nullable must be boolean');
+    expect(contract.document.openapi).toBe('3.1.0');
   });
 
   it('refuses long-text names that no request string has', () => {

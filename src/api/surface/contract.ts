@@ -2,6 +2,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { type RequestIssue, RequestRefused } from './errors.ts';
+import { asOpenApi31 } from './openapi-30.ts';
 
 /**
  * A surface's contract: its OpenAPI document, compiled once into request validators per operation.
@@ -22,6 +23,7 @@ interface Operation {
   operationId: string;
   parameters?: Parameter[];
   requestBody?: { content: { 'application/json': { schema: Json } } };
+  security?: Json[];
 }
 /** The parts of an OpenAPI 3.1 document a contract reads; the rest is kept as it is. */
 export interface OpenApiDocument extends Json {
@@ -65,6 +67,8 @@ export interface ContractOptions {
   /** Property and parameter names whose strings are long by nature; each must occur in a request. */
   longText?: readonly string[];
   limits?: Partial<RequestLimits>;
+  /** String formats the document names beyond JSON Schema's own, each with the pattern it means. */
+  formats?: Record<string, RegExp>;
 }
 
 export interface ContractOperation {
@@ -73,6 +77,11 @@ export interface ContractOperation {
   method: string;
   /** The document's path template, e.g. `/customers/{customer_id}`. */
   path: string;
+  /**
+   * The document opens it to everyone (`security: []` on it, or on the document with none of its
+   * own). An operation that says nothing about security takes the surface's credentials.
+   */
+  public: boolean;
 }
 
 /** What a request carries, as the validators read it. */
@@ -236,16 +245,20 @@ const typeName = (type: unknown) => (typeof type === 'string' ? type : undefined
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 const SCHEMA_ID = 'contract';
 
-/** Compiles a surface's OpenAPI document (not changed; the contract keeps its own copy). */
+/**
+ * Compiles a surface's OpenAPI document, 3.1 or 3.0 (read as 3.1; see `asOpenApi31`). The
+ * document passed in is not changed; the contract keeps its own copy.
+ */
 export function compileContract(openapiDocument: OpenApiDocument, options: ContractOptions = {}): Contract {
   const limits = { ...DEFAULT_REQUEST_LIMITS, ...options.limits };
-  const document = structuredClone(openapiDocument);
+  const document = asOpenApi31(openapiDocument);
   addRequestLimits(document, limits, new Set(options.longText ?? []));
 
   // Not `allErrors`: its cost grows with the number of errors, which one large body can make
   // millions of (Ajv's own security notes say so). The first error of each `anyOf` branch is reported.
   const ajv = new Ajv2020({ strict: false, allErrors: false, coerceTypes: false });
   addFormats(ajv);
+  for (const [name, pattern] of Object.entries(options.formats ?? {})) ajv.addFormat(name, pattern);
   ajv.addSchema(oneOfAsAnyOf(document) as Json, SCHEMA_ID);
   /** A schema fragment whose local `$ref`s point into the document. */
   const inDocument = (node: unknown): Json =>
@@ -256,10 +269,12 @@ export function compileContract(openapiDocument: OpenApiDocument, options: Contr
     if (operations.has(operation.operationId))
       throw new Error(`operationId ${operation.operationId} is used twice`);
     const pointer = `${SCHEMA_ID}#/paths/${path.replaceAll('~', '~0').replaceAll('/', '~1')}/${method}`;
+    const security = operation.security ?? (document.security as Json[] | undefined);
     operations.set(operation.operationId, {
       operationId: operation.operationId,
       method: method.toUpperCase(),
       path,
+      public: security?.length === 0,
       body: operation.requestBody
         ? ajv.compile({ $ref: `${pointer}/requestBody/content/application~1json/schema` })
         : undefined,
@@ -288,7 +303,7 @@ export function compileContract(openapiDocument: OpenApiDocument, options: Contr
     operationIds: [...operations.keys()],
     operation: (operationId) => {
       const op = operations.get(operationId);
-      return op && { operationId: op.operationId, method: op.method, path: op.path };
+      return op && { operationId: op.operationId, method: op.method, path: op.path, public: op.public };
     },
     methodsAt: (path) => {
       const methods = new Set(templates.filter((t) => t.pattern.test(path)).flatMap((t) => t.methods));

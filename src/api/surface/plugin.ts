@@ -6,6 +6,7 @@ import type {
   FastifyRequest,
 } from 'fastify';
 import type { Contract, OpenApiDocument } from './contract.ts';
+import { applyCors, type CorsPolicy } from './cors.ts';
 import { type RenderError, RequestRefused, renderFailure } from './errors.ts';
 import { jsonTextProblem } from './json-text.ts';
 
@@ -39,6 +40,8 @@ export interface ApiSurface {
   authenticate(req: FastifyRequest): Promise<string>;
   /** The surface's routes; each names its contract operation in `config.operationId`. */
   routes: FastifyPluginAsync;
+  /** Web pages that may call it from a browser; without one (or with no origins), none may. */
+  cors?: CorsPolicy;
 }
 
 /**
@@ -76,7 +79,14 @@ export async function apiSurface(app: FastifyInstance, surface: ApiSurface): Pro
     },
   );
 
-  app.addHook('onRequest', async (req) => {
+  // CORS first: a preflight carries no credentials, and an error answer must be readable too.
+  const cors = surface.cors?.origins.length ? surface.cors : undefined;
+  const methods = [...new Set(contract.operationIds.map((id) => contract.operation(id)!.method))];
+  app.addHook('onRequest', async (req, reply) => {
+    if (cors && applyCors(cors, methods, req, reply)) return reply;
+    const operationId = req.routeOptions.config.operationId;
+    // Operations the document opens to everyone (`security: []`) take no credentials.
+    if (operationId && contract.operation(operationId)?.public) return;
     req.projectId = await surface.authenticate(req);
   });
 
