@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -6,6 +7,7 @@ import Fastify, {
 } from 'fastify';
 import type { CoreDeps } from '../core/deps.ts';
 import { redactUrl } from '../logger.ts';
+import { ampersandSurface } from './ampersand/plugin.ts';
 import { messagePage, pagePolicy } from './connect/pages.ts';
 import { connectPages } from './connect/plugin.ts';
 import { docsRoutes } from './docs/routes.ts';
@@ -38,7 +40,7 @@ class RedactingLogController extends LogController {
 
 /** The JSON API surfaces this server mounts, each from its folder in src/api; /docs lists them in this order. */
 export function apiSurfaces(deps: CoreDeps): ApiSurface[] {
-  return [mgmtV2Surface(deps)];
+  return [mgmtV2Surface(deps), ampersandSurface(deps)];
 }
 
 /** The HTTP server: each API surface is an encapsulated plugin under its own mount. */
@@ -57,6 +59,8 @@ export async function buildServer(
       },
     ) as FastifyBaseLogger,
     logController: new RedactingLogController(),
+    // Unique across processes and restarts, so that an id an error answer names finds its log lines.
+    genReqId: () => randomUUID(),
 
     bodyLimit: 5 * 1024 * 1024,
     // A client that sends its request slowly, or stops halfway, does not hold a socket for long.

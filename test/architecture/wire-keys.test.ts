@@ -46,6 +46,21 @@ const WIRE_WORDS = [
   'groupRef',
   'consumerRef',
   'groupName',
+  // Ampersand Platform API projects, connections and providers (src/api/ampersand/*-translation.ts)
+  'consumerName',
+  'appName',
+  'orgId',
+  'createTime',
+  'updateTime',
+  'providerWorkspaceRef',
+  'providerConsumerRef',
+  'authScheme',
+  'oauth2/authorizationCode',
+  'oauth2/authorizationCodePKCE',
+  'oauth2Opts',
+  'apiKeyOpts',
+  'explicitScopesRequired',
+  'defaultModule',
 ];
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

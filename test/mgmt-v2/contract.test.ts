@@ -1,14 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ValidateFunction } from 'ajv';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { createFixture, type Fixture } from '../helpers/mgmt-fixtures.ts';
+import { responseSchemas } from '../helpers/openapi-responses.ts';
 import { type ApiResponse, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 /**
@@ -21,78 +19,8 @@ const here = import.meta.dirname ?? path.dirname(fileURLToPath(import.meta.url))
 const SEED = path.resolve(here, '../../../shared/seeds/001_supaglue_mgmt_v2.openapi.json');
 const BUNDLED = path.resolve(here, '../../src/api/mgmt-v2/mgmt-v2.openapi.json');
 
-interface ResponseObject {
-  $ref?: string;
-  content?: Record<string, { schema?: unknown }>;
-}
-interface Spec {
-  paths: Record<string, Record<string, { operationId?: string; responses?: Record<string, ResponseObject> }>>;
-  components: { responses: Record<string, ResponseObject> };
-}
-interface SpecOperation {
-  id: string;
-  method: string;
-  template: string;
-  pattern: RegExp;
-  literals: number;
-  responses: Record<string, ResponseObject>;
-}
-
-const spec = JSON.parse(fs.readFileSync(fs.existsSync(SEED) ? SEED : BUNDLED, 'utf8')) as Spec;
-
-const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch'];
-const OPERATIONS: SpecOperation[] = Object.entries(spec.paths).flatMap(([template, item]) =>
-  Object.entries(item)
-    .filter(([method]) => HTTP_METHODS.includes(method))
-    .map(([method, op]) => {
-      const segments = template.split('/').slice(1);
-      const source = segments
-        .map((s) => (s.startsWith('{') ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-        .join('/');
-      return {
-        id: op.operationId!,
-        method: method.toUpperCase(),
-        template,
-        pattern: new RegExp(`^/${source}$`),
-        literals: segments.filter((s) => !s.startsWith('{')).length,
-        responses: op.responses ?? {},
-      };
-    }),
-);
-
-/** The seed operation a request names; literal segments beat parameters (`_provider_user_id`). */
-function operationOf(method: string, urlPath: string): SpecOperation | undefined {
-  return OPERATIONS.filter((o) => o.method === method && o.pattern.test(urlPath)).sort(
-    (a, b) => b.literals - a.literals,
-  )[0];
-}
-
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-addFormats(ajv);
-ajv.addSchema(spec as object, 'seed');
-
-const pointer = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1');
-const validators = new Map<string, ValidateFunction | null>();
-
-/** The compiled JSON schema of an operation's response, or null when the seed gives none. */
-function responseValidator(op: SpecOperation, status: number): ValidateFunction | null | undefined {
-  const key = `${op.id} ${status}`;
-  if (validators.has(key)) return validators.get(key);
-  let response = op.responses[String(status)];
-  if (!response) return undefined;
-  let ref = `seed#/paths/${pointer(op.template)}/${op.method.toLowerCase()}/responses/${status}`;
-  if (response.$ref) {
-    const name = response.$ref.replace('#/components/responses/', '');
-    response = spec.components.responses[name]!;
-    ref = `seed#/components/responses/${pointer(name)}`;
-  }
-  const validate = response.content?.['application/json']?.schema
-    ? ajv.compile({ $ref: `${ref}/content/application~1json/schema` })
-    : null;
-  validators.set(key, validate);
-  return validate;
-}
+const spec = JSON.parse(fs.readFileSync(fs.existsSync(SEED) ? SEED : BUNDLED, 'utf8')) as object;
+const schemas = responseSchemas(spec);
 
 type Body = ApiResponse['body'];
 interface CallOptions {
@@ -155,7 +83,7 @@ function check(method: string, urlPath: string, res: ApiResponse, opts: CallOpti
   expect(leakIn(res.body), `${what} returns a write-only field`).toBeUndefined();
   if (res.status >= 400) expectErrorBody(res.body, res.status);
 
-  const op = operationOf(method, urlPath);
+  const op = schemas.operationOf(method, urlPath);
   if (!op) {
     // Webhook endpoints are a Trellis extension (the fixture registers one); the seed has no such path.
     expect(urlPath.startsWith('/webhooks'), `${method} ${urlPath} is not a seed operation`).toBe(true);
@@ -170,11 +98,11 @@ function check(method: string, urlPath: string, res: ApiResponse, opts: CallOpti
     return;
   }
   if (opts.unvalidated) return;
-  const validate = responseValidator(op, res.status);
+  const validate = schemas.validator(op, res.status);
   expect(validate, `${what}: the seed documents no ${res.status} for ${op.id}`).not.toBeUndefined();
   // No JSON schema in the seed (e.g. upsertEntityMapping's 200): the caller asserts the body.
   if (!validate) return;
-  expect(validate(res.body), `${what}\n${op.id} ${res.status}: ${ajv.errorsText(validate.errors)}`).toBe(
+  expect(validate(res.body), `${what}\n${op.id} ${res.status}: ${schemas.errorsText(validate.errors)}`).toBe(
     true,
   );
 }
@@ -1108,7 +1036,7 @@ describe('Management API v2 contract (seed spec)', () => {
   });
 
   it('exercised every operation of the seed', () => {
-    const seedIds = OPERATIONS.map((o) => o.id).sort();
+    const seedIds = schemas.operations.map((o) => o.id).sort();
     expect(seedIds).toHaveLength(new Set(seedIds).size);
     expect(
       seedIds.filter((id) => !exercised.has(id)),

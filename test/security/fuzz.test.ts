@@ -1,13 +1,15 @@
 import net from 'node:net';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { servedDocument as ampersandDocument } from '../../src/api/ampersand/openapi.ts';
 import { REQUEST_LIMITS, servedDocument } from '../../src/api/mgmt-v2/openapi.ts';
 import { createFixture, type Fixture } from '../helpers/mgmt-fixtures.ts';
 import { client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 /**
  * Generated hostile requests against every HTTP surface of a real Trellis (loopback HTTP, real
- * Postgres): every Management API operation of the served OpenAPI document, the hosted connect
+ * Postgres): every operation of the Management API's and the Platform API's served OpenAPI
+ * documents (the Platform API's unserved ones, which answer 501, get fewer), the hosted connect
  * pages and the OAuth callback, the API reference and the health check. Bodies of wrong types, at
  * and over every string, array and object limit, deeply nested, huge or malformed; unicode with
  * lone surrogates, RTL marks and NUL; path and query tricks; header and framing abuse.
@@ -30,8 +32,14 @@ const STALL_LIMIT_MS = 200;
 const PROBE_MS = 20;
 /** Modest, so that a 2-core machine shared with other tests keeps up. */
 const CONCURRENCY = 6;
-/** Requests per Management API operation: its targeted cases, then random ones up to this many. */
+/** Requests per API operation: its targeted cases, then random ones up to this many. */
 const PER_OPERATION = 170;
+/**
+ * Requests per Platform API operation that Trellis does not serve: it answers 501 before reading
+ * anything past the credentials and the project, so the first of its targeted cases (credentials,
+ * framing, headers, paths) are all there is to try.
+ */
+const UNSERVED_PER_OPERATION = 40;
 const CONNECT_REQUESTS = 1_200;
 const OTHER_REQUESTS = 400;
 const ANSWER_TIMEOUT_MS = 30_000;
@@ -137,7 +145,11 @@ interface Parameter {
 interface Document {
   paths: Record<string, Record<string, unknown>>;
 }
+type ApiSurfaceName = 'mgmt' | 'ampersand';
 interface Operation {
+  surface: ApiSurfaceName;
+  /** Where the surface is mounted. */
+  prefix: string;
   id: string;
   method: string;
   template: string;
@@ -145,7 +157,23 @@ interface Operation {
   body?: Schema;
 }
 
-const DOC = servedDocument('http://trellis.test') as unknown as Document;
+/**
+ * The Platform API's document with its `$ref`s moved under `#/ampersand/`, so that one document
+ * holds both surfaces' schemas and every `$ref` resolves in it.
+ */
+const AMPERSAND_DOC = JSON.parse(
+  JSON.stringify(ampersandDocument('http://trellis.test')).replaceAll('"$ref":"#/', '"$ref":"#/ampersand/'),
+) as Document;
+const DOC = { ...servedDocument('http://trellis.test'), ampersand: AMPERSAND_DOC } as unknown as Document;
+/** The Platform API operations Trellis serves; every other one answers 501. */
+const AMPERSAND_SERVED = [
+  'getProject',
+  'listProviders',
+  'getProvider',
+  'listConnections',
+  'getConnection',
+  'deleteConnection',
+];
 
 function pointer(ref: string): unknown {
   return ref
@@ -231,30 +259,37 @@ function spliced(schema: Schema | undefined, value: unknown, path: Key[], raw: s
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
-const OPERATIONS: Operation[] = Object.entries(DOC.paths).flatMap(([template, item]) =>
-  METHODS.filter((m) => item[m]).map((method) => {
-    const op = item[method] as {
-      operationId: string;
-      parameters?: Parameter[];
-      requestBody?: { content: { 'application/json': { schema: Schema } } };
-    };
-    const params = [...((item.parameters as Parameter[] | undefined) ?? []), ...(op.parameters ?? [])].map(
-      (p) => (p.$ref ? (pointer(p.$ref) as Parameter) : p),
-    );
-    return {
-      id: op.operationId,
-      method: method.toUpperCase(),
-      template,
-      params,
-      body: op.requestBody?.content['application/json'].schema,
-    };
-  }),
-);
+const operationsOf = (doc: Document, surface: ApiSurfaceName, prefix: string): Operation[] =>
+  Object.entries(doc.paths).flatMap(([template, item]) =>
+    METHODS.filter((m) => item[m]).map((method) => {
+      const op = item[method] as {
+        operationId: string;
+        parameters?: Parameter[];
+        requestBody?: { content: { 'application/json': { schema: Schema } } };
+      };
+      const params = [...((item.parameters as Parameter[] | undefined) ?? []), ...(op.parameters ?? [])].map(
+        (p) => (p.$ref ? (pointer(p.$ref) as Parameter) : p),
+      );
+      return {
+        surface,
+        prefix,
+        id: op.operationId,
+        method: method.toUpperCase(),
+        template,
+        params,
+        body: op.requestBody?.content['application/json'].schema,
+      };
+    }),
+  );
+const OPERATIONS: Operation[] = [
+  ...operationsOf(DOC, 'mgmt', '/mgmt/v2'),
+  ...operationsOf(AMPERSAND_DOC, 'ampersand', '/v1'),
+];
 
 // ---------------------------------------------------------------------------------------------
 // Requests, written and read as bytes: the tricks below are what a regular client refuses to send
 
-type Surface = 'mgmt' | 'connect' | 'other';
+type Surface = ApiSurfaceName | 'connect' | 'other';
 
 interface Draft {
   method: string;
@@ -579,7 +614,7 @@ const PARSER_LEVEL = new Set([
 ]);
 
 // ---------------------------------------------------------------------------------------------
-// Management API cases
+// API cases
 
 interface Context {
   fx: Fixture;
@@ -590,6 +625,12 @@ interface Context {
 
 /** The fixture's resources for path parameters; deletions aim elsewhere, so that the fixture stays. */
 function pathValue(name: string, op: Operation, ctx: Context, r: Random): string {
+  if (op.surface === 'ampersand') {
+    if (name === 'projectIdOrName') return 'default';
+    if (name === 'provider') return 'hubspot';
+    // The Platform API names connections by id; everything else it names answers 501 anyway.
+    return op.method === 'DELETE' || name !== 'connectionId' ? uuid(r) : ctx.fx.apolloConnectionId;
+  }
   if (op.method === 'DELETE') return name === 'provider_name' ? 'salesforce' : uuid(r);
   const { fx } = ctx;
   const values: Record<string, string> = {
@@ -646,7 +687,7 @@ function mgmtDraft(op: Operation, m: MgmtDraft): Draft {
   const contentType =
     m.contentType === undefined ? (body === undefined ? null : 'application/json') : m.contentType;
   if (contentType !== null) headers.push(['content-type', contentType]);
-  return { method: op.method, target: `/mgmt/v2${path}${query ? `?${query}` : ''}`, headers, body };
+  return { method: op.method, target: `${op.prefix}${path}${query ? `?${query}` : ''}`, headers, body };
 }
 
 /**
@@ -673,7 +714,7 @@ function mgmtCases(op: Operation, ctx: Context): Case[] {
     after?: (d: Draft, r: Random) => void,
   ) =>
     targeted.push({
-      surface: 'mgmt',
+      surface: op.surface,
       route: op.id,
       name,
       build: (r) => {
@@ -835,12 +876,14 @@ function mgmtCases(op: Operation, ctx: Context): Case[] {
     }
   }
 
+  if (op.surface === 'ampersand' && !AMPERSAND_SERVED.includes(op.id))
+    return targeted.slice(0, UNSERVED_PER_OPERATION);
   // Random cases: a few random changes each, drawn from the cheap kinds.
   const cheap = targeted.filter((c) => !/MB|million|limit|deep|properties|400 small/.test(c.name));
   const cases = [...targeted];
   for (let i = 0; cases.length < PER_OPERATION; i++) {
     cases.push({
-      surface: 'mgmt',
+      surface: op.surface,
       route: op.id,
       name: `random mix #${i}`,
       build: (r) => {
@@ -1004,6 +1047,11 @@ function otherCases(): Case[] {
     `/docs/assets/${'x'.repeat(5000)}`,
     '/mgmt/v2/openapi.json',
     '/mgmt/v2/openapi.json?__proto__=1',
+    '/v1/openapi.json',
+    '/v1',
+    '/v1/',
+    '/v1/projects',
+    '/v1/%E0%A4%A',
     '/health',
     '/health?x=1&x=2',
     '/',
@@ -1058,11 +1106,11 @@ const refusedByParser = (a: Answer) =>
 /**
  * The server's answer to a URL its router cannot decode (bad percent-encoding in a path segment):
  * no route has been chosen, and the server answers in the shape of the surface the path belongs
- * to — the Management API's JSON under /mgmt/, a page for a browser elsewhere.
+ * to — the APIs' JSON under /mgmt/ and /v1/, a page for a browser elsewhere.
  */
 const refusedByRouter = (a: Answer, target: string) =>
   a.status === 400 &&
-  (target.startsWith('/mgmt/')
+  (target.startsWith('/mgmt/') || target.startsWith('/v1/')
     ? /"detail":"[^"]*is not a valid url component"/.test(a.body)
     : a.body.includes('This address is not valid.') && pageProblem(a) === undefined);
 
@@ -1085,6 +1133,27 @@ function mgmtShapeProblem(a: Answer): string | undefined {
   if (error.status !== String(a.status)) return `errors[0].status ${JSON.stringify(error.status)}`;
   return undefined;
 }
+
+/**
+ * The Platform API's problem+json. A 501 is the answer of an operation of its document that
+ * Trellis does not serve, and nothing else.
+ */
+function ampersandShapeProblem(a: Answer): string | undefined {
+  if (!a.headers['content-type']?.startsWith('application/problem+json'))
+    return `content-type ${a.headers['content-type']}`;
+  const body = parse(a.body);
+  if (!isObject(body)) return 'no problem object';
+  if (typeof body.type !== 'string' || !body.type.startsWith('urn:trellis:problem:')) return 'no type';
+  for (const key of ['title', 'detail', 'requestId', 'time'])
+    if (typeof body[key] !== 'string' || body[key] === '') return `${key} missing`;
+  if (body.status !== a.status) return `status ${JSON.stringify(body.status)}`;
+  if (a.status === 501 && !/^urn:trellis:problem:not-(implemented|offered)$/.test(body.type))
+    return `501 of type ${body.type}`;
+  return undefined;
+}
+
+const isAmpersandApi = (target: string) =>
+  target === '/v1' || target.startsWith('/v1/') || target.startsWith('/v1?');
 
 /** A page with a title and a message: a message page, or the link's form with its error. */
 function pageProblem(a: Answer): string | undefined {
@@ -1110,17 +1179,21 @@ const CONNECT_ROUTES = [/^\/links\/[^/?]*(\/(oauth|credentials))?(\?|$)/, /^\/oa
 function problem(c: Case, d: Draft, result: Answer | { failure: string }): string | undefined {
   if ('failure' in result) return result.failure;
   const a = result;
-  if (a.status >= 500) return `answered ${a.status}`;
+  // The Platform API answers 501 for the operations of its document that Trellis does not serve.
+  const unserved = a.status === 501 && isAmpersandApi(d.target);
+  if (a.status >= 500 && !unserved) return `answered ${a.status}`;
   if (a.status < 400 || d.method === 'HEAD') return undefined;
   if (refusedByParser(a)) return d.parserMayRefuse ? undefined : 'refused by the HTTP parser';
   if (refusedByRouter(a, d.target)) return undefined;
   if (c.surface === 'mgmt') return mgmtShapeProblem(a);
+  if (c.surface === 'ampersand') return ampersandShapeProblem(a);
   if (c.surface === 'connect') {
     // A method or path the connect routes do not take reaches no surface.
     const routed = CONNECT_ROUTES.some((re) => re.test(d.target)) && ['GET', 'POST'].includes(d.method);
     return routed ? pageProblem(a) : plainProblem(a);
   }
-  return d.target.startsWith('/mgmt/v2/') ? mgmtShapeProblem(a) : plainProblem(a);
+  if (d.target.startsWith('/mgmt/v2/')) return mgmtShapeProblem(a);
+  return isAmpersandApi(d.target) ? ampersandShapeProblem(a) : plainProblem(a);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1250,7 +1323,7 @@ describe('fuzzing every HTTP surface', () => {
         `  longest garbage collection: ${Math.round(longestGc)} ms`,
         `  slowest request to build (client side): ${slowestBuild.ms} ms, ${slowestBuild.name}`,
         `  worst stall with the CPU busy: ${worstStall.ms} ms (${worstStall.lateMs} ms late), in flight: ${worstStall.during.join(', ').slice(0, 500)}`,
-        `  Management API operations: ${OPERATIONS.length}`,
+        `  API operations: ${OPERATIONS.filter((o) => o.surface === 'mgmt').length} Management, ${OPERATIONS.filter((o) => o.surface === 'ampersand').length} Platform`,
       ].join('\n'),
     );
 

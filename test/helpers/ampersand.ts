@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { responseSchemas } from './openapi-responses.ts';
+import type { ApiResponse } from './trellis.ts';
+
+/** The Platform API (Ampersand dialect) as its tests read it: its document, seeds and error shape. */
+
+const SEEDS = path.resolve(import.meta.dirname, '../../../shared/seeds');
+const SEED_SPEC = path.join(SEEDS, 'ref_ampersand_platform.openapi.json');
+const BUNDLED_SPEC = path.resolve(import.meta.dirname, '../../src/api/ampersand/platform.openapi.json');
+
+/** The published document (or, without the seeds, the bundled copy), with its response schemas. */
+export const platformSchemas = responseSchemas(
+  JSON.parse(fs.readFileSync(fs.existsSync(SEED_SPEC) ? SEED_SPEC : BUNDLED_SPEC, 'utf8')) as object,
+  { formats: { pem: /-----BEGIN / } },
+);
+
+/**
+ * Seed 004's example answer of "list connections", parsed from the page: the first JSON array on
+ * it. Undefined where the seeds are not checked out.
+ */
+export function seedConnectionsExample(): Record<string, unknown>[] | undefined {
+  const file = fs.existsSync(SEEDS) ? fs.readdirSync(SEEDS).find((f) => f.startsWith('004_')) : undefined;
+  if (!file) return undefined;
+  const page = fs.readFileSync(path.join(SEEDS, file), 'utf8');
+  const start = page.indexOf('\n[');
+  const end = page.indexOf('\n]', start);
+  return JSON.parse(page.slice(start, end + 2)) as Record<string, unknown>[];
+}
+
+const PROBLEM_KEYS = ['type', 'title', 'status', 'detail', 'remedy', 'issues', 'requestId', 'time'];
+
+/**
+ * An answer in the Platform API's error shape: `application/problem+json` with exactly the keys
+ * Trellis writes, its status in the body, `issues` on 400 and 422 only, and each issue naming
+ * where, what and why. Returns the body.
+ */
+export function expectProblem(res: ApiResponse, status: number): Record<string, unknown> {
+  const what = `${res.status} ${JSON.stringify(res.body)}`;
+  expect(res.status, what).toBe(status);
+  expect(res.headers.get('content-type'), what).toMatch(/^application\/problem\+json/);
+  const body = res.body as Record<string, unknown>;
+  expect(
+    Object.keys(body).filter((k) => !PROBLEM_KEYS.includes(k)),
+    what,
+  ).toEqual([]);
+  expect(body, what).toMatchObject({
+    type: expect.stringMatching(/^urn:trellis:problem:[a-z-]+$/),
+    title: expect.any(String),
+    status,
+    detail: expect.stringMatching(/\S/),
+    requestId: expect.stringMatching(/\S/),
+    time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/),
+  });
+  if (status === 400 || status === 422) {
+    expect(Array.isArray(body.issues), what).toBe(true);
+    for (const issue of body.issues as Record<string, unknown>[]) {
+      expect(Object.keys(issue).sort(), what).toEqual(['detail', 'in', 'name']);
+      expect(['body', 'header', 'path', 'query'], what).toContain(issue.in);
+    }
+  } else expect(body.issues, what).toBeUndefined();
+  return body;
+}
