@@ -443,6 +443,17 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
     }
     return fields;
   };
+  /** HubSpot checks property values on writes: a contact's email must look like an address. */
+  const invalidValues = (object: HubSpotObject, fields: Record<string, unknown>) => {
+    const email = fields.email;
+    if (object !== 'contacts' || typeof email !== 'string' || /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
+      return undefined;
+    const message = `Email address ${email} is invalid`;
+    const problems = [
+      { isValid: false, message, error: 'INVALID_EMAIL', name: 'email', localizedErrorMessage: message },
+    ];
+    return `Property values were not valid: ${JSON.stringify(problems)}`;
+  };
   const findLive = (store: ObjectStore, id: string | undefined) => {
     const r = id ? store.get(Number(id)) : undefined;
     return r && !r.deleted ? r : undefined;
@@ -453,7 +464,10 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
     async (req, reply) => {
       if (await guard(req, reply, 'api')) return reply;
       const object = objectOf(req.params.type);
-      const r = ctx.store(object).create(writeProps(object, req.body?.properties));
+      const fields = writeProps(object, req.body?.properties);
+      const invalid = invalidValues(object, fields);
+      if (invalid) return hubspotError(reply, 400, 'VALIDATION_ERROR', invalid);
+      const r = ctx.store(object).create(fields);
       return reply.code(201).send(present(object, r, Object.keys(propertiesOf(object, r))));
     },
   );
@@ -466,7 +480,10 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
       const store = ctx.store(object);
       if (!findLive(store, req.params.id))
         return hubspotError(reply, 404, 'OBJECT_NOT_FOUND', 'resource not found');
-      const r = store.update(Number(req.params.id), writeProps(object, req.body?.properties))!;
+      const fields = writeProps(object, req.body?.properties);
+      const invalid = invalidValues(object, fields);
+      if (invalid) return hubspotError(reply, 400, 'VALIDATION_ERROR', invalid);
+      const r = store.update(Number(req.params.id), fields)!;
       return present(object, r, Object.keys(propertiesOf(object, r)));
     },
   );

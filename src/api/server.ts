@@ -8,6 +8,7 @@ import Fastify, {
 import type { CoreDeps } from '../core/deps.ts';
 import { redactUrl } from '../logger.ts';
 import { ampersandSurface } from './ampersand/plugin.ts';
+import { ampersandWriteSurface } from './ampersand-write/plugin.ts';
 import { messagePage, pagePolicy } from './connect/pages.ts';
 import { connectPages } from './connect/plugin.ts';
 import { docsRoutes } from './docs/routes.ts';
@@ -40,7 +41,7 @@ class RedactingLogController extends LogController {
 
 /** The JSON API surfaces this server mounts, each from its folder in src/api; /docs lists them in this order. */
 export function apiSurfaces(deps: CoreDeps): ApiSurface[] {
-  return [mgmtV2Surface(deps), ampersandSurface(deps)];
+  return [mgmtV2Surface(deps), ampersandSurface(deps), ampersandWriteSurface(deps)];
 }
 
 /** The HTTP server: each API surface is an encapsulated plugin under its own mount. */

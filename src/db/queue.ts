@@ -11,6 +11,7 @@ export const QUEUES = {
   webhookDelivery: 'webhook-delivery',
   syncRun: 'sync-run',
   connectionKeepAlive: 'connection-keepalive',
+  writeOperation: 'write-operation',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

@@ -1,5 +1,6 @@
 import type { CoreDeps } from '../core/deps.ts';
 import type { DeliveryJob } from '../core/events.ts';
+import { runWriteOperation } from '../core/operations.ts';
 import { deliverWebhook } from '../core/webhooks.ts';
 import { QUEUES } from '../db/queue.ts';
 import { keepAlive, queueKeepAlives } from './keep-alive.ts';
@@ -24,6 +25,9 @@ export async function startWorkers(deps: CoreDeps): Promise<{ stop(): Promise<vo
   );
   await deps.queue.work<{ connectionId: string }>(QUEUES.connectionKeepAlive, (job) =>
     keepAlive(deps, job.data.connectionId),
+  );
+  await deps.queue.work<{ operationId: string }>(QUEUES.writeOperation, (job) =>
+    runWriteOperation(deps, job.data.operationId),
   );
   const scheduler = startScheduler(deps);
   const keepAliveTimer = setInterval(() => {
