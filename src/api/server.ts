@@ -8,6 +8,7 @@ import Fastify, {
 import type { CoreDeps } from '../core/deps.ts';
 import { redactUrl } from '../logger.ts';
 import { ampersandSurface } from './ampersand/plugin.ts';
+import { ampersandProxySurface } from './ampersand-proxy/plugin.ts';
 import { ampersandWriteSurface } from './ampersand-write/plugin.ts';
 import { messagePage, pagePolicy } from './connect/pages.ts';
 import { connectPages } from './connect/plugin.ts';
@@ -41,7 +42,12 @@ class RedactingLogController extends LogController {
 
 /** The JSON API surfaces this server mounts, each from its folder in src/api; /docs lists them in this order. */
 export function apiSurfaces(deps: CoreDeps): ApiSurface[] {
-  return [mgmtV2Surface(deps), ampersandSurface(deps), ampersandWriteSurface(deps)];
+  return [
+    mgmtV2Surface(deps),
+    ampersandSurface(deps),
+    ampersandWriteSurface(deps),
+    ampersandProxySurface(deps),
+  ];
 }
 
 /** The HTTP server: each API surface is an encapsulated plugin under its own mount. */

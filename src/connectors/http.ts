@@ -1,5 +1,11 @@
 import type { Logger } from '../logger.ts';
-import { OutboundDenied, type OutboundPolicy, ResponseTooLarge, readCapped } from '../net/outbound.ts';
+import {
+  OutboundDenied,
+  type OutboundPolicy,
+  ResponseTooLarge,
+  readCapped,
+  readCappedBytes,
+} from '../net/outbound.ts';
 
 /** The largest response body read from a provider by default (a page of a bulk export at most). */
 const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
@@ -145,6 +151,25 @@ export interface RequestOptions {
   lane?: string;
 }
 
+/** A request passed through to the provider as its caller wrote it (the proxy). */
+export interface ForwardRequest {
+  method: string;
+  /** The path below the base URL, with its query string. */
+  pathAndQuery: string;
+  /** The caller's headers, already rid of its own credentials and hop-by-hop headers. */
+  headers: Record<string, string>;
+  body?: Uint8Array;
+  /** The largest answer taken; a larger one fails the request. */
+  maxResponseBytes: number;
+}
+
+/** The provider's answer as it came, body in bytes. */
+export interface ForwardedResponse {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+}
+
 /**
  * HTTP to one provider for one connection, with the etiquette the engine owes providers: pacing,
  * honoring rate-limit hints, retrying transient failures with backoff and jitter, renewing expired
@@ -182,6 +207,73 @@ export class ProviderHttp {
       : new URL(this.opts.baseUrl.replace(/\/$/, '') + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     return url;
+  }
+
+  /**
+   * Sends a request as its caller wrote it and returns the provider's answer whatever its status:
+   * paced, with the connection's credentials (renewed once if the provider says they expired), and
+   * through the outbound policy. Nothing is retried and redirects are returned, not followed: the
+   * caller decides, as it would talking to the provider itself.
+   */
+  async forward(req: ForwardRequest): Promise<ForwardedResponse> {
+    const { policy, auth } = this.opts;
+    const base = new URL(this.opts.baseUrl);
+    const url = new URL(this.opts.baseUrl.replace(/\/$/, '') + req.pathAndQuery);
+    // The path is the caller's: it may not lead to another host with the connection's credentials.
+    if (url.origin !== base.origin)
+      throw new ConnectorError('validation', `the path leads away from ${base.host}`);
+    const pacer = this.opts.pacer('default');
+    let renewed = false;
+    for (;;) {
+      await pacer.acquire();
+      const headers = { ...req.headers, ...(await auth.headers()) };
+      let res: ForwardedResponse;
+      try {
+        this.requestCount++;
+        const raw = await this.opts.outbound.fetch('provider', url, {
+          method: req.method,
+          headers,
+          body: req.body,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
+        });
+        res = {
+          status: raw.status,
+          headers: raw.headers,
+          body: await readCappedBytes(raw, req.maxResponseBytes),
+        };
+      } catch (err) {
+        if (err instanceof OutboundDenied)
+          throw new ConnectorError('validation', `request to ${url.host} refused: ${err.message}`);
+        if (err instanceof ResponseTooLarge)
+          throw new ConnectorError('validation', `${url.host} answered with more than ${err.maxBytes} bytes`);
+        this.opts.log?.warn({ host: url.host, err }, 'provider request failed');
+        throw new ConnectorError('transient', `request to ${url.host} failed: no answer`);
+      }
+      const budget = policy.budget?.(res.headers);
+      if (budget?.limit && budget.windowMs) pacer.adapt(budget.limit, budget.windowMs);
+      if (budget && budget.remaining <= 0) pacer.pause(budget.resetInMs);
+      if (res.status >= 400 && !renewed && this.#isAuthFailure(res)) {
+        renewed = true;
+        if ((await auth.renew(headers)) !== 'failed') continue;
+      }
+      return res;
+    }
+  }
+
+  /** Whether the provider refused the credentials (by its own classification, else by status). */
+  #isAuthFailure(res: ForwardedResponse): boolean {
+    const isJson = (res.headers.get('content-type') ?? '').includes('json');
+    let body: unknown = res.body.toString('utf8');
+    if (isJson) {
+      try {
+        body = JSON.parse(body as string);
+      } catch {
+        // Classified by status alone.
+      }
+    }
+    const kind = this.opts.policy.classify?.({ status: res.status, headers: res.headers, body })?.kind;
+    return (kind ?? defaultKind(res.status)) === 'auth';
   }
 
   async request<T = unknown>(req: RequestOptions): Promise<ProviderResponse<T>> {

@@ -191,12 +191,17 @@ export class OutboundPolicy {
 
 /** A response body as text, refusing one larger than `maxBytes` (a hostile or broken peer). */
 export async function readCapped(res: Response, maxBytes: number): Promise<string> {
+  return (await readCappedBytes(res, maxBytes)).toString('utf8');
+}
+
+/** A response body as it came, refusing one larger than `maxBytes`. */
+export async function readCappedBytes(res: Response, maxBytes: number): Promise<Buffer> {
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await res.body?.cancel();
     throw new ResponseTooLarge(maxBytes);
   }
-  if (!res.body) return '';
+  if (!res.body) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   // Leaving the loop early cancels the stream: the rest is never downloaded.
@@ -205,7 +210,7 @@ export async function readCapped(res: Response, maxBytes: number): Promise<strin
     if (size > maxBytes) throw new ResponseTooLarge(maxBytes);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 export class ResponseTooLarge extends Error {

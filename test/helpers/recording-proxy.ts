@@ -5,6 +5,8 @@ export interface Exchange {
   method: string;
   /** Path and query, as the client sent them. */
   path: string;
+  /** The request's headers as they arrived, lower-case names. */
+  requestHeaders: http.IncomingHttpHeaders;
   requestBody: string;
   status: number;
   responseBody: string;
@@ -57,6 +59,7 @@ export async function startRecordingProxy(target: string, record: (path: string)
         exchanges.push({
           method: req.method ?? 'GET',
           path: req.url ?? '/',
+          requestHeaders: req.headers,
           requestBody: requestBody.toString('utf8'),
           status: upstream.status,
           responseBody: responseBody.toString('utf8'),

@@ -1,0 +1,60 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { CoreDeps } from '../../../core/deps.ts';
+import { notFound } from '../../../core/errors.ts';
+import { findProject } from '../../../core/projects.ts';
+import { MAX_PROXY_REQUEST_BYTES, proxiedInstallation, proxyRequest } from '../../../core/provider-proxy.ts';
+import { PROXIED_METHODS, PROXY_PREFIX, proxyOperationId } from '../openapi.ts';
+
+/** Headers of this dialect and its credentials: they address Trellis, never the provider. */
+const ownHeader = (name: string) => name.startsWith('x-amp-') || name === 'x-api-key';
+
+const single = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
+
+/** A header of this dialect, if sent (an empty one is not sent). */
+const ampHeader = (req: FastifyRequest, name: string) => single(req.headers[name]) || undefined;
+
+/** The caller's headers for the provider: every one but this dialect's. */
+function callerHeaders(req: FastifyRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    const text = single(value);
+    if (text !== undefined && !ownHeader(name)) headers[name] = text;
+  }
+  return headers;
+}
+
+export async function proxyRoutes(app: FastifyInstance, { deps }: { deps: CoreDeps }) {
+  // Bodies pass through as bytes, whatever their type.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: MAX_PROXY_REQUEST_BYTES },
+    (_req, body, done) => done(null, body),
+  );
+
+  for (const method of PROXIED_METHODS) {
+    app.route({
+      method,
+      url: '/*',
+      config: { operationId: proxyOperationId(method) },
+      handler: async (req, reply) => {
+        // The project header names the API key's own project, or nothing that exists.
+        const named = ampHeader(req, 'x-amp-project-id')!;
+        const project = await findProject(deps.db, req.projectId);
+        if (named !== project.id && named !== project.name) throw notFound(`project "${named}"`);
+        const installation = await proxiedInstallation(deps, req.projectId, {
+          installationId: ampHeader(req, 'x-amp-installation-id'),
+          integrationIdOrName: ampHeader(req, 'x-amp-integration-name'),
+          customerRef: ampHeader(req, 'x-amp-group-ref'),
+        });
+        const answer = await proxyRequest(deps, req.projectId, installation, {
+          method,
+          pathAndQuery: req.url.slice(PROXY_PREFIX.length) || '/',
+          headers: callerHeaders(req),
+          body: Buffer.isBuffer(req.body) ? req.body : undefined,
+        });
+        return reply.code(answer.status).headers(answer.headers).send(answer.body);
+      },
+    });
+  }
+}
