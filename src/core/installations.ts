@@ -21,12 +21,17 @@ export interface Installation {
   /** The revision it reads by; null for an automatic one, which follows the latest. */
   revision: number | null;
   config: InstallationConfig | null;
+  /**
+   * The configuration document it was given, kept as the surface that received it wrote it, for
+   * that surface to show back; the core never reads it.
+   */
+  source: Record<string, unknown> | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
 const select = `select ins.id, ins.project_id as "projectId", ins.integration_id as "integrationId",
-    ins.connection_id as "connectionId", cu.external_id as "customerRef", ins.revision, ins.config,
+    ins.connection_id as "connectionId", cu.external_id as "customerRef", ins.revision, ins.config, ins.source,
     ins.created_at as "createdAt", ins.updated_at as "updatedAt"
   from installations ins join connections c on c.id = ins.connection_id join customers cu on cu.id = c.customer_id`;
 
@@ -90,7 +95,12 @@ async function checkConfig(
 export async function createInstallation(
   deps: CoreDeps,
   projectId: string,
-  input: { integrationId: string; connectionId: string; config: InstallationConfig },
+  input: {
+    integrationId: string;
+    connectionId: string;
+    config: InstallationConfig;
+    source?: Record<string, unknown>;
+  },
 ): Promise<Installation> {
   if (!isUuid(input.integrationId)) throw notFound('integration');
   if (!isUuid(input.connectionId)) throw notFound('connection');
@@ -117,9 +127,16 @@ export async function createInstallation(
       throw badRequest("the connection is not to the integration's provider app");
     await checkConfig(client, input.integrationId, integration.revision, input.config);
     const { rows } = await client.query<{ id: string }>(
-      `insert into installations (project_id, integration_id, connection_id, revision, config)
-       values ($1, $2, $3, $4, $5) on conflict (integration_id, connection_id) do nothing returning id`,
-      [projectId, input.integrationId, input.connectionId, integration.revision, input.config],
+      `insert into installations (project_id, integration_id, connection_id, revision, config, source)
+       values ($1, $2, $3, $4, $5, $6) on conflict (integration_id, connection_id) do nothing returning id`,
+      [
+        projectId,
+        input.integrationId,
+        input.connectionId,
+        integration.revision,
+        input.config,
+        input.source ?? null,
+      ],
     );
     if (!rows[0]) throw conflict('the integration is already installed on this connection');
     await reconcileInstallation(client, rows[0].id);
@@ -133,6 +150,7 @@ export async function updateInstallation(
   projectId: string,
   id: string,
   config: InstallationConfig,
+  source?: Record<string, unknown>,
 ): Promise<Installation> {
   return transaction(deps.db, async (client) => {
     const current = await getInstallation(deps, projectId, id, client);
@@ -145,8 +163,8 @@ export async function updateInstallation(
     const revision = rows[0]!.revision;
     await checkConfig(client, current.integrationId, revision, config);
     await client.query(
-      'update installations set config = $2, revision = $3, updated_at = now() where id = $1',
-      [id, config, revision],
+      'update installations set config = $2, revision = $3, source = $4, updated_at = now() where id = $1',
+      [id, config, revision, source ?? null],
     );
     await reconcileInstallation(client, id);
     return getInstallation(deps, projectId, id, client);

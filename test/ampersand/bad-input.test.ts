@@ -33,6 +33,17 @@ const SERVED = new Set([
   'listConnections',
   'getConnection',
   'deleteConnection',
+  'listIntegrations',
+  'getIntegration',
+  'deleteIntegration',
+  'batchUpsertIntegrations',
+  'getHydratedRevision',
+  'listInstallations',
+  'listInstallationsForProject',
+  'getInstallation',
+  'createInstallation',
+  'updateInstallation',
+  'deleteInstallation',
 ]);
 const NUL = 'a\u0000b';
 const TOO_LONG = 'q'.repeat(AMPERSAND_CONTRACT.limits.maxLength + 1);
@@ -133,11 +144,18 @@ describe('bad input to the Platform API', () => {
         r.headers.authorization = 'Bearer e30.e30.e30';
       });
     }
+    // Whether the request is otherwise valid: every path value names something the fixture has,
+    // no required query parameter is missing, and no body is required (the base body is `{}`).
+    const resolvable =
+      op.params.filter((p) => p.in === 'path').every((p) => p.name in values) &&
+      !op.params.some((p) => p.in === 'query' && p.required) &&
+      !(op.hasBody && ['POST', 'PUT', 'PATCH'].includes(op.method));
     for (const param of op.params.filter((p) => p.in === 'path')) {
-      const notFound: Expected = param.name === 'projectIdOrName' ? 404 : past(404);
+      // A body that breaks the contract may be refused (400) before the missing thing is looked up.
+      const notFound: Expected = param.name === 'projectIdOrName' ? 404 : past(resolvable ? 404 : '4xx');
       for (const [label, value, expected] of [
         ['names nothing', 'nothing-here', notFound],
-        ['is another project', otherProject, param.name === 'projectIdOrName' ? 404 : past(404)],
+        ['is another project', otherProject, notFound],
         ['is SQL', "'; drop table connections; --", notFound],
         ['is 2000 characters', 'x'.repeat(2000), notFound],
         ['holds NUL', NUL, param.name === 'projectIdOrName' ? '4xx' : past('4xx')],
@@ -167,9 +185,13 @@ describe('bad input to the Platform API', () => {
         add(`query ${param.name} holds NUL`, past('not-5xx'), set(NUL));
       }
     }
-    add('unknown query parameter (ignored)', past(op.method === 'DELETE' ? 404 : 200), (r) => {
-      r.query.push(['__proto__', '1']);
-    });
+    add(
+      'unknown query parameter (ignored)',
+      past(!resolvable ? '4xx' : op.method === 'DELETE' ? 404 : 200),
+      (r) => {
+        r.query.push(['__proto__', '1']);
+      },
+    );
     // Bodies are read (and refused) before the operation runs, wherever one is sent.
     if (op.method !== 'GET') {
       add('body not JSON', past(415), (r) => {

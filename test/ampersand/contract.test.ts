@@ -19,6 +19,17 @@ const SERVED = [
   'listConnections',
   'getConnection',
   'deleteConnection',
+  'listIntegrations',
+  'getIntegration',
+  'deleteIntegration',
+  'batchUpsertIntegrations',
+  'getHydratedRevision',
+  'listInstallations',
+  'listInstallationsForProject',
+  'getInstallation',
+  'createInstallation',
+  'updateInstallation',
+  'deleteInstallation',
 ];
 const CONNECTABLE = ['apollo', 'gong', 'hubspot', 'pipedrive', 'salesforce'];
 
@@ -466,6 +477,161 @@ describe('Platform API v1 contract (Ampersand document)', () => {
     );
     await ok(mgmt('DELETE', '/customers/initech'), 204);
     expect((await api('GET', '/projects/default/connections?groupRef=initech')).body).toEqual([]);
+  });
+
+  const MANIFEST = `
+specVersion: 1.0.0
+integrations:
+  - name: hubspot-contacts
+    displayName: HubSpot contacts
+    provider: hubspot
+    read:
+      objects:
+        - objectName: contacts
+          destination: Supaglue Managed Destination
+          schedule: "*/10 * * * *"
+          requiredFields: [{ fieldName: email }]
+          optionalFieldsAuto: all
+          backfill: { defaultPeriod: { fullHistory: true } }
+        - objectName: companies
+          destination: Supaglue Managed Destination
+          schedule: "0 * * * *"
+    write:
+      objects: [{ objectName: contacts }]
+    proxy:
+      enabled: true
+`;
+
+  it('integrations: deployed from a manifest, listed in the shape of seed 002, by id or name, hydrated, deleted', async () => {
+    const deployed = await api('PUT', '/projects/default/integrations:batch', {
+      body: { sourceYaml: MANIFEST },
+    });
+    expect(deployed.status).toBe(200);
+    const [integration] = deployed.body;
+    expect(integration).toMatchObject({
+      projectId,
+      name: 'hubspot-contacts',
+      provider: 'hubspot',
+      latestRevision: {
+        specVersion: '1.0.0',
+        content: { name: 'hubspot-contacts', displayName: 'HubSpot contacts' },
+      },
+    });
+    expect(
+      integration.latestRevision.content.read.objects.map((o: { objectName: string }) => o.objectName),
+    ).toEqual(['contacts', 'companies']);
+    expect((await api('GET', '/projects/default/integrations')).body).toEqual([integration]);
+    expect((await api('GET', `/projects/default/integrations/${integration.id}`)).body).toEqual(integration);
+    expect((await api('GET', '/projects/default/integrations/hubspot-contacts')).body).toEqual(integration);
+    // A sync config of the Management API is not one of this API's integrations, and the reverse.
+    expect((await mgmt('GET', '/sync_configs')).body).toEqual([]);
+
+    // Deploying again makes a new revision.
+    const again = await api('PUT', '/projects/default/integrations:batch', {
+      body: { sourceYaml: MANIFEST.replace('"0 * * * *"', '"30 * * * *"') },
+    });
+    expect(again.body[0].latestRevision.id).not.toBe(integration.latestRevision.id);
+
+    const [hubspot] = (await api('GET', '/projects/default/connections?groupRef=acme&provider=hubspot')).body;
+    const hydrated = await api(
+      'GET',
+      `/projects/default/integrations/${integration.id}/revisions/${again.body[0].latestRevision.id}:hydrate?connectionId=${hubspot.id}`,
+    );
+    expect(hydrated.status).toBe(200);
+    expect(hydrated.body.content.read.objects[0]).toMatchObject({
+      objectName: 'contacts',
+      displayName: 'contacts',
+      requiredFields: [{ fieldName: 'email' }],
+    });
+    expectProblem(
+      await api(
+        'GET',
+        `/projects/default/integrations/${integration.id}/revisions/${integration.latestRevision.id}:hydrate?connectionId=${other.connectionId}`,
+      ),
+      404,
+    );
+  });
+
+  it('integrations:batch names what is wrong with a manifest, in issues, and deploys nothing', async () => {
+    const before = (await api('GET', '/projects/default/integrations')).body;
+    const cases: [string, string][] = [
+      ['specVersion: 1.0.0\nintegrations: [{ name: x }]', '/sourceYaml/integrations/0'],
+      ['specVersion: [unclosed', '/sourceYaml'],
+      [MANIFEST.replace('"*/10 * * * *"', '"every ten minutes"'), ''],
+      [MANIFEST.replace('provider: hubspot', 'provider: nobody'), '/sourceYaml/integrations/0/provider'],
+      [
+        MANIFEST.replace('destination: Supaglue Managed Destination', 'destination: nowhere'),
+        '/sourceYaml/integrations/0/read/objects/0/destination',
+      ],
+    ];
+    for (const [sourceYaml, at] of cases) {
+      const res = await api('PUT', '/projects/default/integrations:batch', { body: { sourceYaml } });
+      const problem = expectProblem(res, res.status === 400 ? 400 : 422);
+      if (at)
+        expect(
+          (problem.issues as { name: string }[]).map((i) => i.name),
+          sourceYaml,
+        ).toContain(at);
+    }
+    expect((await api('GET', '/projects/default/integrations')).body).toEqual(before);
+  });
+
+  it('installations: installed on a group, listed, read, reconfigured by update mask, uninstalled', async () => {
+    const [integration] = (await api('GET', '/projects/default/integrations')).body;
+    const base = `/projects/default/integrations/${integration.id}/installations`;
+    const content = {
+      provider: 'hubspot',
+      read: {
+        objects: {
+          contacts: { objectName: 'contacts', selectedFields: { email: true }, selectedFieldMappings: {} },
+        },
+      },
+    };
+    const created = await api('POST', base, { body: { groupRef: 'acme', config: { content } } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      integrationId: integration.id,
+      group: { groupRef: 'acme' },
+      healthStatus: 'healthy',
+      connection: { provider: 'hubspot', group: { groupRef: 'acme' } },
+      config: { revisionId: integration.latestRevision.id, content },
+    });
+    expectProblem(await api('POST', base, { body: { groupRef: 'acme', config: { content } } }), 409);
+    expect((await api('GET', base)).body).toEqual([created.body]);
+    expect((await api('GET', `${base}?groupRef=globex`)).body).toEqual([]);
+    expect((await api('GET', '/projects/default/installations')).body).toEqual([created.body]);
+    expect((await api('GET', `${base}/${created.body.id}`)).body).toEqual(created.body);
+    // The installation's syncs are the core's, visible through the Management API too.
+    const syncs = (await mgmt('GET', '/syncs', { query: { customer_id: 'acme', provider_name: 'hubspot' } }))
+      .body.results;
+    expect(syncs.map((x: { object: string }) => x.object)).toContain('contacts');
+
+    const patched = await api('PATCH', `${base}/${created.body.id}`, {
+      body: {
+        updateMask: ['config.content.write.objects.contacts'],
+        installation: {
+          config: { content: { write: { objects: { contacts: { objectName: 'contacts' } } } } },
+        },
+      },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body.config.content).toEqual({
+      ...content,
+      write: { objects: { contacts: { objectName: 'contacts' } } },
+    });
+    expectProblem(
+      await api('PATCH', `${base}/${created.body.id}`, {
+        body: {
+          updateMask: ['config.content.write.objects.deals'],
+          installation: { config: { content: { write: { objects: { deals: { objectName: 'deals' } } } } } },
+        },
+      }),
+      400,
+    );
+    expect((await api('DELETE', `${base}/${created.body.id}`)).status).toBe(204);
+    expectProblem(await api('GET', `${base}/${created.body.id}`), 404);
+    expect((await api('DELETE', `/projects/default/integrations/${integration.id}`)).status).toBe(204);
+    expect((await api('GET', '/projects/default/integrations')).body).toEqual([]);
   });
 
   it('every other operation of the document answers 501 naming itself', async () => {

@@ -7,6 +7,8 @@ import { renderProblem } from './errors.ts';
 import { AMPERSAND_CONTRACT, AMPERSAND_PREFIX, AMPERSAND_TITLE, servedDocument } from './openapi.ts';
 import { checkRequestedProject } from './route-context.ts';
 import { connectionRoutes } from './routes/connections.ts';
+import { installationRoutes } from './routes/installations.ts';
+import { integrationRoutes } from './routes/integrations.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { unservedRoutes } from './routes/unserved.ts';
@@ -54,7 +56,13 @@ export function ampersandSurface(deps: CoreDeps): ApiSurface {
       app.addHook('onRoute', (route) => {
         if (route.config?.operationId) served.add(route.config.operationId);
       });
-      for (const routes of [projectRoutes, providerRoutes, connectionRoutes]) {
+      for (const routes of [
+        projectRoutes,
+        providerRoutes,
+        connectionRoutes,
+        integrationRoutes,
+        installationRoutes,
+      ]) {
         await app.register(routes, { deps });
       }
       await app.register(unservedRoutes(served));

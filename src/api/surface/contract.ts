@@ -246,6 +246,20 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 const SCHEMA_ID = 'contract';
 
 /**
+ * Compiles one JSON schema that is not a request of the contract (a document carried inside a
+ * request, say) into a check that lists what a value breaks, as issues at `at`; none when valid.
+ */
+export function compileSchema(
+  schema: Json,
+  at: { in: RequestIssue['in']; name: string },
+): (value: unknown) => RequestIssue[] {
+  const ajv = new Ajv2020({ strict: false, allErrors: false, coerceTypes: false });
+  addFormats(ajv);
+  const validate = ajv.compile(oneOfAsAnyOf(schema) as Json);
+  return (value) => (validate(value) ? [] : issuesOf(validate.errors, at));
+}
+
+/**
  * Compiles a surface's OpenAPI document, 3.1 or 3.0 (read as 3.1; see `asOpenApi31`). The
  * document passed in is not changed; the contract keeps its own copy.
  */
