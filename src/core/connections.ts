@@ -6,13 +6,14 @@ import { isProviderName, type ProviderName, providerHostOrigin } from '../connec
 import { CATALOG } from '../connectors/index.ts';
 import { transaction } from '../db/pool.ts';
 import { type Consumer, ensureConsumer } from './consumers.ts';
-import { findCustomer } from './customers.ts';
+import { ensureCustomer, findCustomer } from './customers.ts';
 import type { EntityMapping, FieldMapping } from './data-models.ts';
 import type { CoreDeps } from './deps.ts';
 import type { ConnectionRef } from './domain-events.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
-import { callProvider, openConnector } from './provider-access.ts';
+import { isUuid } from './ids.ts';
+import { callProvider, openConnector, verifyCredentials } from './provider-access.ts';
 import { providerAppForConnection } from './provider-apps.ts';
 import type { ReadOverrides } from './read-plan.ts';
 import { checkReadOverrides, reconcileConnectionSyncs } from './syncs.ts';
@@ -164,6 +165,56 @@ function credentialsOf(
   }
 }
 
+/** How a new connection is stored: for which customer and end user, and in which state. */
+interface NewConnection {
+  projectId: string;
+  customer: { id: string; ref: string };
+  consumer?: Consumer;
+  input: ManualConnectionInput;
+  credentials: Credentials;
+  instanceUrl: string;
+  /** `working` once the provider accepted the credentials; `created` when nobody checked them yet. */
+  status: ConnectionStatus;
+}
+
+/** Inserts the connection with its syncs and announces it; a customer's second one to a provider is a conflict. */
+async function insertConnection(
+  deps: CoreDeps,
+  client: pg.PoolClient,
+  c: NewConnection,
+): Promise<Connection> {
+  const { providerName } = c.input;
+  const app = await providerAppForConnection(deps, client, c.projectId, providerName);
+  const consumerId = c.consumer ? await ensureConsumer(client, c.projectId, c.customer.id, c.consumer) : null;
+  const id = randomUUID();
+  const { rows } = await client.query<{ id: string }>(
+    `insert into connections (id, project_id, customer_id, provider_app_id, provider_name, category, auth_type,
+       credentials_sealed, instance_url, consumer_id, status)
+     values ($9, $1, $2, $3, $4, $5, $6, $7, $8, $10, $11) on conflict (customer_id, provider_name) do nothing returning id`,
+    [
+      c.projectId,
+      c.customer.id,
+      app.id,
+      providerName,
+      CATALOG[providerName].category,
+      c.input.credentials.authType,
+      deps.vault.sealJson(c.credentials, SEALED_COLUMNS.connectionCredentials, id),
+      c.instanceUrl,
+      id,
+      consumerId,
+      c.status,
+    ],
+  );
+  if (!rows[0]) throw conflict(`customer "${c.customer.ref}" already has a ${providerName} connection`);
+  await reconcileConnectionSyncs(client, rows[0].id);
+  const connection = await findConnection(deps, c.projectId, c.customer.ref, providerName, client);
+  await emitEvent(deps, client, c.projectId, {
+    type: 'connection.created',
+    connection: connectionRef(connection),
+  });
+  return connection;
+}
+
 /**
  * Stores credentials a project already holds (API key, access key, or an OAuth refresh token).
  * OAuth providers need the project's provider app (for refreshing).
@@ -176,37 +227,131 @@ export async function createConnection(
   consumer?: Consumer,
 ): Promise<Connection> {
   const customer = await findCustomer(deps, projectId, customerRef);
-  const { providerName } = input;
   const { credentials, instanceUrl } = credentialsOf(deps, input);
+  return transaction(deps.db, (client) =>
+    insertConnection(deps, client, {
+      projectId,
+      customer,
+      ...(consumer ? { consumer } : {}),
+      input,
+      credentials,
+      instanceUrl,
+      status: 'created',
+    }),
+  );
+}
+
+/** Key-based credentials, the ones a provider can be asked about before they are saved. */
+const checkableAuthTypes: readonly HeldCredentials['authType'][] = ['api_key', 'access_key_secret'];
+
+/**
+ * A connection made from an API key or an access key pair that an API client sends for its
+ * customer and end user: the provider is asked first whether it accepts them (a refusal is a 422),
+ * and only then are the customer (made on first use), the end user and the connection saved,
+ * together, the connection working from the start.
+ */
+export async function connectWithCredentials(
+  deps: CoreDeps,
+  projectId: string,
+  request: {
+    customer: { ref: string; name?: string };
+    consumer: Consumer;
+    connection: ManualConnectionInput;
+  },
+): Promise<Connection> {
+  const input = request.connection;
+  if (!checkableAuthTypes.includes(input.credentials.authType))
+    throw badRequest(`${input.providerName} connections are made here with an API key or an access key pair`);
+  const { credentials, instanceUrl } = credentialsOf(deps, input);
+  await verifyCredentials(deps, input.providerName, credentials, instanceUrl);
   return transaction(deps.db, async (client) => {
-    const app = await providerAppForConnection(deps, client, projectId, providerName);
-    const consumerId = consumer ? await ensureConsumer(client, projectId, customer.id, consumer) : null;
-    const id = randomUUID();
-    const { rows } = await client.query<{ id: string }>(
-      `insert into connections (id, project_id, customer_id, provider_app_id, provider_name, category, auth_type,
-         credentials_sealed, instance_url, consumer_id)
-       values ($9, $1, $2, $3, $4, $5, $6, $7, $8, $10) on conflict (customer_id, provider_name) do nothing returning id`,
+    const customer = await ensureCustomer(client, projectId, request.customer);
+    return insertConnection(deps, client, {
+      projectId,
+      customer,
+      consumer: request.consumer,
+      input,
+      credentials,
+      instanceUrl,
+      status: 'working',
+    });
+  });
+}
+
+/** What an update changes in a connection: key-based credentials, the account's own host, or both. */
+export interface ConnectionChanges {
+  credentials?: Extract<HeldCredentials, { authType: 'api_key' | 'access_key_secret' }>;
+  /** The account's own host, for providers whose API lives on one. */
+  instanceUrl?: string;
+}
+
+const credentialWords: Record<string, string> = {
+  api_key: 'an API key',
+  access_key_secret: 'an access key pair',
+  oauth2: 'OAuth',
+};
+
+/**
+ * Changes a connection named by its id. New credentials must be of the kind it already uses; the
+ * provider is asked whether it accepts them before they are saved, and then, as a
+ * re-authorization does, the connection is working again and the syncs that bad credentials
+ * paused resume. A new host must be the provider's own.
+ */
+export async function updateConnectionById(
+  deps: CoreDeps,
+  projectId: string,
+  connectionId: string,
+  changes: ConnectionChanges,
+): Promise<void> {
+  if (!isUuid(connectionId)) throw notFound(`connection "${connectionId}"`);
+  const { rows } = await deps.db.query<{ providerName: ProviderName; authType: string; instanceUrl: string }>(
+    `select provider_name as "providerName", auth_type as "authType", instance_url as "instanceUrl"
+       from connections where project_id = $1 and id = $2`,
+    [projectId, connectionId],
+  );
+  const current = rows[0];
+  if (!current) throw notFound(`connection "${connectionId}"`);
+  const { providerName } = current;
+  let instanceUrl = current.instanceUrl;
+  if (changes.instanceUrl !== undefined) {
+    if (!CATALOG[providerName].api?.baseUrl.includes('{instance_url}'))
+      throw badRequest(`${providerName} connections have no host of their own`);
+    instanceUrl = providerHost(deps, providerName, 'instance URL', changes.instanceUrl);
+  }
+  const held = changes.credentials;
+  let credentials: Credentials | undefined;
+  if (held) {
+    if (held.authType !== current.authType)
+      throw badRequest(
+        `this connection uses ${credentialWords[current.authType] ?? current.authType}, not ${credentialWords[held.authType]}`,
+      );
+    credentials = credentialsOf(deps, { providerName, credentials: held }).credentials;
+    await verifyCredentials(deps, providerName, credentials, instanceUrl);
+  }
+  // Nothing to change: the connection is left as it was, its update time included.
+  if (!credentials && changes.instanceUrl === undefined) return;
+  await transaction(deps.db, async (client) => {
+    const updated = await client.query(
+      `update connections set instance_url = $2, updated_at = now(),
+         credentials_sealed = coalesce($3, credentials_sealed),
+         status = case when $3::text is null then status else 'working' end
+       where id = $1`,
       [
-        projectId,
-        customer.id,
-        app.id,
-        providerName,
-        CATALOG[providerName].category,
-        input.credentials.authType,
-        deps.vault.sealJson(credentials, SEALED_COLUMNS.connectionCredentials, id),
+        connectionId,
         instanceUrl,
-        id,
-        consumerId,
+        credentials
+          ? deps.vault.sealJson(credentials, SEALED_COLUMNS.connectionCredentials, connectionId)
+          : null,
       ],
     );
-    if (!rows[0]) throw conflict(`customer "${customerRef}" already has a ${providerName} connection`);
-    await reconcileConnectionSyncs(client, rows[0].id);
-    const connection = await findConnection(deps, projectId, customerRef, providerName, client);
-    await emitEvent(deps, client, projectId, {
-      type: 'connection.created',
-      connection: connectionRef(connection),
-    });
-    return connection;
+    if (!updated.rowCount) throw notFound(`connection "${connectionId}"`);
+    if (credentials) {
+      await client.query(
+        `update syncs set paused = false, pause_reason = null, next_run_at = now(), updated_at = now()
+          where connection_id = $1 and pause_reason = 'credentials'`,
+        [connectionId],
+      );
+    }
   });
 }
 

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { transaction } from '../db/pool.ts';
 import type { CoreDeps } from './deps.ts';
 import { notFound } from './errors.ts';
@@ -41,6 +42,26 @@ export async function upsertCustomer(
      on conflict (project_id, external_id) do update set name = excluded.name, email = excluded.email, updated_at = now()
      returning ${columns}`,
     [projectId, input.ref, input.name, input.email],
+  );
+  return rows[0]!;
+}
+
+/**
+ * The customer with this ref, made on first use (with no email) when a flow names a customer
+ * that is not there yet; a name given replaces the old one, and the email is never touched.
+ */
+export async function ensureCustomer(
+  client: Pick<pg.ClientBase, 'query'>,
+  projectId: string,
+  input: { ref: string; name?: string },
+): Promise<Customer> {
+  const { rows } = await client.query<Customer>(
+    `insert into customers (project_id, external_id, name, email) values ($1, $2, coalesce($3::text, $2), '')
+     on conflict (project_id, external_id) do update
+       set name = coalesce($3::text, customers.name),
+         updated_at = case when coalesce($3::text, customers.name) = customers.name then customers.updated_at else now() end
+     returning ${columns}`,
+    [projectId, input.ref, input.name ?? null],
   );
   return rows[0]!;
 }

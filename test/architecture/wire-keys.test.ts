@@ -61,6 +61,14 @@ const WIRE_WORDS = [
   'apiKeyOpts',
   'explicitScopesRequired',
   'defaultModule',
+  // Ampersand Platform API connection requests, provider apps and destinations
+  'basicAuth',
+  'oauth2ClientCredentials',
+  'oauth2PasswordCredentials',
+  'providerMetadata',
+  'updateMask',
+  'webhookSigningKey',
+  'includeSecrets',
 ];
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -1,9 +1,16 @@
 import type { FastifyInstance } from 'fastify';
+import { connectWithCredentials, updateConnectionById } from '../../../core/connections.ts';
 import {
   deleteProjectConnection,
   getProjectConnection,
   listProjectConnections,
 } from '../../../core/project-connections.ts';
+import {
+  type ConnectionRequestBody,
+  connectionChangesOf,
+  generateRequestOf,
+  type UpdateConnectionBody,
+} from '../connection-input-translation.ts';
 import { ampersandConnection, consumerRefOf } from '../connection-translation.ts';
 import type { RouteOptions } from '../route-context.ts';
 
@@ -32,6 +39,31 @@ export async function connectionRoutes(app: FastifyInstance, { deps }: RouteOpti
     { config: { operationId: 'getConnection' } },
     async (req) =>
       ampersandConnection(await getProjectConnection(deps, req.projectId, req.params.connectionId)),
+  );
+
+  // API-key and basic-auth connections; the provider is asked first whether it accepts the credentials.
+  app.post<{ Body: ConnectionRequestBody }>(
+    '/projects/:projectIdOrName/connections::generate',
+    { config: { operationId: 'generateConnection' } },
+    async (req, reply) => {
+      const made = await connectWithCredentials(deps, req.projectId, generateRequestOf(req.body));
+      return reply
+        .code(201)
+        .send(ampersandConnection(await getProjectConnection(deps, req.projectId, made.id)));
+    },
+  );
+
+  // Credentials rotated (checked with the provider first), or the account's own host changed.
+  app.patch<{ Params: ConnectionParams; Body: UpdateConnectionBody }>(
+    '/projects/:projectIdOrName/connections/:connectionId',
+    { config: { operationId: 'updateConnection' } },
+    async (req) => {
+      const { connectionId } = req.params;
+      const current = await getProjectConnection(deps, req.projectId, connectionId);
+      const changes = connectionChangesOf(req.body, current.providerName, current.authType);
+      await updateConnectionById(deps, req.projectId, connectionId, changes);
+      return ampersandConnection(await getProjectConnection(deps, req.projectId, connectionId));
+    },
   );
 
   app.delete<{ Params: ConnectionParams }>(
