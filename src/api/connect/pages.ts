@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { LinkView } from '../../core/managed-auth/links.ts';
 
-/** The hosted connect pages: plain HTML that works without the project's frontend or any script. */
+/**
+ * The hosted connect pages: plain HTML that works without the project's frontend or any script,
+ * but for the end of a popup flow, whose one script tells the page that opened it.
+ */
 export const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -28,6 +31,42 @@ const STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE).digest('base64'
 export function pagePolicy(formTargets: string[]): string {
   const formAction = formTargets.length > 0 ? formTargets.join(' ') : "'none'";
   return `default-src 'none'; style-src ${STYLE_HASH}; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
+/** What a popup posts to the page that opened it: the events Ampersand's UI library listens for. */
+export type PopupOutcome =
+  | { eventType: 'AUTHORIZATION_SUCCEEDED'; data: { connection: string } }
+  /** `error` is Trellis's code; `message` its sentence for a person (older library windows read it). */
+  | { eventType: 'AUTHORIZATION_FAILED'; data: { error: string; message: string } };
+
+/** A value as a script literal that cannot end the script element it sits in. */
+const scriptLiteral = (value: unknown) =>
+  JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+
+/**
+ * The page a popup's flow ends on: it posts the outcome to its opener, at the opener's recorded
+ * origin only (a page at any other origin receives nothing), then closes. Its policy allows that
+ * one script by its hash and nothing else; the text stays for a window that cannot close itself.
+ */
+export function popupEndPage(
+  openerOrigin: string,
+  outcome: PopupOutcome,
+  title: string,
+  message: string,
+): { html: string; policy: string } {
+  const script = `if (window.opener) window.opener.postMessage(${scriptLiteral(outcome)}, ${scriptLiteral(openerOrigin)});
+window.close();`;
+  const scriptHash = `'sha256-${createHash('sha256').update(script).digest('base64')}'`;
+  return {
+    html: layout(
+      title,
+      `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p><script>${script}</script>`,
+    ),
+    policy: `default-src 'none'; script-src ${scriptHash}; style-src ${STYLE_HASH}; form-action 'none'; frame-ancestors 'none'; base-uri 'none'`,
+  };
 }
 
 function layout(title: string, body: string): string {

@@ -3,11 +3,19 @@ import { providerUrl } from '../../connectors/catalog.ts';
 import type { CoreDeps } from '../../core/deps.ts';
 import { DomainError } from '../../core/errors.ts';
 import { submitLinkCredentials } from '../../core/managed-auth/link-credentials.ts';
-import { ConnectFailure, describeLink, type LinkView, withOutcome } from '../../core/managed-auth/links.ts';
+import {
+  type ConnectErrorCode,
+  ConnectFailure,
+  describeLink,
+  type FlowEnd,
+  type LinkView,
+  withOutcome,
+} from '../../core/managed-auth/links.ts';
 import { completeOAuth, STATE_LIFETIME_MS, startOAuth } from '../../core/managed-auth/oauth-flow.ts';
+import { claimPopupState, POPUP_START_PATH } from '../../core/managed-auth/popup-flow.ts';
 import { httpStatus } from '../surface/errors.ts';
 import { CALLBACK_SCHEMA, FORM_BODY_LIMIT, FORM_SCHEMA, refusedInput } from './limits.ts';
-import { linkPage, messagePage, pagePolicy } from './pages.ts';
+import { linkPage, messagePage, pagePolicy, popupEndPage } from './pages.ts';
 
 const TITLES: Record<string, string> = {
   expired: 'This link has expired',
@@ -41,7 +49,8 @@ const single = (value: unknown) => (typeof value === 'string' ? value : undefine
 
 /**
  * The hosted connect flow for end customers (no API key: a link's unguessable id is its
- * capability): magic link pages, the OAuth redirect and callback, and credential forms.
+ * capability): magic link pages, the OAuth redirect and callback, credential forms, and the start
+ * of a flow a page of the project's product opened in a popup.
  */
 export async function connectPages(app: FastifyInstance, { deps }: { deps: CoreDeps }) {
   // Read per request: with PORT=0 the public URL is known only once the server listens.
@@ -87,13 +96,32 @@ export async function connectPages(app: FastifyInstance, { deps }: { deps: CoreD
     return html(reply, 500, messagePage('Something went wrong', 'Try again in a moment.'));
   });
 
+  /** A popup's last page, which tells its opener how the flow ended. */
+  const popupEnd = (reply: FastifyReply, ...page: Parameters<typeof popupEndPage>) => {
+    const { html: body, policy } = popupEndPage(...page);
+    // Its opener must stay reachable: no Cross-Origin-Opener-Policy here.
+    return reply
+      .code(200)
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', policy)
+      .send(body);
+  };
+
+  /** Reports a failed flow where it ends: at the link's return URL, or to the popup's opener. */
+  const reportFailure = (reply: FastifyReply, end: FlowEnd, code: ConnectErrorCode, message: string) =>
+    'returnUrl' in end
+      ? reply.redirect(withOutcome(end.returnUrl, { result: 'error', error: code }), 302)
+      : popupEnd(
+          reply,
+          end.openerOrigin,
+          { eventType: 'AUTHORIZATION_FAILED', data: { error: code, message } },
+          'Could not connect',
+          message,
+        );
+
   const failure = (reply: FastifyReply, err: unknown) => {
     if (err instanceof ConnectFailure) {
-      if (err.back)
-        return reply.redirect(
-          withOutcome(err.back.returnUrl, { result: 'error', error: err.back.code }),
-          302,
-        );
+      if (err.back) return reportFailure(reply, err.back.end, err.back.code, err.message);
       return html(reply, 400, messagePage('Could not connect', err.message));
     }
     if (err instanceof DomainError && httpStatus(err) < 500) {
@@ -153,6 +181,22 @@ export async function connectPages(app: FastifyInstance, { deps }: { deps: CoreD
     },
   );
 
+  // A popup opens its start URL first: the browser that opens it claims the flow and holds its cookie.
+  app.get<{ Querystring: Record<string, unknown> }>(
+    POPUP_START_PATH,
+    { schema: CALLBACK_SCHEMA },
+    async (req, reply) => {
+      try {
+        const flow = await claimPopupState(deps, single(req.query.state));
+        return reply
+          .header('set-cookie', bindingCookie(flow.stateId, flow.browserNonce, STATE_LIFETIME_MS / 1000))
+          .redirect(flow.authorizeUrl, 303);
+      } catch (err) {
+        return failure(reply, err);
+      }
+    },
+  );
+
   app.get<{ Querystring: Record<string, unknown> }>(
     CALLBACK_PATH,
     { schema: CALLBACK_SCHEMA },
@@ -170,7 +214,19 @@ export async function connectPages(app: FastifyInstance, { deps }: { deps: CoreD
         error: single(req.query.error),
       };
       try {
-        return reply.redirect(await completeOAuth(deps, query, browserNonce), 302);
+        const { end, providerName, connectionId } = await completeOAuth(deps, query, browserNonce);
+        if ('returnUrl' in end)
+          return reply.redirect(
+            withOutcome(end.returnUrl, { result: 'success', provider_name: providerName }),
+            302,
+          );
+        return popupEnd(
+          reply,
+          end.openerOrigin,
+          { eventType: 'AUTHORIZATION_SUCCEEDED', data: { connection: connectionId } },
+          'Connected',
+          'The account is connected. You can close this window.',
+        );
       } catch (err) {
         return failure(reply, err);
       }

@@ -42,14 +42,25 @@ export type ConnectErrorCode =
   /** The link was used or expired while the person was away. */
   | 'link_unusable'
   /** The project's provider app was removed while the person was away. */
-  | 'not_configured';
+  | 'not_configured'
+  /** A popup's authorization was already opened in another window, or completed. */
+  | 'already_used'
+  /** The connection a re-authorization was for was deleted while the person was away. */
+  | 'connection_removed';
+
+/** Where a flow reports how it ended. */
+export type FlowEnd =
+  /** A magic link's: the browser goes back to the project's return URL, the outcome in its query. */
+  | { returnUrl: string }
+  /** A popup's: the outcome is posted to the page that opened it, at exactly this origin. */
+  | { openerOrigin: string };
 
 /** Fails with a message a person can act on; the hosted pages show it as is. */
 export class ConnectFailure extends Error {
   constructor(
     message: string,
-    /** Where to send the person back, when known, and the code the return URL gets. */
-    readonly back?: { returnUrl: string; code: ConnectErrorCode },
+    /** Where the flow reports its end, when known, and the code it reports. */
+    readonly back?: { end: FlowEnd; code: ConnectErrorCode },
   ) {
     super(message);
   }

@@ -4,16 +4,18 @@ import { requestTokens, TokenRequestError } from '../../auth/oauth.ts';
 import { isSameBrowser, newBrowserBinding, signState, verifyState } from '../../auth/oauth-state.ts';
 import { SEALED_COLUMNS } from '../../auth/vault.ts';
 import { discoverInstanceUrl } from '../../connectors/account-host.ts';
-import { type ProviderName, providerUrl, tokenUrlOf } from '../../connectors/catalog.ts';
+import { type CatalogEntry, type ProviderName, providerUrl, tokenUrlOf } from '../../connectors/catalog.ts';
 import { CATALOG, providerModule } from '../../connectors/index.ts';
+import type { Consumer } from '../consumers.ts';
 import type { CoreDeps } from '../deps.ts';
 import { isUuid } from '../ids.ts';
-import { type ConnectErrorCode, ConnectFailure, describeLink, usableLink, withOutcome } from './links.ts';
+import { type ConnectErrorCode, ConnectFailure, describeLink, type FlowEnd, usableLink } from './links.ts';
 import { saveAuthorizedConnection } from './save-connection.ts';
 
 /**
- * The OAuth authorization-code flow started from a magic link: signed, expiring, single-use state
- * bound to the browser that started it, with PKCE where the provider takes it.
+ * The OAuth authorization-code flow: signed, expiring, single-use state bound to the browser that
+ * started it, with PKCE where the provider takes it. A magic link's page starts it here; a page of
+ * the project's product starts it in a popup (popup-flow.ts). Both end at the same callback.
  */
 
 /** How long a person has to complete an authorization they started. */
@@ -28,6 +30,88 @@ export const STATE_LIFETIME_MS = STATE_TTL_MS + EXPIRED_STATE_KEPT_MS;
 
 export function callbackUrl(deps: CoreDeps): string {
   return `${deps.config.publicUrl}/oauth/callback`;
+}
+
+/** A state about to be stored: whose flow it is, where it ends, and what its callback needs. */
+export interface NewState {
+  projectId: string;
+  customerId: string;
+  providerAppId: string;
+  end: FlowEnd;
+  magicLinkId: string | null;
+  /** The login host the flow started at, where it is not the provider's usual one (a sandbox). */
+  loginUrl: string | null;
+  /** The PKCE verifier, where the provider takes PKCE. */
+  verifier: string | undefined;
+  /** The hash of the nonce its browser holds; null until a popup's browser claims the state. */
+  bindingHash: Buffer | null;
+  consumer: Consumer | null;
+  renewsConnectionId: string | null;
+}
+
+/** Stores a new state; starting a flow also purges the states that can no longer be answered. */
+export async function insertState(deps: CoreDeps, state: NewState): Promise<string> {
+  const stateId = randomUUID();
+  await deps.db.query(
+    `with purged as (delete from oauth_states where expires_at < now() - make_interval(secs => $10))
+     insert into oauth_states (id, project_id, customer_id, provider_app_id, magic_link_id, return_url, login_url,
+       code_verifier_sealed, browser_binding_hash, expires_at, opener_origin, consumer_ref, consumer_name,
+       renews_connection_id)
+     values ($11, $1, $2, $3, $4, $5, $6, $7, $8, $9, $12, $13, $14, $15)`,
+    [
+      state.projectId,
+      state.customerId,
+      state.providerAppId,
+      state.magicLinkId,
+      'returnUrl' in state.end ? state.end.returnUrl : null,
+      state.loginUrl,
+      state.verifier ? deps.vault.seal(state.verifier, SEALED_COLUMNS.oauthCodeVerifier, stateId) : null,
+      state.bindingHash,
+      new Date(Date.now() + STATE_TTL_MS),
+      EXPIRED_STATE_KEPT_MS / 1000,
+      stateId,
+      'openerOrigin' in state.end ? state.end.openerOrigin : null,
+      state.consumer?.ref ?? null,
+      state.consumer?.name ?? null,
+      state.renewsConnectionId,
+    ],
+  );
+  return stateId;
+}
+
+/** A fresh PKCE verifier where the provider takes PKCE. */
+export const newVerifier = (provider: CatalogEntry): string | undefined =>
+  provider.api?.pkce ? randomBytes(32).toString('base64url') : undefined;
+
+/** The provider's authorize URL for a stored state. */
+export function authorizeUrl(
+  deps: CoreDeps,
+  flow: {
+    provider: CatalogEntry;
+    /** The catalog's authorize URL template to use (the sandbox one, say). */
+    template: string;
+    clientId: string;
+    scopes: string[];
+    projectId: string;
+    stateId: string;
+    verifier: string | undefined;
+  },
+): string {
+  const api = flow.provider.api!;
+  const url = new URL(
+    providerUrl(flow.template, { override: deps.config.providerOverrides[flow.provider.name] }),
+  );
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('client_id', flow.clientId);
+  url.searchParams.set('redirect_uri', callbackUrl(deps));
+  const scopes = flow.scopes.length > 0 ? flow.scopes : (api.defaultScopes ?? []);
+  if (scopes.length > 0) url.searchParams.set('scope', scopes.join(api.scopeSeparator ?? ' '));
+  url.searchParams.set('state', signState(deps.vault, flow.projectId, flow.stateId));
+  if (flow.verifier) {
+    url.searchParams.set('code_challenge', createHash('sha256').update(flow.verifier).digest('base64url'));
+    url.searchParams.set('code_challenge_method', 'S256');
+  }
+  return url.toString();
 }
 
 /**
@@ -54,47 +138,34 @@ export async function startOAuth(
       `The ${link.provider.displayName} app is not configured yet. Contact the application's support.`,
     );
   const override = deps.config.providerOverrides[link.provider.name];
-  const authorizeTemplate =
-    opts.sandbox && api.sandboxAuthorizeUrl ? api.sandboxAuthorizeUrl : api.authorizeUrl;
-  const loginUrl =
-    opts.sandbox && api.sandboxAuthorizeUrl
-      ? new URL(providerUrl(api.sandboxAuthorizeUrl, { override })).origin
-      : null;
-  const verifier = api.pkce ? randomBytes(32).toString('base64url') : undefined;
+  const sandbox = opts.sandbox && api.sandboxAuthorizeUrl ? api.sandboxAuthorizeUrl : undefined;
+  const verifier = newVerifier(link.provider);
   const binding = newBrowserBinding();
-  const stateId = randomUUID();
-  // Starting a flow also purges the states that can no longer be answered.
-  await deps.db.query(
-    `with purged as (delete from oauth_states where expires_at < now() - make_interval(secs => $10))
-     insert into oauth_states (id, project_id, customer_id, provider_app_id, magic_link_id, return_url, login_url,
-       code_verifier_sealed, browser_binding_hash, expires_at)
-     values ($11, $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [
-      link.projectId,
-      link.customerId,
-      link.providerAppId,
-      link.linkId,
-      link.returnUrl,
-      loginUrl,
-      verifier ? deps.vault.seal(verifier, SEALED_COLUMNS.oauthCodeVerifier, stateId) : null,
-      binding.hash,
-      new Date(Date.now() + STATE_TTL_MS),
-      EXPIRED_STATE_KEPT_MS / 1000,
+  const stateId = await insertState(deps, {
+    projectId: link.projectId,
+    customerId: link.customerId,
+    providerAppId: link.providerAppId,
+    end: { returnUrl: link.returnUrl },
+    magicLinkId: link.linkId,
+    loginUrl: sandbox ? new URL(providerUrl(sandbox, { override })).origin : null,
+    verifier,
+    bindingHash: binding.hash,
+    consumer: null,
+    renewsConnectionId: null,
+  });
+  return {
+    authorizeUrl: authorizeUrl(deps, {
+      provider: link.provider,
+      template: sandbox ?? api.authorizeUrl,
+      clientId: app.clientId,
+      scopes: app.scopes,
+      projectId: link.projectId,
       stateId,
-    ],
-  );
-  const url = new URL(providerUrl(authorizeTemplate, { override }));
-  url.searchParams.set('response_type', 'code');
-  url.searchParams.set('client_id', app.clientId);
-  url.searchParams.set('redirect_uri', callbackUrl(deps));
-  const scopes = app.scopes.length > 0 ? app.scopes : (api.defaultScopes ?? []);
-  if (scopes.length > 0) url.searchParams.set('scope', scopes.join(api.scopeSeparator ?? ' '));
-  url.searchParams.set('state', signState(deps.vault, link.projectId, stateId));
-  if (verifier) {
-    url.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
-    url.searchParams.set('code_challenge_method', 'S256');
-  }
-  return { authorizeUrl: url.toString(), stateId, browserNonce: binding.nonce };
+      verifier,
+    }),
+    stateId,
+    browserNonce: binding.nonce,
+  };
 }
 
 interface StateRow {
@@ -103,10 +174,18 @@ interface StateRow {
   customerId: string;
   providerAppId: string;
   magicLinkId: string | null;
-  returnUrl: string;
+  returnUrl: string | null;
+  openerOrigin: string | null;
   loginUrl: string | null;
   verifierSealed: string | null;
+  /** The end user a popup's flow names. */
+  consumer: Consumer | null;
+  renewsConnectionId: string | null;
 }
+
+/** Where a stored state's flow reports its end. */
+export const endOf = (row: { returnUrl: string | null; openerOrigin: string | null }): FlowEnd =>
+  row.openerOrigin !== null ? { openerOrigin: row.openerOrigin } : { returnUrl: row.returnUrl! };
 
 /**
  * Takes a state from the callback: it must be genuine (signature), unused, brought by the browser
@@ -121,12 +200,10 @@ async function takeState(
 ): Promise<StateRow> {
   const verified = raw ? verifyState(deps.vault, raw) : undefined;
   if (!verified || !isUuid(verified.stateId) || !isUuid(verified.projectId)) {
-    throw new ConnectFailure(
-      'This authorization response is not one Trellis started. Start again from your link.',
-    );
+    throw new ConnectFailure('This authorization response is not one Trellis started. Start again.');
   }
   const alreadyUsed = new ConnectFailure(
-    'This authorization was already completed or is unknown. Start again from your link.',
+    'This authorization was already completed or is unknown. Start again.',
   );
   const { rows: unused } = await deps.db.query<{ bindingHash: Buffer | null }>(
     `select browser_binding_hash as "bindingHash" from oauth_states
@@ -136,22 +213,26 @@ async function takeState(
   if (!unused[0]) throw alreadyUsed;
   if (!isSameBrowser(unused[0].bindingHash, browserNonce(verified.stateId))) {
     throw new ConnectFailure(
-      'This authorization was started in another browser. Open your link in this browser and connect again.',
+      'This authorization was started in another browser. Start again in this one: open your link, or connect again from the application.',
     );
   }
   const { rows } = await deps.db.query<StateRow & { expired: boolean }>(
     `update oauth_states set used_at = now() where id = $1 and project_id = $2 and used_at is null
      returning id, project_id as "projectId", customer_id as "customerId", provider_app_id as "providerAppId",
-               magic_link_id as "magicLinkId", return_url as "returnUrl", login_url as "loginUrl",
-               code_verifier_sealed as "verifierSealed", expires_at <= now() as expired`,
+               magic_link_id as "magicLinkId", return_url as "returnUrl", opener_origin as "openerOrigin",
+               login_url as "loginUrl", code_verifier_sealed as "verifierSealed",
+               case when consumer_ref is null then null
+                    else json_build_object('ref', consumer_ref, 'name', coalesce(consumer_name, '')) end as consumer,
+               renews_connection_id as "renewsConnectionId",
+               expires_at <= now() as expired`,
     [verified.stateId, verified.projectId],
   );
   const row = rows[0];
   // Another callback with the same state got here first.
   if (!row) throw alreadyUsed;
   if (row.expired)
-    throw new ConnectFailure('This authorization took too long and expired. Start again from your link.', {
-      returnUrl: row.returnUrl,
+    throw new ConnectFailure('This authorization took too long and expired. Start again.', {
+      end: endOf(row),
       code: 'expired',
     });
   return row;
@@ -160,18 +241,25 @@ async function takeState(
 /** An OAuth error code as RFC 6749 spells them; anything else is not logged. */
 const OAUTH_ERROR_CODE = /^[a-z_]{1,64}$/;
 
+/** How a flow ended well: where it reports that, and the connection it saved. */
+export interface FlowCompletion {
+  end: FlowEnd;
+  providerName: ProviderName;
+  connectionId: string;
+}
+
 /**
- * Completes the flow from the provider's redirect; returns where to send the browser.
- * `browserNonce` reads the nonce the calling browser holds for a state, if any.
+ * Completes the flow from the provider's redirect. `browserNonce` reads the nonce the calling
+ * browser holds for a state, if any.
  */
 export async function completeOAuth(
   deps: CoreDeps,
   query: { state?: string; code?: string; error?: string },
   browserNonce: (stateId: string) => string | undefined,
-): Promise<string> {
+): Promise<FlowCompletion> {
   const state = await takeState(deps, query.state, browserNonce);
-  const failed = (message: string, code: ConnectErrorCode) =>
-    new ConnectFailure(message, { returnUrl: state.returnUrl, code });
+  const end = endOf(state);
+  const failed = (message: string, code: ConnectErrorCode) => new ConnectFailure(message, { end, code });
   if (query.error || !query.code) {
     if (query.error === 'access_denied')
       throw failed("Access was denied on the provider's page.", 'access_denied');
@@ -256,8 +344,9 @@ export async function completeOAuth(
     ...expiry,
     ...(state.loginUrl ? { login_url: state.loginUrl } : {}),
   };
+  let connectionId: string;
   try {
-    await saveAuthorizedConnection(deps, {
+    connectionId = await saveAuthorizedConnection(deps, {
       projectId: state.projectId,
       customerId: state.customerId,
       providerAppId: state.providerAppId,
@@ -267,11 +356,13 @@ export async function completeOAuth(
       instanceUrl,
       tokenExpiresAt: expiry.expires_at ? new Date(expiry.expires_at) : null,
       magicLinkId: state.magicLinkId,
+      consumer: state.consumer,
+      renewsConnectionId: state.renewsConnectionId,
     });
   } catch (err) {
-    if (err instanceof ConnectFailure && !err.back) throw failed(err.message, 'link_unusable');
+    if (err instanceof ConnectFailure && !err.back)
+      throw failed(err.message, state.renewsConnectionId ? 'connection_removed' : 'link_unusable');
     throw err;
   }
-
-  return withOutcome(state.returnUrl, { result: 'success', provider_name: provider.name });
+  return { end, providerName: provider.name, connectionId };
 }

@@ -4,6 +4,7 @@ import { SEALED_COLUMNS } from '../../auth/vault.ts';
 import type { AuthType, ProviderName } from '../../connectors/catalog.ts';
 import { CATALOG } from '../../connectors/index.ts';
 import { transaction } from '../../db/pool.ts';
+import { type Consumer, ensureConsumer } from '../consumers.ts';
 import type { CoreDeps } from '../deps.ts';
 import { emitEvent } from '../events.ts';
 import { reconcileConnectionSyncs } from '../syncs.ts';
@@ -12,7 +13,7 @@ import { ConnectFailure } from './links.ts';
 /**
  * Creates the connection, or re-authorizes the existing one (new credentials, status working, and
  * the syncs that bad credentials paused resume), and consumes the magic link, all in one
- * transaction: a link opened in two tabs connects once.
+ * transaction: a link opened in two tabs connects once. Returns the connection's id.
  */
 export async function saveAuthorizedConnection(
   deps: CoreDeps,
@@ -26,9 +27,13 @@ export async function saveAuthorizedConnection(
     instanceUrl: string;
     tokenExpiresAt: Date | null;
     magicLinkId: string | null;
+    /** The end user who connected, where the flow names one; otherwise the connection keeps its own. */
+    consumer?: Consumer | null;
+    /** The connection a re-authorization is for: it must still be the customer's for the provider. */
+    renewsConnectionId?: string | null;
   },
-): Promise<void> {
-  await transaction(deps.db, async (client) => {
+): Promise<string> {
+  return transaction(deps.db, async (client) => {
     if (c.magicLinkId) {
       const consumed = await client.query(
         `update magic_links set status = 'consumed', consumed_at = now()
@@ -43,16 +48,22 @@ export async function saveAuthorizedConnection(
       'select id from connections where customer_id = $1 and provider_name = $2 for update',
       [c.customerId, c.providerName],
     );
+    if (c.renewsConnectionId && existing[0]?.id !== c.renewsConnectionId)
+      throw new ConnectFailure('The connection to re-authorize was deleted in the meantime.');
     const id = existing[0]?.id ?? randomUUID();
+    const consumerId = c.consumer
+      ? await ensureConsumer(client, c.projectId, c.customerId, c.consumer)
+      : null;
     const seal = (rowId: string) =>
       deps.vault.sealJson(c.credentials, SEALED_COLUMNS.connectionCredentials, rowId);
     const { rows } = await client.query<{ id: string; inserted: boolean; customerRef: string }>(
       `insert into connections (id, project_id, customer_id, provider_app_id, provider_name, category, status, auth_type,
-         credentials_sealed, instance_url, token_expires_at)
-       values ($10, $1, $2, $3, $4, $5, 'working', $6, $7, $8, $9)
+         credentials_sealed, instance_url, token_expires_at, consumer_id)
+       values ($10, $1, $2, $3, $4, $5, 'working', $6, $7, $8, $9, $11)
        on conflict (customer_id, provider_name) do update set provider_app_id = excluded.provider_app_id,
          status = 'working', auth_type = excluded.auth_type, credentials_sealed = excluded.credentials_sealed,
-         instance_url = excluded.instance_url, token_expires_at = excluded.token_expires_at, updated_at = now()
+         instance_url = excluded.instance_url, token_expires_at = excluded.token_expires_at,
+         consumer_id = coalesce(excluded.consumer_id, connections.consumer_id), updated_at = now()
        returning id, (xmax = 0) as inserted,
          (select external_id from customers where id = $2) as "customerRef"`,
       [
@@ -66,6 +77,7 @@ export async function saveAuthorizedConnection(
         c.instanceUrl,
         c.tokenExpiresAt,
         id,
+        consumerId,
       ],
     );
     const connection = rows[0]!;
@@ -95,5 +107,6 @@ export async function saveAuthorizedConnection(
         [connection.id],
       );
     }
+    return connection.id;
   });
 }
