@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
 import { type AuthType, type Category, isProviderName, type ProviderName } from '../connectors/catalog.ts';
 import { CATALOG } from '../connectors/index.ts';
+import { transaction } from '../db/pool.ts';
 import type { EntityMapping } from './data-models.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
@@ -25,6 +26,10 @@ export interface ProviderApp {
   objects: ProviderAppObject[];
   /** The developer's entity mappings, for every customer of this provider. */
   entityMappings: EntityMapping[];
+  /** The provider's default app: the one flows use unless they name another. */
+  isDefault: boolean;
+  createdAt: Date;
+  updatedAt: Date;
 }
 
 /** A provider object the project reads, with the schema its fields are mapped onto, if any. */
@@ -49,21 +54,39 @@ export interface ProviderAppInput {
 
 const columns = `id, project_id as "projectId", provider_name as "providerName", category, auth_type as "authType",
   client_id as "clientId", client_secret_sealed is not null as "hasClientSecret", scopes, external_ref as "externalRef",
-  use_managed_oauth as "useManagedOauth", objects, entity_mappings as "entityMappings"`;
+  use_managed_oauth as "useManagedOauth", objects, entity_mappings as "entityMappings", is_default as "isDefault",
+  created_at as "createdAt", updated_at as "updatedAt"`;
 
-export async function listProviderApps(deps: CoreDeps, projectId: string): Promise<ProviderApp[]> {
+/**
+ * Which of a project's apps a caller sees: all of them, or only each provider's default (a
+ * surface that knows one app per provider).
+ */
+export interface ProviderAppScope {
+  defaultsOnly?: boolean;
+}
+
+export async function listProviderApps(
+  deps: CoreDeps,
+  projectId: string,
+  scope: ProviderAppScope = {},
+): Promise<ProviderApp[]> {
   const { rows } = await deps.db.query<ProviderApp>(
-    `select ${columns} from provider_apps where project_id = $1 order by created_at, id`,
-    [projectId],
+    `select ${columns} from provider_apps where project_id = $1 and (is_default or not $2) order by created_at, id`,
+    [projectId, scope.defaultsOnly ?? false],
   );
   return rows;
 }
 
-export async function getProviderApp(deps: CoreDeps, projectId: string, id: string): Promise<ProviderApp> {
+export async function getProviderApp(
+  deps: CoreDeps,
+  projectId: string,
+  id: string,
+  scope: ProviderAppScope = {},
+): Promise<ProviderApp> {
   if (!isUuid(id)) throw notFound('provider');
   const { rows } = await deps.db.query<ProviderApp>(
-    `select ${columns} from provider_apps where project_id = $1 and id = $2`,
-    [projectId, id],
+    `select ${columns} from provider_apps where project_id = $1 and id = $2 and (is_default or not $3)`,
+    [projectId, id, scope.defaultsOnly ?? false],
   );
   if (!rows[0]) throw notFound('provider');
   return rows[0];
@@ -135,36 +158,46 @@ async function checkInput(deps: CoreDeps, projectId: string, input: ProviderAppI
   return name;
 }
 
+/**
+ * Makes a provider app. By default it is the provider's one app (a second is a conflict); with
+ * `another: true` a provider may have several, the first of them its default.
+ */
 export async function createProviderApp(
   deps: CoreDeps,
   projectId: string,
   input: ProviderAppInput,
   client: Pick<pg.ClientBase, 'query'> = deps.db,
+  options: { another?: boolean } = {},
 ): Promise<ProviderApp> {
   const name = await checkInput(deps, projectId, input);
   const id = randomUUID();
-  const { rows } = await client.query<ProviderApp>(
-    `insert into provider_apps (id, project_id, provider_name, category, auth_type, client_id, client_secret_sealed, scopes,
-       external_ref, use_managed_oauth, objects, entity_mappings)
-     values ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+  const insert = (isDefault: boolean) =>
+    client.query<ProviderApp>(
+      `insert into provider_apps (id, project_id, provider_name, category, auth_type, client_id, client_secret_sealed, scopes,
+       external_ref, use_managed_oauth, objects, entity_mappings, is_default)
+     values ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13)
      on conflict (project_id, provider_name) where is_default do nothing returning ${columns}`,
-    [
-      projectId,
-      name,
-      CATALOG[name].category,
-      input.authType,
-      input.clientId ?? null,
-      input.clientSecret ? deps.vault.seal(input.clientSecret, SEALED_COLUMNS.providerAppSecret, id) : null,
-      input.scopes ?? [],
-      input.externalRef ?? null,
-      input.useManagedOauth ?? false,
-      JSON.stringify(input.objects ?? []),
-      JSON.stringify(input.entityMappings ?? []),
-      id,
-    ],
-  );
-  if (!rows[0]) throw conflict(`a ${name} provider already exists in this project`);
-  return rows[0];
+      [
+        projectId,
+        name,
+        CATALOG[name].category,
+        input.authType,
+        input.clientId ?? null,
+        input.clientSecret ? deps.vault.seal(input.clientSecret, SEALED_COLUMNS.providerAppSecret, id) : null,
+        input.scopes ?? [],
+        input.externalRef ?? null,
+        input.useManagedOauth ?? false,
+        JSON.stringify(input.objects ?? []),
+        JSON.stringify(input.entityMappings ?? []),
+        id,
+        isDefault,
+      ],
+    );
+  // The default is claimed by the insert itself, so two apps made at once cannot both be it.
+  const { rows } = await insert(true);
+  if (rows[0]) return rows[0];
+  if (!options.another) throw conflict(`a ${name} provider already exists in this project`);
+  return (await insert(false)).rows[0]!;
 }
 
 export async function updateProviderApp(
@@ -200,19 +233,80 @@ export async function updateProviderApp(
   return rows[0]!;
 }
 
-export async function deleteProviderApp(deps: CoreDeps, projectId: string, id: string): Promise<ProviderApp> {
+/** The parts of a provider app a change names; what is left out stays as it is. */
+export interface ProviderAppChanges {
+  clientId?: string;
+  clientSecret?: string;
+  scopes?: string[];
+  /** `null` removes it. */
+  externalRef?: string | null;
+}
+
+/** Changes only what `changes` names, in one statement; the client secret is sealed for the row. */
+export async function patchProviderApp(
+  deps: CoreDeps,
+  projectId: string,
+  id: string,
+  changes: ProviderAppChanges,
+): Promise<ProviderApp> {
   const current = await getProviderApp(deps, projectId, id);
-  const inUse = await deps.db.query<{ integrations: number; connections: number }>(
-    `select (select count(*) from integrations where provider_app_id = $1)::int as integrations,
-            (select count(*) from connections where provider_app_id = $1)::int as connections`,
-    [id],
+  const { rows } = await deps.db.query<ProviderApp>(
+    `update provider_apps set client_id = coalesce($3, client_id),
+       client_secret_sealed = coalesce($4, client_secret_sealed), scopes = coalesce($5, scopes),
+       external_ref = case when $6 then $7 else external_ref end, updated_at = now()
+     where project_id = $1 and id = $2 returning ${columns}`,
+    [
+      projectId,
+      current.id,
+      changes.clientId ?? null,
+      changes.clientSecret
+        ? deps.vault.seal(changes.clientSecret, SEALED_COLUMNS.providerAppSecret, current.id)
+        : null,
+      changes.scopes ?? null,
+      changes.externalRef !== undefined,
+      changes.externalRef ?? null,
+    ],
   );
-  const usage = inUse.rows[0]!;
-  if (usage.integrations > 0) throw conflict(`provider ${id} has a sync config; delete it first`);
-  if (usage.connections > 0)
-    throw conflict(`provider ${id} has ${usage.connections} connection(s); delete them first`);
-  await deps.db.query('delete from provider_apps where project_id = $1 and id = $2', [projectId, id]);
-  return current;
+  if (!rows[0]) throw notFound('provider');
+  return rows[0];
+}
+
+/**
+ * Deletes an app no connection and no integration uses. When it was its provider's default, the
+ * provider's oldest other app becomes the default, so flows that name no app still find one.
+ */
+export async function deleteProviderApp(
+  deps: CoreDeps,
+  projectId: string,
+  id: string,
+  scope: ProviderAppScope = {},
+): Promise<ProviderApp> {
+  const current = await getProviderApp(deps, projectId, id, scope);
+  return transaction(deps.db, async (client) => {
+    // Locked, so that no connection or integration attaches to it while it goes.
+    await client.query('select id from provider_apps where id = $1 for update', [current.id]);
+    const inUse = await client.query<{ integrations: number; connections: number }>(
+      `select (select count(*) from integrations where provider_app_id = $1)::int as integrations,
+              (select count(*) from connections where provider_app_id = $1)::int as connections`,
+      [current.id],
+    );
+    const usage = inUse.rows[0]!;
+    if (usage.integrations > 0) throw conflict(`provider ${id} has a sync config; delete it first`);
+    if (usage.connections > 0)
+      throw conflict(`provider ${id} has ${usage.connections} connection(s); delete them first`);
+    await client.query('delete from provider_apps where project_id = $1 and id = $2', [
+      projectId,
+      current.id,
+    ]);
+    if (current.isDefault) {
+      await client.query(
+        `update provider_apps set is_default = true, updated_at = now() where id = (
+           select id from provider_apps where project_id = $1 and provider_name = $2 order by created_at, id limit 1)`,
+        [projectId, current.providerName],
+      );
+    }
+    return current;
+  });
 }
 
 /**

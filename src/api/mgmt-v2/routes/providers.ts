@@ -31,6 +31,12 @@ interface ProviderBody {
 }
 type Params = { provider_id: string };
 
+/**
+ * Supaglue knows one provider app per provider: this API sees each provider's default app only,
+ * and other apps (made through the Platform API) do not exist for it.
+ */
+const DEFAULTS_ONLY = { defaultsOnly: true } as const;
+
 function toInput(body: ProviderBody): ProviderAppInput {
   return {
     providerName: body.name,
@@ -48,7 +54,7 @@ function toInput(body: ProviderBody): ProviderAppInput {
 
 export async function providerRoutes(app: FastifyInstance, { deps }: RouteOptions) {
   app.get('/providers', { config: { operationId: 'getProviders' } }, async (req) =>
-    (await listProviderApps(deps, req.projectId)).map(to.provider),
+    (await listProviderApps(deps, req.projectId, DEFAULTS_ONLY)).map(to.provider),
   );
 
   app.post<{ Body: ProviderBody }>(
@@ -63,19 +69,25 @@ export async function providerRoutes(app: FastifyInstance, { deps }: RouteOption
   app.get<{ Params: Params }>(
     '/providers/:provider_id',
     { config: { operationId: 'getProvider' } },
-    async (req) => to.provider(await getProviderApp(deps, req.projectId, req.params.provider_id)),
+    async (req) =>
+      to.provider(await getProviderApp(deps, req.projectId, req.params.provider_id, DEFAULTS_ONLY)),
   );
 
   app.put<{ Params: Params; Body: ProviderBody }>(
     '/providers/:provider_id',
     { config: { operationId: 'updateProvider' } },
-    async (req) =>
-      to.provider(await updateProviderApp(deps, req.projectId, req.params.provider_id, toInput(req.body))),
+    async (req) => {
+      await getProviderApp(deps, req.projectId, req.params.provider_id, DEFAULTS_ONLY);
+      return to.provider(
+        await updateProviderApp(deps, req.projectId, req.params.provider_id, toInput(req.body)),
+      );
+    },
   );
 
   app.delete<{ Params: Params }>(
     '/providers/:provider_id',
     { config: { operationId: 'deleteProvider' } },
-    async (req) => to.provider(await deleteProviderApp(deps, req.projectId, req.params.provider_id)),
+    async (req) =>
+      to.provider(await deleteProviderApp(deps, req.projectId, req.params.provider_id, DEFAULTS_ONLY)),
   );
 }
