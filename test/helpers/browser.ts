@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 const SHOTS = path.resolve(import.meta.dirname, '../../test-results/screenshots');
 
@@ -12,10 +12,21 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Saves a screenshot under test-results/screenshots/<name>.png and returns its path. */
+/**
+ * Lets the context's pages reach loopback servers only: nothing a page links to elsewhere (a web
+ * font, a vendor's logo) is fetched, so no test waits on a network it does not have.
+ */
+export async function loopbackOnly(context: BrowserContext): Promise<void> {
+  await context.route(
+    (url) => url.hostname !== '127.0.0.1' && url.hostname !== 'localhost',
+    (route) => route.abort('blockedbyclient'),
+  );
+}
+
+/** Saves a screenshot under test-results/screenshots/<name>.png (`name` may name a folder) and returns its path. */
 export async function screenshot(page: Page, name: string): Promise<string> {
-  fs.mkdirSync(SHOTS, { recursive: true });
   const file = path.join(SHOTS, `${name}.png`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
