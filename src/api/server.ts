@@ -9,6 +9,7 @@ import type { CoreDeps } from '../core/deps.ts';
 import { redactUrl } from '../logger.ts';
 import { ampersandSurface } from './ampersand/plugin.ts';
 import { ampersandProxySurface } from './ampersand-proxy/plugin.ts';
+import { ampersandReadSurface } from './ampersand-read/plugin.ts';
 import { ampersandWriteSurface } from './ampersand-write/plugin.ts';
 import { messagePage, pagePolicy } from './connect/pages.ts';
 import { connectPages } from './connect/plugin.ts';
@@ -45,6 +46,7 @@ export function apiSurfaces(deps: CoreDeps): ApiSurface[] {
   return [
     mgmtV2Surface(deps),
     ampersandSurface(deps),
+    ampersandReadSurface(deps),
     ampersandWriteSurface(deps),
     ampersandProxySurface(deps),
   ];

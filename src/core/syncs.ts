@@ -224,6 +224,8 @@ export interface SyncFilter {
 export interface SyncTarget {
   kind: string;
   object: string;
+  /** The installation whose sync it is, where the connection may have several reading it. */
+  installationId?: string;
 }
 
 function filterSql(projectId: string, f: SyncFilter): { where: string; params: unknown[] } {
@@ -269,8 +271,9 @@ async function findSync(
 ): Promise<Sync> {
   const { rows } = await client.query<Sync>(
     `select ${syncSelect} ${syncFrom}
-      where s.project_id = $1 and s.connection_id = $2 and s.object_type = $3 and s.object = $4 for update of s`,
-    [projectId, connectionId, target.kind, target.object],
+      where s.project_id = $1 and s.connection_id = $2 and s.object_type = $3 and s.object = $4
+        and ($5::uuid is null or s.installation_id = $5) for update of s`,
+    [projectId, connectionId, target.kind, target.object, target.installationId ?? null],
   );
   if (!rows[0]) throw notFound(`sync of ${target.kind} "${target.object}" on this connection`);
   return rows[0];
@@ -326,6 +329,8 @@ export async function resumeSync(
  * A paused sync is refused (Supaglue's trigger ran it anyway): a pause, by the user or after the
  * provider revoked the credentials, means "do not run", and a trigger accepted to do nothing
  * would mislead the caller. Resuming runs the sync at once.
+ * The run that will serve the request is given its id now (`runId`; the same for every trigger
+ * it serves), so that callers can name it before it starts.
  */
 export async function triggerSync(
   deps: CoreDeps,
@@ -333,19 +338,20 @@ export async function triggerSync(
   connectionId: string,
   target: SyncTarget,
   performFullRefresh: boolean,
-): Promise<Sync> {
+): Promise<Sync & { runId: string }> {
   return transaction(deps.db, async (client) => {
     const sync = await findSync(client, projectId, connectionId, target);
     if (sync.paused)
       throw conflict('the sync is paused: resume it to run it (resuming starts a run at once)');
-    await client.query(
+    const { rows } = await client.query<{ runId: string }>(
       `update syncs set next_run_at = now(), updated_at = now(),
          state = jsonb_set(state, '{requested}', jsonb_build_object('full_refresh',
-           coalesce((state->'requested'->>'full_refresh')::boolean, false) or $2::boolean))
-       where id = $1`,
+           coalesce((state->'requested'->>'full_refresh')::boolean, false) or $2::boolean,
+           'run_id', coalesce(state->'requested'->>'run_id', gen_random_uuid()::text)))
+       where id = $1 returning state->'requested'->>'run_id' as "runId"`,
       [sync.id, performFullRefresh],
     );
-    return sync;
+    return { ...sync, runId: rows[0]!.runId };
   });
 }
 

@@ -26,8 +26,8 @@ export interface SyncState {
   /** `since` for the next incremental run. */
   watermark?: string;
   incrementalsSinceFull?: number;
-  /** A trigger waiting for the next run (kept if a run is in flight). */
-  requested?: { full_refresh: boolean };
+  /** A trigger waiting for the next run (kept if a run is in flight), with the id that run takes. */
+  requested?: { full_refresh: boolean; run_id?: string };
   /** The run in progress: where it is, so a crashed worker's successor resumes right there. */
   checkpoint?: Checkpoint;
   heartbeat?: string;
@@ -190,9 +190,13 @@ async function runLocked(deps: CoreDeps, syncId: string): Promise<void> {
       { ...state, fullRequested: requested?.full_refresh === true },
       new Date(),
     );
+    // The id a trigger promised, unless a run took it already (one that died before saving progress).
     const { rows } = await deps.db.query<{ id: string }>(
-      `insert into sync_runs (project_id, sync_id, status) values ($1, $2, 'running') returning id`,
-      [sync.projectId, sync.id],
+      `insert into sync_runs (id, project_id, sync_id, status)
+       values (coalesce((select $3::uuid where not exists (select 1 from sync_runs where id = $3::uuid)),
+                        gen_random_uuid()), $1, $2, 'running')
+       returning id`,
+      [sync.projectId, sync.id, requested?.run_id ?? null],
     );
     checkpoint = {
       runId: rows[0]!.id,
