@@ -169,7 +169,7 @@ describe('the Write API', () => {
       return operation.endedAt ? operation : undefined;
     });
     expect(done).toMatchObject({ asynchronous: true, status: 'succeeded', successCount: 1 });
-    const recordId = done.results[0].recordId!;
+    const recordId = done.results?.[0]?.recordId ?? 'none';
     expect((await contact(recordId)).record.properties).toMatchObject({ email: 'async@example.test' });
     // The records waited in the operation until it ran, and no longer.
     const { rows } = await data.t.runtime.deps.db.query(
