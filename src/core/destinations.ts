@@ -29,6 +29,8 @@ export interface Destination {
   /** Only the non-secret part of the configuration. */
   config: Record<string, unknown>;
   version: number;
+  createdAt: Date;
+  updatedAt: Date;
 }
 
 type Config = Record<string, unknown>;
@@ -172,7 +174,8 @@ async function checkConfig(deps: CoreDeps, type: DestinationType, config: Config
   if (type === 'webhook') await checkWebhookConfig(deps, config);
 }
 
-const columns = 'id, project_id as "projectId", name, type, config, version';
+const columns =
+  'id, project_id as "projectId", name, type, config, version, created_at as "createdAt", updated_at as "updatedAt"';
 
 export async function createBuiltInDestination(client: pg.ClientBase, projectId: string): Promise<void> {
   await client.query(
@@ -226,6 +229,22 @@ export async function findDestinationByName(
     [projectId, name, types ?? null],
   );
   if (!rows[0]) throw notFound(`destination named "${name}"`);
+  return rows[0];
+}
+
+/** A destination by its id or its name (for surfaces whose paths take either); `types` as above. */
+export async function findDestination(
+  deps: CoreDeps,
+  projectId: string,
+  idOrName: string,
+  types?: readonly DestinationType[],
+): Promise<Destination> {
+  const { rows } = await deps.db.query<Destination>(
+    `select ${columns} from destinations where project_id = $1 and (name = $2 or id::text = lower($2))
+       and ($3::text[] is null or type = any($3)) order by id::text = lower($2) desc limit 1`,
+    [projectId, idOrName, types ?? null],
+  );
+  if (!rows[0]) throw notFound(`destination "${idOrName}"`);
   return rows[0];
 }
 
@@ -385,5 +404,44 @@ export async function destinationSigningSecret(
       [id, deps.vault.sealJson({ ...secrets, signingSecret }, SEALED_COLUMNS.destinationSecrets, id)],
     );
     return signingSecret;
+  });
+}
+
+/**
+ * Deletes a destination nothing sends records to: an integration (its own destination, or an
+ * object's in any of its revisions) or a sync's plan naming it is a conflict. The built-in one stays.
+ */
+export async function deleteDestination(
+  deps: CoreDeps,
+  projectId: string,
+  id: string,
+  types?: readonly DestinationType[],
+): Promise<void> {
+  const current = await getDestination(deps, projectId, id, types);
+  if (current.type === 'supaglue') throw badRequest('the managed destination cannot be deleted');
+  await transaction(deps.db, async (client) => {
+    const named = (column: string) =>
+      `jsonb_path_exists(${column}, '$.objects[*] ? (@.destinationId == $id)', jsonb_build_object('id', $1::text))`;
+    const { rows } = await client.query<{ integration: string | null }>(
+      `select coalesce(
+         (select i.name from integrations i where i.destination_id = $1 or ${named('i.read_spec')} limit 1),
+         (select i.name from integration_revisions r join integrations i on i.id = r.integration_id
+           where ${named('r.read_spec')} limit 1),
+         (select i.name from syncs s join installations ins on ins.id = s.installation_id
+           join integrations i on i.id = ins.integration_id where s.plan->>'destinationId' = $1::text limit 1)
+       ) as integration`,
+      [current.id],
+    );
+    const user = rows[0]?.integration;
+    if (user !== null && user !== undefined)
+      throw conflict(`integration "${user}" sends records to destination "${current.name}"; change it first`);
+    try {
+      await client.query('delete from destinations where id = $1', [current.id]);
+    } catch (err) {
+      // An integration was given it since the check.
+      if ((err as { code?: string }).code === '23503')
+        throw conflict(`an integration sends records to destination "${current.name}"; change it first`);
+      throw err;
+    }
   });
 }

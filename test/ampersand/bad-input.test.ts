@@ -44,7 +44,43 @@ const SERVED = new Set([
   'createInstallation',
   'updateInstallation',
   'deleteInstallation',
+  'generateConnection',
+  'updateConnection',
+  'listProviderApps',
+  'createProviderApp',
+  'updateProviderApp',
+  'deleteProviderApp',
+  'listDestinations',
+  'createDestination',
+  'getDestination',
+  'updateDestination',
+  'deleteDestination',
 ]);
+/**
+ * Served operations that take a body: one they accept, so that each case is wrong in one way only,
+ * and what they answer to it here. No provider is reachable in this test, so a connection's
+ * credentials cannot be checked (422) and nothing is saved.
+ */
+const VALID_REQUESTS: Record<string, { body: unknown; answers: number }> = {
+  generateConnection: {
+    body: { groupRef: 'acme', consumerRef: 'user-1', provider: 'apollo', apiKey: 'apollo-key' },
+    answers: 422,
+  },
+  updateConnection: {
+    body: { updateMask: ['providerMetadata'], connection: { providerMetadata: {} } },
+    answers: 200,
+  },
+  createProviderApp: {
+    body: { provider: 'hubspot', clientId: 'hs-client', clientSecret: 'hs-secret' },
+    answers: 200,
+  },
+  updateProviderApp: { body: { updateMask: ['scopes'], providerApp: { scopes: ['oauth'] } }, answers: 200 },
+  createDestination: {
+    body: { name: 'hooks-2', type: 'webhook', metadata: { url: 'http://127.0.0.1:9/hooks' } },
+    answers: 201,
+  },
+  updateDestination: { body: { updateMask: ['name'], destination: { name: 'hooks' } }, answers: 200 },
+};
 const NUL = 'a\u0000b';
 const TOO_LONG = 'q'.repeat(AMPERSAND_CONTRACT.limits.maxLength + 1);
 
@@ -83,6 +119,8 @@ describe('bad input to the Platform API', () => {
   let t: TestTrellis;
   let otherProject: string;
   let connectionsBefore: unknown;
+  /** Ids of the fixture's rows that operations name in their paths. */
+  const fixture = { providerAppId: '', destination: '' };
   const outcomes: { c: Case; res: ApiResponse }[] = [];
 
   const listConnections = () => client(t.baseUrl, t.apiKey, '/v1')('GET', '/projects/default/connections');
@@ -95,6 +133,17 @@ describe('bad input to the Platform API', () => {
       body: { provider_name: 'apollo', type: 'api_key', api_key: 'apollo-key' },
     });
     expect(made.status).toBe(200);
+    const v1 = client(t.baseUrl, t.apiKey, '/v1');
+    const app = await v1('POST', '/projects/default/provider-apps', {
+      body: { provider: 'salesforce', clientId: 'sf-client', clientSecret: 'sf-secret' },
+    });
+    expect(app.status).toBe(200);
+    fixture.providerAppId = app.body.id;
+    const hooks = await v1('POST', '/projects/default/destinations', {
+      body: { name: 'hooks', type: 'webhook', metadata: { url: 'http://127.0.0.1:9/hooks' } },
+    });
+    expect(hooks.status).toBe(201);
+    fixture.destination = hooks.body.id;
     otherProject = (await createProject(t.runtime.deps.db, 'other')).project.name;
     connectionsBefore = (await listConnections()).body;
     expect(connectionsBefore).toHaveLength(1);
@@ -109,8 +158,11 @@ describe('bad input to the Platform API', () => {
     const values: Record<string, string> = {
       projectIdOrName: 'default',
       connectionId: op.method === 'DELETE' ? randomUUID() : connectionId,
+      providerAppId: op.method === 'DELETE' ? randomUUID() : fixture.providerAppId,
+      destination: op.method === 'DELETE' ? randomUUID() : fixture.destination,
       provider: 'hubspot',
     };
+    const valid = VALID_REQUESTS[op.id];
     const pathOf = (override: Record<string, string> = {}) =>
       op.template.replace(/\{([^}]+)\}/g, (_m, name: string) =>
         encodeURIComponent(override[name] ?? values[name] ?? 'x'),
@@ -120,7 +172,7 @@ describe('bad input to the Platform API', () => {
       path: pathOf(),
       query: [],
       headers: { 'x-api-key': t.apiKey },
-      ...(op.hasBody ? { body: '{}' } : {}),
+      ...(op.hasBody ? { body: valid ? JSON.stringify(valid.body) : '{}' } : {}),
     };
     const cases: Case[] = [];
     const add = (name: string, expected: Expected, change: (r: Request) => void) => {
@@ -145,11 +197,12 @@ describe('bad input to the Platform API', () => {
       });
     }
     // Whether the request is otherwise valid: every path value names something the fixture has,
-    // no required query parameter is missing, and no body is required (the base body is `{}`).
+    // no required query parameter is missing, and the body is one the operation accepts (its valid
+    // request's) or none is required (the base body is `{}`).
     const resolvable =
       op.params.filter((p) => p.in === 'path').every((p) => p.name in values) &&
       !op.params.some((p) => p.in === 'query' && p.required) &&
-      !(op.hasBody && ['POST', 'PUT', 'PATCH'].includes(op.method));
+      (valid !== undefined || !(op.hasBody && ['POST', 'PUT', 'PATCH'].includes(op.method)));
     for (const param of op.params.filter((p) => p.in === 'path')) {
       // A body that breaks the contract may be refused (400) before the missing thing is looked up.
       const notFound: Expected = param.name === 'projectIdOrName' ? 404 : past(resolvable ? 404 : '4xx');
@@ -187,7 +240,7 @@ describe('bad input to the Platform API', () => {
     }
     add(
       'unknown query parameter (ignored)',
-      past(!resolvable ? '4xx' : op.method === 'DELETE' ? 404 : 200),
+      past(!resolvable ? '4xx' : (valid?.answers ?? (op.method === 'DELETE' ? 404 : 200))),
       (r) => {
         r.query.push(['__proto__', '1']);
       },

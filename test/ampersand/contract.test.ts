@@ -31,6 +31,20 @@ const SERVED = [
   'updateInstallation',
   'deleteInstallation',
 ];
+/** Served operations whose contract tests have fixtures of their own, in these files of test/ampersand. */
+const SERVED_ELSEWHERE: Record<string, string> = {
+  generateConnection: 'connection-credentials.test.ts',
+  updateConnection: 'connection-credentials.test.ts',
+  listProviderApps: 'provider-apps.test.ts',
+  createProviderApp: 'provider-apps.test.ts',
+  updateProviderApp: 'provider-apps.test.ts',
+  deleteProviderApp: 'provider-apps.test.ts',
+  listDestinations: 'destinations.test.ts',
+  createDestination: 'destinations.test.ts',
+  getDestination: 'destinations.test.ts',
+  updateDestination: 'destinations.test.ts',
+  deleteDestination: 'destinations.test.ts',
+};
 const CONNECTABLE = ['apollo', 'gong', 'hubspot', 'pipedrive', 'salesforce'];
 
 /** Operation id → statuses seen. */
@@ -635,8 +649,10 @@ integrations:
   });
 
   it('every other operation of the document answers 501 naming itself', async () => {
-    const unserved = platformSchemas.operations.filter((op) => !SERVED.includes(op.id));
-    expect(unserved.length).toBeGreaterThan(60);
+    const unserved = platformSchemas.operations.filter(
+      (op) => !SERVED.includes(op.id) && !(op.id in SERVED_ELSEWHERE),
+    );
+    expect(unserved.length).toBeGreaterThan(40);
     for (const op of unserved) {
       const path = op.template.replace(/\{projectIdOrName\}/, 'default').replace(/\{[^}]+\}/g, 'x');
       const res = await api(
@@ -701,7 +717,7 @@ integrations:
 
   it('exercised every operation of the document, and each served one succeeded', () => {
     const ids = platformSchemas.operations.map((o) => o.id).sort();
-    expect(ids.filter((id) => !exercised.has(id))).toEqual([]);
+    expect(ids.filter((id) => !exercised.has(id) && !(id in SERVED_ELSEWHERE))).toEqual([]);
     expect(SERVED.filter((id) => ![...exercised.get(id)!].some((s) => s < 300))).toEqual([]);
   });
 });
