@@ -2,6 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import { SEALED_COLUMNS } from '../../src/auth/vault.ts';
 import { createDestination } from '../../src/core/destinations.ts';
 import { authenticateApiKey } from '../../src/core/projects.ts';
 import { launchBrowser, loopbackOnly, screenshot } from '../helpers/browser.ts';
@@ -47,6 +48,8 @@ describe('Ampersand’s React library against Trellis, in a real browser', () =>
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   /** What the pages printed as errors, to say why a step did not come. */
   const consoleErrors: string[] = [];
+  /** What Chromium refused in the popups under Trellis's page policies: nothing, or the flow breaks. */
+  const policyViolations: string[] = [];
 
   /** A page of the product at `path`, with the group and end user in its query. */
   const openProductPage = async (path: string, query: Record<string, string>): Promise<Page> => {
@@ -63,10 +66,24 @@ describe('Ampersand’s React library against Trellis, in a real browser', () =>
     await next.waitFor();
     await screenshot(tab, `${shots}-1-next`);
     const [popup] = await Promise.all([tab.waitForEvent('popup'), next.click()]);
+    popup.on('console', (msg) => {
+      if (/Content Security Policy/i.test(msg.text())) policyViolations.push(msg.text());
+    });
     await popup.waitForSelector('#allow');
     expect(new URL(popup.url()).origin).toBe(sim.url);
     await screenshot(popup, `${shots}-2-consent`);
     await Promise.all([popup.waitForEvent('close'), popup.click('#allow')]);
+  };
+  const refreshTokenOf = async (connectionId: string) => {
+    const { rows } = await t.runtime.deps.db.query<{ sealed: string }>(
+      'select credentials_sealed as sealed from connections where id = $1',
+      [connectionId],
+    );
+    return t.runtime.deps.vault.openJson<{ refresh_token?: string }>(
+      rows[0]!.sealed,
+      SEALED_COLUMNS.connectionCredentials,
+      connectionId,
+    ).refresh_token;
   };
   const titleStartingWith = async (tab: Page, prefix: string): Promise<string> => {
     await tab
@@ -116,7 +133,7 @@ describe('Ampersand’s React library against Trellis, in a real browser', () =>
     await sim?.close();
   });
 
-  it('ConnectProvider: Next, the popup, consent, connected; the connection shows in /v1 and /mgmt/v2', async () => {
+  it('ConnectProvider: Next, the popup, consent, connected (shown in /v1 and /mgmt/v2); then Update connection re-authorizes it', async () => {
     const tab = await openProductPage('/connect', {
       provider: 'hubspot',
       groupRef: 'acme',
@@ -144,6 +161,15 @@ describe('Ampersand’s React library against Trellis, in a real browser', () =>
       provider_name: 'hubspot',
       status: 'working',
     });
+
+    // The library's own re-authorization: oauth-update, the popup again, new credentials.
+    const before = await refreshTokenOf(connectionId);
+    await tab.getByRole('button', { name: 'Update connection' }).click();
+    await connectThroughPopup(tab, 'ampersand/reconnect');
+    await tab.getByText('Connection updated successfully').waitFor();
+    await screenshot(tab, 'ampersand/reconnect-3-updated');
+    expect(await refreshTokenOf(connectionId)).not.toBe(before);
+    expect(policyViolations).toEqual([]);
     await tab.close();
   });
 
@@ -184,6 +210,7 @@ describe('Ampersand’s React library against Trellis, in a real browser', () =>
         },
       },
     });
+    expect(policyViolations).toEqual([]);
     await tab.close();
   });
 });
