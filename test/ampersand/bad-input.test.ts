@@ -55,6 +55,8 @@ const SERVED = new Set([
   'getDestination',
   'updateDestination',
   'deleteDestination',
+  'oauthConnect',
+  'oauthUpdate',
 ]);
 /**
  * Served operations that take a body: one they accept, so that each case is wrong in one way only,
@@ -80,6 +82,12 @@ const VALID_REQUESTS: Record<string, { body: unknown; answers: number }> = {
     answers: 201,
   },
   updateDestination: { body: { updateMask: ['name'], destination: { name: 'hooks' } }, answers: 200 },
+  // These requests come from no page (no Origin), which the popup flow refuses.
+  oauthConnect: {
+    body: { projectIdOrName: 'default', provider: 'hubspot', groupRef: 'acme', consumerRef: 'user-1' },
+    answers: 403,
+  },
+  oauthUpdate: { body: {}, answers: 403 },
 };
 const NUL = 'a\u0000b';
 const TOO_LONG = 'q'.repeat(AMPERSAND_CONTRACT.limits.maxLength + 1);
@@ -204,8 +212,13 @@ describe('bad input to the Platform API', () => {
       !op.params.some((p) => p.in === 'query' && p.required) &&
       (valid !== undefined || !(op.hasBody && ['POST', 'PUT', 'PATCH'].includes(op.method)));
     for (const param of op.params.filter((p) => p.in === 'path')) {
-      // A body that breaks the contract may be refused (400) before the missing thing is looked up.
-      const notFound: Expected = param.name === 'projectIdOrName' ? 404 : past(resolvable ? 404 : '4xx');
+      // A body that breaks the contract may be refused (400) before the missing thing is looked up,
+      // and a request the operation refuses whoever sends it (403: the popup flow without a page's
+      // Origin) is refused before anything is looked up.
+      const notFound: Expected =
+        param.name === 'projectIdOrName'
+          ? 404
+          : past(valid?.answers === 403 ? 403 : resolvable ? 404 : '4xx');
       for (const [label, value, expected] of [
         ['names nothing', 'nothing-here', notFound],
         ['is another project', otherProject, notFound],

@@ -44,6 +44,8 @@ const SERVED_ELSEWHERE: Record<string, string> = {
   getDestination: 'destinations.test.ts',
   updateDestination: 'destinations.test.ts',
   deleteDestination: 'destinations.test.ts',
+  oauthConnect: '../auth/oauth-popup.test.ts',
+  oauthUpdate: '../auth/oauth-popup.test.ts',
 };
 const CONNECTABLE = ['apollo', 'gong', 'hubspot', 'pipedrive', 'salesforce'];
 

@@ -7,9 +7,12 @@ import { renderProblem } from './errors.ts';
 import { AMPERSAND_CONTRACT, AMPERSAND_PREFIX, AMPERSAND_TITLE, servedDocument } from './openapi.ts';
 import { checkRequestedProject } from './route-context.ts';
 import { connectionRoutes } from './routes/connections.ts';
+import { destinationRoutes } from './routes/destinations.ts';
 import { installationRoutes } from './routes/installations.ts';
 import { integrationRoutes } from './routes/integrations.ts';
+import { oauthRoutes } from './routes/oauth.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { providerAppRoutes } from './routes/provider-apps.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { unservedRoutes } from './routes/unserved.ts';
 
@@ -62,6 +65,9 @@ export function ampersandSurface(deps: CoreDeps): ApiSurface {
         connectionRoutes,
         integrationRoutes,
         installationRoutes,
+        oauthRoutes,
+        providerAppRoutes,
+        destinationRoutes,
       ]) {
         await app.register(routes, { deps });
       }
