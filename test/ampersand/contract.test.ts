@@ -292,7 +292,7 @@ describe('Platform API v1 contract (Ampersand document)', () => {
         read: true,
         write: true,
         delete: true,
-        proxy: false,
+        proxy: true,
         subscribe: false,
         bulkWrite: { insert: false, update: false, upsert: false, delete: false },
         search: { operators: { equals: false } },

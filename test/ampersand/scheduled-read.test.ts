@@ -84,6 +84,8 @@ describe('a manifest deployed and installed through /v1 delivers its reads to a 
       '        - objectName: contacts',
       '          destination: contactsWebhook',
       '          schedule: "*/10 * * * *"',
+      '          requiredFields: [{ fieldName: email }]',
+      '          optionalFieldsAuto: all',
       '          backfill: { defaultPeriod: { fullHistory: true } }',
     ].join('\n');
     const deployed = await v1('PUT', '/projects/default/integrations:batch', {
@@ -118,6 +120,24 @@ describe('a manifest deployed and installed through /v1 delivers its reads to a 
     const live = (await simRecords(sim.url, 'contacts')).filter((r) => !r.deleted).map((r) => r.id);
     expect(ids.length).toBe(new Set(ids).size);
     expect([...ids].sort()).toEqual([...live].sort());
+  });
+
+  it('hydrates the revision with the account’s fields: all but the required ones optional', async () => {
+    const [integration] = (await v1('GET', '/projects/default/integrations')).body;
+    const [connection] = (await v1('GET', '/projects/default/connections?groupRef=acme')).body;
+    const hydrated = await v1(
+      'GET',
+      `/projects/default/integrations/${integration.id}/revisions/${integration.latestRevision.id}:hydrate`,
+      { query: { connectionId: connection.id } },
+    );
+    expect(hydrated.status, JSON.stringify(hydrated.body)).toBe(200);
+    const [contacts] = hydrated.body.content.read.objects;
+    expect(contacts.error).toBeUndefined();
+    const all = contacts.allFields.map((f: { fieldName: string }) => f.fieldName);
+    expect(all).toContain('email');
+    expect(contacts.requiredFields).toEqual([{ fieldName: 'email', displayName: expect.any(String) }]);
+    const optional = contacts.optionalFields.map((f: { fieldName: string }) => f.fieldName);
+    expect(optional.sort()).toEqual(all.filter((name: string) => name !== 'email').sort());
   });
 
   it('after changes and deletions, the next read delivers them, deletions flagged', async () => {

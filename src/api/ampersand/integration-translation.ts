@@ -59,11 +59,17 @@ export function hydratedRevision(
           ? f
           : { ...f, fieldName: f.fieldName, displayName: labelOf(fields, f.fieldName) },
       );
+    // `optionalFieldsAuto: all`: every field of the account that is not required is optional.
+    const required = new Set((o.requiredFields ?? []).flatMap((f) => (f.fieldName ? [f.fieldName] : [])));
+    const optional =
+      o.optionalFieldsAuto === 'all'
+        ? [...fields.values()].filter((f) => !required.has(f.name)).map((f) => ({ fieldName: f.name }))
+        : o.optionalFields;
     return {
       ...o,
       displayName: o.objectName,
       requiredFields: hydrate(o.requiredFields),
-      optionalFields: hydrate(o.optionalFields),
+      optionalFields: hydrate(optional),
       ...(result instanceof Error ? { error: result.message } : {}),
       allFields: [...fields.values()].map((f) => ({ fieldName: f.name, displayName: f.label })),
       allFieldsMetadata: Object.fromEntries(

@@ -65,7 +65,8 @@ export function providerInfo(provider: ProviderDefinition) {
       read: connector?.read !== undefined && objects.read.length > 0,
       write: connector?.create !== undefined && objects.write.length > 0,
       delete: connector?.delete !== undefined && objects.write.length > 0,
-      proxy: false,
+      // Every provider with a folder is reached through the proxy (/proxy) on its connection.
+      proxy: true,
       subscribe: false,
       bulkWrite: { insert: false, update: false, upsert: false, delete: false },
       search: { operators: { equals: false } },
