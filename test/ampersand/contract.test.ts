@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnection } from '../../src/core/connections.ts';
 import { createProject } from '../../src/core/projects.ts';
-import { expectProblem, platformSchemas, seedConnectionsExample } from '../helpers/ampersand.ts';
+import {
+  expectProblem,
+  platformSchemas,
+  seedConnectionsExample,
+  seedIntegrationsExample,
+} from '../helpers/ampersand.ts';
 import { type ApiResponse, type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 /**
@@ -537,6 +542,16 @@ integrations:
       integration.latestRevision.content.read.objects.map((o: { objectName: string }) => o.objectName),
     ).toEqual(['contacts', 'companies']);
     expect((await api('GET', '/projects/default/integrations')).body).toEqual([integration]);
+    // Seed 002's shape, key by key and in order; a revision's content is the manifest entry as deployed.
+    const seed = seedIntegrationsExample();
+    if (seed) {
+      const expected = {
+        ...seed[0]!,
+        latestRevision: { ...(seed[0]!.latestRevision as object), content: {} },
+      };
+      const shown = { ...integration, latestRevision: { ...integration.latestRevision, content: {} } };
+      expect(JSON.stringify(shapeOf(shown))).toBe(JSON.stringify(shapeOf(expected)));
+    }
     expect((await api('GET', `/projects/default/integrations/${integration.id}`)).body).toEqual(integration);
     expect((await api('GET', '/projects/default/integrations/hubspot-contacts')).body).toEqual(integration);
     // A sync config of the Management API is not one of this API's integrations, and the reverse.

@@ -21,12 +21,35 @@ export const platformSchemas = responseSchemas(
  * it. Undefined where the seeds are not checked out.
  */
 export function seedConnectionsExample(): Record<string, unknown>[] | undefined {
-  const file = fs.existsSync(SEEDS) ? fs.readdirSync(SEEDS).find((f) => f.startsWith('004_')) : undefined;
+  return seedExample('004_');
+}
+
+/** Seed 002's example answer of "list integrations", parsed the same way. */
+export function seedIntegrationsExample(): Record<string, unknown>[] | undefined {
+  return seedExample('002_');
+}
+
+function seedExample(prefix: string): Record<string, unknown>[] | undefined {
+  const file = fs.existsSync(SEEDS) ? fs.readdirSync(SEEDS).find((f) => f.startsWith(prefix)) : undefined;
   if (!file) return undefined;
   const page = fs.readFileSync(path.join(SEEDS, file), 'utf8');
-  const start = page.indexOf('\n[');
-  const end = page.indexOf('\n]', start);
-  return JSON.parse(page.slice(start, end + 2)) as Record<string, unknown>[];
+  const start = page.indexOf('\n[') + 1;
+  // The array ends where its bracket closes: nested arrays also close at the start of a line.
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < page.length; i++) {
+    const c = page[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') depth++;
+    else if (c === ']' || c === '}') {
+      depth--;
+      if (depth === 0) return JSON.parse(page.slice(start, i + 1)) as Record<string, unknown>[];
+    }
+  }
+  throw new Error(`${file} has no complete JSON array`);
 }
 
 const PROBLEM_KEYS = ['type', 'title', 'status', 'detail', 'remedy', 'issues', 'requestId', 'time'];
