@@ -105,6 +105,10 @@ export async function reconcileConnectionSyncs(client: pg.ClientBase, connection
   for (const { id } of installations) await reconcileInstallation(client, id);
 }
 
+/** In an upsert of a sync: whether its records now go to another destination, schema or table. */
+const MOVED = `(syncs.plan is not null and (syncs.plan->>'destinationId', syncs.plan->>'schema', syncs.plan->>'table')
+  is distinct from (excluded.plan->>'destinationId', excluded.plan->>'schema', excluded.plan->>'table'))`;
+
 /**
  * Makes an installation's syncs what it reads: its integration's read spec (the revision it was
  * made from, when it is pinned to one), narrowed to the objects its configuration selected, after
@@ -139,12 +143,17 @@ export async function reconcileInstallation(client: pg.ClientBase, installationI
   if (stale.length > 0) await client.query('delete from syncs where id = any($1::uuid[])', [stale]);
   if (planned.length === 0) return;
   // One statement for every sync: new ones start unless the policy says to wait; existing ones
-  // keep their state and take the new plan.
+  // keep their state and take the new plan. A sync whose records now go somewhere else (another
+  // destination, schema or table) asks for a full read there, as a trigger would, at once: an
+  // incremental one would leave the new table without what was read before.
   await client.query(
     `insert into syncs (project_id, installation_id, connection_id, object_type, object, plan, paused, next_run_at)
      select $1, $2, $3, p.kind, p.object, p.plan, p.paused, case when p.paused then null else now() end
        from jsonb_to_recordset($4::jsonb) as p (kind text, object text, plan jsonb, paused boolean)
-     on conflict (installation_id, object_type, object) do update set plan = excluded.plan`,
+     on conflict (installation_id, object_type, object) do update set plan = excluded.plan,
+       state = case when ${MOVED} then jsonb_set(syncs.state, '{requested}', '{"full_refresh": true}')
+                    else syncs.state end,
+       next_run_at = case when ${MOVED} and not syncs.paused then now() else syncs.next_run_at end`,
     [
       row.projectId,
       installationId,

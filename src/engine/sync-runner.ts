@@ -31,6 +31,13 @@ export interface SyncState {
   /** The run in progress: where it is, so a crashed worker's successor resumes right there. */
   checkpoint?: Checkpoint;
   heartbeat?: string;
+  /**
+   * What the last completed run wrote that the next incremental run reads again (modified within
+   * the watermark margin before it started), by record id: its modification time. The next run
+   * skips a record still at that time, so that the margin, kept for provider clock skew, does not
+   * deliver a record twice. Absent after a run with more such records than is worth keeping.
+   */
+  overlap?: Record<string, string>;
 }
 
 interface Checkpoint {
@@ -44,6 +51,8 @@ interface Checkpoint {
   readDone?: boolean;
 }
 
+/** The most records an overlap keeps; beyond it the next run writes them again (at least once). */
+const MAX_OVERLAP_RECORDS = 10_000;
 /** Records per destination transaction; pages are gathered until a batch is this big. */
 const BATCH_SIZE = 5000;
 /** Records fetched ahead of the writer: about two batches, so fetching continues while a batch is written. */
@@ -219,8 +228,8 @@ async function runLocked(deps: CoreDeps, syncId: string): Promise<void> {
     Math.min(HEARTBEAT_MS, (deps.config.staleRunSeconds * 1000) / 4),
   );
   try {
-    await execute(deps, sync, checkpoint);
-    await finish(deps, sync, checkpoint, undefined);
+    const overlap = await execute(deps, sync, checkpoint);
+    await finish(deps, sync, checkpoint, undefined, overlap);
   } catch (err) {
     await finish(deps, sync, checkpoint, err).catch((e) =>
       deps.log.error({ err: e, syncId }, 'could not record the end of a failed sync run'),
@@ -230,7 +239,12 @@ async function runLocked(deps: CoreDeps, syncId: string): Promise<void> {
   }
 }
 
-async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint): Promise<void> {
+/** Runs the read and the writes; answers the overlap the next incremental run may skip. */
+async function execute(
+  deps: CoreDeps,
+  sync: SyncContext,
+  checkpoint: Checkpoint,
+): Promise<Record<string, string> | undefined> {
   const { connector, ctx } = await openConnector(deps, sync.connectionId);
   if (!connector.read) throw new Error(`the ${sync.providerName} connector cannot read`);
   // The caller sees Trellis's summary of a destination failure, naming the destination: a driver's
@@ -259,6 +273,14 @@ async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint
   };
   await atDestination(() => writer.prepare(target), target);
 
+  // Only an incremental run from the last run's watermark reads what that run already wrote.
+  const alreadyWritten =
+    checkpoint.mode === 'incremental' && checkpoint.since === sync.state.watermark
+      ? sync.state.overlap
+      : undefined;
+  const overlapFrom = Date.parse(checkpoint.startedAt) - WATERMARK_MARGIN_MS;
+  // A resumed run has lost what its first pages wrote: its successor rereads them (at least once).
+  let overlap: Record<string, string> | undefined = checkpoint.cursor === null ? {} : undefined;
   if (!checkpoint.readDone) {
     const pages = connector.read(ctx, {
       object: sync.object,
@@ -275,7 +297,15 @@ async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint
       await saveProgress(deps.db, sync.id, checkpoint);
     };
     for await (const page of prefetch(pages, PREFETCH_RECORDS, (p) => p.records.length)) {
-      for (const r of page.records) batch.push(toWriteRecord(r));
+      for (const r of page.records) {
+        const modified = r.lastModifiedAt.toISOString();
+        if (alreadyWritten?.[r.id] === modified) continue;
+        if (overlap && r.lastModifiedAt.getTime() >= overlapFrom) {
+          overlap[r.id] = modified;
+          if (Object.keys(overlap).length > MAX_OVERLAP_RECORDS) overlap = undefined;
+        }
+        batch.push(toWriteRecord(r));
+      }
       batchCursor = page.cursor;
       if (batch.length >= BATCH_SIZE) await flush();
     }
@@ -288,6 +318,7 @@ async function execute(deps: CoreDeps, sync: SyncContext, checkpoint: Checkpoint
       () => writer.markUnseenDeleted(target, owner, new Date(checkpoint.startedAt)),
       target,
     );
+  return checkpoint.readDone && overlap ? overlap : undefined;
 }
 
 function toWriteRecord(r: ProviderRecord): WriteRecord {
@@ -299,6 +330,7 @@ async function finish(
   sync: SyncContext,
   checkpoint: Checkpoint,
   error: unknown,
+  overlap?: Record<string, string>,
 ): Promise<void> {
   const failed = error !== undefined;
   const badCredentials =
@@ -309,10 +341,12 @@ async function finish(
   const now = Date.now();
   const latest = (await currentState(deps, sync.id)) ?? sync.state;
   const { checkpoint: _done, ...rest } = latest;
+  const { overlap: _previous, ...kept } = rest;
   const state: SyncState = failed
     ? rest
     : {
-        ...rest,
+        ...kept,
+        ...(overlap ? { overlap } : {}),
         synced: true,
         watermark: new Date(Date.parse(checkpoint.startedAt) - WATERMARK_MARGIN_MS).toISOString(),
         incrementalsSinceFull: checkpoint.mode === 'full' ? 0 : (rest.incrementalsSinceFull ?? 0) + 1,

@@ -1,4 +1,6 @@
+import { createHmac } from 'node:crypto';
 import http from 'node:http';
+import { expect } from 'vitest';
 
 export interface Received {
   headers: http.IncomingHttpHeaders;
@@ -48,4 +50,13 @@ export async function startReceiver(respond: (n: number) => number = () => 200) 
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** The Standard Webhooks check as a receiver writes it, independent of Trellis's signer. */
+export function expectSigned(secret: string, delivery: Received): void {
+  const id = String(delivery.headers['webhook-id']);
+  const timestamp = String(delivery.headers['webhook-timestamp']);
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  const mac = createHmac('sha256', key).update(`${id}.${timestamp}.${delivery.body}`).digest('base64');
+  expect(String(delivery.headers['webhook-signature']).split(' ')).toContain(`v1,${mac}`);
 }
