@@ -8,6 +8,7 @@ import {
   seedIntegrationsExample,
 } from '../helpers/ampersand.ts';
 import { type ApiResponse, type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
+import { answerChecker } from './contract-check.ts';
 
 /**
  * Contract test of the Platform API (Ampersand dialect) against Ampersand's published document:
@@ -54,8 +55,6 @@ const SERVED_ELSEWHERE: Record<string, string> = {
 };
 const CONNECTABLE = ['apollo', 'gong', 'hubspot', 'pipedrive', 'salesforce'];
 
-/** Operation id → statuses seen. */
-const exercised = new Map<string, Set<number>>();
 /** Values sent as secrets; no answer may contain one. */
 const SECRETS = [
   'sf-refresh-token-1',
@@ -67,40 +66,10 @@ const SECRETS = [
   'hs-client-secret',
 ];
 
-const API_PROBLEM = platformSchemas.component('schemas/ApiProblem');
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
-/** Records the operation and validates the answer against the document. */
-function check(method: string, urlPath: string, res: ApiResponse): void {
-  const what = `${method} ${urlPath} → ${res.status} ${JSON.stringify(res.body)}`;
-  const text = typeof res.body === 'string' ? res.body : JSON.stringify(res.body);
-  for (const secret of SECRETS) expect(text, `${what} leaks a secret`).not.toContain(secret);
-  const op = platformSchemas.operationOf(method, urlPath.split('?')[0]!);
-  if (!op) {
-    expect(res.status, `${what}: no operation of the document answers it`).toBeGreaterThanOrEqual(400);
-    expectProblem(res, res.status);
-    return;
-  }
-  if (!exercised.has(op.id)) exercised.set(op.id, new Set());
-  exercised.get(op.id)!.add(res.status);
-  if (res.status === 204) {
-    expect(res.body, what).toBe('');
-    return;
-  }
-  const mediaType = res.headers.get('content-type')?.split(';')[0] ?? '';
-  // A few operations document no answer for some errors (the JWT key and object-metadata ones
-  // list their statuses, without a default): those are held to the document's error shape.
-  const validate =
-    platformSchemas.validator(op, res.status, mediaType) ??
-    (res.status >= 400 && mediaType === 'application/problem+json' ? API_PROBLEM : undefined);
-  expect(
-    validate,
-    `${what}: the document has no ${res.status} ${mediaType} schema for ${op.id}`,
-  ).toBeTruthy();
-  expect(validate!(res.body), `${what}\n${op.id}: ${platformSchemas.errorsText(validate!.errors)}`).toBe(
-    true,
-  );
-}
+/** Every answer is checked against the document; `exercised` records what each operation answered. */
+const { check, exercised } = answerChecker(SECRETS);
 
 /** The keys of a JSON value, all the way down, in order: its shape without its values. */
 function shapeOf(value: unknown): unknown {
