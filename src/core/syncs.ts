@@ -225,6 +225,7 @@ const syncFrom = `from syncs s join installations ins on ins.id = s.installation
 export interface SyncFilter {
   customerRef?: string;
   providerName?: string;
+  installationId?: string;
   /** One object (or entity, with kind 'entity' and its id as object). */
   target?: SyncTarget;
 }
@@ -246,6 +247,7 @@ function filterSql(projectId: string, f: SyncFilter): { where: string; params: u
   };
   if (f.customerRef !== undefined) add('cu.external_id = ?', f.customerRef);
   if (f.providerName !== undefined) add('c.provider_name = ?', f.providerName);
+  if (f.installationId !== undefined) add('s.installation_id::text = ?', f.installationId);
   if (f.target !== undefined) {
     add('s.object_type = ?', f.target.kind);
     add('s.object = ?', f.target.object);
@@ -369,6 +371,7 @@ export type SyncRunStatus = 'running' | 'succeeded' | 'failed';
 export interface SyncRun {
   id: string;
   syncId: string;
+  installationId: string;
   kind: ObjectKind | 'entity';
   object: string;
   status: SyncRunStatus;
@@ -389,6 +392,7 @@ export interface TimeBound {
 }
 
 export interface SyncRunFilter extends SyncFilter {
+  runId?: string;
   status?: SyncRunStatus;
   started?: TimeBound;
   ended?: TimeBound;
@@ -406,6 +410,10 @@ export async function listSyncRuns(
     params.push(filter.status);
     clauses.push(`r.status = $${params.length}`);
   }
+  if (filter.runId !== undefined) {
+    params.push(filter.runId);
+    clauses.push(`r.id::text = $${params.length}`);
+  }
   for (const [bound, column] of [
     [filter.started, 'r.started_at'],
     [filter.ended, 'r.ended_at'],
@@ -418,7 +426,8 @@ export async function listSyncRuns(
     select: `r.id, r.sync_id as "syncId", s.object_type as kind, s.object, r.status,
       r.error_message as "errorMessage", r.num_records_synced as "recordsSynced", r.started_at as "startedAt",
       r.ended_at as "endedAt", s.connection_id as "connectionId", cu.external_id as "customerRef",
-      c.provider_name as "providerName", c.category, r.started_at::text as "cursorAt"`,
+      c.provider_name as "providerName", c.category, s.installation_id as "installationId",
+      r.started_at::text as "cursorAt"`,
     from: `from sync_runs r join syncs s on s.id = r.sync_id join connections c on c.id = s.connection_id
       join customers cu on cu.id = c.customer_id where ${clauses.join(' and ')}`,
     params,

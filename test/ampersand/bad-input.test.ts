@@ -18,7 +18,7 @@ interface Parameter {
   name: string;
   in: 'path' | 'query' | 'header' | 'cookie';
   required?: boolean;
-  schema?: { type?: string; enum?: string[]; $ref?: string };
+  schema?: { type?: string; enum?: string[]; $ref?: string; maxLength?: number };
 }
 interface DocumentOperation {
   operationId: string;
@@ -57,6 +57,9 @@ const SERVED = new Set([
   'deleteDestination',
   'oauthConnect',
   'oauthUpdate',
+  'listOperations',
+  'getOperation',
+  'listOperationLogs',
 ]);
 /**
  * Served operations that take a body: one they accept, so that each case is wrong in one way only,
@@ -90,7 +93,6 @@ const VALID_REQUESTS: Record<string, { body: unknown; answers: number }> = {
   oauthUpdate: { body: {}, answers: 403 },
 };
 const NUL = 'a\u0000b';
-const TOO_LONG = 'q'.repeat(AMPERSAND_CONTRACT.limits.maxLength + 1);
 
 interface Request {
   method: string;
@@ -246,7 +248,10 @@ describe('bad input to the Platform API', () => {
         add(`query ${param.name} not a number`, past(400), set('many'));
       if (param.schema?.enum) add(`query ${param.name} not one of its values`, past(400), set('bogus'));
       if (type === 'string' && !param.schema?.enum) {
-        add(`query ${param.name} over its length`, past(400), set(TOO_LONG));
+        // Over the limit the served document gives it. Long text (page tokens) may be longer than
+        // a request line may be: Node's HTTP parser answers that with 431 before any surface.
+        const limit = param.schema?.maxLength ?? AMPERSAND_CONTRACT.limits.maxLength;
+        if (limit < 8_000) add(`query ${param.name} over its length`, past(400), set('q'.repeat(limit + 1)));
         // NUL in a filter value: no stored text holds one, so "nothing matches" or a 400.
         add(`query ${param.name} holds NUL`, past('not-5xx'), set(NUL));
       }

@@ -52,6 +52,9 @@ const SERVED_ELSEWHERE: Record<string, string> = {
   deleteDestination: 'destinations.test.ts',
   oauthConnect: '../auth/oauth-popup.test.ts',
   oauthUpdate: '../auth/oauth-popup.test.ts',
+  listOperations: 'scheduled-read.test.ts',
+  getOperation: 'scheduled-read.test.ts',
+  listOperationLogs: 'scheduled-read.test.ts',
 };
 const CONNECTABLE = ['apollo', 'gong', 'hubspot', 'pipedrive', 'salesforce'];
 

@@ -7,6 +7,7 @@ import { expectSigned, startReceiver } from '../helpers/receiver.ts';
 import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
 import { connectHubspot, endedRuns } from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
+import { answerChecker } from './contract-check.ts';
 
 /**
  * Ampersand's flow end to end through the Platform API: a manifest deployed with
@@ -155,5 +156,45 @@ describe('a manifest deployed and installed through /v1 delivers its reads to a 
     const deleted = new Set(changes.deleted);
     for (const r of messages.flatMap((m) => m.result))
       expect(r.raw.archived === true).toBe(deleted.has(r.raw.id));
+  });
+
+  it('lists the installation’s reads as operations, each with its logs, in the document’s shapes', async () => {
+    const { check, neverSucceeded } = answerChecker([]);
+    const get = async (path: string, query: Record<string, string> = {}) => {
+      const res = await v1('GET', path, { query });
+      check('GET', path, res);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body;
+    };
+    const [integration] = await get('/projects/default/integrations');
+    const base = `/projects/default/integrations/${integration.id}/installations/${installationId}/operations`;
+    const listed = await get(base);
+    const runs = (await mgmt('GET', '/sync-runs', { query: { customer_id: 'acme' } })).body.results;
+    expect(listed.results.map((o: { id: string }) => o.id)).toEqual(runs.map((r: { id: string }) => r.id));
+    expect(listed.pagination).toEqual({ done: true });
+    expect(listed.results[0]).toMatchObject({
+      installationId,
+      integrationId: integration.id,
+      actionType: 'read',
+      status: 'success',
+      metadata: {
+        objects: ['contacts'],
+        progress: { objectName: 'contacts', recordsProcessed: runs[0].num_records_synced },
+      },
+    });
+    const first = await get(base, { pageSize: '1' });
+    expect(first.results).toEqual([listed.results[0]]);
+    const second = await get(base, { pageSize: '1', pageToken: first.pagination.nextPageToken });
+    expect(second.results).toEqual([listed.results[1]]);
+    const one = await get(`/projects/default/operations/${listed.results[0].id}`);
+    expect(one).toEqual(listed.results[0]);
+    const logs = await get(`/projects/default/operations/${one.id}/logs`);
+    expect(logs.map((l: { message: { msg: string } }) => l.message.msg)).toEqual([
+      'read of contacts started',
+      one.result,
+    ]);
+    expect(neverSucceeded(['listOperations', 'getOperation', 'listOperationLogs'])).toEqual([]);
+    const missing = await v1('GET', '/projects/default/operations/00000000-0000-0000-0000-000000000000');
+    expect(missing.status).toBe(404);
   });
 });

@@ -11,6 +11,7 @@ import { destinationRoutes } from './routes/destinations.ts';
 import { installationRoutes } from './routes/installations.ts';
 import { integrationRoutes } from './routes/integrations.ts';
 import { oauthRoutes } from './routes/oauth.ts';
+import { operationRoutes } from './routes/operations.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { providerAppRoutes } from './routes/provider-apps.ts';
 import { providerRoutes } from './routes/providers.ts';
@@ -68,6 +69,7 @@ export function ampersandSurface(deps: CoreDeps): ApiSurface {
         oauthRoutes,
         providerAppRoutes,
         destinationRoutes,
+        operationRoutes,
       ]) {
         await app.register(routes, { deps });
       }
