@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CoreDeps } from '../../core/deps.ts';
 import { notFound } from '../../core/errors.ts';
+import { findIntegration, type Integration } from '../../core/integrations.ts';
 import { findProject, type Project } from '../../core/projects.ts';
 
 /** What the Platform API's route plugins are registered with. */
@@ -31,4 +32,18 @@ export function requestedProject(req: FastifyRequest): Project {
   const project = projects.get(req);
   if (!project) throw new Error(`${req.method} ${req.url} names no project`);
   return project;
+}
+
+/**
+ * An integration of this API by id or name: one installed on request. The Management API's sync
+ * configs (installed automatically) are integrations too, but not this API's.
+ */
+export async function requestedIntegration(
+  deps: CoreDeps,
+  projectId: string,
+  idOrName: string,
+): Promise<Integration> {
+  const integration = await findIntegration(deps, projectId, idOrName);
+  if (integration.installs !== 'on_request') throw notFound(`integration "${idOrName}"`);
+  return integration;
 }

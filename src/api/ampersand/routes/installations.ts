@@ -9,15 +9,19 @@ import {
   listInstallations,
   updateInstallation,
 } from '../../../core/installations.ts';
-import { findIntegration, type Integration, listRevisions } from '../../../core/integrations.ts';
-import { getProjectConnection, listProjectConnections } from '../../../core/project-connections.ts';
+import { listRevisions } from '../../../core/integrations.ts';
+import {
+  getProjectConnection,
+  listProjectConnections,
+  type ProjectConnection,
+} from '../../../core/project-connections.ts';
 import {
   ampersandInstallation,
   type ConfigContent,
   type InstallationSource,
   installationConfigOf,
 } from '../integration-translation.ts';
-import type { RouteOptions } from '../route-context.ts';
+import { type RouteOptions, requestedIntegration } from '../route-context.ts';
 
 type IntegrationParams = { projectIdOrName: string; integrationId: string };
 type InstallationParams = IntegrationParams & { installationId: string };
@@ -51,15 +55,17 @@ function withPath(doc: Record<string, unknown>, path: string[], value: unknown):
 
 /** Installations of Ampersand integrations on a group's connection, with their configuration. */
 export async function installationRoutes(app: FastifyInstance, { deps }: RouteOptions) {
-  const integrationOf = async (projectId: string, idOrName: string): Promise<Integration> => {
-    const integration = await findIntegration(deps, projectId, idOrName);
-    if (integration.installs !== 'on_request') throw notFound(`integration "${idOrName}"`);
-    return integration;
-  };
+  const integrationOf = (projectId: string, idOrName: string) =>
+    requestedIntegration(deps, projectId, idOrName);
 
   /** Installations as the API shows them, each with its connection and its revision's id. */
   const shown = async (projectId: string, installations: Installation[]) => {
     const revisionIds = new Map<string, Map<number, string>>();
+    // One read of the project's connections, not one per installation.
+    const connections =
+      installations.length > 1
+        ? new Map((await listProjectConnections(deps, projectId)).map((c) => [c.id, c]))
+        : new Map<string, ProjectConnection>();
     const out = [];
     for (const installation of installations) {
       let ids = revisionIds.get(installation.integrationId);
@@ -69,7 +75,9 @@ export async function installationRoutes(app: FastifyInstance, { deps }: RouteOp
         );
         revisionIds.set(installation.integrationId, ids);
       }
-      const connection = await getProjectConnection(deps, projectId, installation.connectionId);
+      const connection =
+        connections.get(installation.connectionId) ??
+        (await getProjectConnection(deps, projectId, installation.connectionId));
       out.push(ampersandInstallation(installation, connection, ids.get(installation.revision ?? 0) ?? ''));
     }
     return out;

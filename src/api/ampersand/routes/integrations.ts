@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { FieldDescription } from '../../../connectors/types.ts';
 import { listDestinations } from '../../../core/destinations.ts';
-import { DomainError, notFound } from '../../../core/errors.ts';
+import { DomainError } from '../../../core/errors.ts';
 import {
   deleteIntegration,
   deployIntegrations,
-  findIntegration,
   getRevision,
   latestRevisions,
   listIntegrations,
@@ -14,7 +13,7 @@ import { describeObjectFields } from '../../../core/object-fields.ts';
 import { RequestRefused } from '../../surface/errors.ts';
 import { ampersandIntegration, ampersandRevision, hydratedRevision } from '../integration-translation.ts';
 import { integrationContentOf, parseManifest } from '../manifest.ts';
-import type { RouteOptions } from '../route-context.ts';
+import { type RouteOptions, requestedIntegration } from '../route-context.ts';
 import { routePathOf } from './unserved.ts';
 
 type ProjectParams = { projectIdOrName: string };
@@ -35,11 +34,8 @@ export async function integrationRoutes(app: FastifyInstance, { deps }: RouteOpt
     );
   };
 
-  const integrationOf = async (projectId: string, idOrName: string) => {
-    const integration = await findIntegration(deps, projectId, idOrName);
-    if (integration.installs !== 'on_request') throw notFound(`integration "${idOrName}"`);
-    return integration;
-  };
+  const integrationOf = (projectId: string, idOrName: string) =>
+    requestedIntegration(deps, projectId, idOrName);
 
   app.get<{ Params: ProjectParams }>(
     '/projects/:projectIdOrName/integrations',

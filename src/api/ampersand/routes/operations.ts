@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { notFound } from '../../../core/errors.ts';
+import { DomainError, notFound } from '../../../core/errors.ts';
 import { getInstallation, type Installation } from '../../../core/installations.ts';
-import { findIntegration } from '../../../core/integrations.ts';
 import { getWriteOperation, listWriteOperations, type WriteOperation } from '../../../core/operations.ts';
 import { listSyncRuns, type SyncRun } from '../../../core/syncs.ts';
 import { RequestRefused } from '../../surface/errors.ts';
 import type { InstallationSource } from '../integration-translation.ts';
-import type { RouteOptions } from '../route-context.ts';
+import { type RouteOptions, requestedIntegration } from '../route-context.ts';
 
 /**
  * Operations as Ampersand shows them: an installation's reads (sync runs) and writes (write
@@ -130,7 +129,10 @@ function pageOf<T>(items: T[], pageSize: number, pageToken: string | undefined) 
 export async function operationRoutes(app: FastifyInstance, { deps }: RouteOptions) {
   /** An operation of the project by id: a write operation, or a read (a run of an installation's sync). */
   const operationOf = async (projectId: string, id: string) => {
-    const write = await getWriteOperation(deps, projectId, id).catch(() => undefined);
+    const write = await getWriteOperation(deps, projectId, id).catch((err: unknown) => {
+      if (err instanceof DomainError && err.kind === 'not_found') return undefined;
+      throw err;
+    });
     if (write) {
       const installation = await getInstallation(deps, projectId, write.installationId);
       const op = writeOperation(write, installation);
@@ -151,18 +153,24 @@ export async function operationRoutes(app: FastifyInstance, { deps }: RouteOptio
     '/projects/:projectIdOrName/integrations/:integrationId/installations/:installationId/operations',
     { config: { operationId: 'listOperations' } },
     async (req) => {
-      const integration = await findIntegration(deps, req.projectId, req.params.integrationId);
+      const integration = await requestedIntegration(deps, req.projectId, req.params.integrationId);
       const installation = await getInstallation(deps, req.projectId, req.params.installationId);
       if (installation.integrationId !== integration.id) throw notFound('installation');
-      const runs = await listSyncRuns(
-        deps,
-        req.projectId,
-        { installationId: installation.id },
-        { pageSize: 1000 },
-      );
+      const runs: SyncRun[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await listSyncRuns(
+          deps,
+          req.projectId,
+          { installationId: installation.id },
+          { cursor, pageSize: 1000 },
+        );
+        runs.push(...page.results);
+        cursor = page.next ?? undefined;
+      } while (cursor);
       const writes = await listWriteOperations(deps, req.projectId, { installationId: installation.id });
       const all = [
-        ...runs.results.map((r) => readOperation(r, installation)),
+        ...runs.map((r) => readOperation(r, installation)),
         ...writes.map((w) => writeOperation(w, installation)),
       ].sort((a, b) => b.createTime.localeCompare(a.createTime) || a.id.localeCompare(b.id));
       return pageOf(all, req.query.pageSize ?? 200, req.query.pageToken);
