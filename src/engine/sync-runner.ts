@@ -280,7 +280,7 @@ async function execute(
       : undefined;
   const overlapFrom = Date.parse(checkpoint.startedAt) - WATERMARK_MARGIN_MS;
   // A resumed run has lost what its first pages wrote: its successor rereads them (at least once).
-  let overlap: Record<string, string> | undefined = checkpoint.cursor === null ? {} : undefined;
+  let overlap: Map<string, string> | undefined = checkpoint.cursor === null ? new Map() : undefined;
   if (!checkpoint.readDone) {
     const pages = connector.read(ctx, {
       object: sync.object,
@@ -301,8 +301,8 @@ async function execute(
         const modified = r.lastModifiedAt.toISOString();
         if (alreadyWritten?.[r.id] === modified) continue;
         if (overlap && r.lastModifiedAt.getTime() >= overlapFrom) {
-          overlap[r.id] = modified;
-          if (Object.keys(overlap).length > MAX_OVERLAP_RECORDS) overlap = undefined;
+          overlap.set(r.id, modified);
+          if (overlap.size > MAX_OVERLAP_RECORDS) overlap = undefined;
         }
         batch.push(toWriteRecord(r));
       }
@@ -318,7 +318,7 @@ async function execute(
       () => writer.markUnseenDeleted(target, owner, new Date(checkpoint.startedAt)),
       target,
     );
-  return checkpoint.readDone && overlap ? overlap : undefined;
+  return checkpoint.readDone && overlap ? Object.fromEntries(overlap) : undefined;
 }
 
 function toWriteRecord(r: ProviderRecord): WriteRecord {
