@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AMPERSAND_CONTRACT } from '../../src/api/ampersand/openapi.ts';
 import { createProject } from '../../src/core/projects.ts';
-import { expectProblem } from '../helpers/ampersand.ts';
+import { expectProblem, SERVED_ELSEWHERE, SERVED as SERVED_OPERATIONS } from '../helpers/ampersand.ts';
 import { type ApiResponse, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 /**
@@ -26,41 +26,8 @@ interface DocumentOperation {
   requestBody?: unknown;
 }
 
-const SERVED = new Set([
-  'getProject',
-  'listProviders',
-  'getProvider',
-  'listConnections',
-  'getConnection',
-  'deleteConnection',
-  'listIntegrations',
-  'getIntegration',
-  'deleteIntegration',
-  'batchUpsertIntegrations',
-  'getHydratedRevision',
-  'listInstallations',
-  'listInstallationsForProject',
-  'getInstallation',
-  'createInstallation',
-  'updateInstallation',
-  'deleteInstallation',
-  'generateConnection',
-  'updateConnection',
-  'listProviderApps',
-  'createProviderApp',
-  'updateProviderApp',
-  'deleteProviderApp',
-  'listDestinations',
-  'createDestination',
-  'getDestination',
-  'updateDestination',
-  'deleteDestination',
-  'oauthConnect',
-  'oauthUpdate',
-  'listOperations',
-  'getOperation',
-  'listOperationLogs',
-]);
+/** Every operation Trellis serves; the others answer 501. */
+const SERVED = new Set([...SERVED_OPERATIONS, ...Object.keys(SERVED_ELSEWHERE)]);
 /**
  * Served operations that take a body: one they accept, so that each case is wrong in one way only,
  * and what they answer to it here. No provider is reachable in this test, so a connection's

@@ -4,6 +4,8 @@ import { createProject } from '../../src/core/projects.ts';
 import {
   expectProblem,
   platformSchemas,
+  SERVED,
+  SERVED_ELSEWHERE,
   seedConnectionsExample,
   seedIntegrationsExample,
 } from '../helpers/ampersand.ts';
@@ -18,44 +20,6 @@ import { answerChecker } from './contract-check.ts';
  * project has it today. The last test fails if any operation of the document was never called.
  */
 
-const SERVED = [
-  'getProject',
-  'listProviders',
-  'getProvider',
-  'listConnections',
-  'getConnection',
-  'deleteConnection',
-  'listIntegrations',
-  'getIntegration',
-  'deleteIntegration',
-  'batchUpsertIntegrations',
-  'getHydratedRevision',
-  'listInstallations',
-  'listInstallationsForProject',
-  'getInstallation',
-  'createInstallation',
-  'updateInstallation',
-  'deleteInstallation',
-];
-/** Served operations whose contract tests have fixtures of their own, in these files of test/ampersand. */
-const SERVED_ELSEWHERE: Record<string, string> = {
-  generateConnection: 'connection-credentials.test.ts',
-  updateConnection: 'connection-credentials.test.ts',
-  listProviderApps: 'provider-apps.test.ts',
-  createProviderApp: 'provider-apps.test.ts',
-  updateProviderApp: 'provider-apps.test.ts',
-  deleteProviderApp: 'provider-apps.test.ts',
-  listDestinations: 'destinations.test.ts',
-  createDestination: 'destinations.test.ts',
-  getDestination: 'destinations.test.ts',
-  updateDestination: 'destinations.test.ts',
-  deleteDestination: 'destinations.test.ts',
-  oauthConnect: '../auth/oauth-popup.test.ts',
-  oauthUpdate: '../auth/oauth-popup.test.ts',
-  listOperations: 'scheduled-read.test.ts',
-  getOperation: 'scheduled-read.test.ts',
-  listOperationLogs: 'scheduled-read.test.ts',
-};
 const CONNECTABLE = ['apollo', 'gong', 'hubspot', 'pipedrive', 'salesforce'];
 
 /** Values sent as secrets; no answer may contain one. */

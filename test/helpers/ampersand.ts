@@ -85,3 +85,44 @@ export function expectProblem(res: ApiResponse, status: number): Record<string, 
   } else expect(body.issues, what).toBeUndefined();
   return body;
 }
+
+/** The operations Trellis serves whose contract test is test/ampersand/contract.test.ts. */
+export const SERVED = [
+  'getProject',
+  'listProviders',
+  'getProvider',
+  'listConnections',
+  'getConnection',
+  'deleteConnection',
+  'listIntegrations',
+  'getIntegration',
+  'deleteIntegration',
+  'batchUpsertIntegrations',
+  'getHydratedRevision',
+  'listInstallations',
+  'listInstallationsForProject',
+  'getInstallation',
+  'createInstallation',
+  'updateInstallation',
+  'deleteInstallation',
+];
+
+/** Served operations whose contract tests have fixtures of their own, in these files of test/ampersand. */
+export const SERVED_ELSEWHERE: Record<string, string> = {
+  generateConnection: 'connection-credentials.test.ts',
+  updateConnection: 'connection-credentials.test.ts',
+  listProviderApps: 'provider-apps.test.ts',
+  createProviderApp: 'provider-apps.test.ts',
+  updateProviderApp: 'provider-apps.test.ts',
+  deleteProviderApp: 'provider-apps.test.ts',
+  listDestinations: 'destinations.test.ts',
+  createDestination: 'destinations.test.ts',
+  getDestination: 'destinations.test.ts',
+  updateDestination: 'destinations.test.ts',
+  deleteDestination: 'destinations.test.ts',
+  oauthConnect: '../auth/oauth-popup.test.ts',
+  oauthUpdate: '../auth/oauth-popup.test.ts',
+  listOperations: 'scheduled-read.test.ts',
+  getOperation: 'scheduled-read.test.ts',
+  listOperationLogs: 'scheduled-read.test.ts',
+};
