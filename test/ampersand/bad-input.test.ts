@@ -249,6 +249,16 @@ describe('bad input to the Platform API', () => {
         r.body = JSON.stringify({ a: 'x'.repeat(AMPERSAND_CONTRACT.limits.maxBodyBytes) });
       });
     }
+    // No body, or an empty one: every operation that takes a body needs one to do anything, also
+    // where the document leaves it optional (connections:generate).
+    if (op.hasBody) {
+      add('no body', past(400), (r) => {
+        delete r.body;
+      });
+      add('empty JSON body', past(400), (r) => {
+        r.body = '';
+      });
+    }
     if (op.hasBody && !served)
       add('body of the wrong type', 501, (r) => {
         r.body = '[1,2,3]';

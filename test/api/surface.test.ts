@@ -23,7 +23,28 @@ const WIDGETS_DOCUMENT: OpenApiDocument = {
       },
       post: {
         operationId: 'createWidget',
-        requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/widget' } } } },
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/widget' } } },
+        },
+      },
+    },
+    // OpenAPI's default: a body is optional unless the document says it is required.
+    '/widgets/{widget_id}/polish': {
+      post: {
+        operationId: 'polishWidget',
+        parameters: [{ name: 'widget_id', in: 'path', required: true, schema: { type: 'string' } }],
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                properties: { shine: { type: 'integer' } },
+                additionalProperties: false,
+              },
+            },
+          },
+        },
       },
     },
     '/widgets/{widget_id}': {
@@ -93,12 +114,20 @@ const widgets: ApiSurface = {
         return reply.code(201).send({ name: req.body.name });
       },
     );
+    app.post<{ Body: { shine?: number } | undefined }>(
+      '/widgets/:widget_id/polish',
+      { config: { operationId: 'polishWidget' } },
+      async (req) => ({ shine: req.body?.shine ?? 1 }),
+    );
     app.get<{ Params: { widget_id: string } }>(
       '/widgets/:widget_id',
       { config: { operationId: 'getWidget' } },
       async (req) => {
         throw notFound(`widget ${req.params.widget_id}`);
       },
+    );
+    app.delete('/widgets/:widget_id', { config: { operationId: 'deleteWidget' } }, async (_req, reply) =>
+      reply.code(204).send(),
     );
     app.get('/catalog', { config: { operationId: 'listCatalog' } }, async (req) => ({
       project: req.projectId,
@@ -244,6 +273,37 @@ describe('API surface kit', () => {
     ).toBe(201);
   });
 
+  it('takes a request without a body exactly where the document leaves the body optional', async () => {
+    const polish = (opts: { body?: string; contentType?: string } = {}) =>
+      request('POST', '/widgets/v1/widgets/w1/polish', opts);
+    expect(await polish()).toMatchObject({ status: 200, body: { shine: 1 } });
+    // An empty body is no body, whatever its content-type says.
+    expect(await polish({ body: '' })).toMatchObject({ status: 200, body: { shine: 1 } });
+    expect(await polish({ body: '{"shine":3}' })).toMatchObject({ status: 200, body: { shine: 3 } });
+    // A body that is there is held to its schema; JSON's null is a body.
+    await problem(polish({ body: 'null' }), 400, 'invalid_input');
+    await problem(polish({ body: '{"shine":"bright"}' }), 400, 'invalid_input');
+    await problem(polish({ body: '{"shine":' }), 400, 'malformed_request');
+    await problem(polish({ body: ' ' }), 400, 'malformed_request');
+
+    // Where the document requires it, none is refused alike, sent empty or not at all.
+    for (const body of [undefined, '']) {
+      const missing = await problem(request('POST', '/widgets/v1/widgets', { body }), 400, 'missing_input');
+      expect(missing).toMatchObject({
+        detail: 'a JSON request body is required',
+        issues: [{ in: 'body', name: '', detail: 'is required' }],
+      });
+    }
+    // Nor does an operation without a body mind an empty one sent with a JSON content-type.
+    expect((await request('DELETE', '/widgets/v1/widgets/w1', { body: '' })).status).toBe(204);
+    expect(() =>
+      widgetsContract.validateRequest('polishWidget', { body: undefined, headers: {}, query: {} }),
+    ).not.toThrow();
+    expect(() =>
+      widgetsContract.validateRequest('createWidget', { body: undefined, headers: {}, query: {} }),
+    ).toThrow(RequestRefused);
+  });
+
   it('renders errors thrown by handlers in the surface shape', async () => {
     await problem(request('POST', '/widgets/v1/widgets', { body: '{"name":"taken"}' }), 409, 'conflict');
     await problem(request('GET', '/widgets/v1/widgets/w1'), 404, 'not_found');
@@ -302,6 +362,7 @@ describe('compileContract', () => {
     expect(widgetsContract.operationIds).toEqual([
       'listWidgets',
       'createWidget',
+      'polishWidget',
       'getWidget',
       'deleteWidget',
       'fail',

@@ -2,7 +2,7 @@ import { isProviderName, type ProviderName } from '../../connectors/catalog.ts';
 import { CATALOG, providerModule } from '../../connectors/index.ts';
 import type { ConnectionChanges, HeldCredentials } from '../../core/connections.ts';
 import type { Consumer } from '../../core/consumers.ts';
-import { RequestRefused } from '../surface/errors.ts';
+import { missingBody, RequestRefused } from '../surface/errors.ts';
 
 /**
  * The Platform API's connection requests (`connections:generate` and the update with its
@@ -108,12 +108,16 @@ function connectableProvider(name: string): ProviderName {
   return name;
 }
 
-/** A `connections:generate` request: who connects, and the credentials of which kind. */
-export function generateRequestOf(body: ConnectionRequestBody): {
+/**
+ * A `connections:generate` request: who connects, and the credentials of which kind. The document
+ * leaves its body optional, but a connection cannot be made of nothing.
+ */
+export function generateRequestOf(body: ConnectionRequestBody | undefined): {
   customer: { ref: string; name?: string };
   consumer: Consumer;
   connection: { providerName: ProviderName; credentials: HeldCredentials };
 } {
+  if (body === undefined) throw missingBody();
   const providerName = connectableProvider(body.provider ?? '');
   if (!body.groupRef?.trim()) throw refuse('/groupRef', 'must not be empty');
   if (!body.consumerRef?.trim()) throw refuse('/consumerRef', 'must not be empty');

@@ -53,6 +53,7 @@ const EXTENSION_PATHS: Json = {
         'Deliveries are signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) with the `secret` returned once here.',
       tags: ['Webhooks (Trellis)'],
       requestBody: {
+        required: true,
         content: {
           'application/json': {
             schema: {

@@ -1,7 +1,7 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { type RequestIssue, RequestRefused } from './errors.ts';
+import { missingBody, type RequestIssue, RequestRefused } from './errors.ts';
 import { asOpenApi31 } from './openapi-30.ts';
 
 /**
@@ -22,7 +22,8 @@ interface Parameter {
 interface Operation {
   operationId: string;
   parameters?: Parameter[];
-  requestBody?: { content: { 'application/json': { schema: Json } } };
+  /** OpenAPI's default: a body is optional unless `required` says otherwise. */
+  requestBody?: { required?: boolean; content: { 'application/json': { schema: Json } } };
   security?: Json[];
 }
 /** The parts of an OpenAPI 3.1 document a contract reads; the rest is kept as it is. */
@@ -86,6 +87,7 @@ export interface ContractOperation {
 
 /** What a request carries, as the validators read it. */
 export interface RequestInput {
+  /** Undefined when the request has none (an empty body is none). */
   body: unknown;
   headers: Record<string, unknown>;
   query: Record<string, unknown>;
@@ -230,6 +232,8 @@ const refusedFor = (
 
 interface CompiledOperation extends ContractOperation {
   body?: ValidateFunction;
+  /** The document requires a body; else a request without one is valid. */
+  bodyRequired: boolean;
   params: {
     name: string;
     in: ParameterLocation;
@@ -292,6 +296,7 @@ export function compileContract(openapiDocument: OpenApiDocument, options: Contr
       body: operation.requestBody
         ? ajv.compile({ $ref: `${pointer}/requestBody/content/application~1json/schema` })
         : undefined,
+      bodyRequired: operation.requestBody?.required === true,
       params: parameters
         .filter((p): p is Parameter & { in: ParameterLocation } => p.in !== 'cookie')
         .map((param) => ({
@@ -343,14 +348,13 @@ export function compileContract(openapiDocument: OpenApiDocument, options: Contr
         if (param.validate && !param.validate(read.value))
           throw refusedFor('invalid_input', issuesOf(param.validate.errors, at));
       }
-      if (op.body) {
-        if (input.body === undefined)
-          throw new RequestRefused('missing_input', 'a JSON request body is required', {
-            issues: [{ in: 'body', name: '', detail: 'is required' }],
-          });
-        if (!op.body(input.body))
-          throw refusedFor('invalid_input', issuesOf(op.body.errors, { in: 'body', name: '' }));
+      if (!op.body) return;
+      if (input.body === undefined) {
+        if (op.bodyRequired) throw missingBody();
+        return;
       }
+      if (!op.body(input.body))
+        throw refusedFor('invalid_input', issuesOf(op.body.errors, { in: 'body', name: '' }));
     },
   };
 }

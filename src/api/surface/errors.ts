@@ -11,9 +11,9 @@ export type Refusal =
   | 'bad_url'
   | 'unsupported_media_type'
   | 'body_too_large'
-  /** The request cannot be read: JSON syntax, an empty JSON body, a parameter given twice or not of its type. */
+  /** The request cannot be read: JSON syntax, a parameter given twice or not of its type. */
   | 'malformed_request'
-  /** A required parameter or the body is absent. */
+  /** A required parameter or a required body is absent (an empty body is an absent one). */
   | 'missing_input'
   /** A value breaks the contract's schema or its request limits. */
   | 'invalid_input';
@@ -60,6 +60,15 @@ export class RequestRefused extends DomainError {
     this.allowedMethods = opts.allowedMethods ?? [];
   }
 }
+
+/**
+ * A request without the body its operation needs. The contract refuses it where the document
+ * requires the body; a handler whose document leaves the body optional refuses it so too.
+ */
+export const missingBody = () =>
+  new RequestRefused('missing_input', 'a JSON request body is required', {
+    issues: [{ in: 'body', name: '', detail: 'is required' }],
+  });
 
 const KIND_STATUS: Record<ErrorKind, number> = {
   bad_request: 400,

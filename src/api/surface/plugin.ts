@@ -67,6 +67,8 @@ export async function apiSurface(app: FastifyInstance, surface: ApiSurface): Pro
     'application/json',
     { parseAs: 'string', bodyLimit: contract.limits.maxBodyBytes },
     (req, body, done) => {
+      // No body at all, whatever its content-type says: the contract decides whether one is needed.
+      if (body === '') return done(null, undefined);
       const problem = jsonTextProblem(body as string, contract.limits.maxDepth);
       if (problem)
         return done(

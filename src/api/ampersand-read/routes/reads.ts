@@ -9,7 +9,8 @@ import { READ_CONTRACT } from '../openapi.ts';
 type ObjectParams = { projectIdOrName: string; integrationId: string; objectName: string };
 type InstallationParams = { projectIdOrName: string; integrationId: string; installationId: string };
 type ReadBody = { groupRef: string; mode: 'async'; sinceTimestamp?: string; untilTimestamp?: string };
-type PauseBody = { objects?: string[]; note?: string };
+/** Optional in the document: without one, every object the installation reads. */
+type PauseBody = { objects?: string[]; note?: string } | undefined;
 
 /** The route of a document operation, colon verbs included. */
 const routeOf = (operationId: string) => routePathOf(READ_CONTRACT.operation(operationId)!.path);
@@ -28,12 +29,6 @@ function instantOf(text: string, name: string): Date {
 }
 
 export async function readRoutes(app: FastifyInstance, { deps }: { deps: CoreDeps }) {
-  // The pause and unpause bodies are optional in the document: no body means no choices.
-  app.addHook('preValidation', async (req) => {
-    if (req.body === undefined && req.method === 'POST' && /:(un)?pause$/.test(req.url.split('?')[0]!))
-      req.body = {};
-  });
-
   // The run that serves the read is the operation: its id is known before the run starts.
   app.post<{ Params: ObjectParams; Body: ReadBody }>(
     routeOf('triggerRead'),
@@ -59,8 +54,8 @@ export async function readRoutes(app: FastifyInstance, { deps }: { deps: CoreDep
       await pauseReads(deps, req.projectId, {
         integrationIdOrName: req.params.integrationId,
         installationId: req.params.installationId,
-        objects: req.body.objects,
-        note: req.body.note,
+        objects: req.body?.objects,
+        note: req.body?.note,
       });
       return reply.code(204).send();
     },
@@ -73,7 +68,7 @@ export async function readRoutes(app: FastifyInstance, { deps }: { deps: CoreDep
       await resumeReads(deps, req.projectId, {
         integrationIdOrName: req.params.integrationId,
         installationId: req.params.installationId,
-        objects: req.body.objects,
+        objects: req.body?.objects,
       });
       return reply.code(204).send();
     },

@@ -42,7 +42,7 @@ export async function connectionRoutes(app: FastifyInstance, { deps }: RouteOpti
   );
 
   // API-key and basic-auth connections; the provider is asked first whether it accepts the credentials.
-  app.post<{ Body: ConnectionRequestBody }>(
+  app.post<{ Body: ConnectionRequestBody | undefined }>(
     '/projects/:projectIdOrName/connections::generate',
     { config: { operationId: 'generateConnection' } },
     async (req, reply) => {
