@@ -88,6 +88,12 @@ export interface ProviderObjects {
    * words, for messages.
    */
   custom?: { names: RegExp; rule: string };
+  /**
+   * Where a record's field values sit in what the provider answers: under one key in the objects
+   * that have it (HubSpot's `properties`), else at the top level less the provider's own keys
+   * (Salesforce's `attributes`).
+   */
+  fieldValues?: { under?: string; omit?: string[] };
 }
 
 /** What the Management API shows of any provider it accepts. */

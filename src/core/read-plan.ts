@@ -28,12 +28,44 @@ export type ObjectKind = 'common' | 'standard' | 'custom';
 /** One thing an integration reads: a provider object (by kind) or an entity (by id). */
 export type ReadTarget = { kind: ObjectKind; object: string } | { kind: 'entity'; entityId: string };
 
-/** Which of an object's fields a read delivers: those required, those a customer may choose, or all. */
+/**
+ * A name an object's records also carry a value under: a fixed provider field's, or (without
+ * `field`) the value of the field each customer chooses for it.
+ */
+export interface FieldMapping {
+  name: string;
+  field?: string;
+}
+
+/**
+ * Which of an object's fields a read delivers: those required and those a customer chose among
+ * the optional ones (or among all, with `allOptional`), plus the names they are mapped to.
+ */
 export interface FieldSelection {
   required: string[];
   optional: string[];
   /** Every field the provider has, beyond the listed ones. */
   allOptional?: boolean;
+  mappings?: FieldMapping[];
+}
+
+/** What one customer chose within an object's field selection. */
+export interface FieldChoice {
+  selectedFields?: string[];
+  /** Mapped name → the provider field chosen for it. */
+  fieldMappings?: Record<string, string>;
+}
+
+/**
+ * How a sync shapes each record for its destination. Field names are matched and delivered in
+ * lower case, as providers' names differ only in case between their APIs (Salesforce's REST and
+ * Bulk answers, say).
+ */
+export interface FieldPlan {
+  /** The fields delivered; absent when every field is. */
+  select?: string[];
+  /** Mapped name → the provider field whose value it carries. */
+  map: Record<string, string>;
 }
 
 export interface ReadObject {
@@ -68,6 +100,8 @@ export interface SyncPlan {
   /** Schema and table chosen by the connection (postgres destinations only); unset = defaults. */
   schema?: string;
   table?: string;
+  /** Unset: every field, none mapped. */
+  fields?: FieldPlan;
 }
 
 /** A sync as an integration asks for it on one connection. */
@@ -135,12 +169,14 @@ export function planSyncs(
   spec: ReadSpec,
   overrides: ReadOverrides | null,
   destinationId: string | null,
-  only?: ReadonlySet<string>,
+  chosen?: ReadonlyMap<string, FieldChoice>,
 ): PlannedSync[] {
   const schema = overrides?.destination?.schema;
+  const only = chosen && new Set(chosen.keys());
   return plannedTargets(spec, overrides, only).map(({ kind, object, source, table }) => {
     const destination = source?.destinationId ?? destinationId;
     if (!destination) throw new Error(`object "${object}" has no destination`);
+    const fields = source?.fields && fieldPlanOf(source.fields, chosen?.get(object));
     return {
       kind,
       object,
@@ -149,9 +185,35 @@ export function planSyncs(
         destinationId: destination,
         ...(schema === undefined ? {} : { schema }),
         ...(table === undefined ? {} : { table }),
+        ...(fields === undefined ? {} : { fields }),
       },
     };
   });
+}
+
+/**
+ * The fields a sync delivers: the required ones, the optional ones the customer chose, and the
+ * provider fields behind each mapped name (delivered under their own names too). A fixed mapping
+ * of an optional field applies when the field is chosen; a customer's mapping, when the selection
+ * offers its name. Undefined when the selection lists no field: every field is delivered.
+ */
+export function fieldPlanOf(selection: FieldSelection, choice: FieldChoice = {}): FieldPlan | undefined {
+  const lower = (names: string[]) => names.map((n) => n.toLowerCase());
+  const optional = new Set(lower(selection.optional));
+  const chosen = lower(choice.selectedFields ?? []).filter((f) => selection.allOptional || optional.has(f));
+  const delivered = new Set([...lower(selection.required), ...chosen]);
+  const map: Record<string, string> = {};
+  for (const m of selection.mappings ?? []) {
+    const field = m.field === undefined ? choice.fieldMappings?.[m.name] : m.field;
+    if (field === undefined || (m.field !== undefined && !delivered.has(field.toLowerCase()))) continue;
+    map[m.name] = field.toLowerCase();
+  }
+  const listsFields = selection.required.length > 0 || optional.size > 0 || selection.allOptional === true;
+  if (!listsFields && Object.keys(map).length === 0) return undefined;
+  return {
+    ...(listsFields ? { select: [...new Set([...delivered, ...Object.values(map)])] } : {}),
+    map,
+  };
 }
 
 /** When a sync whose run ended at `from` runs next, by its schedule. */

@@ -5,7 +5,7 @@ import type { SyncRef } from './domain-events.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
 import { identifierProblem } from './identifiers.ts';
-import { type InstallationConfig, selectedObjects } from './installation-config.ts';
+import { type InstallationConfig, readChoices, selectedObjects } from './installation-config.ts';
 import { type Page, paginate } from './pagination.ts';
 import {
   type ObjectKind,
@@ -133,7 +133,7 @@ export async function reconcileInstallation(client: pg.ClientBase, installationI
   );
   const row = rows[0];
   if (!row) return;
-  const planned = planSyncs(row.read, row.overrides, row.destinationId, selectedObjects(row.config));
+  const planned = planSyncs(row.read, row.overrides, row.destinationId, readChoices(row.config));
   const wanted = new Set(planned.map(plannedKey));
   const { rows: existing } = await client.query<{ id: string; kind: string; object: string }>(
     'select id, object_type as kind, object from syncs where installation_id = $1',

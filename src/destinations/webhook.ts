@@ -51,12 +51,11 @@ export interface Message {
 }
 
 /**
- * One record as a `result` entry, in JSON. `fields` holds every field of the record until field
- * selection chooses some; `mappedFields` stays empty until the installation's mappings apply.
+ * One record as a `result` entry, in JSON: the fields its sync delivers (mapped ones under their
+ * provider names too), the values of its mapped names, and the record as the provider answered.
  */
 function resultEntry(record: WriteRecord): string {
-  const raw = JSON.stringify(record.raw);
-  return `{"fields":${raw},"mappedFields":{},"raw":${raw}}`;
+  return `{"fields":${JSON.stringify(record.fields())},"mappedFields":${JSON.stringify(record.mapped)},"raw":${JSON.stringify(record.raw)}}`;
 }
 
 /**
@@ -65,7 +64,7 @@ function resultEntry(record: WriteRecord): string {
  */
 export function packMessages(head: MessageHead, entries: string[], maxBytes = MAX_MESSAGE_BYTES): Message[] {
   const opening = (records: number) =>
-    `${JSON.stringify({ ...head, resultInfo: { type: 'inline', numRecords: records } }).slice(0, -1)},"result":[`;
+    `${JSON.stringify({ ...head, action: 'read', resultInfo: { type: 'inline', numRecords: records } }).slice(0, -1)},"result":[`;
   const closing = ']}';
   // Only the digits of numRecords change the envelope's size.
   const envelopeBytes = Buffer.byteLength(opening(0)) - 1 + closing.length;

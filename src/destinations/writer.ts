@@ -19,7 +19,10 @@ export interface RowOwner {
 }
 
 export interface WriteRecord extends ProviderRecord {
+  /** The record's values under the names its sync maps fields to. */
   mapped: Record<string, unknown>;
+  /** The record's field values as its sync delivers them: those selected, by lower-case name. */
+  fields(): Record<string, unknown>;
 }
 
 /**

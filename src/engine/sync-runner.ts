@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { ConnectorError } from '../connectors/http.ts';
-import type { ProviderRecord } from '../connectors/types.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import { type Destination, destinationTarget } from '../core/destinations.ts';
 import { badRequest, DomainError } from '../core/errors.ts';
@@ -8,6 +7,7 @@ import { emitEvent } from '../core/events.ts';
 import { identifierProblem } from '../core/identifiers.ts';
 import { markBadCredentials, openConnector } from '../core/provider-access.ts';
 import { nextRead, nextScheduledRun, type ObjectKind, type SyncPlan } from '../core/read-plan.ts';
+import { recordShape } from '../core/record-fields.ts';
 import { transaction } from '../db/pool.ts';
 import {
   describeDestinationError,
@@ -287,6 +287,7 @@ async function execute(
       ...(checkpoint.since ? { since: new Date(checkpoint.since) } : {}),
       ...(checkpoint.cursor ? { cursor: checkpoint.cursor } : {}),
     });
+    const shape = recordShape(sync.providerName, sync.plan.fields);
     let batch: WriteRecord[] = [];
     let batchCursor: string | null = checkpoint.cursor;
     const flush = async () => {
@@ -304,7 +305,8 @@ async function execute(
           overlap.set(r.id, modified);
           if (overlap.size > MAX_OVERLAP_RECORDS) overlap = undefined;
         }
-        batch.push(toWriteRecord(r));
+        // Fields are shaped only by a destination that asks for them (a database keeps `raw`).
+        batch.push({ ...r, mapped: shape.mapped(r.raw), fields: () => shape.fields(r.raw) });
       }
       batchCursor = page.cursor;
       if (batch.length >= BATCH_SIZE) await flush();
@@ -319,10 +321,6 @@ async function execute(
       target,
     );
   return checkpoint.readDone && overlap ? Object.fromEntries(overlap) : undefined;
-}
-
-function toWriteRecord(r: ProviderRecord): WriteRecord {
-  return { ...r, mapped: {} };
 }
 
 async function finish(

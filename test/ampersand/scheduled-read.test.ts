@@ -21,7 +21,11 @@ interface ReadMessage {
   groupRef: string;
   installationId: string;
   objectName: string;
-  result: { raw: { id: string; archived?: boolean } }[];
+  result: {
+    fields: Record<string, unknown>;
+    mappedFields: Record<string, unknown>;
+    raw: { id: string; archived?: boolean; properties: Record<string, unknown> };
+  }[];
 }
 
 describe('a manifest deployed and installed through /v1 delivers its reads to a webhook', () => {
@@ -76,7 +80,8 @@ describe('a manifest deployed and installed through /v1 delivers its reads to a 
       '        - objectName: contacts',
       '          destination: contactsWebhook',
       '          schedule: "*/10 * * * *"',
-      '          requiredFields: [{ fieldName: email }]',
+      '          requiredFields: [{ fieldName: email }, { fieldName: firstname, mapToName: givenName }]',
+      '          optionalFields: [{ mapToName: familyName, prompt: "Which field holds the family name?" }]',
       '          optionalFieldsAuto: all',
       '          backfill: { defaultPeriod: { fullHistory: true } }',
     ].join('\n');
@@ -93,7 +98,11 @@ describe('a manifest deployed and installed through /v1 delivers its reads to a 
             provider: 'hubspot',
             read: {
               objects: {
-                contacts: { objectName: 'contacts', selectedFields: {}, selectedFieldMappings: {} },
+                contacts: {
+                  objectName: 'contacts',
+                  selectedFields: { createdate: true, hs_object_id: false },
+                  selectedFieldMappings: { familyName: 'lastname' },
+                },
               },
             },
           },
@@ -114,6 +123,22 @@ describe('a manifest deployed and installed through /v1 delivers its reads to a 
     expect([...ids].sort()).toEqual([...live].sort());
   });
 
+  it('delivers the fields the installation selected, and its mapped names', () => {
+    // The required fields, the optional one chosen, and the field behind each mapped name; the
+    // record's other properties (hs_object_id, lastmodifieddate) only in `raw`.
+    for (const entry of messagesFrom(0).flatMap((m) => m.result)) {
+      const p = entry.raw.properties;
+      expect(entry.fields).toEqual({
+        email: p.email,
+        firstname: p.firstname,
+        createdate: p.createdate,
+        lastname: p.lastname,
+      });
+      expect(entry.mappedFields).toEqual({ givenName: p.firstname, familyName: p.lastname });
+      expect(p).toHaveProperty('hs_object_id');
+    }
+  });
+
   it('hydrates the revision with the account’s fields: all but the required ones optional', async () => {
     const [integration] = (await v1('GET', '/projects/default/integrations')).body;
     const [connection] = (await v1('GET', '/projects/default/connections?groupRef=acme')).body;
@@ -127,9 +152,14 @@ describe('a manifest deployed and installed through /v1 delivers its reads to a 
     expect(contacts.error).toBeUndefined();
     const all = contacts.allFields.map((f: { fieldName: string }) => f.fieldName);
     expect(all).toContain('email');
-    expect(contacts.requiredFields).toEqual([{ fieldName: 'email', displayName: expect.any(String) }]);
+    expect(contacts.requiredFields).toEqual([
+      { fieldName: 'email', displayName: expect.any(String) },
+      { fieldName: 'firstname', mapToName: 'givenName', displayName: expect.any(String) },
+    ]);
     const optional = contacts.optionalFields.map((f: { fieldName: string }) => f.fieldName);
-    expect(optional.sort()).toEqual(all.filter((name: string) => name !== 'email').sort());
+    expect(optional.sort()).toEqual(
+      all.filter((name: string) => name !== 'email' && name !== 'firstname').sort(),
+    );
   });
 
   it('after changes and deletions, the next read delivers exactly those, deletions flagged', async () => {

@@ -12,6 +12,7 @@ const record = (id: string, at: string, raw: Record<string, unknown>, isDeleted 
   isDeleted,
   raw,
   mapped: {},
+  fields: () => raw,
 });
 
 describe('Postgres destination writer', () => {

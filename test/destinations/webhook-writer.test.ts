@@ -40,7 +40,8 @@ const records = (count: number, bytes = 200, from = 0): WriteRecord[] =>
     lastModifiedAt: new Date('2024-05-01T00:00:00Z'),
     isDeleted: false,
     raw: { id: `r${from + i}`, properties: { email: `c${from + i}@acme.test`, notes: 'n'.repeat(bytes) } },
-    mapped: {},
+    mapped: { contactEmail: `c${from + i}@acme.test` },
+    fields: () => ({ email: `c${from + i}@acme.test`, notes: 'n'.repeat(bytes) }),
   }));
 
 interface ReadMessage extends MessageHead {
@@ -131,6 +132,7 @@ describe('webhook destination writer', () => {
         groupName: 'Acme Inc',
         installationId: 'installation-1',
         objectName: 'contacts',
+        action: 'read',
         resultInfo: { type: 'inline', numRecords: message.result.length },
       });
       expect(message).not.toHaveProperty('mappedObjectName');
@@ -138,7 +140,11 @@ describe('webhook destination writer', () => {
     const delivered = messages.flatMap((m) => m.result);
     expect(delivered.map((entry) => entry.raw.id)).toEqual(batch.map((r) => r.id));
     delivered.forEach((entry, i) => {
-      expect(entry).toEqual({ fields: batch[i]!.raw, mappedFields: {}, raw: batch[i]!.raw });
+      expect(entry).toEqual({
+        fields: batch[i]!.fields(),
+        mappedFields: batch[i]!.mapped,
+        raw: batch[i]!.raw,
+      });
     });
   });
 

@@ -49,11 +49,31 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 const pointer = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1');
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** A copy of a schema tree in which the `oneOf` of schemas with one of these titles reads as `anyOf`. */
+function anyOfIn(node: unknown, titles: ReadonlySet<string>): unknown {
+  if (Array.isArray(node)) return node.map((n) => anyOfIn(n, titles));
+  if (node === null || typeof node !== 'object') return node;
+  const loosened = titles.has((node as { title?: string }).title ?? '');
+  return Object.fromEntries(
+    Object.entries(node).map(([k, v]) => [k === 'oneOf' && loosened ? 'anyOf' : k, anyOfIn(v, titles)]),
+  );
+}
+
 export function responseSchemas(
   document: object,
-  options: { formats?: Record<string, RegExp> } = {},
+  options: {
+    formats?: Record<string, RegExp>;
+    /**
+     * Titles of schemas whose `oneOf` branches overlap in the document itself, so that a valid
+     * value matches two of them: these are read as `anyOf`.
+     */
+    overlappingOneOf?: string[];
+  } = {},
 ): ResponseSchemas {
-  const spec = asOpenApi31(document as Record<string, unknown>) as unknown as Spec;
+  const spec = anyOfIn(
+    asOpenApi31(document as Record<string, unknown>),
+    new Set(options.overlappingOneOf ?? []),
+  ) as Spec;
   const operations: SpecOperation[] = Object.entries(spec.paths).flatMap(([template, item]) =>
     Object.entries(item)
       .filter(([method]) => HTTP_METHODS.includes(method))

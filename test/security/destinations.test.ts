@@ -28,6 +28,7 @@ const record = (id: string) => ({
   isDeleted: false,
   raw: { id },
   mapped: {},
+  fields: () => ({ id }),
 });
 
 describe('destinations write only where they may', () => {

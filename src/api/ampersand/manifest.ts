@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isProviderName } from '../../connectors/catalog.ts';
 import type { IntegrationContent } from '../../core/integrations.ts';
-import type { FieldSelection, ReadObject, ReadPolicy } from '../../core/read-plan.ts';
+import type { FieldMapping, FieldSelection, ReadObject, ReadPolicy } from '../../core/read-plan.ts';
 import { compileSchema, type Json } from '../surface/contract.ts';
 import { type RequestIssue, RequestRefused } from '../surface/errors.ts';
 
@@ -90,6 +90,14 @@ export function parseManifest(sourceYaml: string): Manifest {
 const fieldNames = (fields: ManifestField[] | undefined) =>
   (fields ?? []).flatMap((f) => (f.fieldName === undefined ? [] : [f.fieldName]));
 
+/** The names manifest fields are mapped to: a provider field's fixed name, or one each customer maps. */
+const fieldMappings = (fields: ManifestField[]): FieldMapping[] =>
+  fields.flatMap((f) =>
+    f.mapToName === undefined
+      ? []
+      : [{ name: f.mapToName, ...(f.fieldName === undefined ? {} : { field: f.fieldName }) }],
+  );
+
 /**
  * How an object of a manifest is read: on its cron schedule, incrementally, the first read going
  * back `backfill` days (Ampersand reads no history unless asked: no backfill is zero days).
@@ -114,10 +122,12 @@ export function integrationContentOf(
   destinationIdOf: (name: string) => string,
 ): IntegrationContent & { name: string; providerName: string } {
   const objects = (integration.read?.objects ?? []).map((o): ReadObject => {
+    const mappings = fieldMappings([...(o.requiredFields ?? []), ...(o.optionalFields ?? [])]);
     const fields: FieldSelection = {
       required: fieldNames(o.requiredFields),
       optional: fieldNames(o.optionalFields),
       ...(o.optionalFieldsAuto === 'all' ? { allOptional: true } : {}),
+      ...(mappings.length > 0 ? { mappings } : {}),
     };
     return {
       target: { kind: 'standard', object: o.objectName },

@@ -27,5 +27,6 @@ export const hubspotDefinition: ProviderDefinition = {
   objects: {
     read: ['contacts', 'companies', 'deals', 'owners'],
     write: ['contacts', 'companies', 'deals'],
+    fieldValues: { under: 'properties' },
   },
 };

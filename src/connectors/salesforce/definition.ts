@@ -26,5 +26,6 @@ export const salesforceDefinition: ProviderDefinition = {
     read: ['Account', 'Contact', 'Opportunity', 'Lead'],
     write: ['Account', 'Contact', 'Opportunity', 'Lead'],
     custom: { names: /^[A-Za-z][A-Za-z0-9_]*__c$/, rule: 'custom object API names end in __c' },
+    fieldValues: { omit: ['attributes'] },
   },
 };
