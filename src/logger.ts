@@ -18,13 +18,13 @@ const REDACT_PATHS = [
 
 /**
  * A request URL as it may be logged: a magic link's id is its capability, the OAuth callback's
- * query holds the authorization code and state, and a popup's start URL claims its flow, so none
- * is written anywhere.
+ * query holds the authorization code and state, a popup's start URL claims its flow, and an upload
+ * URL's query holds its signature, so none is written anywhere.
  */
 export function redactUrl(url: string): string {
   return url
     .replace(/\/(links|magic_links)\/[^/?#]+/g, '/$1/[redacted]')
-    .replace(/(\/oauth\/(?:callback|start)[^?]*)\?.*$/, '$1?[redacted]');
+    .replace(/(\/(?:oauth\/(?:callback|start)|uploads\/)[^?]*)\?.*$/, '$1?[redacted]');
 }
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {

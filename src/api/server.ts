@@ -8,6 +8,7 @@ import Fastify, {
 import type { CoreDeps } from '../core/deps.ts';
 import { redactUrl } from '../logger.ts';
 import { ampersandSurface } from './ampersand/plugin.ts';
+import { UPLOAD_RECEIVER_PREFIX, uploadReceiver } from './ampersand/upload-receiver.ts';
 import { ampersandProxySurface } from './ampersand-proxy/plugin.ts';
 import { ampersandReadSurface } from './ampersand-read/plugin.ts';
 import { ampersandWriteSurface } from './ampersand-write/plugin.ts';
@@ -110,5 +111,6 @@ export async function buildServer(
   await app.register(docsRoutes, { surfaces, publicUrl: () => deps.config.publicUrl });
   for (const surface of surfaces) await app.register(apiSurface, surface);
   await app.register(connectPages, { deps });
+  await app.register(uploadReceiver, { deps, prefix: UPLOAD_RECEIVER_PREFIX });
   return app;
 }

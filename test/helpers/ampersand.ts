@@ -130,4 +130,5 @@ export const SERVED_ELSEWHERE: Record<string, string> = {
   listOperations: 'scheduled-read.test.ts',
   getOperation: 'scheduled-read.test.ts',
   listOperationLogs: 'scheduled-read.test.ts',
+  generateUploadUrl: 'zip-deploy.test.ts',
 };

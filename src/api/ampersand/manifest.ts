@@ -51,10 +51,7 @@ export interface RevisionSource extends Record<string, unknown> {
 const schemaDocument = JSON.parse(
   fs.readFileSync(new URL('./manifest.schema.json', import.meta.url), 'utf8'),
 ) as { components: { schemas: Record<string, Json> } };
-const checkManifest = compileSchema(schemaDocument.components.schemas.Manifest!, {
-  in: 'body',
-  name: '/sourceYaml',
-});
+const checkManifest = compileSchema(schemaDocument.components.schemas.Manifest!, { in: 'body', name: '' });
 
 const refused = (issues: RequestIssue[]) =>
   new RequestRefused('invalid_input', issues.map((i) => `${i.name} ${i.detail}`).join('; '), {
@@ -62,23 +59,26 @@ const refused = (issues: RequestIssue[]) =>
     issues,
   });
 
-/** Parses and checks a manifest; a document that is not one is a 422 naming where it goes wrong. */
-export function parseManifest(sourceYaml: string): Manifest {
+/**
+ * Parses and checks a manifest; a document that is not one is a 422 naming where it goes wrong,
+ * under `at` (where the request gave the manifest: `/sourceYaml`, or the zip's amp.yaml).
+ */
+export function parseManifest(sourceYaml: string, at: string): Manifest {
   let document: unknown;
   try {
     document = parseYaml(sourceYaml, { maxAliasCount: 100 });
   } catch (err) {
-    throw refused([{ in: 'body', name: '/sourceYaml', detail: `is not YAML: ${(err as Error).message}` }]);
+    throw refused([{ in: 'body', name: at, detail: `is not YAML: ${(err as Error).message}` }]);
   }
   const issues = checkManifest(document);
-  if (issues.length > 0) throw refused(issues);
+  if (issues.length > 0) throw refused(issues.map((issue) => ({ ...issue, name: `${at}${issue.name}` })));
   const manifest = document as Manifest;
   const unknownProvider = manifest.integrations.findIndex((i) => !isProviderName(i.provider));
   if (unknownProvider >= 0) {
     throw refused([
       {
         in: 'body',
-        name: `/sourceYaml/integrations/${unknownProvider}/provider`,
+        name: `${at}/integrations/${unknownProvider}/provider`,
         detail: `names no provider Trellis knows ("${manifest.integrations[unknownProvider]!.provider}")`,
       },
     ]);

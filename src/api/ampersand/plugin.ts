@@ -16,6 +16,7 @@ import { projectRoutes } from './routes/projects.ts';
 import { providerAppRoutes } from './routes/provider-apps.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { unservedRoutes } from './routes/unserved.ts';
+import { uploadRoutes } from './routes/uploads.ts';
 
 /** What the embedded UI library sends on every call, besides the credentials and JSON bodies. */
 const CLIENT_HEADERS = ['x-amp-client', 'x-amp-client-version'];
@@ -70,6 +71,7 @@ export function ampersandSurface(deps: CoreDeps): ApiSurface {
         providerAppRoutes,
         destinationRoutes,
         operationRoutes,
+        uploadRoutes,
       ]) {
         await app.register(routes, { deps });
       }

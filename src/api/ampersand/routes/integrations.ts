@@ -13,6 +13,7 @@ import { describeObjectFields } from '../../../core/object-fields.ts';
 import { RequestRefused } from '../../surface/errors.ts';
 import { ampersandIntegration, ampersandRevision, hydratedRevision } from '../integration-translation.ts';
 import { integrationContentOf, parseManifest } from '../manifest.ts';
+import { manifestSource } from '../manifest-source.ts';
 import { type RouteOptions, requestedIntegration } from '../route-context.ts';
 import { routePathOf } from './unserved.ts';
 
@@ -72,16 +73,8 @@ export async function integrationRoutes(app: FastifyInstance, { deps }: RouteOpt
     routePathOf('/projects/{projectIdOrName}/integrations:batch'),
     { config: { operationId: 'batchUpsertIntegrations' } },
     async (req) => {
-      if (req.body.sourceYaml === undefined) {
-        throw new RequestRefused(
-          'invalid_input',
-          req.body.sourceZipUrl === undefined
-            ? 'give the manifest as sourceYaml'
-            : 'manifests uploaded as a zip are not accepted yet: give the manifest as sourceYaml',
-          { status: 422, issues: [{ in: 'body', name: '/sourceYaml', detail: 'is required' }] },
-        );
-      }
-      const manifest = parseManifest(req.body.sourceYaml);
+      const source = await manifestSource(deps, req.projectId, req.body);
+      const manifest = parseManifest(source.yaml, source.at);
       const destinations = new Map((await listDestinations(deps, req.projectId)).map((d) => [d.name, d.id]));
       const items = manifest.integrations.map((integration, i) =>
         integrationContentOf(manifest, integration, (name) => {
@@ -93,7 +86,7 @@ export async function integrationRoutes(app: FastifyInstance, { deps }: RouteOpt
             issues: [
               {
                 in: 'body',
-                name: `/sourceYaml/integrations/${i}/read/objects/${at}/destination`,
+                name: `${source.at}/integrations/${i}/read/objects/${at}/destination`,
                 detail: `names no destination of this project ("${name}")`,
               },
             ],
