@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
@@ -6,6 +7,7 @@ import { SEALED_COLUMNS } from '../../src/auth/vault.ts';
 import { createDestination } from '../../src/core/destinations.ts';
 import { authenticateApiKey } from '../../src/core/projects.ts';
 import { launchBrowser, loopbackOnly, screenshot } from '../helpers/browser.ts';
+import { browserClaims, rs256Token } from '../helpers/browser-tokens.ts';
 import { startReceiver } from '../helpers/receiver.ts';
 import { simOAuthProvider } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
@@ -15,7 +17,8 @@ import { type ProductPage, startProductPage } from './product-page.ts';
  * Ampersand's own React library (`@amp-labs/react`, as published) in a page of the project's
  * product on another origin, driven in Chromium against Trellis and the HubSpot simulator: the
  * page calls /v1 across origins, the OAuth popup goes through the simulator's consent page, and
- * the callback's message reaches the page. Screenshots: test-results/screenshots/ampersand/.
+ * the callback's message reaches the page; given getToken instead of the key, it sends the browser
+ * tokens the product's server signs. Screenshots: test-results/screenshots/ampersand/.
  */
 
 const MANIFEST = [
@@ -50,6 +53,8 @@ describe('Ampersand’s React library against Trellis, in a real browser', () =>
   const consoleErrors: string[] = [];
   /** What Chromium refused in the popups under Trellis's page policies: nothing, or the flow breaks. */
   const policyViolations: string[] = [];
+  /** Whom the product's server signed browser tokens for. */
+  const tokensSigned: { groupRef: string; consumerRef: string }[] = [];
 
   /** A page of the product at `path`, with the group and end user in its query. */
   const openProductPage = async (path: string, query: Record<string, string>): Promise<Page> => {
@@ -121,6 +126,20 @@ describe('Ampersand’s React library against Trellis, in a real browser', () =>
       body: { sourceYaml: MANIFEST },
     });
     expect(deployed.status, JSON.stringify(deployed.body)).toBe(200);
+    // The product's server: one RSA key registered with Trellis, tokens signed with it on request.
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwtKey = await v1('POST', '/projects/default/jwt-keys', {
+      body: {
+        label: 'product server',
+        algorithm: 'RS256',
+        publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
+      },
+    });
+    expect(jwtKey.status).toBe(201);
+    page.signTokensWith((who) => {
+      tokensSigned.push(who);
+      return rs256Token(privateKey, { kid: jwtKey.body.kid }, browserClaims(who.groupRef, who.consumerRef));
+    });
     browser = await launchBrowser();
     context = await browser.newContext();
     await loopbackOnly(context);
@@ -211,6 +230,33 @@ describe('Ampersand’s React library against Trellis, in a real browser', () =>
       },
     });
     expect(policyViolations).toEqual([]);
+    await tab.close();
+  });
+
+  it('with getToken instead of the API key: the page calls /v1 with the tokens its server signs for its group', async () => {
+    const credentials: string[] = [];
+    context.on('request', (request) => {
+      if (!request.url().startsWith(`${t.config.publicUrl}/v1/`) || request.method() === 'OPTIONS') return;
+      const headers = request.headers();
+      credentials.push(headers['x-api-key'] ? 'api key' : (headers.authorization?.split(' ')[0] ?? 'none'));
+    });
+    // Globex's installation (the test before) shows again, read with globex's tokens only.
+    const tab = await openProductPage('/install', {
+      auth: 'jwt',
+      integration: 'hubspot-contacts',
+      groupRef: 'globex',
+      groupName: 'Globex',
+      consumerRef: 'user-2',
+      consumerName: 'Grace Hopper',
+    });
+    await tab.getByText('Reading from contacts is enabled.').waitFor({ timeout: 15_000 });
+    await screenshot(tab, 'ampersand/jwt-installed');
+    expect(tokensSigned.length).toBeGreaterThan(0);
+    expect(new Set(tokensSigned.map((who) => `${who.groupRef}/${who.consumerRef}`))).toEqual(
+      new Set(['globex/user-2']),
+    );
+    expect(credentials.length).toBeGreaterThan(0);
+    expect(new Set(credentials)).toEqual(new Set(['Bearer']));
     await tab.close();
   });
 });

@@ -153,7 +153,7 @@ describe('Platform API v1 contract (Ampersand document)', () => {
   });
   afterAll(() => t?.stop());
 
-  it('answers 401 in problem+json without a valid API key, saying what to send', async () => {
+  it('answers 401 in problem+json without valid credentials, saying what to send', async () => {
     for (const key of [null, 'not-a-key']) {
       const res = await api('GET', '/projects/default/connections', { key });
       expect(expectProblem(res, 401)).toMatchObject({
@@ -164,7 +164,11 @@ describe('Platform API v1 contract (Ampersand document)', () => {
     const bearer = await client(t.baseUrl, '', '/v1')('GET', '/projects/default', {
       headers: { 'x-api-key': '', authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig' },
     });
-    expect(expectProblem(bearer, 401).detail).toContain('not accepted yet');
+    // A browser token is verified with the project's JWT keys (test/ampersand/jwt.test.ts).
+    expect(expectProblem(bearer, 401)).toMatchObject({
+      detail: expect.stringContaining('the bearer token'),
+      remedy: expect.stringContaining('JWT keys'),
+    });
   });
 
   it('getProject: by name and by id, with a stable organization and entitlements on request', async () => {

@@ -109,7 +109,7 @@ describe('CORS on the Platform API', () => {
       [await call(t.baseUrl, '/v1/providers', headers), 200],
       [await call(t.baseUrl, '/v1/projects/default', headers), 401],
       [await call(t.baseUrl, '/v1/projects/elsewhere', { ...headers, 'x-api-key': t.apiKey }), 404],
-      [await call(t.baseUrl, '/v1/projects/default/jwt-keys', { ...headers, 'x-api-key': t.apiKey }), 501],
+      [await call(t.baseUrl, '/v1/projects/default/topics', { ...headers, 'x-api-key': t.apiKey }), 501],
       [await call(t.baseUrl, '/v1/nothing', { ...headers, 'x-api-key': t.apiKey }), 404],
     ] as const;
     for (const [res, status] of answers) {

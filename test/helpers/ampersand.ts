@@ -130,5 +130,10 @@ export const SERVED_ELSEWHERE: Record<string, string> = {
   listOperations: 'scheduled-read.test.ts',
   getOperation: 'scheduled-read.test.ts',
   listOperationLogs: 'scheduled-read.test.ts',
+  createJWTKey: 'jwt.test.ts',
+  listJWTKeys: 'jwt.test.ts',
+  getJWTKey: 'jwt.test.ts',
+  updateJWTKey: 'jwt.test.ts',
+  deleteJWTKey: 'jwt.test.ts',
   generateUploadUrl: 'zip-deploy.test.ts',
 };

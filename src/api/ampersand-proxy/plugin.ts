@@ -1,4 +1,5 @@
 import type { CoreDeps } from '../../core/deps.ts';
+import { apiKeyProject } from '../ampersand/credentials.ts';
 import { ampersandSurface } from '../ampersand/plugin.ts';
 import type { ApiSurface } from '../surface/plugin.ts';
 import { PROXY_CONTRACT, PROXY_PREFIX, PROXY_TITLE, servedDocument } from './openapi.ts';
@@ -6,8 +7,8 @@ import { proxyRoutes } from './routes/proxy.ts';
 
 /**
  * The proxy (Ampersand dialect): any provider path under /proxy, on an installation's connection.
- * Credentials and problem+json errors are the Platform API's own; it is called from servers, so it
- * answers no browser (no CORS).
+ * API keys and problem+json errors are the Platform API's own; it is called from servers, so it
+ * answers no browser (no CORS) and takes no browser token.
  */
 export function ampersandProxySurface(deps: CoreDeps): ApiSurface {
   const platform = ampersandSurface(deps);
@@ -17,7 +18,7 @@ export function ampersandProxySurface(deps: CoreDeps): ApiSurface {
     contract: PROXY_CONTRACT,
     document: servedDocument,
     renderError: platform.renderError,
-    authenticate: platform.authenticate,
+    authenticate: (req) => apiKeyProject(deps, req),
     routes: async (app) => {
       await app.register(proxyRoutes, { deps });
     },

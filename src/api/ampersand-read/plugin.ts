@@ -1,4 +1,5 @@
 import type { CoreDeps } from '../../core/deps.ts';
+import { apiKeyProject } from '../ampersand/credentials.ts';
 import { ampersandSurface } from '../ampersand/plugin.ts';
 import { checkRequestedProject } from '../ampersand/route-context.ts';
 import type { ApiSurface } from '../surface/plugin.ts';
@@ -7,8 +8,8 @@ import { readRoutes } from './routes/reads.ts';
 
 /**
  * Read API v1 (Ampersand dialect): reads of an installation asked for now, paused and resumed.
- * Credentials, project checks and problem+json errors are the Platform API's own. It is called
- * from servers, so it answers no browser (no CORS).
+ * API keys, project checks and problem+json errors are the Platform API's own. It is called from
+ * servers, so it answers no browser (no CORS) and takes no browser token.
  */
 export function ampersandReadSurface(deps: CoreDeps): ApiSurface {
   const platform = ampersandSurface(deps);
@@ -18,7 +19,7 @@ export function ampersandReadSurface(deps: CoreDeps): ApiSurface {
     contract: READ_CONTRACT,
     document: servedDocument,
     renderError: platform.renderError,
-    authenticate: platform.authenticate,
+    authenticate: (req) => apiKeyProject(deps, req),
     routes: async (app) => {
       checkRequestedProject(app, deps);
       await app.register(readRoutes, { deps });

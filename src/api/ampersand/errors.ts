@@ -19,6 +19,8 @@ export class UnservedOperation extends DomainError {
 /** What a client can do about a refusal, where there is one thing to say. */
 function remedyOf(error: DomainError): string | undefined {
   if (error instanceof UnservedOperation) return error.remedy;
+  if (error.kind === 'unauthorized' && error.reason === 'invalid_token')
+    return "Sign a new token on your server with one of the project's active JWT keys: RS256, the key's id as kid in its header, groupRef and consumerRef claims, iat, and exp at most 600 seconds after iat.";
   if (error.kind === 'unauthorized')
     return "Send one of the project's API keys in the X-Api-Key header (npx trellis keys create --project <name> makes one).";
   if (!(error instanceof RequestRefused)) return undefined;

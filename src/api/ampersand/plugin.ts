@@ -1,8 +1,7 @@
-import type { FastifyRequest } from 'fastify';
 import type { CoreDeps } from '../../core/deps.ts';
-import { DomainError } from '../../core/errors.ts';
-import { authenticateApiKey } from '../../core/projects.ts';
 import type { ApiSurface } from '../surface/plugin.ts';
+import { confineBrowserTokens } from './browser-scope.ts';
+import { platformProject } from './credentials.ts';
 import { renderProblem } from './errors.ts';
 import { AMPERSAND_CONTRACT, AMPERSAND_PREFIX, AMPERSAND_TITLE, servedDocument } from './openapi.ts';
 import { checkRequestedProject } from './route-context.ts';
@@ -10,6 +9,7 @@ import { connectionRoutes } from './routes/connections.ts';
 import { destinationRoutes } from './routes/destinations.ts';
 import { installationRoutes } from './routes/installations.ts';
 import { integrationRoutes } from './routes/integrations.ts';
+import { jwtKeyRoutes } from './routes/jwt-keys.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { operationRoutes } from './routes/operations.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -22,26 +22,9 @@ import { uploadRoutes } from './routes/uploads.ts';
 const CLIENT_HEADERS = ['x-amp-client', 'x-amp-client-version'];
 
 /**
- * The project of the request's credentials: its `X-Api-Key`. Browsers will authenticate with
- * JWTs (`Authorization: Bearer`, verified with the project's JWT keys); they are checked here when
- * they are supported.
- */
-async function authenticate(deps: CoreDeps, req: FastifyRequest): Promise<string> {
-  const key = req.headers['x-api-key'];
-  if (typeof key === 'string' && key !== '') {
-    const projectId = await authenticateApiKey(deps.db, key);
-    if (projectId) return projectId;
-    throw new DomainError('unauthorized', 'the X-Api-Key header is not a valid API key');
-  }
-  if (req.headers.authorization?.toLowerCase().startsWith('bearer '))
-    throw new DomainError('unauthorized', 'bearer tokens (JWT) are not accepted yet; send an X-Api-Key');
-  throw new DomainError('unauthorized', 'the X-Api-Key header is required');
-}
-
-/**
- * Platform API v1 (Ampersand dialect): its document, its problem+json errors, its API keys, CORS
- * for the browsers that call it, and its routes; every operation of the document that Trellis
- * does not serve answers 501.
+ * Platform API v1 (Ampersand dialect): its document, its problem+json errors, its credentials (API
+ * keys, and browser tokens confined to their group), CORS for the browsers that call it, and its
+ * routes; every operation of the document that Trellis does not serve answers 501.
  */
 export function ampersandSurface(deps: CoreDeps): ApiSurface {
   return {
@@ -50,13 +33,14 @@ export function ampersandSurface(deps: CoreDeps): ApiSurface {
     contract: AMPERSAND_CONTRACT,
     document: servedDocument,
     renderError: renderProblem,
-    authenticate: (req) => authenticate(deps, req),
+    authenticate: (req) => platformProject(deps, req),
     cors: {
       origins: deps.config.corsOrigins,
       headers: [...CLIENT_HEADERS, 'x-api-key', 'content-type', 'authorization'],
     },
     routes: async (app) => {
       checkRequestedProject(app, deps);
+      confineBrowserTokens(app, deps);
       const served = new Set<string>();
       app.addHook('onRoute', (route) => {
         if (route.config?.operationId) served.add(route.config.operationId);
@@ -71,6 +55,7 @@ export function ampersandSurface(deps: CoreDeps): ApiSurface {
         providerAppRoutes,
         destinationRoutes,
         operationRoutes,
+        jwtKeyRoutes,
         uploadRoutes,
       ]) {
         await app.register(routes, { deps });

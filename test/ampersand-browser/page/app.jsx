@@ -36,8 +36,17 @@ function Component() {
   );
 }
 
+// With ?auth=jwt the page holds no API key: it asks its own server for a token per group and user.
+const credentials =
+  query.get('auth') === 'jwt'
+    ? {
+        getToken: async ({ consumerRef, groupRef }) =>
+          (await fetch(`/token?${new URLSearchParams({ consumerRef, groupRef })}`)).text(),
+      }
+    : { apiKey: process.env.PAGE_API_KEY };
+
 createRoot(document.getElementById('root')).render(
-  <AmpersandProvider options={{ project: process.env.PAGE_PROJECT, apiKey: process.env.PAGE_API_KEY }}>
+  <AmpersandProvider options={{ project: process.env.PAGE_PROJECT, ...credentials }}>
     <Component />
   </AmpersandProvider>,
 );
