@@ -544,6 +544,11 @@ describe('Platform API browser tokens (JWT) and JWT keys', () => {
         rs256Token(privateKey, { kid }, { ...claimsFor('acme'), consumerRef: '' }),
         'consumerRef',
       ],
+      [
+        'with a groupRef longer than a request may name',
+        rs256Token(privateKey, { kid }, claimsFor('g'.repeat(513))),
+        'groupRef',
+      ],
       ['with critical headers', rs256Token(privateKey, { kid, crit: ['exp'] }, claimsFor('acme')), 'crit'],
       ['not a JWT', 'not-a-token', 'not a JWT'],
     ];

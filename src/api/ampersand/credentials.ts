@@ -3,6 +3,7 @@ import type { CoreDeps } from '../../core/deps.ts';
 import { DomainError } from '../../core/errors.ts';
 import { verifyBrowserToken } from '../../core/jwt-keys.ts';
 import { authenticateApiKey } from '../../core/projects.ts';
+import { AMPERSAND_CONTRACT } from './openapi.ts';
 
 /**
  * The Ampersand dialect's credentials. Servers send one of the project's API keys (`X-Api-Key`);
@@ -48,11 +49,15 @@ export async function apiKeyProject(deps: CoreDeps, req: FastifyRequest): Promis
   throw unauthorized('the X-Api-Key header is required');
 }
 
-/** A claim naming whom the token acts for: a string that is not empty. */
+/**
+ * A claim naming whom the token acts for: a string that is not empty, within the length the
+ * document allows a `groupRef` or `consumerRef` in a request, since it stands in for one.
+ */
 function refClaim(claims: Record<string, unknown>, name: 'groupRef' | 'consumerRef'): string {
   const value = claims[name];
-  if (typeof value !== 'string' || value.trim() === '')
-    throw tokenRefused(`the bearer token has no ${name} claim (a string that is not empty)`);
+  const max = AMPERSAND_CONTRACT.limits.maxLength;
+  if (typeof value !== 'string' || value.trim() === '' || value.length > max)
+    throw tokenRefused(`the bearer token has no ${name} claim (a string of 1 to ${max} characters)`);
   return value;
 }
 
