@@ -1,10 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import type { ValidateFunction } from 'ajv';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATION_IDS, REQUEST_LIMITS, servedDocument } from '../../src/api/mgmt-v2/openapi.ts';
+import {
+  BAD_IDS,
+  badApiKeys,
+  bodyCases,
+  type Document,
+  documentOperations,
+  type Expected,
+  HOSTILE,
+  headerCases,
+  inPool,
+  isObject,
+  METHODS,
+  NUL,
+  type Operation,
+  resolve,
+  sample,
+  statusIs,
+  typesOf,
+} from '../helpers/bad-input.ts';
 import { createFixture, type Fixture } from '../helpers/mgmt-fixtures.ts';
 import { client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
@@ -18,42 +34,6 @@ import { client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
  * API shows of the fixture must be as it was.
  */
 
-interface Schema {
-  $ref?: string;
-  type?: string | string[];
-  enum?: unknown[];
-  const?: unknown;
-  example?: unknown;
-  format?: string;
-  minimum?: number;
-  minItems?: number;
-  properties?: Record<string, Schema>;
-  required?: string[];
-  items?: Schema;
-  oneOf?: Schema[];
-  anyOf?: Schema[];
-}
-interface Parameter {
-  $ref?: string;
-  name: string;
-  in: 'path' | 'query' | 'header';
-  required?: boolean;
-  schema?: Schema;
-}
-interface Document {
-  paths: Record<string, Record<string, { operationId?: string; parameters?: Parameter[] } & object>>;
-}
-interface Operation {
-  id: string;
-  method: string;
-  path: string;
-  params: Parameter[];
-  body?: Schema;
-  doc: Document;
-  /** Validates a body against the spec (oneOf read as anyOf, so "invalid" is certain). */
-  validBody?: ValidateFunction;
-}
-
 // The seed spec, as bundled with the server (a byte-identical copy of the seed file).
 const SEED = JSON.parse(
   fs.readFileSync(new URL('../../src/api/mgmt-v2/mgmt-v2.openapi.json', import.meta.url), 'utf8'),
@@ -61,149 +41,10 @@ const SEED = JSON.parse(
 // The served document adds Trellis's extensions (webhook endpoints); they get the same treatment.
 const SERVED = servedDocument('http://trellis.test') as unknown as Document;
 
-const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
-
-function pointer(doc: Document, ref: string): unknown {
-  return ref
-    .replace(/^#\//, '')
-    .split('/')
-    .reduce<unknown>(
-      (node, key) => (node as Record<string, unknown>)[key.replaceAll('~1', '/').replaceAll('~0', '~')],
-      doc,
-    );
-}
-
-/** The schema a `$ref` names, and the first branch of a `oneOf`/`anyOf` (what a client would send). */
-function resolve(doc: Document, schema: Schema | undefined): Schema {
-  let s = schema ?? {};
-  for (;;) {
-    if (s.$ref) s = pointer(doc, s.$ref) as Schema;
-    else if (s.oneOf?.[0] ?? s.anyOf?.[0]) s = (s.oneOf?.[0] ?? s.anyOf?.[0])!;
-    else return s;
-  }
-}
-
-function typesOf(s: Schema): string[] {
-  if (s.type) return Array.isArray(s.type) ? s.type : [s.type];
-  return s.properties ? ['object'] : [];
-}
-
-const jsonType = (v: unknown) =>
-  v === null ? 'null' : Array.isArray(v) ? 'array' : Number.isInteger(v) ? 'integer' : typeof v;
-const hasType = (v: unknown, types: string[]) =>
-  types.includes(jsonType(v)) || (jsonType(v) === 'integer' && types.includes('number'));
-
-/** A minimal valid instance: required properties only, from enums and examples where given. */
-function sample(doc: Document, schema: Schema | undefined): unknown {
-  const s = resolve(doc, schema);
-  if (s.const !== undefined) return s.const;
-  if (s.enum) return s.enum[0];
-  const [type] = typesOf(s).filter((t) => t !== 'null');
-  if (s.example !== undefined && type !== 'object' && type !== 'array' && hasType(s.example, [type ?? '']))
-    return s.example;
-  switch (type) {
-    case 'object':
-      return Object.fromEntries((s.required ?? []).map((k) => [k, sample(doc, s.properties?.[k])]));
-    case 'array':
-      return Array.from({ length: s.minItems ?? 0 }, () => sample(doc, s.items));
-    case 'integer':
-    case 'number':
-      return s.minimum ?? 1;
-    case 'boolean':
-      return true;
-    default:
-      return s.format === 'date-time' ? '2024-01-01T00:00:00Z' : 'sample';
-  }
-}
-
-type Key = string | number;
-
-/** `value` with the node at `path` replaced by `leaf`, creating the containers on the way from the schema. */
-function setAt(
-  doc: Document,
-  schema: Schema | undefined,
-  value: unknown,
-  path: Key[],
-  leaf: unknown,
-): unknown {
-  const [key, ...rest] = path;
-  if (key === undefined) return leaf;
-  const s = resolve(doc, schema);
-  if (typeof key === 'number') {
-    const list = Array.isArray(value) && value.length > 0 ? [...value] : [sample(doc, s.items)];
-    list[0] = setAt(doc, s.items, list[0], rest, leaf);
-    return list;
-  }
-  const obj = isObject(value) ? { ...value } : (sample(doc, s) as Record<string, unknown>);
-  obj[key] = setAt(doc, s.properties?.[key], obj[key] ?? sample(doc, s.properties?.[key]), rest, leaf);
-  return obj;
-}
-
-/** Paths of the enum-valued nodes under `schema`, a few levels deep (array items included). */
-function enumPaths(doc: Document, schema: Schema | undefined, depth = 5, seen = new Set<Schema>()): Key[][] {
-  const s = resolve(doc, schema);
-  if (s.enum) return [[]];
-  if (depth === 0 || seen.has(s)) return [];
-  const inner = new Set(seen).add(s);
-  const out: Key[][] = [];
-  for (const [name, prop] of Object.entries(s.properties ?? {}))
-    for (const p of enumPaths(doc, prop, depth - 1, inner)) out.push([name, ...p]);
-  if (s.items) for (const p of enumPaths(doc, s.items, depth - 1, inner)) out.push([0, ...p]);
-  return out;
-}
-
-function oneOfAsAnyOf(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(oneOfAsAnyOf);
-  if (!isObject(node)) return node;
-  return Object.fromEntries(
-    Object.entries(node).map(([k, v]) => [k === 'oneOf' ? 'anyOf' : k, oneOfAsAnyOf(v)]),
-  );
-}
-
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-addFormats(ajv);
-ajv.addSchema(oneOfAsAnyOf(SEED) as object, 'seed');
-ajv.addSchema(oneOfAsAnyOf(SERVED) as object, 'served');
-
-function operationsOf(doc: Document, docId: string, skip: Set<string>): Operation[] {
-  const ops: Operation[] = [];
-  for (const [path, item] of Object.entries(doc.paths)) {
-    const shared = (item.parameters as Parameter[] | undefined) ?? [];
-    for (const method of METHODS) {
-      const op = item[method] as
-        | { operationId: string; parameters?: Parameter[]; requestBody?: { $ref?: string } }
-        | undefined;
-      if (!op || skip.has(op.operationId)) continue;
-      const params = [...shared, ...(op.parameters ?? [])].map((p) =>
-        p.$ref ? (pointer(doc, p.$ref) as Parameter) : p,
-      );
-      const escaped = path.replaceAll('~', '~0').replaceAll('/', '~1');
-      const bodyRef = `#/paths/${escaped}/${method}/requestBody/content/application~1json/schema`;
-      ops.push({
-        id: op.operationId,
-        method: method.toUpperCase(),
-        path,
-        params,
-        doc,
-        ...(op.requestBody
-          ? {
-              body: { $ref: bodyRef },
-              validBody: ajv.compile({ $ref: `${docId}${bodyRef}` }),
-            }
-          : {}),
-      });
-    }
-  }
-  return ops;
-}
-
-const SEED_OPERATIONS = operationsOf(SEED, 'seed', new Set());
+const SEED_OPERATIONS = documentOperations(SEED);
 const OPERATIONS = [
   ...SEED_OPERATIONS,
-  ...operationsOf(SERVED, 'served', new Set(SEED_OPERATIONS.map((o) => o.id))),
+  ...documentOperations(SERVED, new Set(SEED_OPERATIONS.map((o) => o.id))),
 ];
 
 /** Real values for the path parameters, by name: the fixture's resources. */
@@ -246,8 +87,7 @@ interface Case {
   op: Operation;
   name: string;
   req: Request;
-  /** The status the case must get; '4xx' or 'not-5xx' where several answers are right. */
-  expect: number | '4xx' | 'not-5xx';
+  expect: Expected;
   /** A body property the error detail must name. */
   names?: string;
 }
@@ -259,24 +99,7 @@ interface Outcome {
   contentType: string | null;
 }
 
-const HOSTILE = `'; drop table x; --`;
-const NUL = 'a\u0000b';
-/** Ids that name nothing; with NUL, which no stored text can hold, 400 is as right as 404. */
-const BAD_IDS: [string, Case['expect']][] = [
-  ['not-a-uuid', 404],
-  [HOSTILE, 404],
-  ['x'.repeat(2000), 404],
-  [NUL, '4xx'],
-];
-const WRONG_TYPED = ['a string', 12345, 1.5, true, [], {}, null];
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
-
-/** Whether a body schema is (or refers to) a oneOf/anyOf, whose errors then come from every branch. */
-function isUnion(doc: Document, schema: Schema): boolean {
-  let s = schema;
-  while (s.$ref) s = pointer(doc, s.$ref) as Schema;
-  return !!(s.oneOf ?? s.anyOf);
-}
 
 /** The bad requests for one operation, each otherwise valid and addressing the fixture's resources. */
 function casesFor(op: Operation, fx: Fixture, apiKey: string): Case[] {
@@ -310,37 +133,29 @@ function casesFor(op: Operation, fx: Fixture, apiKey: string): Case[] {
   };
 
   const cases: Case[] = [];
-  const add = (name: string, expect: Case['expect'], change: (r: Request) => void, names?: string) => {
+  const add = (name: string, expect: Expected, change: (r: Request) => void, names?: string) => {
     const req = structuredClone(base);
     change(req);
     cases.push({ op, name, req, expect, ...(names ? { names } : {}) });
   };
 
-  add('no x-api-key', 401, (r) => delete r.headers['x-api-key']);
-  add('empty x-api-key', 401, (r) => {
-    r.headers['x-api-key'] = '';
-  });
-  add('wrong x-api-key', 401, (r) => {
-    r.headers['x-api-key'] = 'trls_not-a-key-of-this-server';
-  });
-  add('x-api-key with its last character changed', 401, (r) => {
-    r.headers['x-api-key'] = apiKey.slice(0, -1) + (apiKey.endsWith('A') ? 'B' : 'A');
-  });
+  for (const [name, key] of badApiKeys(apiKey))
+    add(name, 401, (r) => {
+      if (key === undefined) delete r.headers['x-api-key'];
+      else r.headers['x-api-key'] = key;
+    });
 
-  for (const p of headerParams) {
-    const s = resolve(op.doc, p.schema);
+  for (const { name, header, value, expect } of headerCases(op))
+    add(name, expect, (r) => {
+      if (value === undefined) delete r.headers[header];
+      else r.headers[header] = value;
+    });
+  for (const p of headerParams.filter((param) => param.name in conn)) {
     const set = (value: string) => (r: Request) => {
       r.headers[p.name] = value;
     };
-    if (p.required) {
-      add(`missing header ${p.name}`, 400, (r) => delete r.headers[p.name]);
-      add(`empty header ${p.name}`, 400, set(''));
-    }
-    if (s.enum) add(`header ${p.name} not in its enum`, 400, set('bogus'));
-    else if (p.name in conn) {
-      add(`unknown ${p.name}`, 404, set(`unknown-${p.name}`));
-      add(`hostile ${p.name}`, 404, set(HOSTILE));
-    }
+    add(`unknown ${p.name}`, 404, set(`unknown-${p.name}`));
+    add(`hostile ${p.name}`, 404, set(HOSTILE));
   }
   // A provider the project has, but this customer has not connected.
   if ('x-provider-name' in base.headers)
@@ -402,64 +217,18 @@ function casesFor(op: Operation, fx: Fixture, apiKey: string): Case[] {
       r.method = 'PATCH';
     });
 
-  if (op.body && op.validBody) {
-    const valid = op.validBody;
-    if (!valid(base.json)) {
-      throw new Error(
-        `${op.id}: the generated body ${JSON.stringify(base.json)} is not valid: ${ajv.errorsText(valid.errors)}`,
-      );
-    }
-    const raw = (name: string, body: string | undefined, contentType: string | undefined, expect = 400) =>
-      add(name, expect, (r) => {
+  for (const c of bodyCases(op, base.json, 'not-5xx'))
+    add(
+      c.name,
+      c.expect,
+      (r) => {
         delete r.json;
-        if (body !== undefined) r.raw = body;
-        if (contentType !== undefined) r.contentType = contentType;
-      });
-    raw('malformed JSON', '{"a":', 'application/json');
-    raw('JSON with a trailing comma', '{"a": 1,}', 'application/json');
-    raw('single-quoted JSON', "{'a': 1}", 'application/json');
-    raw('empty JSON body', '', 'application/json');
-    raw('no body', undefined, undefined);
-    // Fastify reads text/plain as a string, which is not the object the spec asks for.
-    raw('a text/plain body', JSON.stringify(base.json), 'text/plain');
-    raw('an application/xml body', '<customer/>', 'application/xml', 415);
-
-    // Only what the spec rejects is bad input (a body that matches another oneOf branch is not).
-    const invalid = (name: string, json: unknown, names?: string) => {
-      if (valid(json)) return;
-      const set = (r: Request) => {
-        r.json = json;
-      };
-      add(name, 400, set, names);
-    };
-    for (const v of [[], [base.json], 42, 'text', null, true])
-      invalid(`body of the wrong type: ${JSON.stringify(v)}`, v);
-    invalid('body {} (required fields missing)', {});
-
-    const named = !isUnion(op.doc, op.body);
-    for (const [name, prop] of Object.entries(resolve(op.doc, op.body).properties ?? {})) {
-      const types = typesOf(resolve(op.doc, prop));
-      if (types.length === 0) continue;
-      for (const v of WRONG_TYPED.filter((v) => !hasType(v, types))) {
-        const json = { ...(base.json as object), [name]: v };
-        invalid(`body.${name} of the wrong type: ${JSON.stringify(v)}`, json, named ? name : undefined);
-      }
-      // Valid per the spec, but no stored text can hold it: a 4xx, and nothing is changed.
-      if (types.includes('string')) {
-        add(`body.${name} with a NUL character`, '4xx', (r) => {
-          r.json = { ...(base.json as object), [name]: NUL };
-        });
-      }
-    }
-    for (const p of enumPaths(op.doc, op.body)) {
-      const json = setAt(op.doc, op.body, base.json, p, 'bogus-enum-value');
-      invalid(
-        `unknown enum value at body.${p.join('.')}`,
-        json,
-        named && p.length === 1 ? String(p[0]) : undefined,
-      );
-    }
-  }
+        if ('json' in c) r.json = c.json;
+        if (c.raw !== undefined) r.raw = c.raw;
+        if (c.contentType !== undefined) r.contentType = c.contentType;
+      },
+      c.names,
+    );
   return cases;
 }
 
@@ -491,9 +260,7 @@ function problems(o: Outcome): string[] {
   const error =
     isObject(body) && Array.isArray(body.errors) ? ((body.errors[0] ?? {}) as Record<string, unknown>) : {};
   const detail = typeof error.detail === 'string' ? error.detail : '';
-  const expected = { '4xx': status >= 400 && status < 500, 'not-5xx': status < 500 };
-  if (typeof c.expect === 'number' ? status !== c.expect : !expected[c.expect])
-    found.push(`expected ${c.expect}`);
+  if (!statusIs(c.expect, status)) found.push(`expected ${c.expect}`);
   if (status >= 400) {
     if (!o.contentType?.includes('application/json')) found.push(`content-type ${o.contentType}`);
     for (const key of ['id', 'title', 'detail', 'problem_type', 'code'])
@@ -512,19 +279,6 @@ function problems(o: Outcome): string[] {
   return [
     `${c.op.id} (${c.op.method} ${c.op.path}) "${c.name}": got ${status} ${shown} — ${found.join('; ')}`,
   ];
-}
-
-async function inPool<T, R>(items: T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  let next = 0;
-  const work = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: size }, work));
-  return out;
 }
 
 /** Everything a client can read about the fixture, by request; compared before and after. */
