@@ -61,6 +61,22 @@ const NOT_RETURNED = new Set([
 
 const forwardable = (name: string) => !NOT_FORWARDED.has(name) && !name.startsWith('x-forwarded-');
 
+/**
+ * What keeps a provider path from being passed on, if anything. It must stay below the provider's
+ * base URL: no `.` or `..` segment, raw or percent-encoded (URLs resolve them), no empty segment
+ * (`//host/…` names another host to servers and proxies that resolve paths as references) and no
+ * backslash (URLs read it as a slash).
+ */
+function providerPathProblem(pathAndQuery: string): string | undefined {
+  const path = pathAndQuery.split('?')[0]!;
+  if (path.includes('\\')) return 'must not contain a backslash';
+  const segments = path.split('/').slice(1);
+  if (segments.some((segment) => /^(\.|%2e){1,2}$/i.test(segment)))
+    return 'must not contain . or .. segments';
+  if (segments.slice(0, -1).includes('')) return 'must not contain an empty segment (//)';
+  return undefined;
+}
+
 export interface ProxyRequest {
   method: string;
   /** The provider path, below the provider's base URL, with its query string. */
@@ -114,9 +130,9 @@ export async function proxyRequest(
   installation: Installation,
   req: ProxyRequest,
 ): Promise<ProxyAnswer> {
+  const pathProblem = providerPathProblem(req.pathAndQuery);
+  if (pathProblem) throw new DomainError('bad_request', `the provider path ${pathProblem}`);
   const hasBody = req.body !== undefined && req.body.length > 0;
-  if (hasBody && (req.method === 'GET' || req.method === 'HEAD'))
-    throw new DomainError('bad_request', `a ${req.method} request carries no body`);
   const integration = await getIntegration(deps, projectId, installation.integrationId);
   if (!integration.proxyEnabled)
     throw new DomainError('forbidden', `integration "${integration.name}" does not enable the proxy`);

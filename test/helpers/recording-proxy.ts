@@ -44,7 +44,8 @@ export async function startRecordingProxy(target: string, record: (path: string)
         if (value === undefined || NOT_FORWARDED.has(name)) continue;
         headers.set(name, Array.isArray(value) ? value.join(', ') : value);
       }
-      const upstream = await fetch(new URL(req.url ?? '/', target), {
+      // Appended to the target's origin, not resolved against it: `//host/…` is a path here too.
+      const upstream = await fetch(new URL(`${targetOrigin}${req.url ?? '/'}`), {
         method: req.method,
         headers,
         body: requestBody.length > 0 ? requestBody : undefined,

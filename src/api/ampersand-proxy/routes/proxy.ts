@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CoreDeps } from '../../../core/deps.ts';
-import { notFound } from '../../../core/errors.ts';
+import { DomainError, notFound } from '../../../core/errors.ts';
 import { findProject } from '../../../core/projects.ts';
 import { MAX_PROXY_REQUEST_BYTES, proxiedInstallation, proxyRequest } from '../../../core/provider-proxy.ts';
 import { PROXIED_METHODS, PROXY_PREFIX, proxyOperationId } from '../openapi.ts';
@@ -12,6 +12,10 @@ const single = (value: string | string[] | undefined) => (Array.isArray(value) ?
 
 /** A header of this dialect, if sent (an empty one is not sent). */
 const ampHeader = (req: FastifyRequest, name: string) => single(req.headers[name]) || undefined;
+
+/** Whether the request says it carries a body, read or not (Fastify reads none of a GET). */
+const declaresBody = (req: FastifyRequest) =>
+  req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
 
 /** The caller's headers for the provider: every one but this dialect's. */
 function callerHeaders(req: FastifyRequest): Record<string, string> {
@@ -38,6 +42,13 @@ export async function proxyRoutes(app: FastifyInstance, { deps }: { deps: CoreDe
       url: '/*',
       config: { operationId: proxyOperationId(method) },
       handler: async (req, reply) => {
+        // The provider path is the request line's below /proxy. A request line in absolute form
+        // (with a host, as clients write it to forward proxies) is refused rather than taken apart.
+        if (!req.url.startsWith('/'))
+          throw new DomainError('bad_request', 'the request line must name a path, not a host');
+        // Refused rather than dropped unread: the caller meant to send it.
+        if (method === 'GET' && declaresBody(req))
+          throw new DomainError('bad_request', 'a GET request carries no body');
         // The project header names the API key's own project, or nothing that exists.
         const named = ampHeader(req, 'x-amp-project-id')!;
         const project = await findProject(deps.db, req.projectId);
