@@ -7,7 +7,7 @@ import { CATALOG } from '../connectors/index.ts';
 import { transaction } from '../db/pool.ts';
 import { type Consumer, ensureConsumer } from './consumers.ts';
 import { ensureCustomer, findCustomer } from './customers.ts';
-import type { EntityMapping, FieldMapping } from './data-models.ts';
+import type { EntityMapping, FieldMapping } from './data-model-types.ts';
 import type { CoreDeps } from './deps.ts';
 import type { ConnectionRef } from './domain-events.ts';
 import { badRequest, conflict, notFound } from './errors.ts';

@@ -1,6 +1,9 @@
+import { transaction } from '../db/pool.ts';
+import type { DataModel, DataModelField, DataModelInput } from './data-model-types.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { isUuid } from './ids.ts';
+import { reconcileConnectionSyncs } from './syncs.ts';
 import { firstDuplicate } from './validation.ts';
 
 /**
@@ -8,36 +11,6 @@ import { firstDuplicate } from './validation.ts';
  * field lists) and entities (provider-independent models). Both are a name plus a field list.
  */
 export type DataModelKind = 'schemas' | 'entities';
-
-export interface DataModelField {
-  name: string;
-  /** The provider field it is read from, fixed by the developer for every customer. */
-  providerField?: string;
-}
-
-export interface DataModel {
-  id: string;
-  projectId: string;
-  name: string;
-  fields: DataModelField[];
-  /** Whether mappings may add fields the model does not list. */
-  allowsAdditionalFields: boolean;
-}
-
-export type DataModelInput = Pick<DataModel, 'name' | 'fields' | 'allowsAdditionalFields'>;
-
-/** One model field read from one provider field, as a customer or the developer maps it. */
-export interface FieldMapping {
-  field: string;
-  providerField?: string;
-}
-
-/** Which provider object an entity is read from and, field by field, how. */
-export interface EntityMapping {
-  entityId: string;
-  object?: { kind: 'standard' | 'custom'; name: string };
-  fields?: FieldMapping[];
-}
 
 const LABEL: Record<DataModelKind, string> = { schemas: 'schema', entities: 'entity' };
 /** The columns of a `DataModel`, for queries on `schemas` or `entities`. */
@@ -102,12 +75,25 @@ export async function updateDataModel(
   await getDataModel(deps, kind, projectId, id);
   checkFields(kind, input.fields);
   try {
-    const { rows } = await deps.db.query<DataModel>(
-      `update ${kind} set name = $3, fields = $4, allows_additional_fields = $5, updated_at = now()
-       where project_id = $1 and id = $2 returning ${DATA_MODEL_COLUMNS}`,
-      [projectId, id, input.name, JSON.stringify(input.fields), input.allowsAdditionalFields],
-    );
-    return rows[0]!;
+    return await transaction(deps.db, async (client) => {
+      const { rows } = await client.query<DataModel>(
+        `update ${kind} set name = $3, fields = $4, allows_additional_fields = $5, updated_at = now()
+         where project_id = $1 and id = $2 returning ${DATA_MODEL_COLUMNS}`,
+        [projectId, id, input.name, JSON.stringify(input.fields), input.allowsAdditionalFields],
+      );
+      // The syncs that map records through it take the new fields (and an entity's new table).
+      const { rows: using } = await client.query<{ id: string }>(
+        kind === 'schemas'
+          ? `select c.id from connections c join provider_apps p on p.id = c.provider_app_id
+              where p.project_id = $1
+                and exists (select 1 from jsonb_array_elements(p.objects) o where o->>'schemaId' = $2)`
+          : `select distinct connection_id as id from syncs
+              where project_id = $1 and object_type = 'entity' and object = $2`,
+        [projectId, id],
+      );
+      for (const c of using) await reconcileConnectionSyncs(client, c.id);
+      return rows[0]!;
+    });
   } catch (err) {
     if ((err as { code?: string }).code === '23505')
       throw conflict(`a ${LABEL[kind]} named "${input.name}" already exists`);

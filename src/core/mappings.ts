@@ -1,30 +1,26 @@
 import type pg from 'pg';
 import { transaction } from '../db/pool.ts';
 import { connectionRef, findConnection, type ObjectFieldMappings } from './connections.ts';
-import { DATA_MODEL_COLUMNS, type DataModel, type EntityMapping, type FieldMapping } from './data-models.ts';
+import type { DataModel, EntityMapping, FieldMapping } from './data-model-types.ts';
+import { DATA_MODEL_COLUMNS } from './data-models.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
 import { isUuid } from './ids.ts';
+import {
+  type MergedEntityMapping,
+  type MergedField,
+  mergeEntityMappings,
+  mergeFields,
+} from './merged-mappings.ts';
 import { getProviderApp } from './provider-apps.ts';
+import { reconcileConnectionSyncs } from './syncs.ts';
 
 /**
  * Field mappings (customer's provider field for each schema field, per object) and entity
  * mappings (provider object and fields for each entity), merged from what the developer set on
  * the provider and what the customer set on their connection.
  */
-
-export type MappedBy = 'developer' | 'customer';
-
-/** One field of a data model as a connection reads it. */
-export interface MergedField {
-  name: string;
-  /** Not among the model's own fields: a mapping added it (for schemas, only a customer's can). */
-  additional: boolean;
-  /** The provider field it is read from, and whose mapping chose it. */
-  providerField?: string;
-  mappedBy?: MappedBy;
-}
 
 /** A provider object's fields mapped onto the schema attached to it, for one connection. */
 export interface MergedObjectFields {
@@ -33,31 +29,6 @@ export interface MergedObjectFields {
   schemaId: string;
   allowsAdditionalFields: boolean;
   fields: MergedField[];
-}
-
-function mergeFields(schema: DataModel, customer: FieldMapping[]): MergedField[] {
-  const fields: MergedField[] = schema.fields.map((f) => ({
-    name: f.name,
-    additional: false,
-    ...(f.providerField !== undefined ? { providerField: f.providerField, mappedBy: 'developer' } : {}),
-  }));
-  const byName = new Map(fields.map((f) => [f.name, f]));
-  for (const m of customer) {
-    const field = byName.get(m.field);
-    if (!field) {
-      const added: MergedField = {
-        name: m.field,
-        additional: true,
-        ...(m.providerField !== undefined ? { providerField: m.providerField, mappedBy: 'customer' } : {}),
-      };
-      fields.push(added);
-      byName.set(added.name, added);
-    } else if (field.mappedBy !== 'developer' && m.providerField !== undefined) {
-      field.providerField = m.providerField;
-      field.mappedBy = 'customer';
-    }
-  }
-  return fields;
 }
 
 async function schemasById(client: Pick<pg.ClientBase, 'query'>, projectId: string, ids: string[]) {
@@ -150,6 +121,7 @@ export async function updateObjectFieldMappings(
       connection.id,
       JSON.stringify(updated),
     ]);
+    await reconcileConnectionSyncs(client, connection.id);
     await emitEvent(deps, client, projectId, {
       type: 'field_mapping.saved',
       created: !existed,
@@ -166,59 +138,6 @@ export async function updateObjectFieldMappings(
       fields: mergeFields(schema, input.fields),
     };
   });
-}
-
-/** An entity as a connection reads it: the customer's mapping over the developer's. */
-export interface MergedEntityMapping {
-  entityId: string;
-  entityName: string;
-  allowsAdditionalFields: boolean;
-  object?: { kind: 'standard' | 'custom'; name: string; mappedBy: MappedBy };
-  fields: MergedField[];
-}
-
-function mergeEntityMappings(
-  entities: DataModel[],
-  developer: EntityMapping[],
-  customer: EntityMapping[],
-): MergedEntityMapping[] {
-  const merged = entities.map<MergedEntityMapping>((e) => ({
-    entityId: e.id,
-    entityName: e.name,
-    allowsAdditionalFields: e.allowsAdditionalFields,
-    fields: e.fields.map((f) => ({ name: f.name, additional: false })),
-  }));
-  // Lookups by id and by field name, so that merging is linear in the mappings' size.
-  const byEntity = new Map(
-    merged.map((e) => [e.entityId, { target: e, fields: new Map(e.fields.map((f) => [f.name, f])) }]),
-  );
-  const apply = (mappings: EntityMapping[], mappedBy: MappedBy) => {
-    for (const m of mappings) {
-      const entry = byEntity.get(m.entityId);
-      if (!entry) continue;
-      const { target, fields } = entry;
-      if (m.object) target.object = { ...m.object, mappedBy };
-      for (const f of m.fields ?? []) {
-        const field = fields.get(f.field);
-        if (field) {
-          field.providerField = f.providerField;
-          field.mappedBy = mappedBy;
-        } else {
-          const added: MergedField = {
-            name: f.field,
-            additional: true,
-            providerField: f.providerField,
-            mappedBy,
-          };
-          target.fields.push(added);
-          fields.set(added.name, added);
-        }
-      }
-    }
-  };
-  apply(developer, 'developer');
-  apply(customer, 'customer');
-  return merged;
 }
 
 async function entityContext(
@@ -286,6 +205,7 @@ export async function upsertEntityMapping(
       connection.id,
       JSON.stringify(updated),
     ]);
+    await reconcileConnectionSyncs(client, connection.id);
     await emitEvent(deps, client, projectId, {
       type: 'entity_mapping.saved',
       created: !existed,
@@ -312,6 +232,7 @@ export async function deleteEntityMapping(
       connection.id,
       JSON.stringify(connection.entityMappings.filter((m) => m.entityId !== entityId)),
     ]);
+    await reconcileConnectionSyncs(client, connection.id);
     await emitEvent(deps, client, projectId, {
       type: 'entity_mapping.deleted',
       connection: connectionRef(connection),

@@ -4,10 +4,11 @@ import { SEALED_COLUMNS } from '../auth/vault.ts';
 import { type AuthType, type Category, isProviderName, type ProviderName } from '../connectors/catalog.ts';
 import { CATALOG } from '../connectors/index.ts';
 import { transaction } from '../db/pool.ts';
-import type { EntityMapping } from './data-models.ts';
+import type { EntityMapping } from './data-model-types.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { isUuid } from './ids.ts';
+import { reconcileConnectionSyncs } from './syncs.ts';
 import { firstDuplicate } from './validation.ts';
 
 /** A project's app registration with one provider: its OAuth client and what it maps. */
@@ -210,27 +211,37 @@ export async function updateProviderApp(
   const name = await checkInput(deps, projectId, input);
   if (name !== current.providerName)
     throw badRequest(`cannot change the provider of ${current.providerName}`);
-  const { rows } = await deps.db.query<ProviderApp>(
-    `update provider_apps set auth_type = $3, client_id = $4,
+  const update = (client: pg.ClientBase) =>
+    client.query<ProviderApp>(
+      `update provider_apps set auth_type = $3, client_id = $4,
        client_secret_sealed = coalesce($5, client_secret_sealed), scopes = $6, external_ref = $7,
        use_managed_oauth = $8, objects = $9, entity_mappings = $10, updated_at = now()
      where project_id = $1 and id = $2 returning ${columns}`,
-    [
-      projectId,
-      id,
-      input.authType,
-      input.clientId ?? null,
-      input.clientSecret
-        ? deps.vault.seal(input.clientSecret, SEALED_COLUMNS.providerAppSecret, current.id)
-        : null,
-      input.scopes ?? [],
-      input.externalRef ?? null,
-      input.useManagedOauth ?? current.useManagedOauth,
-      JSON.stringify(input.objects ?? []),
-      JSON.stringify(input.entityMappings ?? []),
-    ],
-  );
-  return rows[0]!;
+      [
+        projectId,
+        id,
+        input.authType,
+        input.clientId ?? null,
+        input.clientSecret
+          ? deps.vault.seal(input.clientSecret, SEALED_COLUMNS.providerAppSecret, current.id)
+          : null,
+        input.scopes ?? [],
+        input.externalRef ?? null,
+        input.useManagedOauth ?? current.useManagedOauth,
+        JSON.stringify(input.objects ?? []),
+        JSON.stringify(input.entityMappings ?? []),
+      ],
+    );
+  return transaction(deps.db, async (client) => {
+    const { rows } = await update(client);
+    // Its objects' schemas and its entity mappings shape its connections' syncs.
+    const { rows: connections } = await client.query<{ id: string }>(
+      'select id from connections where provider_app_id = $1',
+      [id],
+    );
+    for (const c of connections) await reconcileConnectionSyncs(client, c.id);
+    return rows[0]!;
+  });
 }
 
 /** The parts of a provider app a change names; what is left out stays as it is. */

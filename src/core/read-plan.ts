@@ -102,6 +102,13 @@ export interface SyncPlan {
   table?: string;
   /** Unset: every field, none mapped. */
   fields?: FieldPlan;
+  /**
+   * The provider object read, when the sync's own target is not one (an entity reads the object
+   * mapped to it); an entity no mapping points at an object yet has none and cannot run.
+   */
+  reads?: { kind: 'standard' | 'custom'; object: string };
+  /** The table records go to unless the connection chose one; unset = `<provider>_<object>`. */
+  defaultTable?: string;
 }
 
 /** A sync as an integration asks for it on one connection. */

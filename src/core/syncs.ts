@@ -4,6 +4,7 @@ import type { CoreDeps } from './deps.ts';
 import type { SyncRef } from './domain-events.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
+import { withDataModels } from './data-model-plans.ts';
 import { identifierProblem } from './identifiers.ts';
 import { type InstallationConfig, readChoices, selectedObjects } from './installation-config.ts';
 import { type Page, paginate } from './pagination.ts';
@@ -105,9 +106,14 @@ export async function reconcileConnectionSyncs(client: pg.ClientBase, connection
   for (const { id } of installations) await reconcileInstallation(client, id);
 }
 
-/** In an upsert of a sync: whether its records now go to another destination, schema or table. */
-const MOVED = `(syncs.plan is not null and (syncs.plan->>'destinationId', syncs.plan->>'schema', syncs.plan->>'table')
-  is distinct from (excluded.plan->>'destinationId', excluded.plan->>'schema', excluded.plan->>'table'))`;
+/**
+ * In an upsert of a sync: whether its records now go to another destination, schema or table, or
+ * come from another provider object (an entity mapped anew).
+ */
+const MOVED = `(syncs.plan is not null and
+  (syncs.plan->>'destinationId', syncs.plan->>'schema', syncs.plan->>'table', syncs.plan->>'defaultTable', syncs.plan->'reads')
+  is distinct from
+  (excluded.plan->>'destinationId', excluded.plan->>'schema', excluded.plan->>'table', excluded.plan->>'defaultTable', excluded.plan->'reads'))`;
 
 /**
  * Makes an installation's syncs what it reads: its integration's read spec (the revision it was
@@ -133,7 +139,11 @@ export async function reconcileInstallation(client: pg.ClientBase, installationI
   );
   const row = rows[0];
   if (!row) return;
-  const planned = planSyncs(row.read, row.overrides, row.destinationId, readChoices(row.config));
+  const planned = await withDataModels(
+    client,
+    row.connectionId,
+    planSyncs(row.read, row.overrides, row.destinationId, readChoices(row.config)),
+  );
   const wanted = new Set(planned.map(plannedKey));
   const { rows: existing } = await client.query<{ id: string; kind: string; object: string }>(
     'select id, object_type as kind, object from syncs where installation_id = $1',

@@ -104,10 +104,12 @@ async function loadSync(deps: CoreDeps, syncId: string): Promise<SyncContext | u
  * The table a sync writes into. A connection may choose the schema and table for postgres
  * destinations only, by the identifier rule (checked again here: overrides saved before it, or for
  * a destination changed since, never reach SQL unchecked). The built-in destination always writes
- * `<provider>_<object>` into its project's own schema.
+ * its default table (`<provider>_<object>`, an entity's `entity_<name>`) into its project's own schema.
  */
 function tableOf(deps: CoreDeps, sync: SyncContext, destination: OpenDestination): TableRef {
-  const table = `${sync.providerName}_${sync.object}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const table = (sync.plan.defaultTable ?? `${sync.providerName}_${sync.object}`)
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_');
   const { schema, table: chosenTable } = sync.plan;
   if (!destination.overridable) {
     if (schema !== undefined || chosenTable !== undefined) {
@@ -245,6 +247,10 @@ async function execute(
   sync: SyncContext,
   checkpoint: Checkpoint,
 ): Promise<Record<string, string> | undefined> {
+  // An entity reads the provider object mapped to it; one not mapped yet has nothing to read.
+  const object = sync.plan.reads?.object ?? (sync.kind === 'entity' ? undefined : sync.object);
+  if (object === undefined)
+    throw badRequest('the entity is not mapped to a provider object for this connection: map it, then sync');
   const { connector, ctx } = await openConnector(deps, sync.connectionId);
   if (!connector.read) throw new Error(`the ${sync.providerName} connector cannot read`);
   // The caller sees Trellis's summary of a destination failure, naming the destination: a driver's
@@ -269,7 +275,7 @@ async function execute(
     customerRef: sync.customerRef,
     customerName: sync.customerName,
     installationId: sync.installationId,
-    objectName: sync.object,
+    objectName: object,
   };
   await atDestination(() => writer.prepare(target), target);
 
@@ -283,7 +289,7 @@ async function execute(
   let overlap: Map<string, string> | undefined = checkpoint.cursor === null ? new Map() : undefined;
   if (!checkpoint.readDone) {
     const pages = connector.read(ctx, {
-      object: sync.object,
+      object,
       ...(checkpoint.since ? { since: new Date(checkpoint.since) } : {}),
       ...(checkpoint.cursor ? { cursor: checkpoint.cursor } : {}),
     });

@@ -1,5 +1,5 @@
 import type { ObjectFieldMappings } from '../../core/connections.ts';
-import type { DataModel, DataModelInput, EntityMapping, FieldMapping } from '../../core/data-models.ts';
+import type { DataModel, DataModelInput, EntityMapping, FieldMapping } from '../../core/data-model-types.ts';
 import type { ProviderAppObject } from '../../core/provider-apps.ts';
 
 /**

@@ -1,11 +1,12 @@
 import type { RateLimitWindow } from '../../connectors/types.ts';
 import type { Connection } from '../../core/connections.ts';
 import type { Customer } from '../../core/customers.ts';
-import type { DataModel } from '../../core/data-models.ts';
+import type { DataModel } from '../../core/data-model-types.ts';
 import type { Destination } from '../../core/destinations.ts';
 import type { Integration } from '../../core/integrations.ts';
 import type { MagicLink } from '../../core/magic-links.ts';
-import type { MappedBy, MergedEntityMapping, MergedField, MergedObjectFields } from '../../core/mappings.ts';
+import type { MergedObjectFields } from '../../core/mappings.ts';
+import type { MappedBy, MergedEntityMapping, MergedField } from '../../core/merged-mappings.ts';
 import type { Page } from '../../core/pagination.ts';
 import type { ProviderApp } from '../../core/provider-apps.ts';
 import type { Sync, SyncRun, SyncRunStatus } from '../../core/syncs.ts';
