@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import { type Db, transaction } from '../db/pool.ts';
+import { withDataModels } from './data-model-plans.ts';
 import type { CoreDeps } from './deps.ts';
 import type { SyncRef } from './domain-events.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
-import { withDataModels } from './data-model-plans.ts';
 import { identifierProblem } from './identifiers.ts';
 import { type InstallationConfig, readChoices, selectedObjects } from './installation-config.ts';
 import { type Page, paginate } from './pagination.ts';
