@@ -1,6 +1,5 @@
 import { type Authenticator, ConnectorError, type Renewal } from '../connectors/http.ts';
 import { type Db, transaction } from '../db/pool.ts';
-import type { Logger } from '../logger.ts';
 import type { OutboundPolicy } from '../net/outbound.ts';
 import { requestTokens, type TokenEndpoint, TokenRequestError } from './oauth.ts';
 import { SEALED_COLUMNS, type Vault } from './vault.ts';
@@ -52,13 +51,15 @@ export interface ConnectionAuthOptions {
   credentials: Credentials;
   apiKeyHeader?: string;
   outbound: OutboundPolicy;
-  log?: Logger;
   /** Where and as whom to refresh OAuth tokens; absent for key-based connections. */
   oauth?: {
     endpoint: TokenEndpoint;
     client: { id: string; secret: string };
-    /** Token-response field with the account's host, and the check that it is the provider's own. */
-    instanceUrl?: { field: string; ownHost(raw: string): string };
+    /**
+     * The connection's instance URL as a token response shows it (the account's own host, or the
+     * URL of the account it names), given the stored one; null keeps the stored one.
+     */
+    instanceUrlOf?(tokens: Record<string, unknown>, stored: string): Promise<string | null>;
   };
   /** Called once when the provider rejects the refresh token: the connection needs re-authorizing. */
   onRevoked(): Promise<void>;
@@ -78,12 +79,24 @@ export class ConnectionAuthenticator implements Authenticator {
     this.#credentials = opts.credentials;
   }
 
-  /** The access token, renewed first when it expires within `minValidityMs`. */
+  /**
+   * The access token, renewed first when it expires within `minValidityMs`. An OAuth connection
+   * without one (the provider refused the refresh token, or there is no client to refresh with)
+   * fails here, before any request goes out without it.
+   */
   async accessToken(minValidityMs = EXPIRY_MARGIN_MS): Promise<string | undefined> {
     const c = this.#credentials;
     if (c.type !== 'oauth2') return undefined;
     if (dueForRenewal(c, minValidityMs)) await this.renew();
-    return (this.#credentials as { access_token: string | null }).access_token ?? undefined;
+    const token = (this.#credentials as { access_token: string | null }).access_token;
+    if (!token)
+      throw new ConnectorError(
+        'auth',
+        this.opts.oauth
+          ? "the provider did not accept the connection's refresh token; the connection must be authorized again"
+          : "the connection's access token cannot be refreshed: its provider app has no OAuth client credentials",
+      );
+    return token;
   }
 
   async headers(): Promise<Record<string, string>> {
@@ -97,10 +110,8 @@ export class ConnectionAuthenticator implements Authenticator {
         return {
           authorization: `Basic ${Buffer.from(`${c.access_key}:${c.access_key_secret}`).toString('base64')}`,
         };
-      case 'oauth2': {
-        const token = await this.accessToken();
-        return token ? { authorization: `Bearer ${token}` } : {};
-      }
+      case 'oauth2':
+        return { authorization: `Bearer ${await this.accessToken()}` };
     }
   }
 
@@ -122,22 +133,6 @@ export class ConnectionAuthenticator implements Authenticator {
     return this.#renewing;
   }
 
-  /** The account host a token response names, when it is the provider's own (else kept as it was). */
-  #instanceUrlOf(tokens: Record<string, unknown>): string | null {
-    const spec = this.opts.oauth?.instanceUrl;
-    const raw = spec ? tokens[spec.field] : undefined;
-    if (!spec || typeof raw !== 'string') return null;
-    try {
-      return spec.ownHost(raw);
-    } catch {
-      this.opts.log?.warn(
-        { connectionId: this.opts.connectionId },
-        'a token response named a foreign host; ignored',
-      );
-      return null;
-    }
-  }
-
   /**
    * Refreshes unless another process already replaced `used` with a token that is still valid.
    * The connection's row stays locked from the read to the save, so processes refresh one at a time.
@@ -147,8 +142,9 @@ export class ConnectionAuthenticator implements Authenticator {
     const outcome = await transaction(
       db,
       async (client): Promise<{ renewal: Renewal; credentials?: Credentials }> => {
-        const { rows } = await client.query<{ sealed: string }>(
-          'select credentials_sealed as sealed from connections where id = $1 for update',
+        const { rows } = await client.query<{ sealed: string; instanceUrl: string }>(
+          `select credentials_sealed as sealed, instance_url as "instanceUrl" from connections
+            where id = $1 for update`,
           [connectionId],
         );
         if (!rows[0]) throw new Error('the connection was deleted');
@@ -182,7 +178,7 @@ export class ConnectionAuthenticator implements Authenticator {
           lifetime_seconds: undefined,
           ...tokenExpiry(tokens),
         };
-        const instanceUrl = this.#instanceUrlOf(tokens);
+        const instanceUrl = (await oauth!.instanceUrlOf?.(tokens, rows[0].instanceUrl)) ?? null;
         await client.query(
           `update connections set credentials_sealed = $2, instance_url = coalesce($3, instance_url),
            token_expires_at = $4, status = case when status = 'created' then 'working' else status end,

@@ -1,6 +1,13 @@
 import { ConnectionAuthenticator, type Credentials } from '../auth/connection-auth.ts';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
-import { type ProviderName, providerHostOrigin, providerUrl, tokenUrlOf } from '../connectors/catalog.ts';
+import { discoverInstanceUrl } from '../connectors/account-host.ts';
+import {
+  type CatalogEntry,
+  type ProviderName,
+  providerHostOrigin,
+  providerUrl,
+  tokenUrlOf,
+} from '../connectors/catalog.ts';
 import { ConnectorError, ProviderHttp, RequestPacer } from '../connectors/http.ts';
 import { CATALOG, providerModule } from '../connectors/index.ts';
 import type { Connector, ConnectorContext } from '../connectors/types.ts';
@@ -85,7 +92,6 @@ export async function openConnector(
     credentials,
     apiKeyHeader: api.apiKeyHeader,
     outbound: deps.outbound,
-    log: deps.log,
     oauth:
       tokenUrl && row.clientId && row.clientSecretSealed
         ? {
@@ -102,14 +108,8 @@ export async function openConnector(
                 row.providerAppId,
               ),
             },
-            ...(api.instanceUrlField
-              ? {
-                  instanceUrl: {
-                    field: api.instanceUrlField,
-                    ownHost: (raw: string) => providerHostOrigin(definition, raw, override),
-                  },
-                }
-              : {}),
+            instanceUrlOf: (tokens, stored) =>
+              instanceUrlOfRefresh(deps, connectionId, definition, tokens, stored),
           }
         : undefined,
     onRevoked: () => markBadCredentials(deps, connectionId, 'the provider rejected the refresh token'),
@@ -138,6 +138,33 @@ export async function openConnector(
     auth,
     ctx: { http, instanceUrl, accessToken: () => auth.accessToken() },
   };
+}
+
+/**
+ * What a refresh's token response says of the connection's instance URL: the account's own host
+ * where the provider names one in every token response (a foreign host is ignored), and the URL
+ * of the account a connection that has none yet belongs to (made from a refresh token it was
+ * given, it learns its account as an authorization learns it). Null keeps the stored one.
+ */
+async function instanceUrlOfRefresh(
+  deps: CoreDeps,
+  connectionId: string,
+  provider: CatalogEntry,
+  tokens: Record<string, unknown>,
+  stored: string,
+): Promise<string | null> {
+  const { api } = provider;
+  if (!api || (stored && !api.instanceUrlField)) return null;
+  try {
+    const found = await discoverInstanceUrl(provider, tokens, {
+      outbound: deps.outbound,
+      override: deps.config.providerOverrides[provider.name],
+    });
+    return found || null;
+  } catch {
+    deps.log.warn({ connectionId }, 'a token response named a foreign host; ignored');
+    return null;
+  }
 }
 
 /**
