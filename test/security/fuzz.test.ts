@@ -2,14 +2,18 @@ import net from 'node:net';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servedDocument as ampersandDocument } from '../../src/api/ampersand/openapi.ts';
+import { servedDocument as proxyDocument } from '../../src/api/ampersand-proxy/openapi.ts';
+import { servedDocument as readDocument } from '../../src/api/ampersand-read/openapi.ts';
+import { servedDocument as writeDocument } from '../../src/api/ampersand-write/openapi.ts';
 import { REQUEST_LIMITS, servedDocument } from '../../src/api/mgmt-v2/openapi.ts';
 import { createFixture, type Fixture } from '../helpers/mgmt-fixtures.ts';
 import { client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 /**
  * Generated hostile requests against every HTTP surface of a real Trellis (loopback HTTP, real
- * Postgres): every operation of the Management API's and the Platform API's served OpenAPI
- * documents (the Platform API's unserved ones, which answer 501, get fewer), the hosted connect
+ * Postgres): every operation of the served OpenAPI documents of the Management API and of the
+ * Ampersand dialect's Platform, Write and Read APIs and proxy (the Platform API's unserved
+ * operations, which answer 501, get fewer), the hosted connect
  * pages and the OAuth callback, the API reference and the health check. Bodies of wrong types, at
  * and over every string, array and object limit, deeply nested, huge or malformed; unicode with
  * lone surrogates, RTL marks and NUL; path and query tricks; header and framing abuse.
@@ -158,13 +162,23 @@ interface Operation {
 }
 
 /**
- * The Platform API's document with its `$ref`s moved under `#/ampersand/`, so that one document
- * holds both surfaces' schemas and every `$ref` resolves in it.
+ * A document with its `$ref`s moved under `#/<key>/`, so that one document holds every surface's
+ * schemas and every `$ref` resolves in it.
  */
-const AMPERSAND_DOC = JSON.parse(
-  JSON.stringify(ampersandDocument('http://trellis.test')).replaceAll('"$ref":"#/', '"$ref":"#/ampersand/'),
-) as Document;
-const DOC = { ...servedDocument('http://trellis.test'), ampersand: AMPERSAND_DOC } as unknown as Document;
+const nestedUnder = (key: string, doc: object) =>
+  JSON.parse(JSON.stringify(doc).replaceAll('"$ref":"#/', `"$ref":"#/${key}/`)) as Document;
+const AMPERSAND_DOC = nestedUnder('ampersand', ampersandDocument('http://trellis.test'));
+/** The Ampersand dialect's data surfaces: Write, Read and the proxy, each under its own prefix. */
+const DATA_DOCS = {
+  write: { prefix: '/write/v1', doc: nestedUnder('write', writeDocument('http://trellis.test')) },
+  read: { prefix: '/read/v1', doc: nestedUnder('read', readDocument('http://trellis.test')) },
+  proxy: { prefix: '/proxy', doc: nestedUnder('proxy', proxyDocument('http://trellis.test')) },
+};
+const DOC = {
+  ...servedDocument('http://trellis.test'),
+  ampersand: AMPERSAND_DOC,
+  ...Object.fromEntries(Object.entries(DATA_DOCS).map(([key, { doc }]) => [key, doc])),
+} as unknown as Document;
 /** The Platform API operations Trellis serves; every other one answers 501. */
 const AMPERSAND_SERVED = [
   'getProject',
@@ -284,6 +298,7 @@ const operationsOf = (doc: Document, surface: ApiSurfaceName, prefix: string): O
 const OPERATIONS: Operation[] = [
   ...operationsOf(DOC, 'mgmt', '/mgmt/v2'),
   ...operationsOf(AMPERSAND_DOC, 'ampersand', '/v1'),
+  ...Object.values(DATA_DOCS).flatMap(({ prefix, doc }) => operationsOf(doc, 'ampersand', prefix)),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -628,7 +643,8 @@ function pathValue(name: string, op: Operation, ctx: Context, r: Random): string
   if (op.surface === 'ampersand') {
     if (name === 'projectIdOrName') return 'default';
     if (name === 'provider') return 'hubspot';
-    // The Platform API names connections by id; everything else it names answers 501 anyway.
+    // The Platform API names connections by id; everything else it names answers 501 or (the
+    // data surfaces' integrations, installations, objects and provider paths) names nothing.
     return op.method === 'DELETE' || name !== 'connectionId' ? uuid(r) : ctx.fx.apolloConnectionId;
   }
   if (op.method === 'DELETE') return name === 'provider_name' ? 'salesforce' : uuid(r);
@@ -876,7 +892,7 @@ function mgmtCases(op: Operation, ctx: Context): Case[] {
     }
   }
 
-  if (op.surface === 'ampersand' && !AMPERSAND_SERVED.includes(op.id))
+  if (op.prefix === '/v1' && !AMPERSAND_SERVED.includes(op.id))
     return targeted.slice(0, UNSERVED_PER_OPERATION);
   // Random cases: a few random changes each, drawn from the cheap kinds.
   const cheap = targeted.filter((c) => !/MB|million|limit|deep|properties|400 small/.test(c.name));
@@ -1110,7 +1126,7 @@ const refusedByParser = (a: Answer) =>
  */
 const refusedByRouter = (a: Answer, target: string) =>
   a.status === 400 &&
-  (target.startsWith('/mgmt/') || target.startsWith('/v1/')
+  (target.startsWith('/mgmt/') || isAmpersandApi(target)
     ? /"detail":"[^"]*is not a valid url component"/.test(a.body)
     : a.body.includes('This address is not valid.') && pageProblem(a) === undefined);
 
@@ -1152,8 +1168,9 @@ function ampersandShapeProblem(a: Answer): string | undefined {
   return undefined;
 }
 
+const AMPERSAND_PREFIXES = ['/v1', ...Object.values(DATA_DOCS).map((d) => d.prefix)];
 const isAmpersandApi = (target: string) =>
-  target === '/v1' || target.startsWith('/v1/') || target.startsWith('/v1?');
+  AMPERSAND_PREFIXES.some((p) => target === p || target.startsWith(`${p}/`) || target.startsWith(`${p}?`));
 
 /** A page with a title and a message: a message page, or the link's form with its error. */
 function pageProblem(a: Answer): string | undefined {
@@ -1323,7 +1340,7 @@ describe('fuzzing every HTTP surface', () => {
         `  longest garbage collection: ${Math.round(longestGc)} ms`,
         `  slowest request to build (client side): ${slowestBuild.ms} ms, ${slowestBuild.name}`,
         `  worst stall with the CPU busy: ${worstStall.ms} ms (${worstStall.lateMs} ms late), in flight: ${worstStall.during.join(', ').slice(0, 500)}`,
-        `  API operations: ${OPERATIONS.filter((o) => o.surface === 'mgmt').length} Management, ${OPERATIONS.filter((o) => o.surface === 'ampersand').length} Platform`,
+        `  API operations: ${OPERATIONS.filter((o) => o.surface === 'mgmt').length} Management, ${OPERATIONS.filter((o) => o.surface === 'ampersand').length} Ampersand (Platform, Write, Read, proxy)`,
       ].join('\n'),
     );
 
