@@ -8,6 +8,7 @@ import Fastify, {
 import type { CoreDeps } from '../core/deps.ts';
 import { redactUrl } from '../logger.ts';
 import { ampersandSurface } from './ampersand/plugin.ts';
+import { RESULT_DOWNLOADS_PREFIX, resultDownloads } from './ampersand/result-downloads.ts';
 import { UPLOAD_RECEIVER_PREFIX, uploadReceiver } from './ampersand/upload-receiver.ts';
 import { ampersandProxySurface } from './ampersand-proxy/plugin.ts';
 import { ampersandReadSurface } from './ampersand-read/plugin.ts';
@@ -112,5 +113,6 @@ export async function buildServer(
   for (const surface of surfaces) await app.register(apiSurface, surface);
   await app.register(connectPages, { deps });
   await app.register(uploadReceiver, { deps, prefix: UPLOAD_RECEIVER_PREFIX });
+  await app.register(resultDownloads, { deps, prefix: RESULT_DOWNLOADS_PREFIX });
   return app;
 }

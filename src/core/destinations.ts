@@ -8,6 +8,7 @@ import type { CoreDeps } from './deps.ts';
 import { badRequest, conflict, notFound } from './errors.ts';
 import { identifierProblem } from './identifiers.ts';
 import { isUuid } from './ids.ts';
+import { holdResult } from './uploads.ts';
 
 export type DestinationType =
   | 'postgres'
@@ -276,6 +277,7 @@ async function webhookReceiver(deps: CoreDeps, d: Destination): Promise<WebhookR
     url: String(config.url),
     headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, String(value)])),
     sign: (messageId, timestampSeconds, body) => signWebhook(secret, messageId, timestampSeconds, body),
+    hold: (resultJson) => holdResult(deps, d.projectId, resultJson),
   };
 }
 

@@ -1,13 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { isUploadSignature, signUpload, type UploadTerms } from '../auth/upload-signature.ts';
+import { type FileUrlTerms, isFileUrlSignature, signFileUrl } from '../auth/file-url-signature.ts';
 import type { CoreDeps } from './deps.ts';
 import { DomainError } from './errors.ts';
 
 /**
- * Uploads: a project asks for a signed URL on Trellis, PUTs a file to it, and names the upload in
- * a later request (a deploy names the zip of its manifest). Trellis hosts the bytes itself, in
- * Postgres, so that it never fetches a file from elsewhere. The URL is path-style, like a storage
- * bucket's: `<public URL>/<bucket>/<path>`, the path beginning with the project's id.
+ * Files Trellis hosts for a short while behind signed URLs, in Postgres. Uploads: a project asks
+ * for a signed URL on Trellis, PUTs a file to it, and names the upload in a later request (a deploy
+ * names the zip of its manifest), so that Trellis never fetches a file from elsewhere. Held
+ * results: a read result too large for a webhook message waits here for its receiver to GET it.
+ * The URLs are path-style, like a storage bucket's: `<public URL>/<bucket>/<path>`, the path
+ * beginning with the project's id.
  */
 
 /** The first segment of every upload URL's path, where Trellis serves the PUTs. */
@@ -42,14 +44,14 @@ export interface UploadPermit {
  */
 export function grantUpload(deps: CoreDeps, projectId: string, md5?: string): UploadGrant {
   const path = `${projectId}/${randomUUID()}.zip`;
-  const terms: UploadTerms = {
+  const terms: FileUrlTerms = {
     path,
     expires: Math.floor((Date.now() + UPLOAD_URL_LIFETIME_MS) / 1000),
     ...(md5 === undefined ? {} : { md5 }),
   };
   const query = new URLSearchParams({ expires: String(terms.expires) });
   if (md5 !== undefined) query.set('md5', md5);
-  query.set('signature', signUpload(deps.vault, terms));
+  query.set('signature', signFileUrl(deps.vault, 'upload', terms));
   return { path, url: `${uploadUrlBase(deps)}${path}?${query}` };
 }
 
@@ -69,8 +71,8 @@ export function checkUploadUrl(
   const expires = Number(query.expires);
   if (!project || !query.signature || !Number.isSafeInteger(expires))
     throw new DomainError('forbidden', 'this is not an upload URL that Trellis signed');
-  const terms: UploadTerms = { path, expires, ...(query.md5 === undefined ? {} : { md5: query.md5 }) };
-  if (!isUploadSignature(deps.vault, terms, query.signature))
+  const terms: FileUrlTerms = { path, expires, ...(query.md5 === undefined ? {} : { md5: query.md5 }) };
+  if (!isFileUrlSignature(deps.vault, 'upload', terms, query.signature))
     throw new DomainError('forbidden', 'the upload URL does not match its signature');
   if (Date.now() > expires * 1000)
     throw new DomainError('forbidden', 'the upload URL has expired: ask for a new one');
@@ -87,17 +89,19 @@ export const isBase64Md5 = (value: string): boolean => /^[A-Za-z0-9+/]{22}==$/.t
 /** The MD5 digest of some bytes, which uploads are checked against. */
 export const md5Of = (bytes: Uint8Array): Buffer => createHash('md5').update(bytes).digest();
 
-/**
- * Keeps an upload's bytes, replacing what an earlier PUT to the same URL left; every upload also
- * deletes the uploads older than a day.
- */
-export async function saveUpload(deps: CoreDeps, permit: UploadPermit, bytes: Buffer): Promise<void> {
+/** Keeps a file's bytes at `path`, replacing what was there; every file kept also deletes those older than a day. */
+async function keepFile(deps: CoreDeps, projectId: string, path: string, bytes: Buffer): Promise<void> {
   await deps.db.query(
     `with pruned as (delete from uploads where created_at < now() - make_interval(secs => $5))
      insert into uploads (path, project_id, bytes, md5) values ($1, $2, $3, $4)
      on conflict (path) do update set bytes = excluded.bytes, md5 = excluded.md5, created_at = now()`,
-    [permit.path, permit.projectId, bytes, md5Of(bytes), UPLOAD_KEPT_SECONDS],
+    [path, projectId, bytes, md5Of(bytes), UPLOAD_KEPT_SECONDS],
   );
+}
+
+/** Keeps an upload's bytes, replacing what an earlier PUT to the same URL left. */
+export async function saveUpload(deps: CoreDeps, permit: UploadPermit, bytes: Buffer): Promise<void> {
+  await keepFile(deps, permit.projectId, permit.path, bytes);
 }
 
 /**
@@ -123,4 +127,47 @@ export async function readUpload(
     [path, projectId, UPLOAD_KEPT_SECONDS],
   );
   return rows[0]?.bytes;
+}
+
+/** The first segment of every held result's URL, where Trellis serves the GETs. */
+export const RESULTS_BUCKET = 'results';
+/** As long as Ampersand keeps a result's download URL working. */
+export const RESULT_URL_LIFETIME_MS = 15 * 60_000;
+
+const RESULT_PATH = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/[0-9a-f-]{36}\.json$/;
+
+/** Keeps a read result (JSON) for its receiver; answers the URL it may GET it from, for 15 minutes. */
+export async function holdResult(deps: CoreDeps, projectId: string, json: string): Promise<string> {
+  const path = `${projectId}/${randomUUID()}.json`;
+  await keepFile(deps, projectId, path, Buffer.from(json));
+  const terms: FileUrlTerms = { path, expires: Math.floor((Date.now() + RESULT_URL_LIFETIME_MS) / 1000) };
+  const query = new URLSearchParams({
+    expires: String(terms.expires),
+    signature: signFileUrl(deps.vault, 'download', terms),
+  });
+  return `${deps.config.publicUrl}/${RESULTS_BUCKET}/${path}?${query}`;
+}
+
+/**
+ * The held result a download URL names, once its signature and expiry are checked (403 for a URL
+ * Trellis did not sign or that has expired); 404 when it is no longer kept.
+ */
+export async function readHeldResult(
+  deps: CoreDeps,
+  path: string,
+  query: { expires?: string; signature?: string },
+): Promise<Buffer> {
+  const project = RESULT_PATH.exec(path)?.[1];
+  const expires = Number(query.expires);
+  if (!project || !query.signature || !Number.isSafeInteger(expires))
+    throw new DomainError('forbidden', 'this is not a download URL that Trellis signed');
+  if (!isFileUrlSignature(deps.vault, 'download', { path, expires }, query.signature))
+    throw new DomainError('forbidden', 'the download URL does not match its signature');
+  if (Date.now() > expires * 1000) throw new DomainError('forbidden', 'the download URL has expired');
+  const { rows } = await deps.db.query<{ bytes: Buffer }>(
+    'select bytes from uploads where path = $1 and project_id = $2',
+    [path, project],
+  );
+  if (!rows[0]) throw new DomainError('not_found', 'the result is no longer kept');
+  return rows[0].bytes;
 }

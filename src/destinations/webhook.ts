@@ -10,6 +10,8 @@ export interface WebhookReceiver {
   headers: Record<string, string>;
   /** The Standard Webhooks signature of a message, made with the destination's signing secret. */
   sign(messageId: string, timestampSeconds: number, body: string): string;
+  /** Keeps a result too large for a message where the receiver can download it; answers its URL. */
+  hold(resultJson: string): Promise<string>;
 }
 
 /**
@@ -60,7 +62,7 @@ function resultEntry(record: WriteRecord): string {
 
 /**
  * Packs result entries, in order, into messages of at most `maxBytes` bytes each. An entry too
- * large for any message is sent alone in one that is larger: dropping it would lose the record.
+ * large for any message is packed alone in one that is larger, for the writer to send by URL.
  */
 export function packMessages(head: MessageHead, entries: string[], maxBytes = MAX_MESSAGE_BYTES): Message[] {
   const opening = (records: number) =>
@@ -156,22 +158,24 @@ export class WebhookWriter implements DestinationWriter {
       installationId: owner.installationId,
       objectName: owner.objectName,
     };
-    const messages = packMessages(head, records.map(resultEntry));
+    const entries = records.map(resultEntry);
     let sent = 0;
-    for (const message of messages) {
-      const bytes = Buffer.byteLength(message.body);
-      if (bytes > MAX_MESSAGE_BYTES) {
-        this.env.log.warn(
-          {
-            recordId: records[sent]!.id,
-            bytes,
-            limit: MAX_MESSAGE_BYTES,
-            installationId: owner.installationId,
-          },
-          'a record is larger than a webhook message may be; sent alone in a larger message',
-        );
-      }
-      await this.#deliver(message.body);
+    for (const message of packMessages(head, entries)) {
+      // Only an entry too large for any message makes one this large, alone: Ampersand then sends
+      // the result by URL, and so does Trellis.
+      const body =
+        Buffer.byteLength(message.body) <= MAX_MESSAGE_BYTES
+          ? message.body
+          : JSON.stringify({
+              ...head,
+              action: 'read',
+              resultInfo: {
+                type: 'url',
+                downloadUrl: await this.receiver.hold(`[${entries[sent]}]`),
+                numRecords: message.records,
+              },
+            });
+      await this.#deliver(body);
       sent += message.records;
     }
   }

@@ -21,6 +21,7 @@ interface ReadMessage {
   groupRef: string;
   installationId: string;
   objectName: string;
+  resultInfo: { type: 'inline' | 'url'; numRecords: number; downloadUrl?: string };
   result: {
     fields: Record<string, unknown>;
     mappedFields: Record<string, unknown>;
@@ -226,5 +227,44 @@ describe('a manifest deployed and installed through /v1 delivers its reads to a 
     expect(neverSucceeded(['listOperations', 'getOperation', 'listOperationLogs'])).toEqual([]);
     const missing = await v1('GET', '/projects/default/operations/00000000-0000-0000-0000-000000000000');
     expect(missing.status).toBe(404);
+  });
+
+  it('sends a record too large for a message by a signed download URL on Trellis', async () => {
+    const before = receiver.received.length;
+    const [target] = (await simRecords(sim.url, 'contacts')).filter((r) => !r.deleted);
+    const { access_token } = await simControl(sim.url, 'tokens', { scopes: ['crm.objects.contacts.write'] });
+    await simControl(sim.url, 'clock', { advance_ms: 120_000 });
+    const grown = await fetch(`${sim.url}/crm/v3/objects/contacts/${target!.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ properties: { firstname: 'x'.repeat(400_000) } }),
+    });
+    expect(grown.status, await grown.clone().text()).toBe(200);
+    await mgmt('POST', '/syncs/_trigger', {
+      headers: { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' },
+      body: { object_type: 'standard', object: 'contacts' },
+    });
+    const [latest] = await endedRuns(mgmt, 'contacts', 3);
+    expect(latest.status, latest.error_message).toBe('SUCCESS');
+
+    for (const d of receiver.received.slice(before))
+      expect(Buffer.byteLength(d.body)).toBeLessThanOrEqual(300_000);
+    const [byUrl] = messagesFrom(before).filter((m) => m.resultInfo.type === 'url');
+    expect(byUrl).toMatchObject({ objectName: 'contacts', resultInfo: { numRecords: 1 } });
+    expect(byUrl).not.toHaveProperty('result');
+    const url = new URL(byUrl?.resultInfo.downloadUrl ?? 'about:blank');
+    expect(url.origin).toBe(new URL(t.baseUrl).origin);
+    const download = await fetch(url);
+    expect(download.status).toBe(200);
+    const [entry] = (await download.json()) as ReadMessage['result'];
+    expect(entry!.raw.id).toBe(target!.id);
+    // The installation maps firstname to givenName: the large value is both a field and a mapped one.
+    expect(entry!.fields.firstname).toBe('x'.repeat(400_000));
+    expect(entry!.mappedFields.givenName).toBe('x'.repeat(400_000));
+
+    url.searchParams.set('signature', `${url.searchParams.get('signature')!.slice(0, -2)}AA`);
+    const forged = await fetch(url);
+    expect(forged.status).toBe(403);
+    expect(forged.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
 });

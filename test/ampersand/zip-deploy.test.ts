@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yazl from 'yazl';
-import { signUpload } from '../../src/auth/upload-signature.ts';
+import { signFileUrl } from '../../src/auth/file-url-signature.ts';
 import { createProject } from '../../src/core/projects.ts';
 import { redactUrl } from '../../src/logger.ts';
 import { expectProblem } from '../helpers/ampersand.ts';
@@ -232,7 +232,7 @@ describe('amp deploy: a zip uploaded to Trellis, then deployed by its gs:// name
     // Signed by Trellis, with its key, but expired a minute ago.
     const path = `${projectId}/${randomUUID()}.zip`;
     const expires = Math.floor(Date.now() / 1000) - 60;
-    const expired = `${t.config.publicUrl}/uploads/${path}?expires=${expires}&signature=${signUpload(t.runtime.deps.vault, { path, expires })}`;
+    const expired = `${t.config.publicUrl}/uploads/${path}?expires=${expires}&signature=${signFileUrl(t.runtime.deps.vault, 'upload', { path, expires })}`;
     expect(expectProblem(await putUpload(expired, zip), 403).detail).toContain('expired');
     // Refused before the body is read: a body far over the limit gets the same 403, not a 413.
     expect((await putUpload(tampered[0]!, Buffer.alloc(MAX_UPLOAD_BYTES + 1))).status).toBe(403);

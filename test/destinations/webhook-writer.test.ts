@@ -45,7 +45,7 @@ const records = (count: number, bytes = 200, from = 0): WriteRecord[] =>
   }));
 
 interface ReadMessage extends MessageHead {
-  resultInfo: { type: string; numRecords: number };
+  resultInfo: { type: string; numRecords: number; downloadUrl?: string };
   result: { fields: Record<string, unknown>; mappedFields: Record<string, unknown>; raw: { id: string } }[];
 }
 
@@ -91,16 +91,23 @@ describe('webhook destination writer', () => {
   ) => {
     const receiver = await startReceiver(respond);
     closers.push(receiver.close);
+    // Results held for download, by the URL the writer was given for each.
+    const held = new Map<string, string>();
     const writer = new WebhookWriter(
       { outbound, log },
       {
         url: receiver.url,
         headers,
         sign: (id, timestamp, body) => signWebhook(secret, id, timestamp, body),
+        hold: async (json) => {
+          const url = `https://trellis.test/results/${held.size}`;
+          held.set(url, json);
+          return url;
+        },
       },
       timing,
     );
-    return { receiver, writer };
+    return { receiver, writer, held };
   };
 
   /** Each request checked as a receiver would (signed, within the limit), parsed. */
@@ -186,18 +193,29 @@ describe('webhook destination writer', () => {
     });
   });
 
-  it('sends a record larger than a message alone, and logs it', async () => {
-    const { receiver, writer } = await setUp();
+  it('sends a record larger than a message by URL, as Ampersand does, in order', async () => {
+    const { receiver, writer, held } = await setUp();
     const [small1, small2] = records(2, 100);
     const [huge] = records(1, 400_000, 99);
     await writer.write(table, owner, [small1!, huge!, small2!], new Date());
     expect(receiver.received).toHaveLength(3);
-    const ids = receiver.received.map((d) =>
-      (JSON.parse(d.body) as ReadMessage).result.map((entry) => entry.raw.id),
-    );
-    expect(ids).toEqual([['r0'], ['r99'], ['r1']]);
-    expect(Buffer.byteLength(receiver.received[1]!.body)).toBeGreaterThan(MAX_MESSAGE_BYTES);
-    expect(logs.find((l) => /larger than a webhook message/.test(l.msg))).toMatchObject({ recordId: 'r99' });
+    for (const d of receiver.received)
+      expect(Buffer.byteLength(d.body)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    const [first, byUrl, last] = receiver.received.map((d) => JSON.parse(d.body) as ReadMessage);
+    expect(first!.result.map((entry) => entry.raw.id)).toEqual(['r0']);
+    expect(last!.result.map((entry) => entry.raw.id)).toEqual(['r1']);
+    expect(byUrl).not.toHaveProperty('result');
+    expect(byUrl).toMatchObject({
+      objectName: 'contacts',
+      action: 'read',
+      resultInfo: {
+        type: 'url',
+        numRecords: 1,
+        downloadUrl: expect.stringMatching(/^https:\/\/trellis\.test\//),
+      },
+    });
+    const result = JSON.parse(held.get(byUrl?.resultInfo.downloadUrl ?? '') ?? 'null');
+    expect(result).toEqual([{ fields: huge!.fields(), mappedFields: huge!.mapped, raw: huge!.raw }]);
   });
 
   it("sends the destination's headers with every message", async () => {
@@ -282,7 +300,7 @@ describe('webhook destination writer', () => {
     // Never the cloud metadata address, whatever else is allowed.
     const metadata = new WebhookWriter(
       { outbound: localPolicy, log },
-      { url: 'http://169.254.169.254/latest', headers: {}, sign: () => 'v1,x' },
+      { url: 'http://169.254.169.254/latest', headers: {}, sign: () => 'v1,x', hold: async () => '' },
       timing,
     );
     await expect(metadata.write(table, owner, records(1), new Date())).rejects.toBeInstanceOf(OutboundDenied);
