@@ -30,6 +30,11 @@ export function answerChecker(secrets: readonly string[]) {
       return;
     }
     const mediaType = res.headers.get('content-type')?.split(';')[0] ?? '';
+    // An answer the document gives no content (createIntegration's 201: `content: {}`) has no body.
+    if (mediaType === '' && platformSchemas.validator(op, res.status, '') === null) {
+      expect(res.body, what).toBe('');
+      return;
+    }
     // A few operations document no answer for some errors (the JWT key and object-metadata ones
     // list their statuses, without a default): those are held to the document's error shape.
     const validate =

@@ -136,4 +136,6 @@ export const SERVED_ELSEWHERE: Record<string, string> = {
   updateJWTKey: 'jwt.test.ts',
   deleteJWTKey: 'jwt.test.ts',
   generateUploadUrl: 'zip-deploy.test.ts',
+  createIntegration: 'integrations-one-by-one.test.ts',
+  createRevision: 'integrations-one-by-one.test.ts',
 };

@@ -70,15 +70,23 @@ export function parseManifest(sourceYaml: string, at: string): Manifest {
   } catch (err) {
     throw refused([{ in: 'body', name: at, detail: `is not YAML: ${(err as Error).message}` }]);
   }
+  return checkedManifest(document, (pointer) => `${at}${pointer}`);
+}
+
+/**
+ * Checks a manifest given as a value; `pathOf` says where in the request a pointer into the
+ * manifest is (createIntegration gives one integration of a manifest, not a whole one).
+ */
+export function checkedManifest(document: unknown, pathOf: (pointer: string) => string): Manifest {
   const issues = checkManifest(document);
-  if (issues.length > 0) throw refused(issues.map((issue) => ({ ...issue, name: `${at}${issue.name}` })));
+  if (issues.length > 0) throw refused(issues.map((issue) => ({ ...issue, name: pathOf(issue.name) })));
   const manifest = document as Manifest;
   const unknownProvider = manifest.integrations.findIndex((i) => !isProviderName(i.provider));
   if (unknownProvider >= 0) {
     throw refused([
       {
         in: 'body',
-        name: `${at}/integrations/${unknownProvider}/provider`,
+        name: pathOf(`/integrations/${unknownProvider}/provider`),
         detail: `names no provider Trellis knows ("${manifest.integrations[unknownProvider]!.provider}")`,
       },
     ]);
