@@ -53,6 +53,14 @@ const WIDGETS_DOCUMENT: OpenApiDocument = {
       delete: { operationId: 'deleteWidget' },
     },
     '/failures/{kind}': { get: { operationId: 'fail' } },
+    '/colours/{colour}': {
+      get: {
+        operationId: 'getColour',
+        parameters: [
+          { name: 'colour', in: 'path', required: true, schema: { type: 'string', enum: ['red', 'green'] } },
+        ],
+      },
+    },
     '/catalog': { get: { operationId: 'listCatalog', security: [] } },
   },
   components: {
@@ -128,6 +136,11 @@ const widgets: ApiSurface = {
     );
     app.delete('/widgets/:widget_id', { config: { operationId: 'deleteWidget' } }, async (_req, reply) =>
       reply.code(204).send(),
+    );
+    app.get<{ Params: { colour: string } }>(
+      '/colours/:colour',
+      { config: { operationId: 'getColour' } },
+      async (req) => ({ colour: req.params.colour }),
     );
     app.get('/catalog', { config: { operationId: 'listCatalog' } }, async (req) => ({
       project: req.projectId,
@@ -273,6 +286,21 @@ describe('API surface kit', () => {
     ).toBe(201);
   });
 
+  it('checks path parameters against their schemas, decoded, as it checks the query', async () => {
+    expect(await request('GET', '/widgets/v1/colours/red')).toMatchObject({
+      status: 200,
+      body: { colour: 'red' },
+    });
+    expect((await request('GET', '/widgets/v1/colours/%67reen')).body).toEqual({ colour: 'green' });
+    const refused = await problem(request('GET', '/widgets/v1/colours/blue'), 400, 'invalid_input');
+    expect(refused).toMatchObject({
+      detail: 'path parameter colour must be one of: red, green',
+      issues: [{ in: 'path', name: 'colour', detail: 'must be one of: red, green' }],
+    });
+    // Credentials are still asked for first.
+    await problem(request('GET', '/widgets/v1/colours/blue', { key: null }), 401, 'unauthorized');
+  });
+
   it('takes a request without a body exactly where the document leaves the body optional', async () => {
     const polish = (opts: { body?: string; contentType?: string } = {}) =>
       request('POST', '/widgets/v1/widgets/w1/polish', opts);
@@ -297,10 +325,15 @@ describe('API surface kit', () => {
     // Nor does an operation without a body mind an empty one sent with a JSON content-type.
     expect((await request('DELETE', '/widgets/v1/widgets/w1', { body: '' })).status).toBe(204);
     expect(() =>
-      widgetsContract.validateRequest('polishWidget', { body: undefined, headers: {}, query: {} }),
+      widgetsContract.validateRequest('polishWidget', {
+        body: undefined,
+        headers: {},
+        query: {},
+        path: { widget_id: 'w1' },
+      }),
     ).not.toThrow();
     expect(() =>
-      widgetsContract.validateRequest('createWidget', { body: undefined, headers: {}, query: {} }),
+      widgetsContract.validateRequest('createWidget', { body: undefined, headers: {}, query: {}, path: {} }),
     ).toThrow(RequestRefused);
   });
 
@@ -366,12 +399,14 @@ describe('compileContract', () => {
       'getWidget',
       'deleteWidget',
       'fail',
+      'getColour',
       'listCatalog',
     ]);
     expect(widgetsContract.operation('getWidget')).toEqual({
       operationId: 'getWidget',
       method: 'GET',
       path: '/widgets/{widget_id}',
+      pathParameters: ['widget_id'],
       public: false,
     });
     expect(widgetsContract.operation('nope')).toBeUndefined();
@@ -418,7 +453,7 @@ describe('compileContract', () => {
       },
     });
     const check = (query: Record<string, unknown>, body: unknown) => () =>
-      contract.validateRequest('createThing', { query, body, headers: {} });
+      contract.validateRequest('createThing', { query, body, headers: {}, path: {} });
     expect(check({ size: '9' }, { note: null, nullable: true })).not.toThrow();
     expect(check({ size: '10' }, {})).toThrow('query parameter size must be < 10');
     expect(check({}, { nullable: 'yes' })).toThrow('body/nullable must be boolean');
@@ -444,6 +479,23 @@ describe('compileContract', () => {
     };
     await expect(build()).rejects.toThrow(
       'GET /widgets/v1/widgets names no operation of the Widgets API contract',
+    );
+    await app.close();
+  });
+
+  it("refuses a route whose path parameters are not its operation's when the server is built", async () => {
+    const app = Fastify();
+    const build = async () => {
+      await app.register(apiSurface, {
+        ...widgets,
+        routes: async (scope) => {
+          scope.get('/colours/:hue', { config: { operationId: 'getColour' } }, async () => ({}));
+        },
+      });
+      await app.ready();
+    };
+    await expect(build()).rejects.toThrow(
+      'GET /widgets/v1/colours/:hue does not take the path parameters of getColour (/colours/{colour})',
     );
     await app.close();
   });

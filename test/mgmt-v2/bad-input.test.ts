@@ -88,7 +88,7 @@ interface Case {
   name: string;
   req: Request;
   expect: Expected;
-  /** A body property the error detail must name. */
+  /** What the error detail must name: `body/<property>`, `path parameter <name>`. */
   names?: string;
 }
 
@@ -196,12 +196,30 @@ function casesFor(op: Operation, fx: Fixture, apiKey: string): Case[] {
   for (const p of pathParams) {
     // A body property named like the path parameter gets its value too, and is held to the body's limits.
     const copiedIntoBody = isObject(base.json) && p.name in base.json;
+    // A value outside the parameter's enum is bad input, not a name for something that is not there.
+    const { enum: allowed } = resolve(op.doc, p.schema);
     for (const [v, expected] of [...BAD_IDS, [randomUUID(), 404] as const]) {
       const shown = JSON.stringify(v.length > 40 ? `${v.slice(0, 10)}…` : v);
-      const expect = copiedIntoBody && v.length > REQUEST_LIMITS.maxLength ? 400 : expected;
+      const tooLong = copiedIntoBody && v.length > REQUEST_LIMITS.maxLength;
+      const expect = tooLong || (allowed && !allowed.includes(v)) ? 400 : expected;
       add(`path ${p.name}=${shown}`, expect, (r) => {
         r.path[p.name] = v;
         r.json = bodyFor(r.path);
+      });
+    }
+    if (allowed) {
+      add(
+        `path ${p.name} not in its enum`,
+        400,
+        (r) => {
+          r.path[p.name] = 'bogus-enum-value';
+        },
+        `path parameter ${p.name}`,
+      );
+      // In the enum, but nothing the fixture has: looked up, and not found.
+      const unused = allowed.find((v) => v !== base.path[p.name] && v !== 'salesforce');
+      add(`path ${p.name}=${JSON.stringify(unused)} (in its enum, not the fixture's)`, 404, (r) => {
+        r.path[p.name] = String(unused);
       });
     }
     add(`path ${p.name} with malformed percent-encoding`, '4xx', (r) => {
@@ -227,7 +245,7 @@ function casesFor(op: Operation, fx: Fixture, apiKey: string): Case[] {
         if (c.raw !== undefined) r.raw = c.raw;
         if (c.contentType !== undefined) r.contentType = c.contentType;
       },
-      c.names,
+      c.names && `body/${c.names}`,
     );
   return cases;
 }
@@ -272,8 +290,7 @@ function problems(o: Outcome): string[] {
   // The route's own 404, not the catch-all for paths no operation matches.
   if (status === 404 && c.name !== 'undeclared method PATCH' && detail.startsWith('no operation'))
     found.push('the request reached no operation');
-  if (c.names && status === 400 && !detail.includes(`body/${c.names}`))
-    found.push(`detail does not name body/${c.names}`);
+  if (c.names && status === 400 && !detail.includes(c.names)) found.push(`detail does not name ${c.names}`);
   if (found.length === 0) return [];
   const shown = JSON.stringify(body).slice(0, 600);
   return [

@@ -78,6 +78,8 @@ export interface ContractOperation {
   method: string;
   /** The document's path template, e.g. `/customers/{customer_id}`. */
   path: string;
+  /** The names of the template's path parameters, in the order they appear in it. */
+  pathParameters: readonly string[];
   /**
    * The document opens it to everyone (`security: []` on it, or on the document with none of its
    * own). An operation that says nothing about security takes the surface's credentials.
@@ -91,6 +93,8 @@ export interface RequestInput {
   body: unknown;
   headers: Record<string, unknown>;
   query: Record<string, unknown>;
+  /** The path parameters, decoded, by the document's names. */
+  path: Record<string, unknown>;
 }
 
 export interface Contract {
@@ -101,7 +105,7 @@ export interface Contract {
   operation(operationId: string): ContractOperation | undefined;
   /** The methods the document declares on the path (relative to the surface's prefix) a URL names. */
   methodsAt(path: string): string[];
-  /** Checks a request's query, headers and body against its operation; throws RequestRefused. */
+  /** Checks a request's path, query, headers and body against its operation; throws RequestRefused. */
   validateRequest(operationId: string, input: RequestInput): void;
 }
 
@@ -157,7 +161,7 @@ function* operationsOf(doc: OpenApiDocument) {
 /**
  * Adds the limits to every schema a request reaches (bodies and query and header parameters,
  * through their `$ref`s) that does not set its own. Path parameters are left to the router's
- * limit: they are only ever looked up, never stored.
+ * limit: they are only ever looked up, never stored (their schemas are still checked).
  */
 function addRequestLimits(doc: OpenApiDocument, limits: RequestLimits, longText: ReadonlySet<string>): void {
   const seen = new Set<object>();
@@ -292,6 +296,7 @@ export function compileContract(openapiDocument: OpenApiDocument, options: Contr
       operationId: operation.operationId,
       method: method.toUpperCase(),
       path,
+      pathParameters: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!),
       public: security?.length === 0,
       body: operation.requestBody
         ? ajv.compile({ $ref: `${pointer}/requestBody/content/application~1json/schema` })
@@ -322,7 +327,15 @@ export function compileContract(openapiDocument: OpenApiDocument, options: Contr
     operationIds: [...operations.keys()],
     operation: (operationId) => {
       const op = operations.get(operationId);
-      return op && { operationId: op.operationId, method: op.method, path: op.path, public: op.public };
+      return (
+        op && {
+          operationId: op.operationId,
+          method: op.method,
+          path: op.path,
+          pathParameters: op.pathParameters,
+          public: op.public,
+        }
+      );
     },
     methodsAt: (path) => {
       const methods = new Set(templates.filter((t) => t.pattern.test(path)).flatMap((t) => t.methods));
@@ -333,11 +346,15 @@ export function compileContract(openapiDocument: OpenApiDocument, options: Contr
       const op = operations.get(operationId);
       if (!op) throw new Error(`unknown operation ${operationId}`);
       for (const param of op.params) {
-        if (param.in === 'path') continue;
         const at = { in: param.in, name: param.name };
         const value =
-          param.in === 'header' ? input.headers[param.name.toLowerCase()] : input.query[param.name];
-        if (value === undefined || value === '') {
+          param.in === 'header'
+            ? input.headers[param.name.toLowerCase()]
+            : param.in === 'path'
+              ? input.path[param.name]
+              : input.query[param.name];
+        // An empty path segment is a value the schema judges; an empty query or header is none.
+        if (value === undefined || (value === '' && param.in !== 'path')) {
           if (param.required) throw refusedFor('missing_input', [{ ...at, detail: 'is required' }]);
           continue;
         }

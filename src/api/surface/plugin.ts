@@ -53,11 +53,20 @@ export async function apiSurface(app: FastifyInstance, surface: ApiSurface): Pro
   const { contract, renderError } = surface;
   app.decorateRequest('projectId', '');
 
-  // A route that names no operation would go unvalidated: refuse it when the server is built.
+  // A route that names no operation would go unvalidated, and one whose parameters are not its
+  // operation's would have its path checked wrongly: refuse either when the server is built.
+  const routeParameterNames = new Map<string, string[]>();
   app.addHook('onRoute', (route) => {
     const operationId = route.config?.operationId;
-    if (!operationId || !contract.operation(operationId))
+    const operation = operationId ? contract.operation(operationId) : undefined;
+    if (!operation)
       throw new Error(`${route.method} ${route.url} names no operation of the ${surface.title} contract`);
+    const names = routeParametersOf(route.url);
+    if (!sameParameters(names, operation.pathParameters))
+      throw new Error(
+        `${route.method} ${route.url} does not take the path parameters of ${operationId} (${operation.path})`,
+      );
+    routeParameterNames.set(route.url, names);
   });
 
   // JSON bodies within the size and nesting limits and without lone surrogates, checked on the text.
@@ -95,10 +104,14 @@ export async function apiSurface(app: FastifyInstance, surface: ApiSurface): Pro
   app.addHook('preHandler', async (req) => {
     const operationId = req.routeOptions.config.operationId;
     if (operationId) {
+      const params = req.params as Record<string, unknown>;
+      const names = routeParameterNames.get(req.routeOptions.url ?? '') ?? [];
+      const documentNames = contract.operation(operationId)?.pathParameters ?? [];
       contract.validateRequest(operationId, {
         body: req.body,
         headers: req.headers,
         query: req.query as Record<string, unknown>,
+        path: Object.fromEntries(documentNames.map((name, i) => [name, params[names[i] ?? name]])),
       });
     }
   });
@@ -118,6 +131,19 @@ export async function apiSurface(app: FastifyInstance, surface: ApiSurface): Pro
 
   await app.register(surface.routes);
 }
+
+/**
+ * A route URL's parameter names in order: `:name` (its pattern left out, and `::`, a literal
+ * colon, set apart), or `*` for the wildcard.
+ */
+function routeParametersOf(url: string): string[] {
+  const bare = url.replace(/\([^)]*\)/g, '').replaceAll('::', ' ');
+  return [...bare.matchAll(/:(\w+)|\*/g)].map((m) => m[1] ?? '*');
+}
+
+/** Route parameters are the document's in order, a wildcard standing for the one it takes. */
+const sameParameters = (route: string[], document: readonly string[]) =>
+  route.length === document.length && route.every((name, i) => name === '*' || name === document[i]);
 
 /** The surface whose prefix a URL is under, if any. */
 export function surfaceAt<S extends Pick<ApiSurface, 'prefix'>>(
