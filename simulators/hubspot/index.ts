@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { fakeCompany, fakeDeal, fakePerson } from '../core/random.ts';
+import { fakeCompany, fakeDeal, fakePerson, hashUnit } from '../core/random.ts';
 import { RateWindow } from '../core/rate-limit.ts';
 import {
   bearer,
@@ -14,19 +14,84 @@ import type { ObjectStore, SimRecord } from '../core/store.ts';
 
 /**
  * HubSpot: OAuth (app.hubspot.com/oauth/authorize, api.hubapi.com/oauth/v1/token), CRM v3 objects
- * (list, read, search, create, update, archive, batch), owners, v4 associations, and the
- * ten-second, daily and search rate limits with their headers and 429 bodies.
+ * (list, read, search, create, update, archive, batch) of the standard objects and of the
+ * portal's custom object types, the schemas API that describes those types, owners, v4
+ * associations, and the ten-second, daily and search rate limits with their headers and 429 bodies.
  */
-const OBJECTS = ['contacts', 'companies', 'deals'] as const;
-type HubSpotObject = (typeof OBJECTS)[number];
+const PORTAL_ID = '24681357';
+const STANDARD_OBJECTS = ['contacts', 'companies', 'deals'] as const;
+type StandardObject = (typeof STANDARD_OBJECTS)[number];
+/**
+ * An object the simulator serves: a standard object by its plural name, or a custom object type
+ * by its fully qualified name (`p<portal>_<name>`), which also names its store in the control API.
+ */
+type HubSpotObject = string;
 
-const MODIFIED: Record<HubSpotObject, string> = {
+const isStandard = (object: HubSpotObject): object is StandardObject =>
+  (STANDARD_OBJECTS as readonly string[]).includes(object);
+
+/** A custom object type of the portal, as its definition is made in HubSpot (the schemas API shows it). */
+interface CustomObjectType {
+  /** The type's number: its objectTypeId is `2-<id>` (2 is the meta-type of portal-specific types). */
+  id: string;
+  /** The internal name given at creation: letters, digits and underscores, starting with a letter. */
+  name: string;
+  labels: { singular: string; plural: string };
+  primaryDisplayProperty: string;
+  requiredProperties: string[];
+  /** The type's own properties (HubSpot adds hs_object_id, hs_createdate, hs_lastmodifieddate...). */
+  properties: {
+    name: string;
+    label: string;
+    type: 'string' | 'number' | 'date' | 'enumeration';
+    options?: string[];
+  }[];
+  /** Standard objects its records can be associated with, by objectTypeId. */
+  associatedObjects: string[];
+  createdAt: string;
+}
+
+const INVOICE_STATUSES = ['draft', 'sent', 'paid', 'void'];
+const CUSTOM_OBJECT_TYPES: CustomObjectType[] = [
+  {
+    id: '7654321',
+    name: 'invoice',
+    labels: { singular: 'Invoice', plural: 'Invoices' },
+    primaryDisplayProperty: 'invoice_number',
+    requiredProperties: ['invoice_number'],
+    properties: [
+      { name: 'invoice_number', label: 'Invoice number', type: 'string' },
+      { name: 'amount', label: 'Amount', type: 'number' },
+      { name: 'status', label: 'Status', type: 'enumeration', options: INVOICE_STATUSES },
+      { name: 'due_date', label: 'Due date', type: 'date' },
+    ],
+    associatedObjects: ['0-2'],
+    createdAt: '2024-03-01T09:30:00.000Z',
+  },
+];
+const objectTypeIdOf = (t: CustomObjectType) => `2-${t.id}`;
+const fullyQualifiedNameOf = (t: CustomObjectType) => `p${PORTAL_ID}_${t.name}`;
+const customType = (object: HubSpotObject) =>
+  CUSTOM_OBJECT_TYPES.find((t) => fullyQualifiedNameOf(t) === object);
+
+/** The property holding a record's last modification: custom objects have HubSpot's hs_ one. */
+const MODIFIED: Record<StandardObject, string> = {
   contacts: 'lastmodifieddate',
   companies: 'hs_lastmodifieddate',
   deals: 'hs_lastmodifieddate',
 };
+const modifiedProperty = (object: HubSpotObject) =>
+  isStandard(object) ? MODIFIED[object] : 'hs_lastmodifieddate';
+const createdProperty = (object: HubSpotObject) => (isStandard(object) ? 'createdate' : 'hs_createdate');
 
-const DEFAULT_PROPERTIES: Record<HubSpotObject, string[]> = {
+/** What a read without `properties` returns. */
+function defaultProperties(object: HubSpotObject): string[] {
+  return isStandard(object)
+    ? DEFAULT_PROPERTIES[object]
+    : ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id'];
+}
+
+const DEFAULT_PROPERTIES: Record<StandardObject, string[]> = {
   contacts: ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'],
   companies: ['createdate', 'domain', 'hs_lastmodifieddate', 'hs_object_id', 'name'],
   deals: [
@@ -60,14 +125,14 @@ function propertiesOf(object: HubSpotObject, r: SimRecord): Record<string, strin
   const props: Record<string, string | null> = {};
   for (const [k, v] of Object.entries(r.fields)) props[k] = v === null || v === undefined ? null : String(v);
   props.hs_object_id = String(r.seq);
-  props.createdate = iso(r.createdAt);
-  props[MODIFIED[object]] = iso(r.updatedAt);
+  props[createdProperty(object)] = iso(r.createdAt);
+  props[modifiedProperty(object)] = iso(r.updatedAt);
   return props;
 }
 
 function present(object: HubSpotObject, r: SimRecord, wanted?: string[]) {
   const all = propertiesOf(object, r);
-  const names = wanted && wanted.length > 0 ? wanted : DEFAULT_PROPERTIES[object];
+  const names = wanted && wanted.length > 0 ? wanted : defaultProperties(object);
   const properties: Record<string, string | null> = {};
   for (const name of names) properties[name] = all[name] ?? null;
   return {
@@ -86,24 +151,37 @@ function listParam(value: unknown): string[] {
   return values.flatMap((v) => String(v).split(',')).filter(Boolean);
 }
 
+const OBJECT_ALIASES = new Map<string, HubSpotObject>([
+  ['contact', 'contacts'],
+  ['company', 'companies'],
+  ['deal', 'deals'],
+  ['0-1', 'contacts'],
+  ['0-2', 'companies'],
+  ['0-3', 'deals'],
+  ...CUSTOM_OBJECT_TYPES.flatMap((t) =>
+    [objectTypeIdOf(t), fullyQualifiedNameOf(t), `p_${t.name}`].map(
+      (alias) => [alias, fullyQualifiedNameOf(t)] as const,
+    ),
+  ),
+]);
+
+/**
+ * The object a path names. A custom object type goes by its objectTypeId, its fully qualified name
+ * or the short form `p_<name>`; never by its bare name, which HubSpot stopped accepting in 2025.
+ */
 function objectOf(type: string): HubSpotObject {
-  const aliases: Record<string, HubSpotObject> = {
-    contact: 'contacts',
-    company: 'companies',
-    deal: 'deals',
-    '0-1': 'contacts',
-    '0-2': 'companies',
-    '0-3': 'deals',
-  };
-  const object = (OBJECTS as readonly string[]).includes(type) ? (type as HubSpotObject) : aliases[type];
+  const object = isStandard(type) ? type : OBJECT_ALIASES.get(type);
   if (!object) throw new SimHttpError(400, `Unable to infer object type from: ${type}`);
   return object;
 }
 
-/** Deterministic associations: contact n and deal n belong to company ((n-1) mod companies)+1. */
+/**
+ * Deterministic associations: contact n and deal n belong to company ((n-1) mod companies)+1.
+ * Custom object records have none.
+ */
 function associated(ctx: SimContext, from: HubSpotObject, seq: number, to: HubSpotObject): number[] {
   const companies = ctx.store('companies').size;
-  if (from === to || companies === 0) return [];
+  if (from === to || companies === 0 || !isStandard(from) || !isStandard(to)) return [];
   if (to === 'companies') return [((seq - 1) % companies) + 1];
   if (from === 'companies') {
     const other = ctx.store(to);
@@ -130,13 +208,13 @@ function toMillis(v: string | number | undefined): number {
 
 function matches(object: HubSpotObject, r: SimRecord, f: Filter): boolean {
   const value =
-    f.propertyName === MODIFIED[object] ||
+    f.propertyName === modifiedProperty(object) ||
     f.propertyName === 'lastmodifieddate' ||
     f.propertyName === 'hs_lastmodifieddate'
       ? r.updatedAt
       : f.propertyName === 'hs_object_id'
         ? r.seq
-        : f.propertyName === 'createdate'
+        : f.propertyName === createdProperty(object) || f.propertyName === 'createdate'
           ? r.createdAt
           : undefined;
   if (value === undefined) {
@@ -171,6 +249,99 @@ function matches(object: HubSpotObject, r: SimRecord, f: Filter): boolean {
     default:
       throw new SimHttpError(400, `operator ${f.operator} is not supported`);
   }
+}
+
+/** How `/crm/v3/properties/{object}` and a schema's `properties` describe an object's properties. */
+function propertyDefinitions(ctx: SimContext, object: HubSpotObject) {
+  const readOnly = new Set(['hs_object_id', createdProperty(object), modifiedProperty(object)]);
+  const modificationMetadata = (name: string) => ({
+    archivable: true,
+    readOnlyDefinition: true,
+    readOnlyValue: readOnly.has(name),
+  });
+  const type = customType(object);
+  if (type) {
+    const groupName = `${type.name}_information`;
+    const own = type.properties.map((p) => ({
+      name: p.name,
+      label: p.label,
+      type: p.type,
+      fieldType: { string: 'text', number: 'number', date: 'date', enumeration: 'select' }[p.type],
+      groupName,
+      hidden: false,
+      ...(p.options
+        ? {
+            options: p.options.map((value, displayOrder) => ({
+              label: value,
+              value,
+              displayOrder,
+              hidden: false,
+            })),
+          }
+        : {}),
+      modificationMetadata: modificationMetadata(p.name),
+    }));
+    const system = [
+      { name: 'hs_object_id', label: 'Record ID', type: 'number', fieldType: 'number' },
+      { name: 'hs_createdate', label: 'Object create date/time', type: 'datetime', fieldType: 'date' },
+      {
+        name: 'hs_lastmodifieddate',
+        label: 'Object last modified date/time',
+        type: 'datetime',
+        fieldType: 'date',
+      },
+    ].map((p) => ({ ...p, groupName, hidden: false, modificationMetadata: modificationMetadata(p.name) }));
+    return [...own, ...system];
+  }
+  const sample: SimRecord = ctx.store(object).get(1) ?? {
+    seq: 1,
+    createdAt: 0,
+    updatedAt: 0,
+    deleted: false,
+    fields: hubspot.objects[object]!.generate(ctx.seed, 0),
+  };
+  const numeric = new Set(['amount', 'numberofemployees', 'hs_object_id']);
+  return Object.keys(propertiesOf(object, sample)).map((name) => ({
+    name,
+    label: name.replace(/^hs_/, '').replace(/_/g, ' '),
+    type: numeric.has(name) ? 'number' : readOnly.has(name) ? 'datetime' : 'string',
+    fieldType: numeric.has(name) ? 'number' : 'text',
+    groupName: `${object.slice(0, -1)}information`,
+    hidden: false,
+    modificationMetadata: modificationMetadata(name),
+  }));
+}
+
+const SINGULAR_OF_TYPE_ID: Record<string, string> = { '0-1': 'contact', '0-2': 'company', '0-3': 'deal' };
+
+/** A custom object type as the schemas API shows it. */
+function schemaOf(ctx: SimContext, type: CustomObjectType) {
+  const objectTypeId = objectTypeIdOf(type);
+  return {
+    id: type.id,
+    createdAt: type.createdAt,
+    updatedAt: type.createdAt,
+    labels: type.labels,
+    requiredProperties: type.requiredProperties,
+    searchableProperties: [type.primaryDisplayProperty],
+    primaryDisplayProperty: type.primaryDisplayProperty,
+    secondaryDisplayProperties: [],
+    archived: false,
+    metaType: 'PORTAL_SPECIFIC',
+    portalId: Number(PORTAL_ID),
+    objectTypeId,
+    fullyQualifiedName: fullyQualifiedNameOf(type),
+    name: type.name,
+    properties: propertyDefinitions(ctx, fullyQualifiedNameOf(type)),
+    associations: type.associatedObjects.map((toObjectTypeId, i) => ({
+      fromObjectTypeId: objectTypeId,
+      toObjectTypeId,
+      name: `${type.name}_to_${SINGULAR_OF_TYPE_ID[toObjectTypeId]}`,
+      id: String(301 + i),
+      createdAt: type.createdAt,
+      updatedAt: type.createdAt,
+    })),
+  };
 }
 
 function registerRoutes(app: FastifyInstance, ctx: SimContext) {
@@ -372,8 +543,10 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
           }
         : rawSort;
     const byModified =
-      !sort || [MODIFIED[object], 'lastmodifieddate', 'hs_lastmodifieddate'].includes(sort.propertyName);
-    if (sort && !byModified && !['hs_object_id', 'createdate'].includes(sort.propertyName)) {
+      !sort ||
+      [modifiedProperty(object), 'lastmodifieddate', 'hs_lastmodifieddate'].includes(sort.propertyName);
+    const byCreated = sort && [createdProperty(object), 'createdate'].includes(sort.propertyName);
+    if (sort && !byModified && !byCreated && sort.propertyName !== 'hs_object_id') {
       return hubspotError(
         reply,
         400,
@@ -400,7 +573,7 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
       return Number.isFinite(min) ? min : undefined;
     };
     const isModified = (f: Filter) =>
-      [MODIFIED[object], 'lastmodifieddate', 'hs_lastmodifieddate'].includes(f.propertyName);
+      [modifiedProperty(object), 'lastmodifieddate', 'hs_lastmodifieddate'].includes(f.propertyName);
     const since = lowest(isModified, (f) => toMillis(f.value) - 1);
     const idFloor = lowest(
       (f) => f.propertyName === 'hs_object_id',
@@ -416,8 +589,7 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
       );
     } else {
       const all = [...store.bySeq(0, false)];
-      const key = (r: SimRecord) =>
-        sort?.propertyName === 'createdate' ? r.createdAt : byId ? r.seq : r.updatedAt;
+      const key = (r: SimRecord) => (byCreated ? r.createdAt : byId ? r.seq : r.updatedAt);
       all.sort((a, b) => key(a) - key(b) || a.seq - b.seq);
       source = descending ? all.reverse() : all;
     }
@@ -438,7 +610,7 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
     if (!properties || typeof properties !== 'object') throw new SimHttpError(400, 'properties are required');
     const fields: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(properties)) {
-      if (['hs_object_id', 'createdate', MODIFIED[object]].includes(k)) continue;
+      if (['hs_object_id', createdProperty(object), modifiedProperty(object)].includes(k)) continue;
       fields[k] = v === null ? null : String(v);
     }
     return fields;
@@ -561,32 +733,29 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
 
   app.get<{ Params: { type: string } }>('/crm/v3/properties/:type', async (req, reply) => {
     if (await guard(req, reply, 'api')) return reply;
-    const object = objectOf(req.params.type);
-    const sample: SimRecord = ctx.store(object).get(1) ?? {
-      seq: 1,
-      createdAt: 0,
-      updatedAt: 0,
-      deleted: false,
-      fields: hubspot.objects[object]!.generate(ctx.seed, 0),
-    };
-    const readOnly = new Set(['hs_object_id', 'createdate', MODIFIED[object]]);
-    const numeric = new Set(['amount', 'numberofemployees', 'hs_object_id']);
-    return {
-      results: Object.keys(propertiesOf(object, sample)).map((name) => ({
-        name,
-        label: name.replace(/^hs_/, '').replace(/_/g, ' '),
-        type: numeric.has(name) ? 'number' : readOnly.has(name) ? 'datetime' : 'string',
-        fieldType: numeric.has(name) ? 'number' : 'text',
-        groupName: `${object.slice(0, -1)}information`,
-        hidden: false,
-        modificationMetadata: {
-          archivable: true,
-          readOnlyDefinition: true,
-          readOnlyValue: readOnly.has(name),
-        },
-      })),
-    };
+    return { results: propertyDefinitions(ctx, objectOf(req.params.type)) };
   });
+
+  // The schemas API answers under its v3 path and under the path HubSpot's newer clients use.
+  for (const base of ['/crm/v3/schemas', '/crm-object-schemas/v3/schemas']) {
+    app.get<{ Querystring: { archived?: string } }>(base, async (req, reply) => {
+      if (await guard(req, reply, 'api')) return reply;
+      // No custom object type of the simulated portal is archived.
+      const types = req.query.archived === 'true' ? [] : CUSTOM_OBJECT_TYPES;
+      return { results: types.map((t) => schemaOf(ctx, t)) };
+    });
+
+    app.get<{ Params: { objectType: string } }>(`${base}/:objectType`, async (req, reply) => {
+      if (await guard(req, reply, 'api')) return reply;
+      const { objectType } = req.params;
+      const type = CUSTOM_OBJECT_TYPES.find(
+        (t) => objectTypeIdOf(t) === objectType || fullyQualifiedNameOf(t) === objectType,
+      );
+      if (!type)
+        return hubspotError(reply, 404, 'OBJECT_NOT_FOUND', `Unable to find object type ${objectType}`);
+      return schemaOf(ctx, type);
+    });
+  }
 
   app.get<{ Querystring: { limit?: string; after?: string; email?: string } }>(
     '/crm/v3/owners',
@@ -635,7 +804,7 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
 
 export const hubspot: ProviderSimulator = {
   name: 'hubspot',
-  account: { accountId: '24681357', userId: '1234567' },
+  account: { accountId: PORTAL_ID, userId: '1234567' },
   limits: { ten_second: 100, daily: 250_000, search_per_second: 5 },
   objects: {
     contacts: {
@@ -677,6 +846,18 @@ export const hubspot: ProviderSimulator = {
           dealstage: d.stage,
           pipeline: 'default',
           closedate: null,
+        };
+      },
+      edit: (fields, n) => ({ ...fields, amount: Number(fields.amount ?? 0) + n }),
+    },
+    [fullyQualifiedNameOf(CUSTOM_OBJECT_TYPES[0]!)]: {
+      generate: (seed, i) => {
+        const status = INVOICE_STATUSES[Math.floor(hashUnit(seed + 41, i) * INVOICE_STATUSES.length)]!;
+        return {
+          invoice_number: `INV-${String(i + 1).padStart(6, '0')}`,
+          amount: Math.round(hashUnit(seed + 42, i) * 5_000_000) / 100,
+          status,
+          due_date: new Date(Date.UTC(2025, 0, 1) + (i % 365) * 86_400_000).toISOString().slice(0, 10),
         };
       },
       edit: (fields, n) => ({ ...fields, amount: Number(fields.amount ?? 0) + n }),

@@ -3,8 +3,9 @@ import type { ObjectDefinition, SimRecord } from '../core/store.ts';
 
 /**
  * The Salesforce side of the simulator's data: 18-character record ids with key prefixes, the four
- * standard objects it serves (Account, Contact, Opportunity, Lead) and their fields as describe
- * shows them.
+ * standard objects it serves (Account, Contact, Opportunity, Lead), one custom object (Invoice__c)
+ * and their fields as describe shows them. As in Salesforce, a custom object's or field's API name
+ * ends in `__c`, and that is what makes it custom.
  */
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -97,9 +98,13 @@ export interface FieldDef {
   relationshipName?: string;
   precision?: number;
   scale?: number;
-  /** Part of FIELDS(STANDARD)/(ALL) and of GET by id; all simulated fields are standard. */
   idLookup?: boolean;
+  /** Numbered by Salesforce on create (a custom object's Name); read-only. */
+  autoNumber?: boolean;
 }
+
+/** Custom objects and custom fields: Salesforce marks them by the `__c` ending of their API names. */
+export const isCustom = (name: string) => name.endsWith('__c');
 
 export interface ObjectSchema {
   name: SalesforceObject;
@@ -112,7 +117,7 @@ export interface ObjectSchema {
   required: string[];
 }
 
-export const OBJECTS = ['Account', 'Contact', 'Opportunity', 'Lead'] as const;
+export const OBJECTS = ['Account', 'Contact', 'Opportunity', 'Lead', 'Invoice__c'] as const;
 export type SalesforceObject = (typeof OBJECTS)[number];
 
 const str = (name: string, label: string, length: number, extra: Partial<FieldDef> = {}): FieldDef => ({
@@ -224,6 +229,8 @@ const STAGES: Record<string, number> = {
   'Closed Won': 100,
   'Closed Lost': 0,
 };
+const TIERS = ['Gold', 'Silver', 'Bronze'];
+const INVOICE_STATUSES = ['Draft', 'Sent', 'Paid', 'Void'];
 const LEAD_STATUSES = [
   'Open - Not Contacted',
   'Working - Contacted',
@@ -262,6 +269,7 @@ const OBJECT_FIELDS: Record<
       str('BillingCity', 'Billing City', 40),
       typed('Phone', 'phone', 'Account Phone'),
       typed('Website', 'url', 'Website'),
+      typed('Customer_Tier__c', 'picklist', 'Customer Tier', { picklist: TIERS, length: 255 }),
     ],
   },
   Contact: {
@@ -321,6 +329,26 @@ const OBJECT_FIELDS: Record<
         nillable: false,
         defaultedOnCreate: true,
       }),
+    ],
+  },
+  Invoice__c: {
+    label: 'Invoice',
+    plural: 'Invoices',
+    // Custom objects' key prefixes start with a and are given out per org.
+    prefix: 'a0B',
+    fields: [
+      str('Name', 'Invoice Number', 80, {
+        ...readOnly,
+        nillable: false,
+        defaultedOnCreate: true,
+        autoNumber: true,
+      }),
+      { name: 'Account__c', ...accountRef, label: 'Account', relationshipName: 'Account__r' },
+      typed('Amount__c', 'currency', 'Amount', { precision: 16, scale: 2 }),
+      typed('Status__c', 'picklist', 'Status', { picklist: INVOICE_STATUSES, length: 255 }),
+      typed('Due_Date__c', 'date', 'Due Date'),
+      typed('Paid__c', 'boolean', 'Paid', { nillable: false, defaultedOnCreate: true }),
+      str('Memo__c', 'Memo', 255),
     ],
   },
 };
@@ -383,6 +411,7 @@ export const DEFINITIONS: Record<SalesforceObject, ObjectDefinition> = {
         BillingCity: c.city,
         Phone: `+1-555-${String(1000 + (i % 9000)).padStart(4, '0')}`,
         Website: `https://www.${c.domain}`,
+        Customer_Tier__c: pick(TIERS, seed, i, 25),
       };
     },
     edit: (fields, n) => ({ ...fields, NumberOfEmployees: Number(fields.NumberOfEmployees ?? 0) + n }),
@@ -425,6 +454,19 @@ export const DEFINITIONS: Record<SalesforceObject, ObjectDefinition> = {
     },
     edit: (fields, n) => ({ ...fields, Title: versioned(fields.Title, n) }),
   },
+  Invoice__c: {
+    generate: (seed, i) => {
+      const status = pick(INVOICE_STATUSES, seed, i, 31);
+      return {
+        Amount__c: Math.round(hashUnit(seed + 32, i) * 5_000_000) / 100,
+        Status__c: status,
+        Due_Date__c: new Date(Date.UTC(2025, 0, 1) + (i % 365) * DAY_MS).toISOString().slice(0, 10),
+        Paid__c: status === 'Paid',
+        Memo__c: `Services, ${pick(['January', 'February', 'March', 'April'], seed, i, 33)}`,
+      };
+    },
+    edit: (fields, n) => ({ ...fields, Amount__c: Number(fields.Amount__c ?? 0) + n }),
+  },
 };
 
 /** Default values Salesforce fills in on create. */
@@ -437,6 +479,8 @@ export function createDefaults(
       return { Status: 'Open - Not Contacted', IsConverted: false, ...fields };
     case 'Opportunity':
       return { Probability: STAGES[String(fields.StageName)] ?? null, ...fields };
+    case 'Invoice__c':
+      return { Paid__c: false, ...fields };
     default:
       return fields;
   }
@@ -450,7 +494,7 @@ export const toSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
 
 /**
  * The value of `field` on record `r` as the API shows it. `accounts` is the Account count, for
- * seeded contacts and opportunities, which belong to account ((n - 1) mod accounts) + 1.
+ * seeded contacts, opportunities and invoices, which belong to account ((n - 1) mod accounts) + 1.
  */
 export function fieldValue(object: SalesforceObject, r: SimRecord, field: string, accounts: number): Value {
   switch (field) {
@@ -469,12 +513,14 @@ export function fieldValue(object: SalesforceObject, r: SimRecord, field: string
     case 'OwnerId':
       return (r.fields.OwnerId as string | undefined) ?? USER_ID;
     case 'Name':
+      if (object === 'Invoice__c') return `INV-${pad(r.seq, 6)}`;
       if (object === 'Contact' || object === 'Lead') {
         return [r.fields.FirstName, r.fields.LastName].filter((v) => v !== null && v !== undefined).join(' ');
       }
       break;
     case 'AccountId':
-      if (!('AccountId' in r.fields)) return accounts > 0 ? sfId('001', ((r.seq - 1) % accounts) + 1) : null;
+    case 'Account__c':
+      if (!(field in r.fields)) return accounts > 0 ? sfId('001', ((r.seq - 1) % accounts) + 1) : null;
       break;
     case 'IsClosed':
       return String(r.fields.StageName ?? '').startsWith('Closed');

@@ -6,6 +6,7 @@ import { objectParam, param, queryParams, type RestRoute } from './rest.ts';
 import {
   createDefaults,
   type FieldDef,
+  isCustom,
   numberOf,
   OBJECTS,
   type SalesforceObject,
@@ -21,18 +22,18 @@ function sobjectSummary(object: SalesforceObject, version: string) {
   return {
     activateable: false,
     createable: true,
-    custom: false,
+    custom: isCustom(object),
     customSetting: false,
     deletable: true,
     deprecatedAndHidden: false,
-    feedEnabled: true,
+    feedEnabled: !isCustom(object),
     hasSubtypes: false,
     isSubtype: false,
     keyPrefix: s.keyPrefix,
     label: s.label,
     labelPlural: s.labelPlural,
     layoutable: true,
-    mergeable: object !== 'Opportunity',
+    mergeable: object !== 'Opportunity' && !isCustom(object),
     mruEnabled: true,
     name: object,
     queryable: true,
@@ -59,12 +60,12 @@ function fieldDescribe(f: FieldDef) {
   const numeric = ['int', 'double', 'currency', 'percent'].includes(f.type);
   return {
     aggregatable: f.type !== 'textarea',
-    autoNumber: false,
+    autoNumber: Boolean(f.autoNumber),
     byteLength: numeric || ['boolean', 'date', 'datetime'].includes(f.type) ? 0 : length * 3,
     calculated: Boolean(f.calculated),
     caseSensitive: false,
     createable: f.createable,
-    custom: false,
+    custom: isCustom(f.name),
     defaultValue: f.type === 'boolean' ? false : null,
     defaultedOnCreate: Boolean(f.defaultedOnCreate),
     dependentPicklist: false,
@@ -119,6 +120,7 @@ export function registerSObjectRoutes(route: RestRoute, { ctx }: OrgState) {
         ? [
             { childSObject: 'Contact', field: 'AccountId', relationshipName: 'Contacts' },
             { childSObject: 'Opportunity', field: 'AccountId', relationshipName: 'Opportunities' },
+            { childSObject: 'Invoice__c', field: 'Account__c', relationshipName: 'Invoices__r' },
           ]
         : [];
     return {

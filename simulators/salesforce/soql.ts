@@ -1,6 +1,7 @@
 import {
   type FieldDef,
   id15Of,
+  isCustom,
   type ObjectSchema,
   objectNamed,
   type SalesforceObject,
@@ -11,7 +12,7 @@ import {
 /**
  * The subset of SOQL the simulator understands:
  *
- *   SELECT field, ... | FIELDS(ALL) | FIELDS(STANDARD) | COUNT() FROM object
+ *   SELECT field, ... | FIELDS(ALL) | FIELDS(STANDARD) | FIELDS(CUSTOM) | COUNT() FROM object
  *   [WHERE condition [AND condition]...]
  *   [ORDER BY field [ASC|DESC] [NULLS FIRST|LAST]]
  *   [LIMIT n]
@@ -143,8 +144,12 @@ export function parseSoql(soql: string): Query {
     i += 3;
   } else if (isWord('fields') && tokens[i + 1]?.text === '(') {
     const arg = tokens[i + 2];
-    if (!arg || !['all', 'standard'].includes(arg.text.toLowerCase()) || tokens[i + 3]?.text !== ')') {
-      throw unsupported('FIELDS() other than FIELDS(ALL) and FIELDS(STANDARD)');
+    if (
+      !arg ||
+      !['all', 'standard', 'custom'].includes(arg.text.toLowerCase()) ||
+      tokens[i + 3]?.text !== ')'
+    ) {
+      throw unsupported('FIELDS() other than FIELDS(ALL), FIELDS(STANDARD) and FIELDS(CUSTOM)');
     }
     fieldsFunction = arg.text.toUpperCase();
     i += 4;
@@ -184,7 +189,13 @@ export function parseSoql(soql: string): Query {
     }
     return f;
   };
-  const fields = count ? [] : fieldsFunction ? schema.fields : selected.map(field);
+  const fields = count
+    ? []
+    : fieldsFunction === 'ALL'
+      ? schema.fields
+      : fieldsFunction
+        ? schema.fields.filter((f) => isCustom(f.name) === (fieldsFunction === 'CUSTOM'))
+        : selected.map(field);
   const seen = new Set<string>();
   for (const [k, f] of fields.entries()) {
     if (seen.has(f.name)) throw malformed(soql, selected[k]?.at ?? 0, `duplicate field selected: ${f.name}`);
@@ -246,7 +257,8 @@ export function parseSoql(soql: string): Query {
     }
     throw malformed(soql, t.at, `unexpected token: '${t.text}'`);
   }
-  if (fieldsFunction === 'ALL' && (limit === undefined || limit > 200)) {
+  // FIELDS(STANDARD) is bounded by the object's definition; ALL and CUSTOM grow with the org's fields.
+  if (fieldsFunction !== undefined && fieldsFunction !== 'STANDARD' && (limit === undefined || limit > 200)) {
     throw malformed(
       soql,
       0,

@@ -83,11 +83,13 @@ export interface ProviderObjects {
   /** Objects whose records can be created and updated. */
   write: string[];
   /**
-   * Objects each account defines for itself, beyond the lists (Salesforce's `__c` objects): read
-   * and written like the listed ones. `names` is the rule their names follow; `rule` says it in
-   * words, for messages.
+   * Objects each account defines for itself, beyond the lists (Salesforce's `__c` objects, HubSpot's
+   * custom object types): read and written like the listed ones. `names` is the rule their names
+   * follow wherever an object is named; `internalNames`, where names given by the account can look
+   * like a standard object's (HubSpot's internal names), the further names accepted only for an
+   * object said to be custom. `rule` says it in words, for messages.
    */
-  custom?: { names: RegExp; rule: string };
+  custom?: { names: RegExp; internalNames?: RegExp; rule: string };
   /**
    * Where a record's field values sit in what the provider answers: under one key in the objects
    * that have it (HubSpot's `properties`), else at the top level less the provider's own keys

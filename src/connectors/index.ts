@@ -42,11 +42,21 @@ export function objectsOf(provider: string): ProviderObjects | undefined {
 
 /**
  * Whether a sync of `object` can run for `provider`: the object is one its connector reads, listed
- * or named as the provider's custom objects are. Called when what to read is saved, so that a
- * config naming an object nothing can read is refused then rather than failing at run time.
+ * or named as the provider's custom objects are (by their internal names too when `kind` says the
+ * object is custom). Called when what to read is saved, so that a config naming an object nothing
+ * can read is refused then rather than failing at run time.
  */
-export function readableObject(provider: string, object: string): boolean {
+export function readableObject(
+  provider: string,
+  object: string,
+  kind: 'standard' | 'custom' = 'standard',
+): boolean {
   const objects = objectsOf(provider);
   if (!objects) return false;
-  return objects.read.includes(object) || (objects.custom?.names.test(object) ?? false);
+  const { custom } = objects;
+  return (
+    objects.read.includes(object) ||
+    (custom?.names.test(object) ?? false) ||
+    (kind === 'custom' && (custom?.internalNames?.test(object) ?? false))
+  );
 }

@@ -121,3 +121,52 @@ export async function resumeReads(
     });
   }
 }
+
+/** How far an installation's first read of an object (its backfill) has come. */
+export interface BackfillProgress {
+  runId: string;
+  records: number;
+  startedAt: Date;
+  /** When the run last saved progress, or ended. */
+  updatedAt: Date;
+}
+
+/**
+ * The backfill of one object of an installation: the first run of its sync, with the records it has
+ * read so far (saved with each batch while it runs) or in all once it ended.
+ */
+export async function backfillProgress(
+  deps: CoreDeps,
+  projectId: string,
+  installationId: string,
+  object: string,
+): Promise<BackfillProgress> {
+  const { rows: syncs } = await deps.db.query<{ id: string }>(
+    `select id from syncs where project_id = $1 and installation_id = $2 and object = $3 and object_type <> 'entity'`,
+    [projectId, installationId, object],
+  );
+  if (!syncs[0]) throw notFound(`a read of "${object}" in this installation`);
+  const { rows } = await deps.db.query<{
+    id: string;
+    startedAt: Date;
+    endedAt: Date | null;
+    records: number | null;
+    checkpoint: { runId?: string; records?: number } | null;
+    heartbeat: string | null;
+  }>(
+    `select r.id, r.started_at as "startedAt", r.ended_at as "endedAt", r.num_records_synced as records,
+            s.state->'checkpoint' as checkpoint, s.state->>'heartbeat' as heartbeat
+       from sync_runs r join syncs s on s.id = r.sync_id
+      where r.sync_id = $1 order by r.started_at, r.id limit 1`,
+    [syncs[0].id],
+  );
+  const run = rows[0];
+  if (!run) throw notFound(`a backfill of "${object}" (none has started yet)`);
+  const running = run.endedAt === null && run.checkpoint?.runId === run.id;
+  return {
+    runId: run.id,
+    records: run.endedAt ? (run.records ?? 0) : running ? (run.checkpoint?.records ?? 0) : 0,
+    startedAt: run.startedAt,
+    updatedAt: run.endedAt ?? (running && run.heartbeat ? new Date(run.heartbeat) : run.startedAt),
+  };
+}

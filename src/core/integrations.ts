@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { readableObject } from '../connectors/index.ts';
+import { objectsOf, readableObject } from '../connectors/index.ts';
 import { transaction } from '../db/pool.ts';
 import type { CoreDeps } from './deps.ts';
 import { type DestinationType, findDestinationByName } from './destinations.ts';
@@ -114,9 +114,12 @@ function checkReadable(providerName: string, spec: ReadSpec): void {
   for (const { target } of spec.objects) {
     if (
       (target.kind === 'standard' || target.kind === 'custom') &&
-      !readableObject(providerName, target.object)
+      !readableObject(providerName, target.object, target.kind)
     ) {
-      throw badRequest(`${target.kind} object "${target.object}" cannot be read from ${providerName}`);
+      const rule = objectsOf(providerName)?.custom?.rule;
+      throw badRequest(
+        `${target.kind} object "${target.object}" cannot be read from ${providerName}${rule ? ` (${rule})` : ''}`,
+      );
     }
   }
 }

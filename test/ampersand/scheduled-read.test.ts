@@ -224,7 +224,27 @@ describe('a manifest deployed and installed through /v1 delivers its reads to a 
       'read of contacts started',
       one.result,
     ]);
-    expect(neverSucceeded(['listOperations', 'getOperation', 'listOperationLogs'])).toEqual([]);
+    // The backfill is the first read: its progress is that run's, ended with every record.
+    const progress = await get(
+      `/projects/default/integrations/${integration.id}/installations/${installationId}/objects/contacts/backfill-progress`,
+    );
+    const backfill = runs[runs.length - 1];
+    expect(progress).toEqual({
+      installationId,
+      objectName: 'contacts',
+      operationId: backfill.id,
+      recordsProcessed: RECORDS,
+      createTime: backfill.start_timestamp,
+      updateTime: backfill.end_timestamp,
+    });
+    const unread = await v1(
+      'GET',
+      `/projects/default/integrations/${integration.id}/installations/${installationId}/objects/deals/backfill-progress`,
+    );
+    expect(unread.status).toBe(404);
+    expect(
+      neverSucceeded(['listOperations', 'getOperation', 'listOperationLogs', 'getBackfillProgress']),
+    ).toEqual([]);
     const missing = await v1('GET', '/projects/default/operations/00000000-0000-0000-0000-000000000000');
     expect(missing.status).toBe(404);
   });

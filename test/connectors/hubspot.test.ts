@@ -109,6 +109,62 @@ describe('HubSpot connector against the simulator', () => {
     expect((await control('stats')).token_refreshes - before).toBe(1);
   });
 
+  it('reads, writes and describes a custom object type by any of its names, full then incremental', async () => {
+    const { connector, ctx } = await open();
+    const fqn = `p${hubspot.account.accountId}_invoice`;
+    expect(await connector.listObjects!(ctx)).toEqual([
+      'contacts',
+      'companies',
+      'deals',
+      'owners',
+      'invoice',
+    ]);
+    const expected = await simRecords<{ properties: Record<string, string> }>(sim.url, fqn);
+    const full = await collect(connector.read!(ctx, { object: 'invoice' }));
+    expect(full.records.map((r) => r.id)).toEqual(expected.map((r) => r.id));
+    for (const r of full.records) {
+      const record = r.raw as { properties: Record<string, string> };
+      expect(record.properties).toEqual(expected.find((e) => e.id === r.id)!.record.properties);
+      expect(r.lastModifiedAt.toISOString()).toBe(record.properties.hs_lastmodifieddate);
+    }
+    for (const name of ['2-7654321', fqn, 'p_invoice']) {
+      const { records } = await collect(connector.read!(ctx, { object: name }), 1);
+      expect(records.map((r) => r.raw)).toEqual(full.records.slice(0, records.length).map((r) => r.raw));
+    }
+
+    const since = new Date((await control('clock', { advance_ms: 5000 })).now);
+    const changes = await control('mutate', { object: fqn, create: 2, update: 5, delete: 3 });
+    const { records } = await collect(connector.read!(ctx, { object: 'invoice', since }));
+    expect(
+      records
+        .filter((r) => !r.isDeleted)
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([...changes.created, ...changes.updated].sort());
+    expect(
+      records
+        .filter((r) => r.isDeleted)
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([...changes.deleted].sort());
+
+    const created = await connector.create!(ctx, 'invoice', { invoice_number: 'INV-W1', amount: '10' });
+    const updated = await connector.update!(ctx, fqn, created.id, { status: 'paid' });
+    expect((updated.raw as { properties: Record<string, string> }).properties).toMatchObject({
+      status: 'paid',
+    });
+    await connector.delete!(ctx, '2-7654321', created.id);
+    expect((await simRecords(sim.url, fqn)).find((r) => r.id === created.id)?.deleted).toBe(true);
+
+    const fields = await connector.describeFields!(ctx, 'p_invoice');
+    expect(fields).toContainEqual({ name: 'status', label: 'Status', type: 'enumeration', readOnly: false });
+    expect(fields).toContainEqual(expect.objectContaining({ name: 'hs_lastmodifieddate', readOnly: true }));
+    await expect(collect(connector.read!(ctx, { object: 'tickets' }))).rejects.toMatchObject({
+      kind: 'not_found',
+      message: expect.stringContaining('"tickets"'),
+    });
+  });
+
   it('answers the provider user id and rate-limit info through the API', async () => {
     const user = await api('GET', '/customers/c/connections/_provider_user_id', {
       query: { provider_name: 'hubspot' },

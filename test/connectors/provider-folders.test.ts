@@ -86,6 +86,18 @@ describe('the provider catalog and the provider folders', () => {
     expect(readableObject('zoho_crm', 'Contacts')).toBe(false);
     expect(readableObject('myspace', 'contacts')).toBe(false);
     expect(readableObject('hubspot', 'toString')).toBe(false);
+    // HubSpot's custom object types: by their identifiers anywhere, by their internal names only
+    // where the object is said to be custom (those look like any object's name).
+    for (const name of ['2-7654321', 'p24681357_invoice', 'p_invoice']) {
+      expect(readableObject('hubspot', name), name).toBe(true);
+    }
+    expect(readableObject('hubspot', 'invoice')).toBe(false);
+    expect(readableObject('hubspot', 'invoice', 'custom')).toBe(true);
+    expect(readableObject('hubspot', '0-1', 'custom')).toBe(false);
+    expect(readableObject('hubspot', '2-', 'custom')).toBe(false);
+    expect(readableObject('hubspot', 'in voice', 'custom')).toBe(false);
+    expect(readableObject('salesforce', 'Invoice', 'custom')).toBe(false);
+    expect(readableObject('salesforce', 'Invoice__c', 'custom')).toBe(true);
   });
 });
 
@@ -103,12 +115,27 @@ describe.each(
     await sim?.close();
   });
 
-  it.each(provider.definition.objects.read)('%s: the first page comes back with records', async (object) => {
+  const expectFirstPage = async (object: string) => {
     const { records } = await collect(provider.connector.read!(ctx, { object }), 1);
-    expect(records.length).toBeGreaterThan(0);
+    expect(records.length, object).toBeGreaterThan(0);
     for (const r of records) {
       expect(r.id).toBeTypeOf('string');
       expect(Number.isNaN(r.lastModifiedAt.getTime())).toBe(false);
     }
-  });
+  };
+
+  it.each(provider.definition.objects.read)('%s: the first page comes back with records', expectFirstPage);
+
+  it.runIf(provider.definition.objects.custom)(
+    "the simulator's custom objects, as the connector lists them, read like the listed objects",
+    async () => {
+      const listed = await provider.connector.listObjects!(ctx);
+      const custom = listed.filter((object) => !provider.definition.objects.read.includes(object));
+      expect(custom.length).toBeGreaterThan(0);
+      for (const object of custom) {
+        expect(readableObject(name, object, 'custom'), object).toBe(true);
+        await expectFirstPage(object);
+      }
+    },
+  );
 });

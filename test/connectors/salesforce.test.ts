@@ -271,10 +271,24 @@ describe('Salesforce connector against the simulator', () => {
       userId: '0055g0000004C93AAE',
       accountId: '00D5g000000Gmc7EAC',
     });
-    expect(await connector.listObjects!(ctx)).toEqual(['Account', 'Contact', 'Opportunity', 'Lead']);
+    expect(await connector.listObjects!(ctx)).toEqual([
+      'Account',
+      'Contact',
+      'Opportunity',
+      'Lead',
+      'Invoice__c',
+    ]);
     const fields = await connector.describeFields!(ctx, 'Opportunity');
     expect(fields).toContainEqual({ name: 'Amount', label: 'Amount', type: 'currency', readOnly: false });
     expect(fields).toContainEqual(expect.objectContaining({ name: 'IsWon', readOnly: true }));
+    const invoiceFields = await connector.describeFields!(ctx, 'Invoice__c');
+    expect(invoiceFields).toContainEqual({
+      name: 'Account__c',
+      label: 'Account',
+      type: 'reference',
+      readOnly: false,
+    });
+    expect(invoiceFields).toContainEqual(expect.objectContaining({ name: 'Name', readOnly: true }));
 
     const info = await connector.rateLimitInfo!(ctx);
     expect(info.daily).toMatchObject({ limit: 10_000_000 });

@@ -94,6 +94,7 @@ export function expectProblem(res: ApiResponse, status: number): Record<string, 
 /** The operations Trellis serves whose contract test is test/ampersand/contract.test.ts. */
 export const SERVED = [
   'getProject',
+  'listProjects',
   'listProviders',
   'getProvider',
   'listConnections',
@@ -130,6 +131,7 @@ export const SERVED_ELSEWHERE: Record<string, string> = {
   listOperations: 'scheduled-read.test.ts',
   getOperation: 'scheduled-read.test.ts',
   listOperationLogs: 'scheduled-read.test.ts',
+  getBackfillProgress: 'scheduled-read.test.ts',
   createJWTKey: 'jwt.test.ts',
   listJWTKeys: 'jwt.test.ts',
   getJWTKey: 'jwt.test.ts',

@@ -73,22 +73,24 @@ export async function syncHubspotIntoTestDatabase(api: Client, simUrl: string, .
   return warehouse;
 }
 
-/** Waits until `count` runs of a customer's `object` have ended, polling (and `whileWaiting`); newest first. */
+/**
+ * Waits until `count` runs of a customer's `object` (a standard object, unless its type is given)
+ * have ended, polling (and `whileWaiting`); newest first.
+ */
 export async function endedRuns(
   api: Client,
-  object: string,
+  object: string | { object_type: 'standard' | 'custom'; object: string },
   count: number,
   whileWaiting?: () => Promise<void>,
   customer = 'acme',
 ): Promise<any[]> {
+  const target = typeof object === 'string' ? { object_type: 'standard', object } : object;
   for (let i = 0; i < 600; i++) {
-    const runs = await api('GET', '/sync-runs', {
-      query: { customer_id: customer, object_type: 'standard', object },
-    });
+    const runs = await api('GET', '/sync-runs', { query: { customer_id: customer, ...target } });
     const ended = runs.body.results.filter((r: { status: string }) => r.status !== 'IN_PROGRESS');
     if (ended.length >= count) return ended;
     await whileWaiting?.();
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`fewer than ${count} runs of ${object} ended`);
+  throw new Error(`fewer than ${count} runs of ${target.object} ended`);
 }

@@ -511,13 +511,15 @@ describe('Management API v2 contract (seed spec)', () => {
     const body = { destination_name: fx.destinationName, provider_name: 'salesforce', config: unreadable };
     const created = await api('POST', '/sync_configs', { body, status: 400 });
     expect(created.body.errors[0].detail).toBe(
-      'standard object "NoSuchThing" cannot be read from salesforce',
+      'standard object "NoSuchThing" cannot be read from salesforce (custom object API names end in __c)',
     );
     const updated = await api('PUT', `/sync_configs/${syncConfigId}`, {
       body: { config: { ...syncConfig, custom_objects: [{ object: 'Contact' }, { object: 'Invoice' }] } },
       status: 400,
     });
-    expect(updated.body.errors[0].detail).toBe('custom object "Invoice" cannot be read from salesforce');
+    expect(updated.body.errors[0].detail).toBe(
+      'custom object "Invoice" cannot be read from salesforce (custom object API names end in __c)',
+    );
     // Nothing was saved: the config reads back as it was.
     const stored = await api('GET', `/sync_configs/${syncConfigId}`, { status: 200 });
     expect(stored.body.config).not.toHaveProperty('custom_objects');

@@ -77,6 +77,87 @@ describe('HubSpot simulator', () => {
     expect(archived.results.every((r) => r.archived)).toBe(true);
   });
 
+  it('the official SDK reads the schemas of custom object types and their records by each of their identifiers', async () => {
+    const { results: schemas } = await sdk.crm.schemas.coreApi.getAll();
+    expect(schemas).toHaveLength(1);
+    const schema = schemas[0]!;
+    expect(schema).toMatchObject({
+      objectTypeId: '2-7654321',
+      fullyQualifiedName: `p${hubspot.account.accountId}_invoice`,
+      name: 'invoice',
+      labels: { singular: 'Invoice', plural: 'Invoices' },
+      primaryDisplayProperty: 'invoice_number',
+    });
+    expect(schema.properties.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['invoice_number', 'amount', 'status', 'due_date', 'hs_lastmodifieddate']),
+    );
+    expect(await sdk.crm.schemas.coreApi.getById(schema.fullyQualifiedName!)).toMatchObject({
+      id: schema.id,
+    });
+    const v3 = await fetch(`${sim.url}/crm/v3/schemas/2-7654321`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(await json(v3)).toMatchObject({ name: 'invoice' });
+    await expect(sdk.crm.schemas.coreApi.getById('invoice')).rejects.toMatchObject({ code: 404 });
+
+    const fqn = schema.fullyQualifiedName!;
+    const byId = await sdk.crm.objects.basicApi.getPage('2-7654321', 5, undefined, [
+      'invoice_number',
+      'amount',
+    ]);
+    expect(byId.results.map((r) => r.id)).toEqual(['1', '2', '3', '4', '5']);
+    expect(byId.results[0]!.properties).toMatchObject({
+      invoice_number: 'INV-000001',
+      amount: expect.any(String),
+    });
+    for (const objectType of [fqn, 'p_invoice']) {
+      const page = await sdk.crm.objects.basicApi.getPage(objectType, 5, undefined, [
+        'invoice_number',
+        'amount',
+      ]);
+      expect(page.results).toEqual(byId.results);
+    }
+    // HubSpot no longer takes a custom object type's bare name.
+    await expect(sdk.crm.objects.basicApi.getPage('invoice', 5)).rejects.toMatchObject({ code: 400 });
+    const properties = await sdk.crm.properties.coreApi.getAll('2-7654321');
+    expect(properties.results.find((p) => p.name === 'status')).toMatchObject({ type: 'enumeration' });
+
+    const before = new Date((await control('clock', { advance_ms: 1000 })).now).getTime();
+    const changes = await control('mutate', { object: fqn, update: 4, delete: 2, create: 3 });
+    const found = await sdk.crm.objects.searchApi.doSearch('2-7654321', {
+      filterGroups: [
+        {
+          filters: [{ propertyName: 'hs_lastmodifieddate', operator: 'GT' as never, value: String(before) }],
+        },
+      ],
+      sorts: ['hs_object_id'],
+      properties: ['amount'],
+      limit: 100,
+      after: '0',
+    });
+    expect(found.results.map((r) => r.id).sort()).toEqual([...changes.updated, ...changes.created].sort());
+    const archived = await sdk.crm.objects.basicApi.getPage(
+      fqn,
+      100,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      true,
+    );
+    expect(archived.results.map((r) => r.id).sort()).toEqual([...changes.deleted].sort());
+
+    const created = await sdk.crm.objects.basicApi.create('p_invoice', {
+      properties: { invoice_number: 'INV-NEW', amount: '12.5', status: 'draft' },
+      associations: [],
+    });
+    expect(created.properties).toMatchObject({ invoice_number: 'INV-NEW', hs_object_id: created.id });
+    await sdk.crm.objects.basicApi.archive(fqn, created.id);
+    await expect(sdk.crm.objects.basicApi.getById('2-7654321', created.id)).rejects.toMatchObject({
+      code: 404,
+    });
+  });
+
   it('search refuses to page past 10,000 results with a 400', async () => {
     await control('seed', { object: 'deals', count: 12_000 });
     const res = await fetch(`${sim.url}/crm/v3/objects/deals/search`, {

@@ -165,7 +165,13 @@ describe('Salesforce simulator', () => {
 
   it('jsforce describes objects and creates, updates, reads and deletes records', async () => {
     const global = await conn.describeGlobal();
-    expect(global.sobjects.map((s) => s.name)).toEqual(['Account', 'Contact', 'Opportunity', 'Lead']);
+    expect(global.sobjects.map((s) => s.name)).toEqual([
+      'Account',
+      'Contact',
+      'Opportunity',
+      'Lead',
+      'Invoice__c',
+    ]);
     const described = await conn.describe('Contact');
     expect(described.keyPrefix).toBe('003');
     const field = (name: string) => described.fields.find((f) => f.name === name);
@@ -238,6 +244,88 @@ describe('Salesforce simulator', () => {
     expect(await json(missing)).toEqual([
       { errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' },
     ]);
+  });
+
+  it('serves a custom object and custom fields as Salesforce does: describe, SOQL, Bulk API 2.0 and writes', async () => {
+    const global = await conn.describeGlobal();
+    const custom = global.sobjects.filter((o) => o.custom).map((o) => o.name);
+    expect(custom).toEqual(['Invoice__c']);
+    const described = await conn.describe('Invoice__c');
+    expect(described).toMatchObject({ custom: true, keyPrefix: 'a0B', queryable: true, replicateable: true });
+    const field = (name: string) => described.fields.find((f) => f.name === name);
+    expect(field('Account__c')).toMatchObject({
+      custom: true,
+      type: 'reference',
+      referenceTo: ['Account'],
+      relationshipName: 'Account__r',
+    });
+    expect(field('Name')).toMatchObject({ custom: false, autoNumber: true, createable: false });
+    expect(field('SystemModstamp')).toMatchObject({ custom: false });
+    // A custom field on a standard object.
+    const account = await conn.describe('Account');
+    expect(account.fields.filter((f) => f.custom).map((f) => f.name)).toEqual(['Customer_Tier__c']);
+    expect(account.childRelationships.map((r) => r.relationshipName)).toContain('Invoices__r');
+
+    const firstPage = await conn.query<Record<string, unknown>>(
+      'SELECT Id, Name, Account__c, Amount__c, Status__c FROM Invoice__c ORDER BY Id LIMIT 2',
+    );
+    expect(firstPage.records[0]).toMatchObject({
+      attributes: { type: 'Invoice__c' },
+      Id: salesforce.idOf('Invoice__c', 1),
+      Name: 'INV-000001',
+      Account__c: salesforce.idOf('Account', 1),
+      Amount__c: expect.any(Number),
+    });
+    const customOnly = await conn.query<Record<string, unknown>>(
+      'SELECT FIELDS(CUSTOM) FROM Invoice__c LIMIT 1',
+    );
+    expect(Object.keys(customOnly.records[0]!).filter((k) => k !== 'attributes')).toEqual([
+      'Account__c',
+      'Amount__c',
+      'Status__c',
+      'Due_Date__c',
+      'Paid__c',
+      'Memo__c',
+    ]);
+    const standardOnly = await conn.query<Record<string, unknown>>('SELECT FIELDS(STANDARD) FROM Account');
+    expect(standardOnly.records[0]).not.toHaveProperty('Customer_Tier__c');
+    await expect(conn.query('SELECT FIELDS(CUSTOM) FROM Invoice__c')).rejects.toMatchObject({
+      errorCode: 'MALFORMED_QUERY',
+    });
+
+    conn.bulk2.pollInterval = 50;
+    const stream = await conn.bulk2.query('SELECT Id, Name, Status__c FROM Invoice__c');
+    const rows = await new Promise<Record<string, string>[]>((resolve, reject) => {
+      const out: Record<string, string>[] = [];
+      stream.on('record', (r: Record<string, string>) => out.push(r));
+      stream.on('end', () => resolve(out));
+      stream.on('error', reject);
+    });
+    expect(rows.map((r) => r.Id)).toEqual(await liveIds('Invoice__c'));
+    expect(rows[0]).toMatchObject({ Name: 'INV-000001', Status__c: expect.any(String) });
+
+    const created = await conn
+      .sobject('Invoice__c')
+      .create({ Account__c: salesforce.idOf('Account', 2), Amount__c: 120.5, Status__c: 'Draft' });
+    expect(created).toMatchObject({ success: true, id: expect.stringMatching(/^a0B\w{15}$/) });
+    const id = (created as { id: string }).id;
+    await conn.sobject('Invoice__c').update({ Id: id, Status__c: 'Sent' });
+    expect(await conn.sobject('Invoice__c').retrieve(id)).toMatchObject({
+      Name: `INV-${String(SEEDED + 1).padStart(6, '0')}`,
+      Account__c: salesforce.idOf('Account', 2),
+      Amount__c: 120.5,
+      Status__c: 'Sent',
+      Paid__c: false,
+    });
+    await expect(conn.sobject('Invoice__c').create({ Name: 'INV-X' })).rejects.toMatchObject({
+      errorCode: 'INVALID_FIELD_FOR_INSERT_UPDATE',
+    });
+    await expect(
+      conn.sobject('Invoice__c').create({ Account__c: salesforce.idOf('Contact', 1) }),
+    ).rejects.toMatchObject({ errorCode: 'MALFORMED_ID' });
+    await conn.sobject('Invoice__c').destroy(id);
+    const gone = await json(await soql(`SELECT Id, IsDeleted FROM Invoice__c WHERE Id = '${id}'`, true));
+    expect(gone.records).toMatchObject([{ Id: id, IsDeleted: true }]);
   });
 
   it('shows /__sim/mutate changes to modified-since SOQL, queryAll and the updated/deleted resources', async () => {

@@ -7,6 +7,12 @@ import type { Connector, ConnectorContext, ProviderRecord, ReadPage, ReadRequest
  * last-modified property, ordered by object id with an `hs_object_id > last` bound instead of
  * offsets, so they never meet search's 10,000-result cap; then a pass over archived records finds
  * deletions (search does not return archived records).
+ *
+ * A portal's custom object types are read, written and described the same way, under
+ * `/crm/v3/objects/<objectTypeId>`. A sync names one by its objectTypeId, its fully qualified name
+ * (`p<portal>_<name>`), the short form `p_<name>` or its internal name (Supaglue's way); only the
+ * last two are the same in every portal. The schemas API (`/crm/v3/schemas`) says which type a
+ * name is. HubSpot no longer takes internal names in paths, so paths always carry the objectTypeId.
  */
 const MODIFIED: Record<string, string> = {
   contacts: 'lastmodifieddate',
@@ -14,6 +20,8 @@ const MODIFIED: Record<string, string> = {
   deals: 'hs_lastmodifieddate',
 };
 const CRM_OBJECTS = Object.keys(MODIFIED);
+/** The last-modified property HubSpot gives every custom object type. */
+const CUSTOM_MODIFIED = 'hs_lastmodifieddate';
 const LIST_LIMIT = 100;
 const SEARCH_LIMIT = 200;
 
@@ -29,6 +37,19 @@ interface HubSpotObject {
 interface Paged<T> {
   results: T[];
   paging?: { next?: { after: string } };
+}
+
+/** A custom object type, as the schemas API lists it. */
+interface CustomObjectSchema {
+  objectTypeId: string;
+  fullyQualifiedName: string;
+  name: string;
+}
+
+/** An object as the API addresses it: the path segment after `/crm/v3/objects/`, and its last-modified property. */
+interface ObjectType {
+  path: string;
+  modified: string;
 }
 
 type Cursor =
@@ -66,8 +87,8 @@ export const hubspotPolicy: ProviderPolicy = {
   },
 };
 
-function toRecord(object: string, o: HubSpotObject): ProviderRecord {
-  const modified = o.properties[MODIFIED[object]!] ?? o.updatedAt;
+function toRecord(type: ObjectType, o: HubSpotObject): ProviderRecord {
+  const modified = o.properties[type.modified] ?? o.updatedAt;
   return {
     id: o.id,
     lastModifiedAt: new Date(o.archived && o.archivedAt ? o.archivedAt : (modified ?? o.updatedAt)),
@@ -76,40 +97,70 @@ function toRecord(object: string, o: HubSpotObject): ProviderRecord {
   };
 }
 
+const schemaCache = new WeakMap<ConnectorContext, Promise<CustomObjectSchema[]>>();
+
+/** The portal's custom object types, once per context. */
+function customObjectSchemas(ctx: ConnectorContext): Promise<CustomObjectSchema[]> {
+  let schemas = schemaCache.get(ctx);
+  if (!schemas) {
+    schemas = ctx.http
+      .request<{ results: CustomObjectSchema[] }>({ path: '/crm/v3/schemas' })
+      .then((res) => res.body.results);
+    schemaCache.set(ctx, schemas);
+    schemas.catch(() => schemaCache.delete(ctx));
+  }
+  return schemas;
+}
+
+/** The standard object, or the portal's custom object type, that `object` names. */
+async function objectType(ctx: ConnectorContext, object: string): Promise<ObjectType> {
+  if (Object.hasOwn(MODIFIED, object)) return { path: object, modified: MODIFIED[object]! };
+  const schema = (await customObjectSchemas(ctx)).find((s) =>
+    [s.objectTypeId, s.fullyQualifiedName, `p_${s.name}`, s.name].includes(object),
+  );
+  if (!schema) {
+    throw new ConnectorError(
+      'not_found',
+      `HubSpot object "${object}" is neither one of ${CRM_OBJECTS.join(', ')} nor a custom object type of this account`,
+    );
+  }
+  return { path: schema.objectTypeId, modified: CUSTOM_MODIFIED };
+}
+
 const propertyCache = new WeakMap<ConnectorContext, Map<string, string[]>>();
 
 /** Every property of an object, so that synced rows carry the whole record. */
-async function allProperties(ctx: ConnectorContext, object: string): Promise<string[]> {
+async function allProperties(ctx: ConnectorContext, type: ObjectType): Promise<string[]> {
   let cache = propertyCache.get(ctx);
   if (!cache) {
     cache = new Map();
     propertyCache.set(ctx, cache);
   }
-  const known = cache.get(object);
+  const known = cache.get(type.path);
   if (known) return known;
   const res = await ctx.http.request<{ results: { name: string }[] }>({
-    path: `/crm/v3/properties/${object}`,
+    path: `/crm/v3/properties/${type.path}`,
   });
   const names = res.body.results.map((p) => p.name);
-  cache.set(object, names);
+  cache.set(type.path, names);
   return names;
 }
 
 async function* readFull(
   ctx: ConnectorContext,
-  object: string,
+  type: ObjectType,
   properties: string[],
   start?: string,
 ): AsyncIterable<ReadPage> {
   let after = start;
   for (;;) {
     const res = await ctx.http.request<Paged<HubSpotObject>>({
-      path: `/crm/v3/objects/${object}`,
+      path: `/crm/v3/objects/${type.path}`,
       query: { limit: LIST_LIMIT, after, properties: properties.join(','), archived: false },
     });
     after = res.body.paging?.next?.after;
     yield {
-      records: res.body.results.map((o) => toRecord(object, o)),
+      records: res.body.results.map((o) => toRecord(type, o)),
       cursor: after ? encodeCursor({ mode: 'full', after } satisfies Cursor) : null,
     };
     if (!after) return;
@@ -118,7 +169,7 @@ async function* readFull(
 
 async function* readChanges(
   ctx: ConnectorContext,
-  object: string,
+  type: ObjectType,
   properties: string[],
   cursor: Extract<Cursor, { mode: 'changes' }>,
 ): AsyncIterable<ReadPage> {
@@ -128,13 +179,13 @@ async function* readChanges(
     for (;;) {
       const res = await ctx.http.request<Paged<HubSpotObject>>({
         method: 'POST',
-        path: `/crm/v3/objects/${object}/search`,
+        path: `/crm/v3/objects/${type.path}/search`,
         lane: 'search',
         body: {
           filterGroups: [
             {
               filters: [
-                { propertyName: MODIFIED[object], operator: 'GT', value: String(since) },
+                { propertyName: type.modified, operator: 'GT', value: String(since) },
                 { propertyName: 'hs_object_id', operator: 'GT', value: lastId },
               ],
             },
@@ -148,7 +199,7 @@ async function* readChanges(
       if (results.length > 0) lastId = results[results.length - 1]!.id;
       const done = results.length < SEARCH_LIMIT;
       yield {
-        records: results.map((o) => toRecord(object, o)),
+        records: results.map((o) => toRecord(type, o)),
         cursor: encodeCursor(
           (done
             ? { mode: 'changes', since, phase: 'archived' }
@@ -161,13 +212,13 @@ async function* readChanges(
   let after = cursor.phase === 'archived' ? cursor.after : undefined;
   for (;;) {
     const res = await ctx.http.request<Paged<HubSpotObject>>({
-      path: `/crm/v3/objects/${object}`,
-      query: { limit: LIST_LIMIT, after, archived: true, properties: MODIFIED[object] },
+      path: `/crm/v3/objects/${type.path}`,
+      query: { limit: LIST_LIMIT, after, archived: true, properties: type.modified },
     });
     after = res.body.paging?.next?.after;
     const deleted = res.body.results.filter((o) => new Date(o.archivedAt ?? o.updatedAt).getTime() > since);
     yield {
-      records: deleted.map((o) => toRecord(object, { ...o, archived: true })),
+      records: deleted.map((o) => toRecord(type, { ...o, archived: true })),
       cursor: after
         ? encodeCursor({ mode: 'changes', since, phase: 'archived', after } satisfies Cursor)
         : null,
@@ -206,15 +257,6 @@ async function* readOwners(ctx: ConnectorContext, start?: string): AsyncIterable
   }
 }
 
-function checkObject(object: string): void {
-  if (!CRM_OBJECTS.includes(object)) {
-    throw new ConnectorError(
-      'validation',
-      `HubSpot object "${object}" is not one of ${CRM_OBJECTS.join(', ')}`,
-    );
-  }
-}
-
 export const hubspotConnector: Connector = {
   async *read(ctx: ConnectorContext, req: ReadRequest) {
     const start = req.cursor ? decodeCursor<Cursor>(req.cursor) : undefined;
@@ -222,53 +264,66 @@ export const hubspotConnector: Connector = {
       yield* readOwners(ctx, start?.mode === 'owners' ? start.after : undefined);
       return;
     }
-    checkObject(req.object);
-    const properties = req.fields ?? (await allProperties(ctx, req.object));
+    const type = await objectType(ctx, req.object);
+    const properties = req.fields ?? (await allProperties(ctx, type));
     if (start?.mode === 'changes') {
-      yield* readChanges(ctx, req.object, properties, start);
+      yield* readChanges(ctx, type, properties, start);
     } else if (req.since && !start) {
-      yield* readChanges(ctx, req.object, properties, {
+      yield* readChanges(ctx, type, properties, {
         mode: 'changes',
         since: req.since.getTime(),
         phase: 'changed',
         lastId: '0',
       });
     } else {
-      yield* readFull(ctx, req.object, properties, start?.mode === 'full' ? start.after : undefined);
+      yield* readFull(ctx, type, properties, start?.mode === 'full' ? start.after : undefined);
     }
   },
 
   async create(ctx, object, fields) {
-    checkObject(object);
+    const type = await objectType(ctx, object);
     const res = await ctx.http.request<HubSpotObject>({
       method: 'POST',
-      path: `/crm/v3/objects/${object}`,
+      path: `/crm/v3/objects/${type.path}`,
       body: { properties: fields },
     });
-    return toRecord(object, res.body);
+    return toRecord(type, res.body);
   },
 
   async update(ctx, object, id, fields) {
-    checkObject(object);
+    const type = await objectType(ctx, object);
     const res = await ctx.http.request<HubSpotObject>({
       method: 'PATCH',
-      path: `/crm/v3/objects/${object}/${encodeURIComponent(id)}`,
+      path: `/crm/v3/objects/${type.path}/${encodeURIComponent(id)}`,
       body: { properties: fields },
     });
-    return toRecord(object, res.body);
+    return toRecord(type, res.body);
   },
 
   async delete(ctx, object, id) {
-    checkObject(object);
-    await ctx.http.request({ method: 'DELETE', path: `/crm/v3/objects/${object}/${encodeURIComponent(id)}` });
+    const type = await objectType(ctx, object);
+    await ctx.http.request({
+      method: 'DELETE',
+      path: `/crm/v3/objects/${type.path}/${encodeURIComponent(id)}`,
+    });
   },
 
-  async listObjects() {
-    return [...CRM_OBJECTS, 'owners'];
+  /**
+   * The standard objects, owners and the portal's custom object types by their internal names
+   * (the same in every portal). A connection without the scope to see schemas has none.
+   */
+  async listObjects(ctx) {
+    let custom: CustomObjectSchema[] = [];
+    try {
+      custom = await customObjectSchemas(ctx);
+    } catch (err) {
+      if (!(err instanceof ConnectorError && err.kind === 'permission')) throw err;
+    }
+    return [...CRM_OBJECTS, 'owners', ...custom.map((s) => s.name)];
   },
 
   async describeFields(ctx, object) {
-    checkObject(object);
+    const type = await objectType(ctx, object);
     const res = await ctx.http.request<{
       results: {
         name: string;
@@ -276,7 +331,7 @@ export const hubspotConnector: Connector = {
         type: string;
         modificationMetadata?: { readOnlyValue?: boolean };
       }[];
-    }>({ path: `/crm/v3/properties/${object}` });
+    }>({ path: `/crm/v3/properties/${type.path}` });
     return res.body.results.map((p) => ({
       name: p.name,
       label: p.label,

@@ -27,6 +27,14 @@ export const hubspotDefinition: ProviderDefinition = {
   objects: {
     read: ['contacts', 'companies', 'deals', 'owners'],
     write: ['contacts', 'companies', 'deals'],
+    // A portal's custom object types, by the identifiers HubSpot's API takes: the objectTypeId
+    // (meta-type 2, portal-specific), the fully qualified name and its short form. Their internal
+    // names, which Supaglue's sync configs used, look like any object's: taken for custom objects only.
+    custom: {
+      names: /^(?:2-\d+|p\d*_[A-Za-z][A-Za-z0-9_]*)$/,
+      internalNames: /^[A-Za-z][A-Za-z0-9_]*$/,
+      rule: 'custom object types go by their objectTypeId (2-<number>), their fully qualified name (p<portal>_<name> or p_<name>) or, listed as custom objects, their internal name',
+    },
     fieldValues: { under: 'properties' },
   },
 };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { badRequest, notFound } from '../../../core/errors.ts';
+import { backfillProgress } from '../../../core/installation-reads.ts';
 import {
   createInstallation,
   deleteInstallation,
@@ -122,6 +123,27 @@ export async function installationRoutes(app: FastifyInstance, { deps }: RouteOp
         req.params.installationId,
       );
       return (await shown(req.projectId, [installation]))[0];
+    },
+  );
+
+  app.get<{ Params: InstallationParams & { objectName: string } }>(
+    '/projects/:projectIdOrName/integrations/:integrationId/installations/:installationId/objects/:objectName/backfill-progress',
+    { config: { operationId: 'getBackfillProgress' } },
+    async (req) => {
+      const { installation } = await installationOf(
+        req.projectId,
+        req.params.integrationId,
+        req.params.installationId,
+      );
+      const progress = await backfillProgress(deps, req.projectId, installation.id, req.params.objectName);
+      return {
+        installationId: installation.id,
+        objectName: req.params.objectName,
+        operationId: progress.runId,
+        recordsProcessed: progress.records,
+        createTime: progress.startedAt.toISOString(),
+        updateTime: progress.updatedAt.toISOString(),
+      };
     },
   );
 
