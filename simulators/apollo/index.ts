@@ -650,5 +650,7 @@ export const apollo: ProviderSimulator = {
       ),
   serverError: (_ctx, reply) => reply.code(500).send({ error: 'Internal Server Error' }),
   faultExempt: ['/oauth/', '/api/v1/oauth/'],
+  // Apollo's earlier reference has the API at /v1 (https://api.apollo.io/v1/...); clients written to it call it there.
+  prefixAliases: { '/v1/': '/api/v1/' },
   routes: registerRoutes,
 };

@@ -45,6 +45,11 @@ export interface ProviderSimulator {
   serverError(ctx: SimContext, reply: FastifyReply): FastifyReply;
   /** Path prefixes that are not subject to injected faults (OAuth pages and token endpoints). */
   faultExempt?: string[];
+  /**
+   * Other prefixes the provider serves the same API under (another host's base path, an earlier
+   * one), each mapped to the prefix its routes are registered under.
+   */
+  prefixAliases?: Record<string, string>;
   routes(app: FastifyInstance, ctx: SimContext): void | Promise<void>;
 }
 
@@ -352,7 +357,19 @@ export async function startSimulator(
     },
   };
 
-  const app = Fastify({ logger: false, bodyLimit: 50 * 1024 * 1024 });
+  const aliases = Object.entries(provider.prefixAliases ?? {});
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 50 * 1024 * 1024,
+    // A path with a trailing slash is the path without one, as providers and their SDKs have it
+    // (HubSpot's SDK lists owners at /crm/v3/owners/; Salesforce documents /query/).
+    routerOptions: { ignoreTrailingSlash: true },
+    rewriteUrl: (req) => {
+      const url = req.url ?? '/';
+      const alias = aliases.find(([from]) => url.startsWith(from));
+      return alias ? alias[1] + url.slice(alias[0].length) : url;
+    },
+  });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
     done(null, body),
   );

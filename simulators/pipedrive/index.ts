@@ -787,38 +787,36 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
     });
   });
 
-  // ---- API v1: users (served under both /v1 and /api/v1, as Pipedrive does) ----
+  // ---- API v1: users (also under /v1, a prefix alias) ----
 
-  for (const prefix of ['/v1', '/api/v1']) {
-    app.get(`${prefix}/users/me`, async (req, reply) => {
-      if (guard(req, reply, COST.v1Get)) return reply;
-      const you = youOf(bearerToken(req));
-      return {
-        success: true,
-        data: {
-          ...userV1(ctx, you, true),
-          company_id: COMPANY.id,
-          company_name: COMPANY.name,
-          company_domain: COMPANY.domain,
-          company_country: COMPANY.country,
-          company_industry: 'software',
-          language: { language_code: 'en', country_code: 'US' },
-        },
-      };
-    });
-    app.get(`${prefix}/users`, async (req, reply) => {
-      if (guard(req, reply, COST.v1List)) return reply;
-      const you = youOf(bearerToken(req));
-      return { success: true, data: USERS.map((u) => userV1(ctx, u, u.id === you.id)) };
-    });
-    app.get<{ Params: { id: string } }>(`${prefix}/users/:id`, async (req, reply) => {
-      if (guard(req, reply, COST.v1Get)) return reply;
-      const you = youOf(bearerToken(req));
-      const user = USERS.find((u) => String(u.id) === req.params.id);
-      if (!user) return pipedriveError(reply, 404, 'User not found', { errorCode: 404 });
-      return { success: true, data: userV1(ctx, user, user.id === you.id) };
-    });
-  }
+  app.get('/api/v1/users/me', async (req, reply) => {
+    if (guard(req, reply, COST.v1Get)) return reply;
+    const you = youOf(bearerToken(req));
+    return {
+      success: true,
+      data: {
+        ...userV1(ctx, you, true),
+        company_id: COMPANY.id,
+        company_name: COMPANY.name,
+        company_domain: COMPANY.domain,
+        company_country: COMPANY.country,
+        company_industry: 'software',
+        language: { language_code: 'en', country_code: 'US' },
+      },
+    };
+  });
+  app.get('/api/v1/users', async (req, reply) => {
+    if (guard(req, reply, COST.v1List)) return reply;
+    const you = youOf(bearerToken(req));
+    return { success: true, data: USERS.map((u) => userV1(ctx, u, u.id === you.id)) };
+  });
+  app.get<{ Params: { id: string } }>('/api/v1/users/:id', async (req, reply) => {
+    if (guard(req, reply, COST.v1Get)) return reply;
+    const you = youOf(bearerToken(req));
+    const user = USERS.find((u) => String(u.id) === req.params.id);
+    if (!user) return pipedriveError(reply, 404, 'User not found', { errorCode: 404 });
+    return { success: true, data: userV1(ctx, user, user.id === you.id) };
+  });
 }
 
 const bearerToken = (req: FastifyRequest) => req.headers.authorization?.match(/^Bearer (\S+)$/i)?.[1] ?? '';
@@ -903,5 +901,7 @@ export const pipedrive: ProviderSimulator = {
     ),
   serverError: (_ctx, reply) => pipedriveError(reply, 500, 'Internal server error', { errorCode: 500 }),
   faultExempt: ['/oauth/'],
+  // Pipedrive serves v1 at /v1 on api.pipedrive.com (its SDK's base) and at /api/v1 on company domains.
+  prefixAliases: { '/v1/': '/api/v1/' },
   routes: registerRoutes,
 };

@@ -63,7 +63,6 @@ export function registerRestApi(app: FastifyInstance, state: OrgState, areas: Re
       return { label: versionLabel(31 + k), url: `/services/data/v${version}`, version };
     });
   app.get('/services/data', versions);
-  app.get('/services/data/', versions);
 
   app.register(async (api) => {
     api.setErrorHandler((err, _req, reply) => {
@@ -90,18 +89,16 @@ export function registerRestApi(app: FastifyInstance, state: OrgState, areas: Re
       );
     });
 
-    /** Registers an authenticated API route under /services/data/vXX.X, with and without a trailing slash. */
+    /** Registers an authenticated API route under /services/data/vXX.X (a trailing slash is the server's). */
     const route: RestRoute = (method, path, handler) => {
-      for (const url of [`/services/data/:version${path}`, `/services/data/:version${path}/`]) {
-        api.route({
-          method,
-          url,
-          handler: async (req, reply) => {
-            if (refuse(req, reply)) return reply;
-            return handler(req, reply, (req.params as { version: string }).version);
-          },
-        });
-      }
+      api.route({
+        method,
+        url: `/services/data/:version${path}`,
+        handler: async (req, reply) => {
+          if (refuse(req, reply)) return reply;
+          return handler(req, reply, (req.params as { version: string }).version);
+        },
+      });
     };
 
     route('GET', '', (_req, _reply, v) => {
