@@ -6,7 +6,7 @@ import { BUILT_IN_DESTINATION_NAME } from '../../src/core/destinations.ts';
 import { authenticateApiKey } from '../../src/core/projects.ts';
 import { builtInSchema } from '../../src/destinations/index.ts';
 import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
-import { connectHubspot, endedRuns } from '../helpers/syncs.ts';
+import { connectHubspot, endedRuns, warehouseDestination } from '../helpers/syncs.ts';
 import {
   type Client,
   client,
@@ -35,21 +35,7 @@ describe('a manifest deployed through /v1 syncs into Postgres and the built-in d
     mgmt = client(t.baseUrl, t.apiKey);
     v1 = client(t.baseUrl, t.apiKey, '/v1');
     const databaseUrl = await createTestDatabase();
-    const url = new URL(databaseUrl);
-    const made = await mgmt('POST', '/destinations', {
-      body: {
-        name: 'warehouse',
-        type: 'postgres',
-        config: {
-          host: url.hostname,
-          port: Number(url.port),
-          database: url.pathname.slice(1),
-          schema: 'crm',
-          user: decodeURIComponent(url.username),
-          password: decodeURIComponent(url.password),
-        },
-      },
-    });
+    const made = await mgmt('POST', '/destinations', { body: warehouseDestination(databaseUrl) });
     expect(made.status, JSON.stringify(made.body)).toBe(201);
     expect((await mgmt('POST', '/providers', { body: simOAuthProvider('hubspot', ['oauth']) })).status).toBe(
       201,

@@ -18,26 +18,26 @@ async function expectStatus(p: Promise<ApiResponse>, status: number) {
   return res.body;
 }
 
+/** The Management API's body for Postgres destination `warehouse` writing into schema `crm` of a database. */
+export function warehouseDestination(databaseUrl: string) {
+  const url = new URL(databaseUrl);
+  return {
+    name: 'warehouse',
+    type: 'postgres',
+    config: {
+      host: url.hostname,
+      port: Number(url.port),
+      database: url.pathname.slice(1),
+      schema: 'crm',
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+    },
+  };
+}
+
 /** Adds Postgres destination `warehouse` (schema `crm`), the HubSpot provider and sync config `config`. */
 export async function setUpHubspotSync(api: Client, databaseUrl: string, config: object): Promise<string> {
-  const url = new URL(databaseUrl);
-  await expectStatus(
-    api('POST', '/destinations', {
-      body: {
-        name: 'warehouse',
-        type: 'postgres',
-        config: {
-          host: url.hostname,
-          port: Number(url.port),
-          database: url.pathname.slice(1),
-          schema: 'crm',
-          user: decodeURIComponent(url.username),
-          password: decodeURIComponent(url.password),
-        },
-      },
-    }),
-    201,
-  );
+  await expectStatus(api('POST', '/destinations', { body: warehouseDestination(databaseUrl) }), 201);
   await expectStatus(api('POST', '/providers', { body: simOAuthProvider('hubspot', ['oauth']) }), 201);
   const syncConfig = await expectStatus(
     api('POST', '/sync_configs', {
