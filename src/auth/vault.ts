@@ -15,6 +15,7 @@ export interface SealedColumn {
 /** Every place Trellis keeps a secret; key rotation walks exactly these. */
 export const SEALED_COLUMNS = {
   connectionCredentials: { table: 'connections', column: 'credentials_sealed' },
+  connectionSecretSettings: { table: 'connections', column: 'secret_settings_sealed' },
   providerAppSecret: { table: 'provider_apps', column: 'client_secret_sealed' },
   destinationSecrets: { table: 'destinations', column: 'secrets_sealed' },
   oauthCodeVerifier: { table: 'oauth_states', column: 'code_verifier_sealed' },

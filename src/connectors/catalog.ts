@@ -107,10 +107,58 @@ export interface ProviderListing {
   authTypes: AuthType[];
 }
 
+/**
+ * How Trellis draws a provider's logo: its own monogram on a tile of one colour (never the
+ * provider's brand mark).
+ */
+export interface ProviderLogo {
+  /** One or two characters. */
+  monogram: string;
+  /** The tile's colour, `#rrggbb`; the monogram is white on it. */
+  background: string;
+}
+
 /** The catalog entry of a provider Trellis connects to: it lives in the provider's folder, as data. */
 export interface ProviderDefinition extends ProviderListing {
   api: ProviderApi;
   objects: ProviderObjects;
+  logo: ProviderLogo;
+}
+
+/** A value a connection of one auth scheme is made with, by the name Trellis gives it. */
+export interface CredentialSetting {
+  key: string;
+  label: string;
+  /** Sealed at rest and never shown once saved. */
+  secret: boolean;
+  required: boolean;
+}
+
+/**
+ * The values a connection with `authType` to `provider` is made with: the secret its scheme
+ * carries (an API key, an access key pair, an OAuth refresh token; the OAuth client comes from
+ * the project's provider app), and the account's own hosts where the provider has them.
+ */
+export function credentialSettings(provider: ProviderDefinition, authType: AuthType): CredentialSetting[] {
+  switch (authType) {
+    case 'api_key':
+      return [{ key: 'api_key', label: 'API key', secret: true, required: true }];
+    case 'access_key_secret':
+      return [
+        { key: 'access_key', label: 'Access key', secret: true, required: true },
+        { key: 'access_key_secret', label: 'Access key secret', secret: true, required: true },
+      ];
+    case 'oauth2':
+      return [
+        { key: 'refresh_token', label: 'Refresh token', secret: true, required: true },
+        ...(provider.api.baseUrl.includes('{instance_url}')
+          ? [{ key: 'instance_url', label: 'Instance URL', secret: false, required: true }]
+          : []),
+        ...(provider.api.loginTokenUrl
+          ? [{ key: 'login_url', label: 'Login URL', secret: false, required: false }]
+          : []),
+      ];
+  }
 }
 
 /** Any provider of the catalog: only those with a folder have an `api`. */

@@ -91,11 +91,16 @@ export class RequestPacer {
   #next = 0;
   #pausedUntil = 0;
 
-  constructor(private requestsPerSecond: number) {}
+  /** `ceiling`: a pace the budget headers may slow, never pass (one the connection chose). */
+  constructor(
+    private requestsPerSecond: number,
+    private readonly ceiling = Number.POSITIVE_INFINITY,
+  ) {}
 
-  /** Adopts the pace the provider's own budget headers allow (kept 10% under it). */
+  /** Adopts the pace the provider's own budget headers allow (kept 10% under it), up to the ceiling. */
   adapt(limit: number, windowMs: number): void {
-    if (limit > 0 && windowMs > 0) this.requestsPerSecond = ((limit * 1000) / windowMs) * 0.9;
+    if (limit > 0 && windowMs > 0)
+      this.requestsPerSecond = Math.min(this.ceiling, ((limit * 1000) / windowMs) * 0.9);
   }
 
   async acquire(): Promise<void> {

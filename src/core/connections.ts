@@ -123,7 +123,7 @@ function providerHost(deps: CoreDeps, providerName: ProviderName, what: string, 
  * on one (`{instance_url}` in its base URL), and a login host of its own when the provider has
  * those (a per-connection token endpoint in its catalog entry).
  */
-function credentialsOf(
+export function credentialsOf(
   deps: CoreDeps,
   { providerName, credentials: held }: ManualConnectionInput,
 ): { credentials: Credentials; instanceUrl: string } {
@@ -306,7 +306,7 @@ export async function updateConnectionById(
   if (!isUuid(connectionId)) throw notFound(`connection "${connectionId}"`);
   const { rows } = await deps.db.query<{ providerName: ProviderName; authType: string; instanceUrl: string }>(
     `select provider_name as "providerName", auth_type as "authType", instance_url as "instanceUrl"
-       from connections where project_id = $1 and id = $2`,
+       from connections where project_id = $1 and id = $2 and customer_id is not null`,
     [projectId, connectionId],
   );
   const current = rows[0];

@@ -34,3 +34,16 @@ export const badRequest = (detail: string) => new DomainError('bad_request', det
 export const notFound = (what: string) => new DomainError('not_found', `${what} not found`);
 export const conflict = (detail: string) => new DomainError('conflict', detail);
 export const unprocessable = (detail: string) => new DomainError('unprocessable', detail);
+
+/**
+ * Input a service refuses, naming the input by its core name (`name`, `settings.api_key`, …) so
+ * that a surface whose errors list fields can say which of its own fields was wrong.
+ */
+export class InvalidInput extends DomainError {
+  constructor(
+    readonly field: string,
+    detail: string,
+  ) {
+    super('unprocessable', detail, { reason: 'invalid_input' });
+  }
+}

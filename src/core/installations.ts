@@ -119,7 +119,8 @@ export async function createInstallation(
     if (integration.installs !== 'on_request')
       throw conflict('this integration is installed automatically on every connection of its provider');
     const { rows: connections } = await client.query<{ providerAppId: string }>(
-      'select provider_app_id as "providerAppId" from connections where project_id = $1 and id = $2',
+      `select provider_app_id as "providerAppId" from connections
+        where project_id = $1 and id = $2 and customer_id is not null`,
       [projectId, input.connectionId],
     );
     if (!connections[0]) throw notFound('connection');

@@ -48,10 +48,13 @@ export async function openConnector(
     providerAppId: string;
     clientId: string | null;
     clientSecretSealed: string | null;
+    rateLimitRequests: number | null;
+    rateLimitPeriodSeconds: number | null;
   }>(
     `select c.project_id as "projectId", c.provider_name as "providerName", c.instance_url as "instanceUrl",
             c.credentials_sealed as sealed, p.id as "providerAppId", p.client_id as "clientId",
-            p.client_secret_sealed as "clientSecretSealed"
+            p.client_secret_sealed as "clientSecretSealed", c.rate_limit_requests as "rateLimitRequests",
+            c.rate_limit_period_seconds as "rateLimitPeriodSeconds"
        from connections c join provider_apps p on p.id = c.provider_app_id where c.id = $1`,
     [connectionId],
   );
@@ -114,11 +117,21 @@ export async function openConnector(
         : undefined,
     onRevoked: () => markBadCredentials(deps, connectionId, 'the provider rejected the refresh token'),
   });
+  // A pace the connection chose replaces the catalog's (lanes with a limit of their own keep theirs
+  // when it is slower), and budget headers may slow it but not pass it. The rate is part of the
+  // key, so that a changed choice takes effect.
+  const chosen =
+    row.rateLimitRequests && row.rateLimitPeriodSeconds
+      ? row.rateLimitRequests / row.rateLimitPeriodSeconds
+      : undefined;
   const pacer = (lane: string) => {
-    const key = `${connectionId}:${lane}`;
+    const catalogRate = api.laneRates?.[lane] ?? api.requestsPerSecond;
+    const rate =
+      chosen === undefined ? catalogRate : lane === 'default' ? chosen : Math.min(catalogRate, chosen);
+    const key = `${connectionId}:${lane}:${rate}`;
     let p = pacers.get(key);
     if (!p) {
-      p = new RequestPacer(api.laneRates?.[lane] ?? api.requestsPerSecond);
+      p = new RequestPacer(rate, chosen === undefined ? undefined : rate);
       pacers.set(key, p);
     }
     return p;
@@ -209,13 +222,52 @@ export async function verifyCredentials(
     if (err instanceof ConnectorError) {
       throw new DomainError(
         'unprocessable',
-        err.kind === 'auth' || err.kind === 'permission'
+        refusedCredentials(err)
           ? `${definition.displayName} did not accept these credentials`
           : `${definition.displayName} could not be reached to check these credentials (${err.kind}); try again`,
       );
     }
     throw err;
   }
+}
+
+const refusedCredentials = (err: ConnectorError) => err.kind === 'auth' || err.kind === 'permission';
+
+/**
+ * Checks a saved connection's credentials with its provider, as `verifyCredentials` checks unsaved
+ * ones: a provider that refuses them marks the connection `bad_credentials` (unprocessable); one
+ * that accepts them makes it `working` again and resumes the syncs bad credentials paused; one that
+ * cannot be reached changes nothing (remote_provider).
+ */
+export async function verifyConnection(deps: CoreDeps, connectionId: string): Promise<void> {
+  const { connector, ctx, providerName } = await openConnector(deps, connectionId, { interactive: true });
+  const { displayName } = CATALOG[providerName];
+  if (!connector.whoAmI) throw badRequest(`Trellis cannot verify ${displayName} credentials yet`);
+  try {
+    await connector.whoAmI(ctx);
+  } catch (err) {
+    if (!(err instanceof ConnectorError)) throw err;
+    if (refusedCredentials(err)) {
+      await markBadCredentials(deps, connectionId, `${displayName} did not accept the credentials`);
+      throw new DomainError('unprocessable', `${displayName} did not accept these credentials`);
+    }
+    throw new DomainError(
+      'remote_provider',
+      `${displayName} could not be reached to check these credentials (${err.kind}); try again`,
+      { reason: err.kind },
+    );
+  }
+  await transaction(deps.db, async (client) => {
+    await client.query(
+      `update connections set status = 'working', updated_at = now() where id = $1 and status <> 'working'`,
+      [connectionId],
+    );
+    await client.query(
+      `update syncs set paused = false, pause_reason = null, next_run_at = now(), updated_at = now()
+        where connection_id = $1 and pause_reason = 'credentials'`,
+      [connectionId],
+    );
+  });
 }
 
 /** Runs a provider call for an API request, turning connector failures into 4xx answers. */
@@ -240,14 +292,21 @@ export async function markBadCredentials(
   reason: string,
 ): Promise<void> {
   await transaction(deps.db, async (client) => {
-    const { rows } = await client.query<{ projectId: string; providerName: string; customerRef: string }>(
-      `update connections c set status = 'bad_credentials', updated_at = now() from customers cu
-        where c.id = $1 and cu.id = c.customer_id
-        returning c.project_id as "projectId", c.provider_name as "providerName", cu.external_id as "customerRef"`,
+    // A connection the project owns has no customer (and no syncs to pause).
+    const { rows } = await client.query<{
+      projectId: string;
+      providerName: string;
+      customerRef: string | null;
+    }>(
+      `update connections c set status = 'bad_credentials', updated_at = now() where c.id = $1
+        returning c.project_id as "projectId", c.provider_name as "providerName",
+          (select cu.external_id from customers cu where cu.id = c.customer_id) as "customerRef"`,
       [connectionId],
     );
     const connection = rows[0];
     if (!connection) return;
+    const { customerRef } = connection;
+    if (customerRef === null) return;
     const { rows: paused } = await client.query<{ kind: ObjectKind | 'entity'; object: string }>(
       `update syncs set paused = true, pause_reason = 'credentials', next_run_at = null, updated_at = now()
         where connection_id = $1 and not paused returning object_type as kind, object`,
@@ -258,7 +317,7 @@ export async function markBadCredentials(
         type: 'sync.paused',
         sync: {
           connectionId,
-          customerRef: connection.customerRef,
+          customerRef,
           providerName: connection.providerName,
           ...s,
         },

@@ -93,9 +93,11 @@ export async function reconcileConnectionSyncs(client: pg.ClientBase, connection
         and i.provider_app_id <> $2`,
     [connectionId, connection.providerAppId],
   );
+  // Automatic integrations are installed on customers' connections, never on the project's own.
   await client.query(
     `insert into installations (project_id, integration_id, connection_id)
      select $1, i.id, $2 from integrations i where i.provider_app_id = $3 and i.installs = 'automatic'
+       and exists (select 1 from connections where id = $2 and customer_id is not null)
      on conflict (integration_id, connection_id) do nothing`,
     [connection.projectId, connectionId, connection.providerAppId],
   );
@@ -177,7 +179,7 @@ export async function reconcileInstallation(client: pg.ClientBase, installationI
 export async function reconcileIntegrationSyncs(client: pg.ClientBase, integrationId: string): Promise<void> {
   const { rows } = await client.query<{ id: string }>(
     `select c.id from connections c join integrations i on i.provider_app_id = c.provider_app_id
-      where i.id = $1 and i.installs = 'automatic'
+      where i.id = $1 and i.installs = 'automatic' and c.customer_id is not null
      union
      select ins.connection_id from installations ins where ins.integration_id = $1`,
     [integrationId],

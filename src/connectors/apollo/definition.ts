@@ -15,4 +15,5 @@ export const apolloDefinition: ProviderDefinition = {
     read: ['contacts', 'accounts', 'emailer_campaigns', 'sequences', 'users'],
     write: ['contacts'],
   },
+  logo: { monogram: 'Ap', background: '#b45309' },
 };

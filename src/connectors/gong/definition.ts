@@ -15,4 +15,5 @@ export const gongDefinition: ProviderDefinition = {
   },
   // Read-only: Gong's API adds calls with media uploads, not records.
   objects: { read: ['users', 'calls', 'workspaces'], write: [] },
+  logo: { monogram: 'Go', background: '#6d28d9' },
 };

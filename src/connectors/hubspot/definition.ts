@@ -37,4 +37,5 @@ export const hubspotDefinition: ProviderDefinition = {
     },
     fieldValues: { under: 'properties' },
   },
+  logo: { monogram: 'Hs', background: '#c2410c' },
 };

@@ -21,4 +21,5 @@ export const pipedriveDefinition: ProviderDefinition = {
     read: ['persons', 'organizations', 'deals', 'users'],
     write: ['persons', 'organizations', 'deals'],
   },
+  logo: { monogram: 'Pd', background: '#15803d' },
 };

@@ -28,4 +28,5 @@ export const salesforceDefinition: ProviderDefinition = {
     custom: { names: /^[A-Za-z][A-Za-z0-9_]*__c$/, rule: 'custom object API names end in __c' },
     fieldValues: { omit: ['attributes'] },
   },
+  logo: { monogram: 'Sf', background: '#0369a1' },
 };

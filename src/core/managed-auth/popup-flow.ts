@@ -108,7 +108,7 @@ export async function startPopupRenewal(
             a.client_id is not null and a.client_secret_sealed is not null as configured,
             c.customer_id as "customerId", c.credentials_sealed as "credentialsSealed"
        from connections c join provider_apps a on a.id = c.provider_app_id
-      where c.project_id = $1 and c.id = $2`,
+      where c.project_id = $1 and c.id = $2 and c.customer_id is not null`,
     [projectId, connectionId],
   );
   const connection = rows[0];
