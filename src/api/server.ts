@@ -15,6 +15,7 @@ import { ampersandReadSurface } from './ampersand-read/plugin.ts';
 import { ampersandWriteSurface } from './ampersand-write/plugin.ts';
 import { messagePage, pagePolicy } from './connect/pages.ts';
 import { connectPages } from './connect/plugin.ts';
+import { connectorsSurface } from './connectors/plugin.ts';
 import { docsRoutes } from './docs/routes.ts';
 import { mgmtV2Surface } from './mgmt-v2/plugin.ts';
 import { httpStatus, toDomainError } from './surface/errors.ts';
@@ -51,6 +52,7 @@ export function apiSurfaces(deps: CoreDeps): ApiSurface[] {
     ampersandReadSurface(deps),
     ampersandWriteSurface(deps),
     ampersandProxySurface(deps),
+    connectorsSurface(deps),
   ];
 }
 

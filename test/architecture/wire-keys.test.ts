@@ -69,6 +69,22 @@ const WIRE_WORDS = [
   'updateMask',
   'webhookSigningKey',
   'includeSecrets',
+  // Connectors API connectors, their query and their relations (src/api/connectors/*-translation.ts)
+  'authentication_implementation_id',
+  'authenticationImplementation',
+  'authentication_implementation',
+  'rate_limit_unit',
+  'rate_limit_duration',
+  'canonical_key',
+  'system_template_id',
+  'forSystemTemplate',
+  'forSession',
+  'platformSession',
+  'platform_app_key',
+  'connection_pool_id',
+  'certificate_id',
+  'endpointSchema',
+  'fieldTags',
 ];
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
