@@ -3,11 +3,12 @@ import { DomainError, notFound } from './errors.ts';
 import { getInstallation, type Installation } from './installations.ts';
 import { getIntegration } from './integrations.ts';
 import { installationFor } from './operations.ts';
+import { getProjectOwnedConnection } from './project-owned-connections.ts';
 import { callProvider, openConnector } from './provider-access.ts';
 
 /**
  * The provider proxy: a caller's request passed through to the provider's API on an
- * installation's connection, with the connection's credentials, and the provider's answer passed
+ * installation's connection (or a connection the project owns), with the connection's credentials, and the provider's answer passed
  * back. Trellis adds the credentials and removes anything that would let a caller's own
  * credentials, cookies or addressing through; the provider's status and body come back as they are.
  */
@@ -120,23 +121,37 @@ export async function proxiedInstallation(
 }
 
 /**
- * Passes a request to the provider on the installation's connection, if its integration enables
- * the proxy. The call goes through the connection's provider client: its credentials (renewed if
- * the provider says they expired), its pace, and the outbound policy.
+ * What a proxied request goes out on: an installation's connection, when its integration enables
+ * the proxy, or a connection the project owns itself, which no integration governs. A customer's
+ * connection is reached through its installations only.
+ */
+export type ProxyTarget = { installation: Installation } | { projectOwnedConnectionId: string };
+
+async function proxiedConnectionId(deps: CoreDeps, projectId: string, target: ProxyTarget): Promise<string> {
+  if ('projectOwnedConnectionId' in target)
+    return (await getProjectOwnedConnection(deps, projectId, target.projectOwnedConnectionId)).id;
+  const integration = await getIntegration(deps, projectId, target.installation.integrationId);
+  if (!integration.proxyEnabled)
+    throw new DomainError('forbidden', `integration "${integration.name}" does not enable the proxy`);
+  return target.installation.connectionId;
+}
+
+/**
+ * Passes a request to the provider on the target's connection. The call goes through the
+ * connection's provider client: its credentials (renewed if the provider says they expired), its
+ * pace, and the outbound policy.
  */
 export async function proxyRequest(
   deps: CoreDeps,
   projectId: string,
-  installation: Installation,
+  target: ProxyTarget,
   req: ProxyRequest,
 ): Promise<ProxyAnswer> {
   const pathProblem = providerPathProblem(req.pathAndQuery);
   if (pathProblem) throw new DomainError('bad_request', `the provider path ${pathProblem}`);
   const hasBody = req.body !== undefined && req.body.length > 0;
-  const integration = await getIntegration(deps, projectId, installation.integrationId);
-  if (!integration.proxyEnabled)
-    throw new DomainError('forbidden', `integration "${integration.name}" does not enable the proxy`);
-  const { ctx } = await openConnector(deps, installation.connectionId, { interactive: true });
+  const connectionId = await proxiedConnectionId(deps, projectId, target);
+  const { ctx } = await openConnector(deps, connectionId, { interactive: true });
   const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => forwardable(name)));
   const res = await callProvider(() =>
     ctx.http.forward({

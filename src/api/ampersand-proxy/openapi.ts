@@ -12,6 +12,9 @@ export const PROXY_TITLE = 'Trellis Proxy (Ampersand dialect)';
 export const PROXIED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const proxyOperationId = (method: string) => `proxy${method[0]}${method.slice(1).toLowerCase()}`;
 
+/** Trellis's extension: the header naming a connection the project owns (a Connectors API connector). */
+export const CONNECTION_HEADER = 'x-trellis-connection-id';
+
 const header = (name: string, description: string, schema: Record<string, unknown>, required = false) => ({
   name,
   in: 'header' as const,
@@ -45,6 +48,11 @@ const PARAMETERS = [
   header('x-amp-group-ref', "The installation's group: the customer's ref (with x-amp-integration-name).", {
     type: 'string',
   }),
+  header(
+    CONNECTION_HEADER,
+    "Trellis extension: instead of an installation, a connection the project owns itself (a connector of the Connectors API, by its id). A customer's connection is reached through its installation only.",
+    { type: 'string' },
+  ),
 ];
 
 const PROXY_DOCUMENT: OpenApiDocument = {
@@ -52,7 +60,7 @@ const PROXY_DOCUMENT: OpenApiDocument = {
   info: {
     title: PROXY_TITLE,
     version: '1',
-    description: `Calls a provider's API on an installation's connection. The method, path, query, headers and body are passed through (Trellis removes \`x-amp-*\`, \`x-api-key\`, \`authorization\`, \`cookie\`, \`host\`, forwarding and hop-by-hop headers and sends the connection's credentials), and the provider's status, headers and body come back as the provider answered, redirects included. The installation is named by \`x-amp-installation-id\`, or by \`x-amp-integration-name\` and \`x-amp-group-ref\`; whatever else names it must agree. Its integration must enable the proxy. Request bodies are at most 5 MB, answers at most 20 MB (502 above). Trellis's own refusals are problem+json, as the Platform API's.`,
+    description: `Calls a provider's API on an installation's connection. The method, path, query, headers and body are passed through (Trellis removes \`x-amp-*\`, \`x-api-key\`, \`authorization\`, \`cookie\`, \`host\`, forwarding and hop-by-hop headers and sends the connection's credentials), and the provider's status, headers and body come back as the provider answered, redirects included. The installation is named by \`x-amp-installation-id\`, or by \`x-amp-integration-name\` and \`x-amp-group-ref\`; whatever else names it must agree. Its integration must enable the proxy. Trellis extension: \`x-trellis-connection-id\` names a connection the project owns (a Connectors API connector) instead of an installation, and is removed like the \`x-amp-*\` headers. Request bodies are at most 5 MB, answers at most 20 MB (502 above). Trellis's own refusals are problem+json, as the Platform API's.`,
   },
   security: [{ APIKeyHeader: [] }],
   components: { securitySchemes: { APIKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Api-Key' } } },

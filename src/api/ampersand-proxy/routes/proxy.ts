@@ -2,11 +2,17 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CoreDeps } from '../../../core/deps.ts';
 import { DomainError, notFound } from '../../../core/errors.ts';
 import { findProject } from '../../../core/projects.ts';
-import { MAX_PROXY_REQUEST_BYTES, proxiedInstallation, proxyRequest } from '../../../core/provider-proxy.ts';
-import { PROXIED_METHODS, PROXY_PREFIX, proxyOperationId } from '../openapi.ts';
+import {
+  MAX_PROXY_REQUEST_BYTES,
+  type ProxyTarget,
+  proxiedInstallation,
+  proxyRequest,
+} from '../../../core/provider-proxy.ts';
+import { CONNECTION_HEADER, PROXIED_METHODS, PROXY_PREFIX, proxyOperationId } from '../openapi.ts';
 
 /** Headers of this dialect and its credentials: they address Trellis, never the provider. */
-const ownHeader = (name: string) => name.startsWith('x-amp-') || name === 'x-api-key';
+const ownHeader = (name: string) =>
+  name.startsWith('x-amp-') || name === 'x-api-key' || name === CONNECTION_HEADER;
 
 const single = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
 
@@ -25,6 +31,27 @@ function callerHeaders(req: FastifyRequest): Record<string, string> {
     if (text !== undefined && !ownHeader(name)) headers[name] = text;
   }
   return headers;
+}
+
+/**
+ * What the request goes out on: the installation its headers name, or the connection of the
+ * project's own that `x-trellis-connection-id` names (a Trellis extension), never both.
+ */
+async function targetOf(deps: CoreDeps, req: FastifyRequest): Promise<ProxyTarget> {
+  const connectionId = ampHeader(req, CONNECTION_HEADER);
+  const named = {
+    installationId: ampHeader(req, 'x-amp-installation-id'),
+    integrationIdOrName: ampHeader(req, 'x-amp-integration-name'),
+    customerRef: ampHeader(req, 'x-amp-group-ref'),
+  };
+  if (connectionId === undefined)
+    return { installation: await proxiedInstallation(deps, req.projectId, named) };
+  if (Object.values(named).some((value) => value !== undefined))
+    throw new DomainError(
+      'bad_request',
+      `name an installation or a connection (${CONNECTION_HEADER}), not both`,
+    );
+  return { projectOwnedConnectionId: connectionId };
 }
 
 export async function proxyRoutes(app: FastifyInstance, { deps }: { deps: CoreDeps }) {
@@ -53,12 +80,7 @@ export async function proxyRoutes(app: FastifyInstance, { deps }: { deps: CoreDe
         const named = ampHeader(req, 'x-amp-project-id')!;
         const project = await findProject(deps.db, req.projectId);
         if (named !== project.id && named !== project.name) throw notFound(`project "${named}"`);
-        const installation = await proxiedInstallation(deps, req.projectId, {
-          installationId: ampHeader(req, 'x-amp-installation-id'),
-          integrationIdOrName: ampHeader(req, 'x-amp-integration-name'),
-          customerRef: ampHeader(req, 'x-amp-group-ref'),
-        });
-        const answer = await proxyRequest(deps, req.projectId, installation, {
+        const answer = await proxyRequest(deps, req.projectId, await targetOf(deps, req), {
           method,
           pathAndQuery: req.url.slice(PROXY_PREFIX.length) || '/',
           headers: callerHeaders(req),
