@@ -154,6 +154,93 @@ function postgresUser(log: Logger): RunAs | undefined {
   }
 }
 
+/**
+ * Where Trellis, running as root, keeps what the postgres user must reach but cannot where it is
+ * (a clone under /root, whose directories only root may enter): a copy of the binaries per
+ * version, and database clusters.
+ */
+const ROOT_RUN_DIR = '/var/lib/trellis';
+
+/** Whether `runAs` can reach `file` (search every directory on the way to it), asked as that user. */
+function reachableAs(runAs: RunAs, file: string): boolean {
+  try {
+    execFileSync('/bin/sh', ['-c', 'test -x "$0"', file], { ...runAs, stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A directory under ROOT_RUN_DIR, made if missing; only root may change it. */
+function rootRunDir(...parts: string[]): string {
+  const dir = path.join(ROOT_RUN_DIR, ...parts);
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw new Error(
+      `the postgres user cannot reach the embedded database's files where they are, and ${dir} cannot be made for them (${(err as Error).message}); start Trellis as a user other than root, or from a directory every user may enter (TRELLIS_DATA_DIR, and node_modules), or set DATABASE_URL`,
+    );
+  }
+  const stat = fs.lstatSync(dir);
+  if (!stat.isDirectory() || stat.uid !== 0 || (stat.mode & 0o022) !== 0)
+    throw new Error(`${dir} must be a directory owned by root that no one else may write to`);
+  return dir;
+}
+
+/**
+ * The binaries where the postgres user can run them: in place, or else a copy made once per
+ * version in ROOT_RUN_DIR (the package's whole native tree: the binaries find their libraries and
+ * share files beside them).
+ */
+function binariesReachableBy(runAs: RunAs, bins: Binaries): Binaries {
+  if (reachableAs(runAs, bins.postgres) && reachableAs(runAs, bins.initdb)) return bins;
+  const native = path.dirname(path.dirname(bins.postgres));
+  const { version } = JSON.parse(fs.readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  const copy = path.join(rootRunDir(), `postgres-${version}`);
+  if (!fs.existsSync(path.join(copy, 'bin', 'postgres'))) {
+    // Copied aside and renamed into place, so that a process starting alongside sees all or nothing.
+    const staging = fs.mkdtempSync(`${copy}.`);
+    fs.cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
+    fs.chmodSync(staging, 0o755);
+    try {
+      fs.renameSync(staging, copy);
+    } catch {
+      fs.rmSync(staging, { recursive: true, force: true });
+    }
+  }
+  return { postgres: path.join(copy, 'bin', 'postgres'), initdb: path.join(copy, 'bin', 'initdb') };
+}
+
+/**
+ * The cluster's directory: `<data dir>/pg`, or, when running as root and the postgres user cannot
+ * enter the data directory, a directory of its own in ROOT_RUN_DIR that `<data dir>/pg` links to
+ * (the data directory still names its database: remove it and the next start makes a new one).
+ */
+function clusterDir(dataDir: string, runAs: RunAs | undefined, log: Logger): string {
+  const inDataDir = path.join(dataDir, 'pg');
+  if (!runAs || reachableAs(runAs, dataDir)) return inDataDir;
+  const link = fs.lstatSync(inDataDir, { throwIfNoEntry: false });
+  if (link?.isSymbolicLink()) {
+    rootRunDir('clusters');
+    return fs.readlinkSync(inDataDir);
+  }
+  if (link && fs.existsSync(path.join(inDataDir, 'PG_VERSION')))
+    throw new Error(
+      `the embedded database ${inDataDir} is where the postgres user cannot enter; let it (chmod o+x on ${dataDir} and each directory above it), or start Trellis as a user other than root`,
+    );
+  // A cluster here was never made (an earlier start failed at initdb): it moves.
+  fs.rmSync(inDataDir, { recursive: true, force: true });
+  const cluster = fs.mkdtempSync(path.join(rootRunDir('clusters'), 'pg-'));
+  fs.symlinkSync(cluster, inDataDir);
+  log.info(
+    { cluster, dataDir },
+    'the postgres user cannot enter the data directory: its database lives in the cluster directory, linked from <data dir>/pg',
+  );
+  return cluster;
+}
+
 function ensureExecutable(file: string): void {
   const mode = fs.statSync(file).mode;
   if ((mode & 0o111) !== 0o111) fs.chmodSync(file, mode | 0o755);
@@ -217,14 +304,15 @@ export async function startEmbeddedPostgres(opts: {
   log: Logger;
 }): Promise<EmbeddedPostgres> {
   const { dataDir, log } = opts;
-  const bins = await loadBinaries();
-  ensureExecutable(bins.postgres);
-  ensureExecutable(bins.initdb);
+  const found = await loadBinaries();
+  ensureExecutable(found.postgres);
+  ensureExecutable(found.initdb);
   const runAs = postgresUser(log);
+  const bins = runAs ? binariesReachableBy(runAs, found) : found;
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // The postgres user must be able to traverse into the data directory; secrets in it are 0600.
   if (runAs) fs.chmodSync(dataDir, 0o711);
-  const pgData = path.join(dataDir, 'pg');
+  const pgData = clusterDir(dataDir, runAs, log);
   const logFile = path.join(dataDir, 'postgres.log');
   const password = readOrCreateSecret(path.join(dataDir, 'pg-password'));
   const appPassword = readOrCreateSecret(path.join(dataDir, 'pg-app-password'));

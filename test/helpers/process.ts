@@ -6,7 +6,8 @@ import { freePort } from '../../src/util/net.ts';
 
 export { freePort };
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
+/** This checkout, where the CLI runs from unless a test gives it another copy of Trellis. */
+export const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** The banner line of a serving process with its API: `Management API  http://127.0.0.1:NNNN/mgmt/v2`. */
 const API_LINE = /Management API +(https?:\/\/\S+)\/mgmt\/v2\r?\n/;
@@ -28,10 +29,10 @@ export interface TrellisProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs the `trellis` CLI as its own OS process, as a user would. */
-export function runTrellis(args: string[], env: Record<string, string>): TrellisProcess {
+/** Runs the `trellis` CLI as its own OS process, as a user would, from `cwd` (a Trellis checkout). */
+export function runTrellis(args: string[], env: Record<string, string>, cwd = ROOT): TrellisProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
