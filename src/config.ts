@@ -15,6 +15,8 @@ export interface Config {
   bootstrapApiKey: string | undefined;
   providerOverrides: Record<string, string>;
   logLevel: string;
+  /** TRELLIS_LOG_FORMAT: JSON lines, readable lines, or `auto`, readable where stdout is a terminal. */
+  logFormat: 'json' | 'pretty' | 'auto';
   embeddedPgPort: number;
   webhookMaxAttempts: number;
   webhookRetryDelaySeconds: number;
@@ -31,11 +33,17 @@ export interface Config {
    * or `['*']` for any. Empty: none.
    */
   corsOrigins: string[];
+  /**
+   * The bearer token /metrics asks for (TRELLIS_METRICS_TOKEN). Unset: /metrics answers loopback
+   * callers only.
+   */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_FORMATS = ['json', 'pretty', 'auto'] as const;
 
 function parsePort(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -151,6 +159,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
+  const logFormat = (env.TRELLIS_LOG_FORMAT || 'auto') as Config['logFormat'];
+  if (!LOG_FORMATS.includes(logFormat)) {
+    throw new ConfigError(`TRELLIS_LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}, got "${logFormat}"`);
+  }
   const webhookMaxAttempts = Number(env.TRELLIS_WEBHOOK_MAX_ATTEMPTS || 10);
   if (!Number.isInteger(webhookMaxAttempts) || webhookMaxAttempts < 1 || webhookMaxAttempts > 50) {
     throw new ConfigError('TRELLIS_WEBHOOK_MAX_ATTEMPTS must be an integer between 1 and 50');
@@ -184,6 +196,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'TRELLIS_REQUEST_TIMEOUT_SECONDS must be a whole number of seconds between 1 and 3600',
     );
   }
+  const metricsToken = env.TRELLIS_METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(metricsToken)) {
+    throw new ConfigError(
+      'TRELLIS_METRICS_TOKEN must be 16 to 512 printable characters without spaces (e.g. openssl rand -hex 24)',
+    );
+  }
   return {
     port,
     host,
@@ -195,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bootstrapApiKey,
     providerOverrides: parseProviderOverrides(env.TRELLIS_PROVIDER_OVERRIDES),
     logLevel,
+    logFormat,
     embeddedPgPort: parsePort('TRELLIS_EMBEDDED_PG_PORT', env.TRELLIS_EMBEDDED_PG_PORT, 0),
     webhookMaxAttempts,
     webhookRetryDelaySeconds,
@@ -203,5 +222,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowedOutbound,
     requestTimeoutSeconds,
     corsOrigins: parseCorsOrigins(env.TRELLIS_CORS_ORIGINS),
+    metricsToken,
   };
 }

@@ -18,6 +18,7 @@ import { connectPages } from './connect/plugin.ts';
 import { connectorsSurface } from './connectors/plugin.ts';
 import { docsRoutes } from './docs/routes.ts';
 import { mgmtV2Surface } from './mgmt-v2/plugin.ts';
+import { operationsRoutes } from './ops/plugin.ts';
 import { httpStatus, toDomainError } from './surface/errors.ts';
 import { type ApiSurface, apiSurface, frameworkErrorsFor } from './surface/plugin.ts';
 
@@ -31,6 +32,11 @@ const IDLE_SOCKET_MS = 5 * 60_000;
 const KEEP_ALIVE_MS = 72_000;
 /** Headers are small: a client that has not sent them by now is not going to. */
 const MAX_HEADERS_MS = 10_000;
+
+/** The header a request's id comes in and goes back in. */
+const REQUEST_ID_HEADER = 'x-request-id';
+/** Ids taken from callers: short, and nothing that could forge a log line or a header. */
+const WELL_FORMED_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
 /** The request line as it may be logged (see `redactUrl`). */
 function requestForLog(req: FastifyRequest) {
@@ -72,8 +78,12 @@ export async function buildServer(
       },
     ) as FastifyBaseLogger,
     logController: new RedactingLogController(),
-    // Unique across processes and restarts, so that an id an error answer names finds its log lines.
-    genReqId: () => randomUUID(),
+    // A caller's own id when it sends a well-formed one (so its logs and ours meet), else one unique
+    // across processes and restarts; either way an id an error answer names finds its log lines.
+    genReqId: (req) => {
+      const given = req.headers[REQUEST_ID_HEADER];
+      return typeof given === 'string' && WELL_FORMED_REQUEST_ID.test(given) ? given : randomUUID();
+    },
 
     bodyLimit: 5 * 1024 * 1024,
     // A client that sends its request slowly, or stops halfway, does not hold a socket for long.
@@ -101,6 +111,9 @@ export async function buildServer(
         .send(messagePage('Could not open this page', 'This address is not valid.'));
     }),
   });
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header(REQUEST_ID_HEADER, req.id);
+  });
   app.addHook('onSend', async (_req, reply) => {
     reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
     // Pages set their own policy; everything else (JSON, assets) is never a document.
@@ -110,7 +123,7 @@ export async function buildServer(
     if (deps.config.publicUrl.startsWith('https:'))
       reply.header('strict-transport-security', 'max-age=31536000');
   });
-  app.get('/health', async () => ({ status: 'ok' }));
+  await app.register(operationsRoutes, { deps });
   await app.register(docsRoutes, { surfaces, publicUrl: () => deps.config.publicUrl });
   for (const surface of surfaces) await app.register(apiSurface, surface);
   await app.register(connectPages, { deps });

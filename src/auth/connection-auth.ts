@@ -1,5 +1,6 @@
 import { type Authenticator, ConnectorError, type Renewal } from '../connectors/http.ts';
 import { type Db, transaction } from '../db/pool.ts';
+import { tokenRefreshes } from '../metrics.ts';
 import type { OutboundPolicy } from '../net/outbound.ts';
 import { requestTokens, type TokenEndpoint, TokenRequestError } from './oauth.ts';
 import { SEALED_COLUMNS, type Vault } from './vault.ts';
@@ -138,6 +139,16 @@ export class ConnectionAuthenticator implements Authenticator {
    * The connection's row stays locked from the read to the save, so processes refresh one at a time.
    */
   async #refresh(used: string | null): Promise<Renewal> {
+    const outcome = await this.#refreshLocked(used).catch((err: unknown) => {
+      tokenRefreshes.inc({ outcome: 'error' });
+      throw err;
+    });
+    tokenRefreshes.inc({ outcome: outcome === 'failed' ? 'revoked' : outcome });
+    return outcome;
+  }
+
+  /** The refresh itself; `#refresh` counts its outcome. */
+  async #refreshLocked(used: string | null): Promise<Renewal> {
     const { db, vault, connectionId, oauth } = this.opts;
     const outcome = await transaction(
       db,

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts';
+import { providerRateLimited, providerRequestSeconds, providerRequests } from '../metrics.ts';
 import {
   OutboundDenied,
   type OutboundPolicy,
@@ -187,6 +188,8 @@ export class ProviderHttp {
   constructor(
     private readonly opts: {
       baseUrl: string;
+      /** The provider's name, as metrics label its requests. */
+      provider?: string;
       auth: Authenticator;
       outbound: OutboundPolicy;
       policy: ProviderPolicy;
@@ -204,6 +207,16 @@ export class ProviderHttp {
 
   get baseUrl(): string {
     return this.opts.baseUrl;
+  }
+
+  /** Counts a request sent at `sentAt` (ms) and its answer's status, none when there was no answer. */
+  #observe(sentAt: number, status: number | undefined): void {
+    const provider = this.opts.provider ?? 'unknown';
+    providerRequests.inc({
+      provider,
+      status_class: status === undefined ? 'none' : `${Math.floor(status / 100)}xx`,
+    });
+    providerRequestSeconds.observe({ provider }, (performance.now() - sentAt) / 1000);
   }
 
   url(path: string, query?: RequestOptions['query']): URL {
@@ -233,6 +246,7 @@ export class ProviderHttp {
       await pacer.acquire();
       const headers = { ...req.headers, ...(await auth.headers()) };
       let res: ForwardedResponse;
+      const sentAt = performance.now();
       try {
         this.requestCount++;
         const raw = await this.opts.outbound.fetch('provider', url, {
@@ -247,7 +261,9 @@ export class ProviderHttp {
           headers: raw.headers,
           body: await readCappedBytes(raw, req.maxResponseBytes),
         };
+        this.#observe(sentAt, res.status);
       } catch (err) {
+        this.#observe(sentAt, undefined);
         if (err instanceof OutboundDenied)
           throw new ConnectorError('validation', `request to ${url.host} refused: ${err.message}`);
         if (err instanceof ResponseTooLarge)
@@ -258,7 +274,9 @@ export class ProviderHttp {
       const budget = policy.budget?.(res.headers);
       if (budget?.limit && budget.windowMs) pacer.adapt(budget.limit, budget.windowMs);
       if (budget && budget.remaining <= 0) pacer.pause(budget.resetInMs);
-      if (res.status >= 400 && !renewed && this.#isAuthFailure(res)) {
+      const kind = res.status >= 400 ? this.#kindOf(res) : undefined;
+      if (kind === 'rate_limited') providerRateLimited.inc({ provider: this.opts.provider ?? 'unknown' });
+      if (kind === 'auth' && !renewed) {
         renewed = true;
         if ((await auth.renew(headers)) !== 'failed') continue;
       }
@@ -266,8 +284,8 @@ export class ProviderHttp {
     }
   }
 
-  /** Whether the provider refused the credentials (by its own classification, else by status). */
-  #isAuthFailure(res: ForwardedResponse): boolean {
+  /** What a failed answer means, by the provider's own classification, else by status. */
+  #kindOf(res: ForwardedResponse): ConnectorErrorKind {
     const isJson = (res.headers.get('content-type') ?? '').includes('json');
     let body: unknown = res.body.toString('utf8');
     if (isJson) {
@@ -278,7 +296,7 @@ export class ProviderHttp {
       }
     }
     const kind = this.opts.policy.classify?.({ status: res.status, headers: res.headers, body })?.kind;
-    return (kind ?? defaultKind(res.status)) === 'auth';
+    return kind ?? defaultKind(res.status);
   }
 
   async request<T = unknown>(req: RequestOptions): Promise<ProviderResponse<T>> {
@@ -309,6 +327,7 @@ export class ProviderHttp {
         body = JSON.stringify(req.body);
       }
       let res: ProviderResponse<T>;
+      const sentAt = performance.now();
       try {
         this.requestCount++;
         const raw = await this.opts.outbound.fetch('provider', url, {
@@ -325,7 +344,9 @@ export class ProviderHttp {
           headers: raw.headers,
           body: (isJson && !req.text && text ? JSON.parse(text) : text) as T,
         };
+        this.#observe(sentAt, res.status);
       } catch (err) {
+        this.#observe(sentAt, undefined);
         if (err instanceof OutboundDenied || err instanceof ResponseTooLarge) {
           throw new ConnectorError('validation', `request to ${url.host} refused: ${err.message}`);
         }
@@ -350,6 +371,7 @@ export class ProviderHttp {
         if (renewal !== 'failed') continue;
       }
       if (cls.kind === 'rate_limited') {
+        providerRateLimited.inc({ provider: this.opts.provider ?? 'unknown' });
         const wait = cls.waitMs ?? retryAfterMs(res.headers) ?? backoffMs(Math.min(transientFailures + 2, 6));
         if (waitedMs + wait <= maxWait) {
           waitedMs += wait;

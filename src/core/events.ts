@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { DbClient } from '../db/pool.ts';
 import { QUEUES } from '../db/queue.ts';
+import { recordsSynced, syncRunsEnded } from '../metrics.ts';
 import type { CoreDeps } from './deps.ts';
 import type { DomainEvent } from './domain-events.ts';
 
@@ -19,6 +20,11 @@ export async function emitEvent(
   projectId: string,
   event: DomainEvent,
 ): Promise<string> {
+  // Every run's end is told here, whichever process ran it: the metrics count runs where they end.
+  if (event.type === 'sync.run_ended') {
+    syncRunsEnded.inc({ status: event.error === undefined ? 'succeeded' : 'failed' });
+    recordsSynced.inc(event.records);
+  }
   const { type, payload } = deps.webhookFormat.render(event, projectId);
   const {
     rows: [stored],

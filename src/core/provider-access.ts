@@ -138,6 +138,7 @@ export async function openConnector(
   };
   const http = new ProviderHttp({
     baseUrl: providerUrl(api.baseUrl, { instanceUrl, override }),
+    provider: row.providerName,
     auth,
     outbound: deps.outbound,
     policy: module.policy,
@@ -208,6 +209,7 @@ export async function verifyCredentials(
   const pacer = new RequestPacer(definition.api.requestsPerSecond);
   const http = new ProviderHttp({
     baseUrl: providerUrl(definition.api.baseUrl, { instanceUrl, override }),
+    provider: providerName,
     auth,
     outbound: deps.outbound,
     policy: module.policy,

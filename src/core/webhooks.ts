@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
 import { generateWebhookSecret, signWebhook } from '../auth/webhook-signature.ts';
+import { webhookDeliveries } from '../metrics.ts';
 import { OutboundDenied } from '../net/outbound.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, notFound } from './errors.ts';
@@ -188,6 +189,7 @@ export async function deliverWebhook(deps: CoreDeps, job: DeliveryJob, attempt: 
       durationMs,
     ],
   );
+  webhookDeliveries.inc({ outcome: error === null ? 'delivered' : 'failed' });
   if (error !== null) {
     deps.log.warn(
       { eventId: job.eventId, endpointId: job.endpointId, attempt, error },

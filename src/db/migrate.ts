@@ -6,16 +6,22 @@ import type { Db } from './pool.ts';
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 // Any constant works; it only has to be the same in every Trellis process.
 const MIGRATION_LOCK = 7_363_611;
+const UNDEFINED_TABLE = '42P01';
 
 /**
  * Applies the numbered SQL files in src/db/migrations that this database has not seen yet, each in
  * its own transaction, under an advisory lock so that processes starting together do not race.
  */
-export async function migrate(db: Db): Promise<string[]> {
-  const files = fs
+/** The migrations this release has, in order. */
+function migrationFiles(): string[] {
+  return fs
     .readdirSync(MIGRATIONS_DIR)
     .filter((f) => /^\d{4}_.+\.sql$/.test(f))
     .sort();
+}
+
+export async function migrate(db: Db): Promise<string[]> {
+  const files = migrationFiles();
   const client = await db.connect();
   const applied: string[] = [];
   try {
@@ -47,4 +53,16 @@ export async function migrate(db: Db): Promise<string[]> {
     client.release();
   }
   return applied;
+}
+
+/** The migrations of this release the database has not applied (all of them on a database never migrated). */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const applied = await db
+    .query<{ name: string }>('select name from public.trellis_migrations')
+    .then(({ rows }) => new Set(rows.map((r) => r.name)))
+    .catch((err: { code?: string }) => {
+      if (err.code === UNDEFINED_TABLE) return new Set<string>();
+      throw err;
+    });
+  return migrationFiles().filter((file) => !applied.has(file));
 }

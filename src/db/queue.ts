@@ -32,6 +32,8 @@ export interface Queue {
     handler: (job: { id: string; data: T; retryCount: number }) => Promise<void>,
     concurrency?: number,
   ): Promise<void>;
+  /** Jobs waiting to be worked on (not yet active), by queue. */
+  depths(): Promise<Record<QueueName, number>>;
   stop(): Promise<void>;
 }
 
@@ -93,6 +95,11 @@ export async function startQueue(opts: {
           },
         );
       }
+    },
+    async depths() {
+      const names = Object.values(QUEUES);
+      const sizes = await Promise.all(names.map((name) => boss.getQueueSize(name)));
+      return Object.fromEntries(names.map((name, i) => [name, sizes[i]!])) as Record<QueueName, number>;
     },
     async stop() {
       await boss.stop({ graceful: true, timeout: 15_000, wait: true });
