@@ -105,6 +105,44 @@ const EXTENSION_PATHS: Json = {
   },
 };
 
+/**
+ * Trellis extension to sync runs: a running run's progress (only on IN_PROGRESS runs), read from
+ * the checkpoint the engine saves with each batch.
+ */
+const RUN_PROGRESS: Json = {
+  type: 'object',
+  description:
+    'Trellis extension, present on IN_PROGRESS runs: how far the run has come. Updated as each batch of records is written.',
+  properties: {
+    records: { type: 'integer', description: 'records written so far' },
+    records_per_second: { type: 'number', description: 'records written per second since the run started' },
+    elapsed_seconds: { type: 'number' },
+    reported_at: { type: 'string', format: 'date-time', description: "when the run's worker last reported" },
+    expected_records: {
+      type: 'integer',
+      nullable: true,
+      description:
+        'the most records a succeeded run of this sync wrote (what a full run may come to); null before any',
+    },
+  },
+  required: ['records', 'records_per_second', 'elapsed_seconds', 'reported_at', 'expected_records'],
+};
+
+/** The document's schemas, each sync run shape with the extension. */
+function schemasWithRunProgress(schemas: Record<string, Json>): Record<string, Json> {
+  const run = schemas.sync_run as { oneOf: { properties: Record<string, Json> }[] };
+  return {
+    ...schemas,
+    sync_run: {
+      ...run,
+      oneOf: run.oneOf.map((shape) => ({
+        ...shape,
+        properties: { ...shape.properties, trellis_progress: RUN_PROGRESS },
+      })),
+    },
+  };
+}
+
 /** The string properties and parameters of this document that take the long-text limit. */
 const LONG_TEXT = [
   'password',
@@ -125,8 +163,13 @@ const LONG_TEXT = [
   'cursor',
 ];
 
+const components = spec.components as { schemas: Record<string, Json> };
 export const MGMT_V2_CONTRACT = compileContract(
-  { ...spec, paths: { ...spec.paths, ...EXTENSION_PATHS } } as OpenApiDocument,
+  {
+    ...spec,
+    paths: { ...spec.paths, ...EXTENSION_PATHS },
+    components: { ...components, schemas: schemasWithRunProgress(components.schemas) },
+  } as OpenApiDocument,
   { longText: LONG_TEXT },
 );
 

@@ -9,6 +9,7 @@ import type { MergedObjectFields } from '../../core/mappings.ts';
 import type { MappedBy, MergedEntityMapping, MergedField } from '../../core/merged-mappings.ts';
 import type { Page } from '../../core/pagination.ts';
 import type { ProviderApp } from '../../core/provider-apps.ts';
+import type { RunProgress } from '../../core/run-progress.ts';
 import type { Sync, SyncRun, SyncRunStatus } from '../../core/syncs.ts';
 import type { WebhookEndpoint } from '../../core/webhooks.ts';
 import {
@@ -166,7 +167,16 @@ export const RUN_STATUS: Record<SyncRunStatus, 'IN_PROGRESS' | 'SUCCESS' | 'FAIL
   failed: 'FAILURE',
 };
 
-export const syncRun = (r: SyncRun, projectId: string) => ({
+/** A running run's progress as the Management API shows it: a Trellis extension, `trellis_progress`. */
+export const runProgress = (p: RunProgress) => ({
+  records: p.records,
+  records_per_second: Math.round(p.recordsPerSecond * 10) / 10,
+  elapsed_seconds: Math.round(p.elapsedSeconds * 10) / 10,
+  reported_at: p.reportedAt.toISOString(),
+  expected_records: p.expectedRecords,
+});
+
+export const syncRun = (r: SyncRun, projectId: string, progress?: RunProgress) => ({
   id: r.id,
   sync_id: r.syncId,
   ...(r.kind === 'entity' ? { entity_id: r.object } : { object_type: r.kind, object: r.object }),
@@ -180,6 +190,7 @@ export const syncRun = (r: SyncRun, projectId: string) => ({
   connection_id: r.connectionId,
   status: RUN_STATUS[r.status],
   num_records_synced: r.recordsSynced,
+  ...(progress ? { trellis_progress: runProgress(progress) } : {}),
 });
 
 export const page = <T, U>(p: Page<T>, map: (item: T) => U) => ({

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { findConnection } from '../../../core/connections.ts';
 import { badRequest } from '../../../core/errors.ts';
 import { parsePageSize } from '../../../core/pagination.ts';
+import { runProgress } from '../../../core/run-progress.ts';
 import {
   listSyncRuns,
   listSyncs,
@@ -121,7 +122,9 @@ export async function syncRoutes(app: FastifyInstance, { deps }: RouteOptions) {
         },
         paging(q),
       );
-      return to.page(page, (r) => to.syncRun(r, req.projectId));
+      const running = page.results.filter((r) => r.status === 'running').map((r) => r.id);
+      const progress = await runProgress(deps, req.projectId, running);
+      return to.page(page, (r) => to.syncRun(r, req.projectId, progress.get(r.id)));
     },
   );
 }
