@@ -59,7 +59,8 @@ const COMPANY = [
 ];
 const INDUSTRY = ['SOFTWARE', 'RETAIL', 'FINANCE', 'HEALTHCARE', 'MANUFACTURING', 'EDUCATION'];
 
-const pick = <T>(list: readonly T[], seed: number, index: number, salt: number): T =>
+/** Item of `list` for (seed, index), the same every time; `salt` keeps picks of one record apart. */
+export const pick = <T>(list: readonly T[], seed: number, index: number, salt: number): T =>
   list[Math.floor(hashUnit(seed + salt, index) * list.length)]!;
 
 /** Deterministic, realistic-looking person and company attributes for record `index`. */
@@ -98,5 +99,30 @@ export function fakeDeal(seed: number, index: number) {
       index,
       12,
     ),
+  };
+}
+
+/** A postal address for record `index`; about one record in five has none (every part null). */
+export function fakeAddress(seed: number, index: number) {
+  if (hashUnit(seed + 13, index) < 0.2)
+    return { street: null, city: null, state: null, postalCode: null, country: null };
+  const [city, state, country] = pick(
+    [
+      ['Austin', 'TX', 'United States'],
+      ['Toronto', 'ON', 'Canada'],
+      ['Berlin', 'BE', 'Germany'],
+      ['Lyon', 'ARA', 'France'],
+      ['Osaka', 'Osaka', 'Japan'],
+    ] as const,
+    seed,
+    index,
+    14,
+  );
+  return {
+    street: `${10 + (index % 890)} ${pick(['Main St', 'Market St', 'Elm Ave', 'Harbour Rd'], seed, index, 15)}`,
+    city,
+    state,
+    postalCode: String(10_000 + Math.floor(hashUnit(seed + 16, index) * 89_999)),
+    country,
   };
 }

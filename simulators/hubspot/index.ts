@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { fakeCompany, fakeDeal, fakePerson, hashUnit } from '../core/random.ts';
+import { fakeAddress, fakeCompany, fakeDeal, fakePerson, hashUnit, pick } from '../core/random.ts';
 import { RateWindow } from '../core/rate-limit.ts';
 import {
   bearer,
@@ -113,6 +113,23 @@ const OWNERS = [
   { id: '41000003', email: 'owner.three@sim.example', firstName: 'Oona', lastName: 'Three', userId: 1234569 },
 ];
 
+const LIFECYCLE_STAGES = [
+  'subscriber',
+  'lead',
+  'marketingqualifiedlead',
+  'salesqualifiedlead',
+  'opportunity',
+  'customer',
+  'evangelist',
+  'other',
+];
+
+/** A contact's or company's address properties. */
+function hubspotAddress(seed: number, i: number) {
+  const a = fakeAddress(seed, i);
+  return { address: a.street, city: a.city, state: a.state, zip: a.postalCode, country: a.country };
+}
+
 function hubspotError(reply: FastifyReply, status: number, category: string, message: string, extra = {}) {
   return reply
     .code(status)
@@ -127,6 +144,11 @@ function propertiesOf(object: HubSpotObject, r: SimRecord): Record<string, strin
   props.hs_object_id = String(r.seq);
   props[createdProperty(object)] = iso(r.createdAt);
   props[modifiedProperty(object)] = iso(r.updatedAt);
+  // HubSpot computes whether a deal is closed (and won) from its stage.
+  if (object === 'deals') {
+    props.hs_is_closed_won = String(props.dealstage === 'closedwon');
+    props.hs_is_closed = String(props.dealstage === 'closedwon' || props.dealstage === 'closedlost');
+  }
   return props;
 }
 
@@ -191,6 +213,10 @@ function associated(ctx: SimContext, from: HubSpotObject, seq: number, to: HubSp
   }
   return [seq].filter((s) => s <= ctx.store(to).size);
 }
+
+/** The label of an association from one standard object to another (`contact_to_company`). */
+const associationType = (from: HubSpotObject, to: HubSpotObject) =>
+  `${from.slice(0, -1)}_to_${to.replace(/ies$/, 'y').replace(/s$/, '')}`;
 
 interface Filter {
   propertyName: string;
@@ -463,7 +489,7 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
               associations[to] = {
                 results: ids.map((id) => ({
                   id: String(id),
-                  type: `${object.slice(0, -1)}_to_${to.replace(/ies$/, 'y').replace(/s$/, '')}`,
+                  type: associationType(object, to),
                 })),
               };
             }
@@ -779,6 +805,50 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
     },
   );
 
+  // The v3 batch association read: each input's associated records, with the association's label.
+  // Inputs without any are not results but errors, and the answer is then a 207.
+  app.post<{ Params: { from: string; to: string }; Body: { inputs?: { id?: unknown }[] } }>(
+    '/crm/v3/associations/:from/:to/batch/read',
+    async (req, reply) => {
+      if (await guard(req, reply, 'api')) return reply;
+      const from = objectOf(req.params.from);
+      const to = objectOf(req.params.to);
+      const inputs = req.body?.inputs;
+      if (!Array.isArray(inputs) || inputs.length === 0)
+        return hubspotError(reply, 400, 'VALIDATION_ERROR', 'inputs are required');
+      if (inputs.length > 100)
+        return hubspotError(reply, 400, 'VALIDATION_ERROR', 'at most 100 inputs per batch');
+      const results = [];
+      const errors = [];
+      for (const input of inputs) {
+        const id = String(input?.id ?? '');
+        const r = findLive(ctx.store(from), id);
+        const ids = r ? associated(ctx, from, r.seq, to) : [];
+        if (ids.length === 0) {
+          errors.push({
+            status: 'error',
+            category: 'OBJECT_NOT_FOUND',
+            message: `No ${to.replace(/ies$/, 'y').replace(/s$/, '')} is associated with ${from.slice(0, -1)} ${id}.`,
+            context: { fromObjectId: [id] },
+          });
+          continue;
+        }
+        results.push({
+          from: { id },
+          to: ids.map((n) => ({ id: String(n), type: associationType(from, to) })),
+        });
+      }
+      const now = new Date(ctx.clock.now()).toISOString();
+      return reply.code(errors.length > 0 ? 207 : 200).send({
+        status: 'COMPLETE',
+        results,
+        ...(errors.length > 0 ? { numErrors: errors.length, errors } : {}),
+        startedAt: now,
+        completedAt: now,
+      });
+    },
+  );
+
   app.get<{
     Params: { from: string; id: string; to: string };
     Querystring: { limit?: string; after?: string };
@@ -810,13 +880,22 @@ export const hubspot: ProviderSimulator = {
     contacts: {
       generate: (seed, i) => {
         const p = fakePerson(seed, i);
+        // Every property is in every record (null where unset): the properties API lists record 1's.
         return {
           firstname: p.firstName,
           lastname: p.lastName,
           email: p.email,
+          work_email: i % 3 === 0 ? `${p.firstName}.${p.lastName}@work.example`.toLowerCase() : null,
           phone: p.phone,
+          mobilephone: i % 2 === 0 ? `+1-555-7${String(i % 1000).padStart(3, '0')}` : null,
+          fax: i % 5 === 0 ? `+1-555-9${String(i % 1000).padStart(3, '0')}` : null,
           company: p.company,
           jobtitle: p.title,
+          ...hubspotAddress(seed, i),
+          lifecyclestage: pick(LIFECYCLE_STAGES, seed, i, 51),
+          hubspot_owner_id: OWNERS[i % OWNERS.length]!.id,
+          notes_last_updated:
+            i % 4 === 0 ? null : new Date(Date.UTC(2025, 0, 1) + i * 3_600_000).toISOString(),
         };
       },
       edit: (fields, n) => ({
@@ -830,9 +909,17 @@ export const hubspot: ProviderSimulator = {
         return {
           name: c.name,
           domain: c.domain,
+          website: `https://www.${c.domain}`,
+          description: `${c.name}, ${c.industry.toLowerCase()}`,
           industry: c.industry,
           numberofemployees: c.employees,
+          phone: `+1-555-3${String(i % 1000).padStart(3, '0')}`,
+          ...hubspotAddress(seed + 1, i),
           city: c.city,
+          address2: i % 2 === 0 ? `Suite ${100 + i}` : null,
+          lifecyclestage: pick(LIFECYCLE_STAGES, seed, i, 52),
+          hubspot_owner_id: OWNERS[(i + 1) % OWNERS.length]!.id,
+          notes_last_updated: null,
         };
       },
       edit: (fields, n) => ({ ...fields, numberofemployees: Number(fields.numberofemployees ?? 0) + n }),
@@ -842,10 +929,14 @@ export const hubspot: ProviderSimulator = {
         const d = fakeDeal(seed, i);
         return {
           dealname: d.name,
+          description: i % 2 === 0 ? `Renewal of ${d.name}` : null,
           amount: d.amount,
           dealstage: d.stage,
           pipeline: 'default',
-          closedate: null,
+          closedate: new Date(Date.UTC(2025, 0, 1) + (i % 365) * 86_400_000).toISOString(),
+          hubspot_owner_id: OWNERS[(i + 2) % OWNERS.length]!.id,
+          notes_last_updated:
+            i % 3 === 0 ? null : new Date(Date.UTC(2025, 5, 1) + i * 3_600_000).toISOString(),
         };
       },
       edit: (fields, n) => ({ ...fields, amount: Number(fields.amount ?? 0) + n }),

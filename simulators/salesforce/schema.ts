@@ -1,10 +1,10 @@
-import { fakeCompany, fakeDeal, fakePerson, hashUnit } from '../core/random.ts';
+import { fakeAddress, fakeCompany, fakeDeal, fakePerson, hashUnit } from '../core/random.ts';
 import type { ObjectDefinition, SimRecord } from '../core/store.ts';
 
 /**
- * The Salesforce side of the simulator's data: 18-character record ids with key prefixes, the four
- * standard objects it serves (Account, Contact, Opportunity, Lead), one custom object (Invoice__c)
- * and their fields as describe shows them. As in Salesforce, a custom object's or field's API name
+ * The Salesforce side of the simulator's data: 18-character record ids with key prefixes, the
+ * standard objects it serves (Account, Contact, Opportunity, Lead, User), one custom object
+ * (Invoice__c) and their fields as describe shows them. As in Salesforce, a custom object's or field's API name
  * ends in `__c`, and that is what makes it custom.
  */
 
@@ -117,7 +117,7 @@ export interface ObjectSchema {
   required: string[];
 }
 
-export const OBJECTS = ['Account', 'Contact', 'Opportunity', 'Lead', 'Invoice__c'] as const;
+export const OBJECTS = ['Account', 'Contact', 'Opportunity', 'Lead', 'Invoice__c', 'User'] as const;
 export type SalesforceObject = (typeof OBJECTS)[number];
 
 const str = (name: string, label: string, length: number, extra: Partial<FieldDef> = {}): FieldDef => ({
@@ -247,6 +247,16 @@ const accountRef = {
   referenceTo: ['Account'],
   relationshipName: 'Account',
 };
+/** The parts of an address (`<prefix>Street`, `<prefix>City`…); the compound field is not served. */
+const addressFields = (prefix: string, label: string): FieldDef[] => [
+  typed(`${prefix}Street`, 'textarea', `${label} Street`, { length: 255 }),
+  str(`${prefix}City`, `${label} City`, 40),
+  str(`${prefix}State`, `${label} State/Province`, 80),
+  str(`${prefix}PostalCode`, `${label} Zip/Postal Code`, 20),
+  str(`${prefix}Country`, `${label} Country`, 80),
+];
+const lastActivity = typed('LastActivityDate', 'date', 'Last Activity', readOnly);
+const LEAD_SOURCES = ['Web', 'Phone Inquiry', 'Partner Referral', 'Purchased List', 'Other'];
 const compoundName = (length: number): FieldDef =>
   str('Name', 'Full Name', length, { ...readOnly, nillable: false, calculated: true });
 
@@ -266,9 +276,13 @@ const OBJECT_FIELDS: Record<
       }),
       typed('Industry', 'picklist', 'Industry', { picklist: INDUSTRIES, length: 255 }),
       typed('NumberOfEmployees', 'int', 'Employees', { precision: 8, scale: 0 }),
-      str('BillingCity', 'Billing City', 40),
+      ...addressFields('Billing', 'Billing'),
+      ...addressFields('Shipping', 'Shipping'),
       typed('Phone', 'phone', 'Account Phone'),
+      typed('Fax', 'phone', 'Account Fax'),
       typed('Website', 'url', 'Website'),
+      typed('Description', 'textarea', 'Account Description', { length: 32_000 }),
+      lastActivity,
       typed('Customer_Tier__c', 'picklist', 'Customer Tier', { picklist: TIERS, length: 255 }),
     ],
   },
@@ -283,7 +297,12 @@ const OBJECT_FIELDS: Record<
       compoundName(121),
       typed('Email', 'email', 'Email'),
       typed('Phone', 'phone', 'Business Phone'),
+      typed('MobilePhone', 'phone', 'Mobile Phone'),
+      typed('Fax', 'phone', 'Business Fax'),
       str('Title', 'Title', 128),
+      ...addressFields('Mailing', 'Mailing'),
+      ...addressFields('Other', 'Other'),
+      lastActivity,
     ],
   },
   Opportunity: {
@@ -303,6 +322,8 @@ const OBJECT_FIELDS: Record<
       typed('Probability', 'percent', 'Probability (%)', { precision: 3, scale: 0, defaultedOnCreate: true }),
       typed('IsClosed', 'boolean', 'Closed', { ...readOnly, nillable: false, calculated: true }),
       typed('IsWon', 'boolean', 'Won', { ...readOnly, nillable: false, calculated: true }),
+      typed('Description', 'textarea', 'Description', { length: 32_000 }),
+      lastActivity,
     ],
   },
   Lead: {
@@ -324,11 +345,26 @@ const OBJECT_FIELDS: Record<
         defaultedOnCreate: true,
       }),
       typed('Industry', 'picklist', 'Industry', { picklist: INDUSTRIES, length: 255 }),
+      typed('LeadSource', 'picklist', 'Lead Source', { picklist: LEAD_SOURCES, length: 255 }),
+      ...addressFields('', 'Address'),
       typed('IsConverted', 'boolean', 'Converted', {
         updateable: false,
         nillable: false,
         defaultedOnCreate: true,
       }),
+      // Set by lead conversion (convertLead), never written directly.
+      typed('ConvertedDate', 'date', 'Converted Date', readOnly),
+      { ...accountRef, name: 'ConvertedAccountId', label: 'Converted Account ID', ...readOnly },
+      {
+        name: 'ConvertedContactId',
+        type: 'reference',
+        label: 'Converted Contact ID',
+        length: 18,
+        ...readOnly,
+        nillable: true,
+        referenceTo: ['Contact'],
+        relationshipName: 'ConvertedContact',
+      },
     ],
   },
   Invoice__c: {
@@ -351,14 +387,30 @@ const OBJECT_FIELDS: Record<
       str('Memo__c', 'Memo', 255),
     ],
   },
+  User: {
+    label: 'User',
+    plural: 'Users',
+    prefix: '005',
+    fields: [
+      typed('Username', 'string', 'Username', { length: 80, nillable: false, idLookup: true }),
+      str('FirstName', 'First Name', 40),
+      str('LastName', 'Last Name', 80, { nillable: false }),
+      compoundName(121),
+      typed('Email', 'email', 'Email', { nillable: false }),
+      str('Title', 'Title', 80),
+      typed('IsActive', 'boolean', 'Active', { nillable: false, defaultedOnCreate: true }),
+    ],
+  },
 };
 
 export const SCHEMAS = new Map<SalesforceObject, ObjectSchema>(
   OBJECTS.map((name) => {
     const o = OBJECT_FIELDS[name];
-    const [id, isDeleted, ...system] = systemFields(o.label);
+    const [id, isDeleted, owner, ...audit] = systemFields(o.label);
     // Salesforce lists Id and IsDeleted first, the object's own fields, then the audit fields.
-    const fields = [id!, isDeleted!, ...o.fields, ...system];
+    // Users have neither an owner nor a recycle bin (they are deactivated, never deleted).
+    const fields =
+      name === 'User' ? [id!, ...o.fields, ...audit] : [id!, isDeleted!, ...o.fields, owner!, ...audit];
     return [
       name,
       {
@@ -397,6 +449,22 @@ const STAGE_OF_DEAL: Record<string, string> = {
   closedwon: 'Closed Won',
   closedlost: 'Closed Lost',
 };
+/** An address in the fields `<prefix>Street`, `<prefix>City`…, all null for about one record in five. */
+function address(prefix: string, seed: number, i: number): Record<string, string | null> {
+  const a = fakeAddress(seed, i);
+  return {
+    [`${prefix}Street`]: a.street,
+    [`${prefix}City`]: a.city,
+    [`${prefix}State`]: a.state,
+    [`${prefix}PostalCode`]: a.postalCode,
+    [`${prefix}Country`]: a.country,
+  };
+}
+const phoneOf = (digit: number, i: number) => `+1-555-${digit}${String(i % 1000).padStart(3, '0')}`;
+const lastActivityOf = (i: number) =>
+  i % 3 === 0 ? null : new Date(Date.UTC(2025, 2, 1) + (i % 90) * DAY_MS).toISOString().slice(0, 10);
+/** Seeded records are owned by the first users, in turn. */
+const OWNERS = 3;
 const versioned = (v: unknown, n: number) => `${String(v ?? 'Title').replace(/ \(v\d+\)$/, '')} (v${n})`;
 
 export const DEFINITIONS: Record<SalesforceObject, ObjectDefinition> = {
@@ -408,9 +476,14 @@ export const DEFINITIONS: Record<SalesforceObject, ObjectDefinition> = {
         Type: pick(['Prospect', 'Customer - Direct', 'Customer - Channel', 'Partner'], seed, i, 21),
         Industry: INDUSTRY_OF[c.industry] ?? 'Technology',
         NumberOfEmployees: c.employees,
+        ...address('Billing', seed + 26, i),
         BillingCity: c.city,
+        ...address('Shipping', seed + 27, i + 7),
         Phone: `+1-555-${String(1000 + (i % 9000)).padStart(4, '0')}`,
+        Fax: i % 4 === 0 ? phoneOf(8, i) : null,
         Website: `https://www.${c.domain}`,
+        Description: i % 2 === 0 ? `${c.name}, ${c.industry.toLowerCase()}` : null,
+        LastActivityDate: lastActivityOf(i + 1),
         Customer_Tier__c: pick(TIERS, seed, i, 25),
       };
     },
@@ -419,7 +492,18 @@ export const DEFINITIONS: Record<SalesforceObject, ObjectDefinition> = {
   Contact: {
     generate: (seed, i) => {
       const p = fakePerson(seed, i);
-      return { FirstName: p.firstName, LastName: p.lastName, Email: p.email, Phone: p.phone, Title: p.title };
+      return {
+        FirstName: p.firstName,
+        LastName: p.lastName,
+        Email: p.email,
+        Phone: p.phone,
+        MobilePhone: i % 2 === 0 ? phoneOf(7, i) : null,
+        Fax: i % 5 === 0 ? phoneOf(9, i) : null,
+        Title: p.title,
+        ...address('Mailing', seed + 28, i),
+        ...address('Other', seed + 29, i),
+        LastActivityDate: lastActivityOf(i),
+      };
     },
     edit: (fields, n) => ({ ...fields, Title: versioned(fields.Title, n) }),
   },
@@ -433,6 +517,8 @@ export const DEFINITIONS: Record<SalesforceObject, ObjectDefinition> = {
         StageName: stage,
         CloseDate: new Date(Date.UTC(2025, 0, 1) + (i % 730) * DAY_MS).toISOString().slice(0, 10),
         Probability: STAGES[stage] ?? 10,
+        Description: i % 2 === 0 ? `Renewal of ${d.name}` : null,
+        LastActivityDate: lastActivityOf(i + 2),
       };
     },
     edit: (fields, n) => ({ ...fields, Amount: Number(fields.Amount ?? 0) + n }),
@@ -447,9 +533,21 @@ export const DEFINITIONS: Record<SalesforceObject, ObjectDefinition> = {
         Email: p.email,
         Phone: p.phone,
         Title: p.title,
-        Status: pick(LEAD_STATUSES.slice(0, 2), seed, i, 23),
         Industry: pick(INDUSTRIES, seed, i, 24),
-        IsConverted: false,
+        LeadSource: pick(LEAD_SOURCES, seed, i, 26),
+        ...address('', seed + 30, i),
+        // Every fourth lead was converted into a contact and an account (see fieldValue).
+        ...(i % 4 === 3
+          ? {
+              Status: 'Closed - Converted',
+              IsConverted: true,
+              ConvertedDate: new Date(Date.UTC(2025, 3, 1) + (i % 60) * DAY_MS).toISOString().slice(0, 10),
+            }
+          : {
+              Status: pick(LEAD_STATUSES.slice(0, 2), seed, i, 23),
+              IsConverted: false,
+              ConvertedDate: null,
+            }),
       };
     },
     edit: (fields, n) => ({ ...fields, Title: versioned(fields.Title, n) }),
@@ -466,6 +564,21 @@ export const DEFINITIONS: Record<SalesforceObject, ObjectDefinition> = {
       };
     },
     edit: (fields, n) => ({ ...fields, Amount__c: Number(fields.Amount__c ?? 0) + n }),
+  },
+  User: {
+    generate: (seed, i) => {
+      const p = fakePerson(seed + 201, i);
+      const email = `${p.firstName}.${p.lastName}.${i + 1}@trellis-sim.example`.toLowerCase();
+      return {
+        Username: email,
+        FirstName: p.firstName,
+        LastName: p.lastName,
+        Email: email,
+        Title: p.title,
+        IsActive: i % 7 !== 6,
+      };
+    },
+    edit: (fields, n) => ({ ...fields, Title: versioned(fields.Title, n) }),
   },
 };
 
@@ -511,10 +624,10 @@ export function fieldValue(object: SalesforceObject, r: SimRecord, field: string
     case 'LastModifiedById':
       return USER_ID;
     case 'OwnerId':
-      return (r.fields.OwnerId as string | undefined) ?? USER_ID;
+      return (r.fields.OwnerId as string | undefined) ?? sfId('005', ((r.seq - 1) % OWNERS) + 1);
     case 'Name':
       if (object === 'Invoice__c') return `INV-${pad(r.seq, 6)}`;
-      if (object === 'Contact' || object === 'Lead') {
+      if (object === 'Contact' || object === 'Lead' || object === 'User') {
         return [r.fields.FirstName, r.fields.LastName].filter((v) => v !== null && v !== undefined).join(' ');
       }
       break;
@@ -522,6 +635,11 @@ export function fieldValue(object: SalesforceObject, r: SimRecord, field: string
     case 'Account__c':
       if (!(field in r.fields)) return accounts > 0 ? sfId('001', ((r.seq - 1) % accounts) + 1) : null;
       break;
+    // A converted lead became the contact and account of its own number.
+    case 'ConvertedAccountId':
+    case 'ConvertedContactId':
+      if (r.fields.IsConverted !== true || accounts === 0) return null;
+      return sfId(field === 'ConvertedAccountId' ? '001' : '003', ((r.seq - 1) % accounts) + 1);
     case 'IsClosed':
       return String(r.fields.StageName ?? '').startsWith('Closed');
     case 'IsWon':

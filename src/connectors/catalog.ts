@@ -96,6 +96,18 @@ export interface ProviderObjects {
    * (Salesforce's `attributes`).
    */
   fieldValues?: { under?: string; omit?: string[] };
+  /**
+   * The common objects (Supaglue's unified models of the provider's category) a sync can write,
+   * by model name: the listed object each is read from, and the associated objects (HubSpot's)
+   * its mapping needs. The mappings themselves are code, in the folder's common-models.ts.
+   */
+  common?: Record<string, CommonObjectSource>;
+}
+
+/** Where a common object's records come from in one provider. */
+export interface CommonObjectSource {
+  object: string;
+  associations?: string[];
 }
 
 /** What the Management API shows of any provider it accepts. */

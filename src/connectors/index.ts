@@ -1,12 +1,14 @@
 import { apollo } from './apollo/index.ts';
 import {
   type CatalogEntry,
+  type CommonObjectSource,
   isProviderName,
   NAME_ONLY_PROVIDERS,
   PROVIDER_NAMES,
   type ProviderName,
   type ProviderObjects,
 } from './catalog.ts';
+import { type CommonModel, commonModel, type ModelMapping } from './common-models/index.ts';
 import { gong } from './gong/index.ts';
 import { hubspot } from './hubspot/index.ts';
 import { pipedrive } from './pipedrive/index.ts';
@@ -59,4 +61,31 @@ export function readableObject(
     (custom?.names.test(object) ?? false) ||
     (kind === 'custom' && (custom?.internalNames?.test(object) ?? false))
   );
+}
+
+/** One common object as one provider syncs it: the model, where its records come from, and the mapping. */
+export interface CommonObject {
+  model: CommonModel;
+  source: CommonObjectSource;
+  mapping: ModelMapping;
+}
+
+/**
+ * The common object `name` of `provider`'s category, when the provider maps its records into it
+ * (its catalog entry lists it); undefined otherwise.
+ */
+export function commonObjectOf(provider: string, name: string): CommonObject | undefined {
+  const module = isProviderName(provider) ? byName.get(provider) : undefined;
+  const sources = module?.definition.objects.common;
+  if (!module || !sources || !Object.hasOwn(sources, name)) return undefined;
+  const model = commonModel(module.definition.category, name);
+  const mapping = module.commonModels?.[name];
+  if (!model || !mapping) return undefined;
+  return { model, source: sources[name]!, mapping };
+}
+
+/** The common objects a provider syncs, by name (none for a provider known only by name). */
+export function commonObjectNames(provider: string): string[] {
+  const module = isProviderName(provider) ? byName.get(provider) : undefined;
+  return Object.keys(module?.definition.objects.common ?? {});
 }

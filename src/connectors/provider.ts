@@ -1,4 +1,5 @@
 import type { ProviderDefinition } from './catalog.ts';
+import type { ModelMapping } from './common-models/model.ts';
 import type { ProviderPolicy } from './http.ts';
 import type { Connector } from './types.ts';
 
@@ -20,4 +21,6 @@ export interface ProviderModule {
   /** How its API signals limits and failures beyond plain status codes. */
   policy: ProviderPolicy;
   auth?: ProviderAuthHooks;
+  /** How its records map into the common objects its catalog entry lists (`objects.common`), by model name. */
+  commonModels?: Record<string, ModelMapping>;
 }

@@ -22,6 +22,11 @@ export interface ReadRequest {
   cursor?: string;
   /** Fields to ask for, when the provider needs them listed. */
   fields?: string[];
+  /**
+   * Associated objects whose ids each record carries, where the provider has associations
+   * (HubSpot); kept in `raw` as the provider shows them. Others ignore it.
+   */
+  associations?: string[];
 }
 
 export interface ReadPage {

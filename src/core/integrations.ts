@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { objectsOf, readableObject } from '../connectors/index.ts';
+import { commonObjectNames, commonObjectOf, objectsOf, readableObject } from '../connectors/index.ts';
 import { transaction } from '../db/pool.ts';
 import type { CoreDeps } from './deps.ts';
 import { type DestinationType, findDestinationByName } from './destinations.ts';
@@ -107,11 +107,18 @@ function checkReadSpec(spec: ReadSpec): void {
 }
 
 /**
- * Refuses provider objects the provider's connector cannot read: a sync of one could only fail at
- * run time. (Common objects and entities are Trellis's own models, mapped from provider objects.)
+ * Refuses provider objects the provider's connector cannot read, and common objects the provider
+ * does not map its records into: a sync of one could only fail at run time. (Entities are the
+ * project's own models, mapped to provider objects per connection.)
  */
 function checkReadable(providerName: string, spec: ReadSpec): void {
   for (const { target } of spec.objects) {
+    if (target.kind === 'common' && !commonObjectOf(providerName, target.object)) {
+      const names = commonObjectNames(providerName);
+      throw badRequest(
+        `common object "${target.object}" is not one Trellis syncs from ${providerName} (${names.length > 0 ? `it syncs ${names.join(', ')}` : 'it syncs none'})`,
+      );
+    }
     if (
       (target.kind === 'standard' || target.kind === 'custom') &&
       !readableObject(providerName, target.object, target.kind)

@@ -109,6 +109,8 @@ export interface SyncPlan {
   reads?: { kind: 'standard' | 'custom'; object: string };
   /** The table records go to unless the connection chose one; unset = `<provider>_<object>`. */
   defaultTable?: string;
+  /** Associated objects to read with each record (HubSpot's), as the provider names them. */
+  associations?: string[];
 }
 
 /** A sync as an integration asks for it on one connection. */
@@ -184,6 +186,7 @@ export function planSyncs(
     const destination = source?.destinationId ?? destinationId;
     if (!destination) throw new Error(`object "${object}" has no destination`);
     const fields = source?.fields && fieldPlanOf(source.fields, chosen?.get(object));
+    const associations = source?.associations?.length ? source.associations : undefined;
     return {
       kind,
       object,
@@ -193,6 +196,7 @@ export function planSyncs(
         ...(schema === undefined ? {} : { schema }),
         ...(table === undefined ? {} : { table }),
         ...(fields === undefined ? {} : { fields }),
+        ...(associations === undefined ? {} : { associations }),
       },
     };
   });

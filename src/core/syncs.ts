@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { type Db, transaction } from '../db/pool.ts';
+import { withCommonObjects } from './common-object-plans.ts';
 import { withDataModels } from './data-model-plans.ts';
 import type { CoreDeps } from './deps.ts';
 import type { SyncRef } from './domain-events.ts';
@@ -126,12 +127,14 @@ export async function reconcileInstallation(client: pg.ClientBase, installationI
   const { rows } = await client.query<{
     projectId: string;
     connectionId: string;
+    providerName: string;
     destinationId: string | null;
     read: ReadSpec;
     overrides: ReadOverrides | null;
     config: InstallationConfig | null;
   }>(
-    `select ins.project_id as "projectId", ins.connection_id as "connectionId", i.destination_id as "destinationId",
+    `select ins.project_id as "projectId", ins.connection_id as "connectionId", c.provider_name as "providerName",
+            i.destination_id as "destinationId",
             coalesce(r.read_spec, i.read_spec) as read, c.read_overrides as overrides, ins.config
        from installations ins join integrations i on i.id = ins.integration_id
        join connections c on c.id = ins.connection_id
@@ -144,7 +147,10 @@ export async function reconcileInstallation(client: pg.ClientBase, installationI
   const planned = await withDataModels(
     client,
     row.connectionId,
-    planSyncs(row.read, row.overrides, row.destinationId, readChoices(row.config)),
+    withCommonObjects(
+      row.providerName,
+      planSyncs(row.read, row.overrides, row.destinationId, readChoices(row.config)),
+    ),
   );
   const wanted = new Set(planned.map(plannedKey));
   const { rows: existing } = await client.query<{ id: string; kind: string; object: string }>(
@@ -189,11 +195,15 @@ export async function reconcileIntegrationSyncs(client: pg.ClientBase, integrati
 
 /**
  * Resolves the plan of syncs that have none: those of a database upgraded from a release that
- * kept the integration's raw configuration instead (migrations 0006 and 0009). Run as Trellis starts.
+ * kept the integration's raw configuration instead (migrations 0006 and 0009), and common object
+ * syncs planned before common objects were mapped (they name no provider object). Run as Trellis
+ * starts.
  */
 export async function planUnplannedSyncs(db: Db): Promise<void> {
   const { rows } = await db.query<{ connectionId: string }>(
-    'select distinct connection_id as "connectionId" from syncs where plan is null',
+    `select connection_id as "connectionId" from syncs where plan is null
+     union
+     select connection_id from syncs where object_type = 'common' and not plan ? 'reads'`,
   );
   for (const { connectionId } of rows) {
     await transaction(db, (client) => reconcileConnectionSyncs(client, connectionId));

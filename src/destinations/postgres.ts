@@ -3,30 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { transaction } from '../db/pool.ts';
-import type { DestinationWriter, RowOwner, TableRef, WriteRecord } from './writer.ts';
-
-/** The part of a row's owner its key holds. */
-type RowKey = Pick<RowOwner, 'projectId' | 'providerName' | 'customerRef'>;
-
-const COLUMNS = [
-  '_supaglue_application_id',
-  '_supaglue_provider_name',
-  '_supaglue_customer_id',
-  '_supaglue_id',
-  '_supaglue_emitted_at',
-  '_supaglue_last_modified_at',
-  '_supaglue_is_deleted',
-  '_supaglue_raw_data',
-  '_supaglue_mapped_data',
-] as const;
-
-const KEY = COLUMNS.slice(0, 4);
-const VERSIONED = [
-  '_supaglue_last_modified_at',
-  '_supaglue_is_deleted',
-  '_supaglue_raw_data',
-  '_supaglue_mapped_data',
-];
+import type { DestinationWriter, RowOwner, TableRef, UnifiedColumn, WriteRecord } from './writer.ts';
 
 export const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const qualified = (t: TableRef) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
@@ -59,19 +36,152 @@ export function jsonForPostgres(value: unknown): string {
   return json.includes('\\u0000') ? JSON.stringify(value, stripNul) : json;
 }
 
-function copyLine(owner: RowKey, emittedAt: string, r: WriteRecord): string {
-  return `${[
-    copyText(owner.projectId),
-    copyText(owner.providerName),
-    copyText(owner.customerRef),
-    copyText(r.id),
-    emittedAt,
-    r.lastModifiedAt.toISOString(),
-    r.isDeleted ? 't' : 'f',
-    copyJson(r.raw),
-    copyJson(r.mapped),
-  ].join('\t')}\n`;
+/** The part of a row's owner its key holds. */
+type RowKey = Pick<RowOwner, 'projectId' | 'providerName' | 'customerRef'>;
+
+interface Column {
+  name: string;
+  type: string;
+  notNull?: boolean;
+  default?: string;
 }
+
+/**
+ * How a table's rows hold records: its columns (in order), the key, the columns the writer reads
+ * back (the record's id, its last modification and its deletion flag), and one record as a COPY
+ * line. Every table has Supaglue's tenant columns and `_supaglue_emitted_at`; the rest differs
+ * between provider object tables and unified (common object) tables.
+ */
+interface Layout {
+  columns: readonly Column[];
+  key: readonly string[];
+  id: string;
+  modified: string;
+  deleted: string;
+  /** Set besides the deletion flag when a row is marked deleted. */
+  alsoOnDelete?: string;
+  line(owner: RowKey, emittedAt: string, r: WriteRecord): string;
+}
+
+const TENANT = [
+  { name: '_supaglue_application_id', type: 'text', notNull: true },
+  { name: '_supaglue_provider_name', type: 'text', notNull: true },
+  { name: '_supaglue_customer_id', type: 'text', notNull: true },
+] as const satisfies readonly Column[];
+
+const tenantValues = (owner: RowKey) => [
+  copyText(owner.projectId),
+  copyText(owner.providerName),
+  copyText(owner.customerRef),
+];
+
+/** Supaglue's layout of a provider object's table: `_supaglue_*` columns only. */
+const OBJECT_LAYOUT: Layout = {
+  columns: [
+    ...TENANT,
+    { name: '_supaglue_id', type: 'text', notNull: true },
+    { name: '_supaglue_emitted_at', type: 'timestamptz', notNull: true },
+    { name: '_supaglue_last_modified_at', type: 'timestamptz', notNull: true },
+    { name: '_supaglue_is_deleted', type: 'boolean', notNull: true, default: 'false' },
+    { name: '_supaglue_raw_data', type: 'jsonb', notNull: true },
+    { name: '_supaglue_mapped_data', type: 'jsonb', notNull: true, default: "'{}'" },
+  ],
+  key: [...TENANT.map((c) => c.name), '_supaglue_id'],
+  id: '_supaglue_id',
+  modified: '_supaglue_last_modified_at',
+  deleted: '_supaglue_is_deleted',
+  line: (owner, emittedAt, r) =>
+    `${[
+      ...tenantValues(owner),
+      copyText(r.id),
+      emittedAt,
+      r.lastModifiedAt.toISOString(),
+      r.isDeleted ? 't' : 'f',
+      copyJson(r.raw),
+      copyJson(r.mapped),
+    ].join('\t')}\n`,
+};
+
+const NULL = '\\N';
+
+/** A value as COPY text for a column of `type`; null where the value cannot be one of that type. */
+function copyValue(type: UnifiedColumn['type'], value: unknown): string {
+  if (value === null || value === undefined) return NULL;
+  switch (type) {
+    case 'jsonb':
+      return copyJson(value);
+    case 'timestamp(3)': {
+      const d = value instanceof Date ? value : new Date(value as string);
+      return Number.isNaN(d.getTime()) ? NULL : d.toISOString();
+    }
+    case 'boolean':
+      return value === true ? 't' : value === false ? 'f' : NULL;
+    case 'integer':
+      return Number.isInteger(value) ? String(value) : NULL;
+    case 'float':
+      return typeof value === 'number' && Number.isFinite(value) ? String(value) : NULL;
+    case 'text':
+      return copyText(typeof value === 'object' ? JSON.stringify(value) : String(value));
+  }
+}
+
+/**
+ * Supaglue's layout of a unified table: tenant columns, the unified record's base fields, its
+ * model's columns, the provider record (`raw_data`) and the whole unified record
+ * (`_supaglue_unified_data`). Times are `timestamp(3)` in UTC, as Supaglue's are.
+ */
+function unifiedLayout(model: readonly UnifiedColumn[]): Layout {
+  const columns: Column[] = [
+    ...TENANT,
+    { name: '_supaglue_emitted_at', type: 'timestamp(3)', notNull: true },
+    { name: 'id', type: 'text', notNull: true },
+    { name: 'created_at', type: 'timestamp(3)' },
+    { name: 'updated_at', type: 'timestamp(3)' },
+    { name: 'is_deleted', type: 'boolean', notNull: true, default: 'false' },
+    { name: 'last_modified_at', type: 'timestamp(3)', notNull: true },
+    ...model,
+    { name: 'raw_data', type: 'jsonb' },
+    { name: '_supaglue_unified_data', type: 'jsonb' },
+  ];
+  return {
+    columns,
+    key: [...TENANT.map((c) => c.name), 'id'],
+    id: 'id',
+    modified: 'last_modified_at',
+    deleted: 'is_deleted',
+    alsoOnDelete: `_supaglue_unified_data = jsonb_set(coalesce(_supaglue_unified_data, '{}'), '{is_deleted}', 'true')`,
+    line(owner, emittedAt, r) {
+      const unified = r.unified ?? {};
+      return `${[
+        ...tenantValues(owner),
+        emittedAt,
+        copyText(r.id),
+        copyValue('timestamp(3)', unified.created_at),
+        copyValue('timestamp(3)', unified.updated_at),
+        r.isDeleted ? 't' : 'f',
+        r.lastModifiedAt.toISOString(),
+        ...model.map((c) => copyValue(c.type, unified[c.name])),
+        copyJson(r.raw),
+        copyJson(unified),
+      ].join('\t')}\n`;
+    },
+  };
+}
+
+const unifiedLayouts = new WeakMap<object, Layout>();
+
+function layoutOf(target: TableRef): Layout {
+  if (!target.unified) return OBJECT_LAYOUT;
+  let layout = unifiedLayouts.get(target.unified);
+  if (!layout) {
+    layout = unifiedLayout(target.unified.columns);
+    unifiedLayouts.set(target.unified, layout);
+  }
+  return layout;
+}
+
+const columnDefinition = (c: Column) =>
+  `${quoteIdent(c.name)} ${c.type}${c.notNull ? ' not null' : ''}${c.default ? ` default ${c.default}` : ''}`;
 
 export interface WriterOptions {
   /**
@@ -83,8 +193,9 @@ export interface WriterOptions {
 }
 
 /**
- * Writes synced records into a Postgres database in Supaglue's layout: one table per provider
- * object, `_supaglue_*` columns, primary key (application, provider, customer, id). Each batch is
+ * Writes synced records into a Postgres database in Supaglue's layouts: one table per provider
+ * object (`_supaglue_*` columns, key (application, provider, customer, `_supaglue_id`)) or per
+ * common object (its unified columns, key (application, provider, customer, `id`)). Each batch is
  * COPYed into a session-local staging table and merged with one upsert that keeps, per record,
  * the newest version (also within the batch) and never replaces a newer row with an older one.
  */
@@ -96,9 +207,13 @@ export class PostgresWriter implements DestinationWriter {
     private readonly options: WriterOptions = {},
   ) {}
 
-  /** Runs `work` in one transaction, as the writer's role when it has one. */
+  /**
+   * Runs `work` in one transaction, as the writer's role when it has one, in UTC: unified tables
+   * keep times without a zone, and comparisons with them must not take the server's.
+   */
   #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return transaction(this.pool, async (client) => {
+      await client.query("set local time zone 'UTC'");
       if (this.options.role) await client.query(`set local role ${quoteIdent(this.options.role)}`);
       return work(client);
     });
@@ -108,22 +223,15 @@ export class PostgresWriter implements DestinationWriter {
   async prepare(target: TableRef): Promise<void> {
     const key = `${target.schema}.${target.table}`;
     if (this.#prepared.has(key)) return;
+    const layout = layoutOf(target);
     await this.#transaction(async (client) => {
       // Concurrent runs may create the same schema or table: serialize on the schema (Postgres's own
       // IF NOT EXISTS races).
       await client.query('select pg_advisory_xact_lock(hashtext($1))', [`trellis-schema:${target.schema}`]);
       if (!this.options.role) await client.query(`create schema if not exists ${quoteIdent(target.schema)}`);
       await client.query(`create table if not exists ${qualified(target)} (
-        _supaglue_application_id text not null,
-        _supaglue_provider_name text not null,
-        _supaglue_customer_id text not null,
-        _supaglue_id text not null,
-        _supaglue_emitted_at timestamptz not null,
-        _supaglue_last_modified_at timestamptz not null,
-        _supaglue_is_deleted boolean not null default false,
-        _supaglue_raw_data jsonb not null,
-        _supaglue_mapped_data jsonb not null default '{}',
-        primary key (_supaglue_application_id, _supaglue_provider_name, _supaglue_customer_id, _supaglue_id)
+        ${layout.columns.map(columnDefinition).join(',\n        ')},
+        primary key (${layout.key.join(', ')})
       )`);
     });
     this.#prepared.add(key);
@@ -132,29 +240,36 @@ export class PostgresWriter implements DestinationWriter {
   /** Writes one batch in one transaction. */
   async write(target: TableRef, owner: RowKey, records: WriteRecord[], emittedAt: Date): Promise<void> {
     if (records.length === 0) return;
+    const layout = layoutOf(target);
+    const names = layout.columns.map((c) => quoteIdent(c.name)).join(', ');
     await this.#transaction(async (client) => {
       // Dropped at commit: a pooled session serves several projects' roles, and a staging table
       // left behind by one role could not be written by the next.
       await client.query(`create temp table trellis_stage (
-        ${COLUMNS.map((c) => `${c} ${c.endsWith('_at') ? 'timestamptz' : c === '_supaglue_is_deleted' ? 'boolean' : c.endsWith('_data') ? 'jsonb' : 'text'}`).join(', ')}
+        ${layout.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')}
       ) on commit drop`);
       const at = emittedAt.toISOString();
-      const copy = client.query(copyStreams.from(`copy trellis_stage (${COLUMNS.join(', ')}) from stdin`));
+      const copy = client.query(copyStreams.from(`copy trellis_stage (${names}) from stdin`));
       await pipeline(
         Readable.from(
           (function* () {
-            for (const r of records) yield copyLine(owner, at, r);
+            for (const r of records) yield layout.line(owner, at, r);
           })(),
         ),
         copy,
       );
-      const newer = 'excluded._supaglue_last_modified_at >= t._supaglue_last_modified_at';
+      const key = new Set(layout.key);
+      const versioned = layout.columns
+        .map((c) => c.name)
+        .filter((name) => !key.has(name) && name !== '_supaglue_emitted_at')
+        .map(quoteIdent);
+      const newer = `excluded.${layout.modified} >= t.${layout.modified}`;
       await client.query(`
-        insert into ${qualified(target)} as t (${COLUMNS.join(', ')})
-        select distinct on (_supaglue_id) ${COLUMNS.join(', ')} from trellis_stage
-         order by _supaglue_id, _supaglue_last_modified_at desc
-        on conflict (${KEY.join(', ')}) do update set
-          ${VERSIONED.map((c) => `${c} = case when ${newer} then excluded.${c} else t.${c} end`).join(',\n          ')},
+        insert into ${qualified(target)} as t (${names})
+        select distinct on (${layout.id}) ${names} from trellis_stage
+         order by ${layout.id}, ${layout.modified} desc
+        on conflict (${layout.key.join(', ')}) do update set
+          ${versioned.map((c) => `${c} = case when ${newer} then excluded.${c} else t.${c} end`).join(',\n          ')},
           _supaglue_emitted_at = excluded._supaglue_emitted_at`);
     });
   }
@@ -164,12 +279,13 @@ export class PostgresWriter implements DestinationWriter {
    * (emitted before the run started) no longer exists at the provider.
    */
   async markUnseenDeleted(target: TableRef, owner: RowKey, runStartedAt: Date): Promise<number> {
+    const { deleted, alsoOnDelete } = layoutOf(target);
     const res = await this.#transaction((client) =>
       client.query(
-        `update ${qualified(target)} set _supaglue_is_deleted = true, _supaglue_emitted_at = now()
+        `update ${qualified(target)} set ${deleted} = true, _supaglue_emitted_at = now()${alsoOnDelete ? `, ${alsoOnDelete}` : ''}
           where _supaglue_application_id = $1 and _supaglue_provider_name = $2 and _supaglue_customer_id = $3
-            and _supaglue_emitted_at < $4 and not _supaglue_is_deleted`,
-        [owner.projectId, owner.providerName, owner.customerRef, runStartedAt],
+            and _supaglue_emitted_at < $4::timestamptz and not ${deleted}`,
+        [owner.projectId, owner.providerName, owner.customerRef, runStartedAt.toISOString()],
       ),
     );
     return res.rowCount ?? 0;

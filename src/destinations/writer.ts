@@ -4,6 +4,18 @@ import type { ProviderRecord } from '../connectors/types.ts';
 export interface TableRef {
   schema: string;
   table: string;
+  /**
+   * Set for a unified table (a common object's): its model's own columns, written from each
+   * record's `unified` values between Supaglue's fixed columns. Unset: the provider object layout.
+   */
+  unified?: { columns: readonly UnifiedColumn[] };
+}
+
+/** A column of a unified table's model, and its SQL type. */
+export interface UnifiedColumn {
+  name: string;
+  type: 'text' | 'timestamp(3)' | 'boolean' | 'integer' | 'float' | 'jsonb';
+  notNull: boolean;
 }
 
 /** Whose records a batch holds, and which read produced them. */
@@ -14,15 +26,23 @@ export interface RowOwner {
   customerRef: string;
   customerName: string;
   installationId: string;
-  /** The provider object the records were read from. */
+  /** The provider object the records were read from, or the common object they were mapped to. */
   objectName: string;
 }
 
 export interface WriteRecord extends ProviderRecord {
   /** The record's values under the names its sync maps fields to. */
   mapped: Record<string, unknown>;
-  /** The record's field values as its sync delivers them: those selected, by lower-case name. */
+  /**
+   * The record's field values as its sync delivers them: those selected, by lower-case name; a
+   * common object's record, its unified fields.
+   */
   fields(): Record<string, unknown>;
+  /**
+   * A common object's record: its unified fields by column name, base fields (`id`, `created_at`,
+   * `updated_at`, `is_deleted`, `last_modified_at`) included; `raw` is the provider record.
+   */
+  unified?: Record<string, unknown>;
 }
 
 /**

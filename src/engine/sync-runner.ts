@@ -1,5 +1,8 @@
 import type pg from 'pg';
+import { modelColumns, unifiedRecord } from '../connectors/common-models/index.ts';
 import { ConnectorError } from '../connectors/http.ts';
+import { type CommonObject, commonObjectNames, commonObjectOf } from '../connectors/index.ts';
+import type { ProviderRecord } from '../connectors/types.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import { type Destination, destinationTarget } from '../core/destinations.ts';
 import { badRequest, DomainError } from '../core/errors.ts';
@@ -104,9 +107,20 @@ async function loadSync(deps: CoreDeps, syncId: string): Promise<SyncContext | u
  * The table a sync writes into. A connection may choose the schema and table for postgres
  * destinations only, by the identifier rule (checked again here: overrides saved before it, or for
  * a destination changed since, never reach SQL unchecked). The built-in destination always writes
- * its default table (`<provider>_<object>`, an entity's `entity_<name>`) into its project's own schema.
+ * its default table (`<provider>_<object>`, an entity's `entity_<name>`, a common object's unified
+ * table) into its project's own schema.
  */
-function tableOf(deps: CoreDeps, sync: SyncContext, destination: OpenDestination): TableRef {
+function tableOf(
+  deps: CoreDeps,
+  sync: SyncContext,
+  destination: OpenDestination,
+  common: CommonObject | undefined,
+): TableRef {
+  const located = placeOf(deps, sync, destination);
+  return common ? { ...located, unified: { columns: modelColumns(common.model) } } : located;
+}
+
+function placeOf(deps: CoreDeps, sync: SyncContext, destination: OpenDestination): TableRef {
   const table = (sync.plan.defaultTable ?? `${sync.providerName}_${sync.object}`)
     .toLowerCase()
     .replace(/[^a-z0-9_]/g, '_');
@@ -247,10 +261,21 @@ async function execute(
   sync: SyncContext,
   checkpoint: Checkpoint,
 ): Promise<Record<string, string> | undefined> {
-  // An entity reads the provider object mapped to it; one not mapped yet has nothing to read.
-  const object = sync.plan.reads?.object ?? (sync.kind === 'entity' ? undefined : sync.object);
+  const common = sync.kind === 'common' ? commonObjectOf(sync.providerName, sync.object) : undefined;
+  if (sync.kind === 'common' && !common)
+    throw badRequest(
+      `${sync.providerName} has no common object "${sync.object}" (it has: ${commonObjectNames(sync.providerName).join(', ') || 'none'})`,
+    );
+  // An entity reads the provider object mapped to it (one not mapped yet has nothing to read), a
+  // common object the provider object its plan names.
+  const object =
+    sync.plan.reads?.object ?? (sync.kind === 'entity' || sync.kind === 'common' ? undefined : sync.object);
   if (object === undefined)
-    throw badRequest('the entity is not mapped to a provider object for this connection: map it, then sync');
+    throw badRequest(
+      sync.kind === 'entity'
+        ? 'the entity is not mapped to a provider object for this connection: map it, then sync'
+        : `the plan of common object "${sync.object}" names no provider object to read; it is planned again when Trellis starts`,
+    );
   const { connector, ctx } = await openConnector(deps, sync.connectionId);
   if (!connector.read) throw new Error(`the ${sync.providerName} connector cannot read`);
   // The caller sees Trellis's summary of a destination failure, naming the destination: a driver's
@@ -268,14 +293,14 @@ async function execute(
     openDestination(deps, destinationTarget(deps, sync.destination)),
   );
   const { writer } = destination;
-  const target = await atDestination(async () => tableOf(deps, sync, destination));
+  const target = await atDestination(async () => tableOf(deps, sync, destination, common));
   const owner: RowOwner = {
     projectId: sync.projectId,
     providerName: sync.providerName,
     customerRef: sync.customerRef,
     customerName: sync.customerName,
     installationId: sync.installationId,
-    objectName: object,
+    objectName: common ? sync.object : object,
   };
   await atDestination(() => writer.prepare(target), target);
 
@@ -292,8 +317,15 @@ async function execute(
       object,
       ...(checkpoint.since ? { since: new Date(checkpoint.since) } : {}),
       ...(checkpoint.cursor ? { cursor: checkpoint.cursor } : {}),
+      ...(sync.plan.associations ? { associations: sync.plan.associations } : {}),
     });
     const shape = recordShape(sync.providerName, sync.plan.fields);
+    const toWrite = common
+      ? unifiedRecords(common)
+      : (r: ProviderRecord): WriteRecord[] => [
+          // Fields are shaped only by a destination that asks for them (a database keeps `raw`).
+          { ...r, mapped: shape.mapped(r.raw), fields: () => shape.fields(r.raw) },
+        ];
     let batch: WriteRecord[] = [];
     let batchCursor: string | null = checkpoint.cursor;
     const flush = async () => {
@@ -311,8 +343,7 @@ async function execute(
           overlap.set(r.id, modified);
           if (overlap.size > MAX_OVERLAP_RECORDS) overlap = undefined;
         }
-        // Fields are shaped only by a destination that asks for them (a database keeps `raw`).
-        batch.push({ ...r, mapped: shape.mapped(r.raw), fields: () => shape.fields(r.raw) });
+        for (const w of toWrite(r)) batch.push(w);
       }
       batchCursor = page.cursor;
       if (batch.length >= BATCH_SIZE) await flush();
@@ -327,6 +358,22 @@ async function execute(
       target,
     );
   return checkpoint.readDone && overlap ? Object.fromEntries(overlap) : undefined;
+}
+
+const NOT_MAPPED: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+/**
+ * A common object's records from one provider record: mapped by the provider's mapping, each
+ * with the provider record (or the part of it the model's record is) as its raw data.
+ */
+function unifiedRecords(common: CommonObject): (r: ProviderRecord) => WriteRecord[] {
+  const { mapping } = common;
+  return (r) =>
+    (mapping.split ? mapping.split(r) : [r]).map((part) => {
+      const record = unifiedRecord(mapping, part, r);
+      const unified = record as unknown as Record<string, unknown>;
+      return { ...part, isDeleted: record.is_deleted, mapped: NOT_MAPPED, fields: () => unified, unified };
+    });
 }
 
 async function finish(

@@ -3,7 +3,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, SIMULATORS, startSimulator } from '../../simulators/index.ts';
 import { NAME_ONLY_PROVIDERS, PROVIDER_NAMES } from '../../src/connectors/catalog.ts';
-import { CATALOG, objectsOf, PROVIDERS, providerModule, readableObject } from '../../src/connectors/index.ts';
+import {
+  CATALOG,
+  commonObjectOf,
+  objectsOf,
+  PROVIDERS,
+  providerModule,
+  readableObject,
+} from '../../src/connectors/index.ts';
 import type { ConnectorContext } from '../../src/connectors/types.ts';
 import { collect, simulatorContext } from '../helpers/connector.ts';
 
@@ -13,9 +20,11 @@ import { collect, simulatorContext } from '../helpers/connector.ts';
  * without one, fails the suite instead of a sync at run time.
  */
 const CONNECTORS_DIR = path.join(import.meta.dirname, '../../src/connectors');
+/** Not a provider: Supaglue's unified models, which providers map their records into. */
+const SHARED_FOLDERS = ['common-models'];
 const folders = fs
   .readdirSync(CONNECTORS_DIR, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory())
+  .filter((entry) => entry.isDirectory() && !SHARED_FOLDERS.includes(entry.name))
   .map((entry) => entry.name)
   .sort();
 const moduleNames = PROVIDERS.map((p) => p.definition.name);
@@ -67,6 +76,26 @@ describe('the provider catalog and the provider folders', () => {
       // A global or sticky pattern remembers where it last matched: `test` would answer by turns.
       expect(custom?.names.global || custom?.names.sticky || false).toBe(false);
     }
+  });
+
+  it("a folder's common objects are models of its category, each with a mapping and an object it reads", () => {
+    for (const { definition, commonModels } of PROVIDERS) {
+      const listed = Object.keys(definition.objects.common ?? {});
+      expect(Object.keys(commonModels ?? {}).sort(), `${definition.name}'s mappings`).toEqual(
+        [...listed].sort(),
+      );
+      for (const name of listed) {
+        const common = commonObjectOf(definition.name, name);
+        expect(common, `${definition.name} ${name}`).toBeDefined();
+        expect(common!.model.category).toBe(definition.category);
+        expect(readableObject(definition.name, common!.source.object), `${definition.name} ${name}`).toBe(
+          true,
+        );
+      }
+    }
+    expect(commonObjectOf('hubspot', 'lead')).toBeUndefined();
+    expect(commonObjectOf('hubspot', 'toString')).toBeUndefined();
+    expect(commonObjectOf('zoho_crm', 'contact')).toBeUndefined();
   });
 
   it('every folder has a simulator to check it against', () => {

@@ -277,6 +277,7 @@ describe('Salesforce connector against the simulator', () => {
       'Opportunity',
       'Lead',
       'Invoice__c',
+      'User',
     ]);
     const fields = await connector.describeFields!(ctx, 'Opportunity');
     expect(fields).toContainEqual({ name: 'Amount', label: 'Amount', type: 'currency', readOnly: false });

@@ -171,6 +171,7 @@ describe('Salesforce simulator', () => {
       'Opportunity',
       'Lead',
       'Invoice__c',
+      'User',
     ]);
     const described = await conn.describe('Contact');
     expect(described.keyPrefix).toBe('003');

@@ -13,6 +13,12 @@ import type { Connector, ConnectorContext, ProviderRecord, ReadPage, ReadRequest
  * (`p<portal>_<name>`), the short form `p_<name>` or its internal name (Supaglue's way); only the
  * last two are the same in every portal. The schemas API (`/crm/v3/schemas`) says which type a
  * name is. HubSpot no longer takes internal names in paths, so paths always carry the objectTypeId.
+ *
+ * Associations (a sync config's `associations_to_fetch`, and those a common object's mapping
+ * needs) come with the records, kept as the list endpoint shows them (`associations.<object>.
+ * results`, ids and association types): full reads ask the list endpoint for them; search returns
+ * none, so each incremental page's ids go through the batch association read. Deleted records
+ * found by the archived pass carry none.
  */
 const MODIFIED: Record<string, string> = {
   contacts: 'lastmodifieddate',
@@ -32,6 +38,8 @@ interface HubSpotObject {
   updatedAt: string;
   archived?: boolean;
   archivedAt?: string;
+  /** Associated records, by object, when asked for. */
+  associations?: Record<string, { results: { id: string; type: string }[] }>;
 }
 
 interface Paged<T> {
@@ -146,17 +154,104 @@ async function allProperties(ctx: ConnectorContext, type: ObjectType): Promise<s
   return names;
 }
 
+/**
+ * An object a read fetches associations with: how requests name it (the plural standard name, a
+ * custom type's objectTypeId) and the key HubSpot lists it under in a record's `associations` (the
+ * plural standard name, a custom type's fully qualified name).
+ */
+interface AssociationTarget {
+  path: string;
+  key: string;
+}
+
+/** Supaglue's names for the objects records associate with: HubSpot's, singular or plural, and the common objects'. */
+const STANDARD_ASSOCIATIONS: Record<string, string> = {
+  contact: 'contacts',
+  contacts: 'contacts',
+  company: 'companies',
+  companies: 'companies',
+  account: 'companies',
+  deal: 'deals',
+  deals: 'deals',
+  opportunity: 'deals',
+};
+
+/** The association targets `names` ask for (HubSpot's own, common objects', custom object types'). */
+async function associationTargets(ctx: ConnectorContext, names: string[]): Promise<AssociationTarget[]> {
+  const targets = new Map<string, AssociationTarget>();
+  for (const name of names) {
+    const standard = Object.hasOwn(STANDARD_ASSOCIATIONS, name) ? STANDARD_ASSOCIATIONS[name] : undefined;
+    if (standard) {
+      targets.set(standard, { path: standard, key: standard });
+      continue;
+    }
+    const schema = (await customObjectSchemas(ctx)).find((s) =>
+      [s.objectTypeId, s.fullyQualifiedName, `p_${s.name}`, s.name].includes(name),
+    );
+    if (!schema) {
+      throw new ConnectorError(
+        'validation',
+        `HubSpot records cannot be associated with "${name}": it is neither contacts, companies (account), deals (opportunity) nor a custom object type of this account`,
+      );
+    }
+    targets.set(schema.objectTypeId, { path: schema.objectTypeId, key: schema.fullyQualifiedName });
+  }
+  return [...targets.values()];
+}
+
+/** How many ids HubSpot's batch association read takes at once. */
+const ASSOCIATION_BATCH = 100;
+
+/**
+ * Adds their associations to records the search API returned (it returns none), read through the
+ * batch association API and listed as the objects API lists them: `associations.<key>.results`.
+ */
+async function withAssociations(
+  ctx: ConnectorContext,
+  type: ObjectType,
+  records: HubSpotObject[],
+  targets: AssociationTarget[],
+): Promise<HubSpotObject[]> {
+  if (targets.length === 0 || records.length === 0) return records;
+  const found = new Map<string, Record<string, { results: { id: string; type: string }[] }>>();
+  for (const target of targets) {
+    for (let i = 0; i < records.length; i += ASSOCIATION_BATCH) {
+      const inputs = records.slice(i, i + ASSOCIATION_BATCH).map((r) => ({ id: r.id }));
+      const res = await ctx.http.request<{
+        results?: { from: { id: string }; to: { id: string | number; type: string }[] }[];
+      }>({
+        method: 'POST',
+        path: `/crm/v3/associations/${type.path}/${target.path}/batch/read`,
+        body: { inputs },
+      });
+      for (const { from, to } of res.body.results ?? []) {
+        const lists = found.get(from.id) ?? {};
+        lists[target.key] = { results: to.map((t) => ({ id: String(t.id), type: t.type })) };
+        found.set(from.id, lists);
+      }
+    }
+  }
+  return records.map((r) => ({ ...r, associations: found.get(r.id) ?? {} }));
+}
+
 async function* readFull(
   ctx: ConnectorContext,
   type: ObjectType,
   properties: string[],
+  associations: AssociationTarget[],
   start?: string,
 ): AsyncIterable<ReadPage> {
   let after = start;
   for (;;) {
     const res = await ctx.http.request<Paged<HubSpotObject>>({
       path: `/crm/v3/objects/${type.path}`,
-      query: { limit: LIST_LIMIT, after, properties: properties.join(','), archived: false },
+      query: {
+        limit: LIST_LIMIT,
+        after,
+        properties: properties.join(','),
+        associations: associations.length > 0 ? associations.map((a) => a.path).join(',') : undefined,
+        archived: false,
+      },
     });
     after = res.body.paging?.next?.after;
     yield {
@@ -171,6 +266,7 @@ async function* readChanges(
   ctx: ConnectorContext,
   type: ObjectType,
   properties: string[],
+  associations: AssociationTarget[],
   cursor: Extract<Cursor, { mode: 'changes' }>,
 ): AsyncIterable<ReadPage> {
   const since = cursor.since;
@@ -195,7 +291,7 @@ async function* readChanges(
           limit: SEARCH_LIMIT,
         },
       });
-      const results = res.body.results;
+      const results = await withAssociations(ctx, type, res.body.results, associations);
       if (results.length > 0) lastId = results[results.length - 1]!.id;
       const done = results.length < SEARCH_LIMIT;
       yield {
@@ -266,17 +362,18 @@ export const hubspotConnector: Connector = {
     }
     const type = await objectType(ctx, req.object);
     const properties = req.fields ?? (await allProperties(ctx, type));
+    const associations = await associationTargets(ctx, req.associations ?? []);
     if (start?.mode === 'changes') {
-      yield* readChanges(ctx, type, properties, start);
+      yield* readChanges(ctx, type, properties, associations, start);
     } else if (req.since && !start) {
-      yield* readChanges(ctx, type, properties, {
+      yield* readChanges(ctx, type, properties, associations, {
         mode: 'changes',
         since: req.since.getTime(),
         phase: 'changed',
         lastId: '0',
       });
     } else {
-      yield* readFull(ctx, type, properties, start?.mode === 'full' ? start.after : undefined);
+      yield* readFull(ctx, type, properties, associations, start?.mode === 'full' ? start.after : undefined);
     }
   },
 

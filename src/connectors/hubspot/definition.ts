@@ -36,6 +36,13 @@ export const hubspotDefinition: ProviderDefinition = {
       rule: 'custom object types go by their objectTypeId (2-<number>), their fully qualified name (p<portal>_<name> or p_<name>) or, listed as custom objects, their internal name',
     },
     fieldValues: { under: 'properties' },
+    // A contact's and a deal's account is their associated company.
+    common: {
+      contact: { object: 'contacts', associations: ['companies'] },
+      account: { object: 'companies' },
+      opportunity: { object: 'deals', associations: ['companies'] },
+      user: { object: 'owners' },
+    },
   },
   logo: { monogram: 'Hs', background: '#c2410c' },
 };

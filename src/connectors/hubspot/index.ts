@@ -1,5 +1,6 @@
 import type { ProviderModule } from '../provider.ts';
 import { hubspotAuth } from './auth.ts';
+import { hubspotCommonModels } from './common-models.ts';
 import { hubspotConnector, hubspotPolicy } from './connector.ts';
 import { hubspotDefinition } from './definition.ts';
 
@@ -8,4 +9,5 @@ export const hubspot: ProviderModule = {
   connector: hubspotConnector,
   policy: hubspotPolicy,
   auth: hubspotAuth,
+  commonModels: hubspotCommonModels,
 };

@@ -23,10 +23,17 @@ export const salesforceDefinition: ProviderDefinition = {
   // The connector reads and writes any object its describe lists; these are the standard objects
   // Trellis syncs (and the simulator serves), and an org's custom objects by their API names.
   objects: {
-    read: ['Account', 'Contact', 'Opportunity', 'Lead'],
+    read: ['Account', 'Contact', 'Opportunity', 'Lead', 'User'],
     write: ['Account', 'Contact', 'Opportunity', 'Lead'],
     custom: { names: /^[A-Za-z][A-Za-z0-9_]*__c$/, rule: 'custom object API names end in __c' },
     fieldValues: { omit: ['attributes'] },
+    common: {
+      contact: { object: 'Contact' },
+      account: { object: 'Account' },
+      lead: { object: 'Lead' },
+      opportunity: { object: 'Opportunity' },
+      user: { object: 'User' },
+    },
   },
   logo: { monogram: 'Sf', background: '#0369a1' },
 };

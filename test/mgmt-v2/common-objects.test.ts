@@ -1,0 +1,737 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProviderSimulator } from '../../simulators/core/server.ts';
+import { hubspot } from '../../simulators/hubspot/index.ts';
+import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import { salesforce } from '../../simulators/salesforce/index.ts';
+import { warehouseAt } from '../helpers/mgmt-fixtures.ts';
+import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
+import { connectHubspot, setUpHubspotSync } from '../helpers/syncs.ts';
+import {
+  type Client,
+  client,
+  createTestDatabase,
+  startTrellis,
+  type TestTrellis,
+} from '../helpers/trellis.ts';
+
+/**
+ * Common objects end to end: a sync config's `common_objects` land in Supaglue's unified tables
+ * (crm_contacts, …) with its columns, each row's fields compared with the provider record it came
+ * from (as the provider's simulator holds it); then changes and deletions at the provider reach
+ * the tables through incremental runs.
+ */
+
+type Row = Record<string, any>;
+
+/** Supaglue's unified tables keep times without a zone, in UTC. */
+const utcTimestamps: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.TIMESTAMP
+      ? (v: string) => new Date(`${v.replace(' ', 'T')}Z`)
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+async function warehouseClient(databaseUrl: string): Promise<pg.Client> {
+  const warehouse = new pg.Client({ connectionString: databaseUrl, types: utcTimestamps });
+  await warehouse.connect();
+  return warehouse;
+}
+
+/** The columns of a table, in order, with their SQL types. */
+async function columnsOf(db: pg.Client, schema: string, table: string): Promise<string[]> {
+  const { rows } = await db.query<{ name: string; type: string; nullable: string }>(
+    `select column_name as name, data_type as type, is_nullable as nullable from information_schema.columns
+      where table_schema = $1 and table_name = $2 order by ordinal_position`,
+    [schema, table],
+  );
+  return rows.map((c) => `${c.name} ${c.type}${c.nullable === 'NO' ? ' not null' : ''}`);
+}
+
+const TENANT = [
+  '_supaglue_application_id text not null',
+  '_supaglue_provider_name text not null',
+  '_supaglue_customer_id text not null',
+  '_supaglue_emitted_at timestamp without time zone not null',
+  'id text not null',
+  'created_at timestamp without time zone',
+  'updated_at timestamp without time zone',
+  'is_deleted boolean not null',
+  'last_modified_at timestamp without time zone not null',
+];
+const TAIL = ['raw_data jsonb', '_supaglue_unified_data jsonb'];
+
+/** Supaglue's unified tables, column by column (its postgres destination's DDL). */
+const SUPAGLUE_COLUMNS: Record<string, string[]> = {
+  crm_contacts: [
+    ...TENANT,
+    'first_name text',
+    'last_name text',
+    'addresses jsonb not null',
+    'email_addresses jsonb not null',
+    'phone_numbers jsonb not null',
+    'lifecycle_stage text',
+    'account_id text',
+    'owner_id text',
+    'last_activity_at timestamp without time zone',
+    ...TAIL,
+  ],
+  crm_accounts: [
+    ...TENANT,
+    'name text',
+    'description text',
+    'industry text',
+    'website text',
+    'number_of_employees integer',
+    'addresses jsonb',
+    'phone_numbers jsonb',
+    'last_activity_at timestamp without time zone',
+    'lifecycle_stage text',
+    'owner_id text',
+    ...TAIL,
+  ],
+  crm_opportunities: [
+    ...TENANT,
+    'name text',
+    'description text',
+    'amount double precision',
+    'stage text',
+    'status text',
+    'close_date timestamp without time zone',
+    'pipeline text',
+    'account_id text',
+    'owner_id text',
+    'last_activity_at timestamp without time zone',
+    ...TAIL,
+  ],
+  crm_leads: [
+    ...TENANT,
+    'lead_source text',
+    'title text',
+    'company text',
+    'first_name text',
+    'last_name text',
+    'addresses jsonb',
+    'email_addresses jsonb',
+    'phone_numbers jsonb',
+    'converted_date timestamp without time zone',
+    'converted_contact_id text',
+    'converted_account_id text',
+    'owner_id text',
+    ...TAIL,
+  ],
+  crm_users: [...TENANT, 'name text', 'email text', 'is_active boolean', ...TAIL],
+};
+
+const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
+const isoOrNull = (d: Date | null) => (d === null ? null : d.toISOString());
+
+async function ok(
+  api: Client,
+  method: string,
+  path: string,
+  body?: object,
+  headers?: Record<string, string>,
+) {
+  const res = await api(method, path, { ...(body ? { body } : {}), ...(headers ? { headers } : {}) });
+  expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+  return res.body;
+}
+
+/** Waits for `count` ended runs of common object `object` of customer acme; checks the newest succeeded. */
+async function commonRuns(api: Client, object: string, count: number) {
+  for (let i = 0; i < 600; i++) {
+    const res = await api('GET', '/sync-runs', {
+      query: { customer_id: 'acme', object_type: 'common', object },
+    });
+    const ended = res.body.results.filter((r: { status: string }) => r.status !== 'IN_PROGRESS');
+    if (ended.length >= count) {
+      expect(ended[0].status, `${object}: ${ended[0].error_message}`).toBe('SUCCESS');
+      return ended;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`fewer than ${count} runs of common object ${object} ended`);
+}
+
+/** A provider's simulator, Trellis, and a customer's connection syncing `commonObjects` into schema `crm`. */
+interface Setup {
+  sim: RunningSimulator;
+  t: TestTrellis;
+  api: Client;
+  warehouse: pg.Client;
+  /** An access token of the connection's account, for calls on the simulator. */
+  token: string;
+  close(): Promise<void>;
+}
+
+async function startSyncing(opts: {
+  simulator: ProviderSimulator;
+  provider: string;
+  category: 'crm' | 'engagement';
+  /** How the customer connects (the provider itself is registered with an OAuth client either way). */
+  authType: 'oauth2' | 'api_key';
+  scopes?: string[];
+  limits?: Record<string, number>;
+  commonObjects: string[];
+}): Promise<Setup> {
+  const sim = await startSimulator(opts.simulator, { records: 40 });
+  if (opts.limits) await simControl(sim.url, 'limits', opts.limits);
+  const t = await startTrellis({
+    env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ [opts.provider]: sim.url }) },
+  });
+  const api = client(t.baseUrl, t.apiKey);
+  const databaseUrl = await createTestDatabase();
+  await ok(api, 'POST', '/destinations', {
+    name: 'warehouse',
+    type: 'postgres',
+    config: warehouseAt(databaseUrl, 'crm'),
+  });
+  await ok(api, 'POST', '/providers', {
+    ...simOAuthProvider(opts.provider, opts.scopes ?? []),
+    category: opts.category,
+  });
+  await ok(api, 'POST', '/sync_configs', {
+    destination_name: 'warehouse',
+    provider_name: opts.provider,
+    config: {
+      default_config: { period_ms: 3_600_000, strategy: 'full then incremental' },
+      common_objects: opts.commonObjects.map((object) => ({ object })),
+    },
+  });
+  await ok(api, 'PUT', '/customers', { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' });
+  const tokens = await simControl(sim.url, 'tokens', {});
+  await ok(
+    api,
+    'POST',
+    '/customers/acme/connections',
+    opts.authType === 'oauth2'
+      ? {
+          provider_name: opts.provider,
+          type: 'oauth2',
+          refresh_token: tokens.refresh_token,
+          ...(opts.provider === 'salesforce' ? { instance_url: sim.url } : {}),
+        }
+      : { provider_name: opts.provider, type: 'api_key', api_key: tokens.api_key },
+  );
+  const warehouse = await warehouseClient(databaseUrl);
+  return {
+    sim,
+    t,
+    api,
+    warehouse,
+    token: tokens.access_token ?? tokens.api_key,
+    async close() {
+      await warehouse.end();
+      await t.stop();
+      await sim.close();
+    },
+  };
+}
+
+/** The customer's rows of a unified table, by id. */
+async function unifiedRows(s: Setup, table: string): Promise<Map<string, Row>> {
+  const { rows } = await s.warehouse.query<Row>(
+    `select * from crm.${table} where _supaglue_customer_id = 'acme'`,
+  );
+  return new Map(rows.map((r) => [r.id as string, r]));
+}
+
+/** Calls the provider's API on the simulator as the connection's account. */
+async function providerCall(s: Setup, method: string, path: string, body?: object, header = 'authorization') {
+  const res = await fetch(`${s.sim.url}${path}`, {
+    method,
+    headers: {
+      ...(header === 'authorization' ? { authorization: `Bearer ${s.token}` } : { [header]: s.token }),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  expect(res.status, `${method} ${path}`).toBeLessThan(300);
+  return res.status === 204 ? undefined : ((await res.json()) as any);
+}
+
+/** Triggers an incremental run of a common object and waits for it. */
+async function incrementalRun(s: Setup, provider: string, object: string, runsBefore: number) {
+  await ok(
+    s.api,
+    'POST',
+    '/syncs/_trigger',
+    { object_type: 'common', object },
+    { 'x-customer-id': 'acme', 'x-provider-name': provider },
+  );
+  await commonRuns(s.api, object, runsBefore + 1);
+}
+
+/** Live simulator records of `object` by id (the provider's record as its API shows it). */
+async function liveRecords(s: Setup, object: string): Promise<Map<string, Record<string, any>>> {
+  return new Map(
+    (await simRecords(s.sim.url, object)).filter((r) => !r.deleted).map((r) => [r.id, r.record]),
+  );
+}
+
+describe('HubSpot common objects: contact, account, opportunity and user in crm_* tables', () => {
+  let sim: RunningSimulator;
+  let t: TestTrellis;
+  let api: Client;
+  let warehouse: pg.Client;
+  let token: string;
+  const customer = { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' };
+
+  /** A HubSpot API call on the simulator, as the connection's token. */
+  const hs = async (method: string, path: string, body?: object) => {
+    const res = await fetch(`${sim.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    expect(res.status, `${method} ${path}`).toBeLessThan(300);
+    return res.status === 204 ? undefined : ((await res.json()) as any);
+  };
+  /** Every live record of `object` as HubSpot lists it, with its company associations. */
+  const listed = async (object: string) => {
+    const records: any[] = [];
+    let after: string | undefined;
+    do {
+      const page = await hs(
+        'GET',
+        `/crm/v3/objects/${object}?limit=100&associations=companies&properties=${encodeURIComponent(
+          (await hs('GET', `/crm/v3/properties/${object}`)).results
+            .map((p: { name: string }) => p.name)
+            .join(','),
+        )}${after ? `&after=${after}` : ''}`,
+      );
+      records.push(...page.results);
+      after = page.paging?.next?.after;
+    } while (after);
+    return new Map(records.map((r) => [r.id as string, r]));
+  };
+  const rows = async (table: string) =>
+    new Map(
+      (
+        await warehouse.query<Row>(`select * from crm.${table} where _supaglue_customer_id = 'acme'`)
+      ).rows.map((r) => [r.id as string, r]),
+    );
+  const primaryCompany = (r: any, type: string) => {
+    const links: { id: string; type: string }[] = r.associations?.companies?.results ?? [];
+    return (links.find((l) => l.type === type) ?? links[0])?.id ?? null;
+  };
+
+  /** What HubSpot's contact is as Supaglue's unified contact, written out field by field. */
+  const expectContact = (row: Row, c: any) => {
+    const p = c.properties;
+    expect(row.first_name).toBe(p.firstname);
+    expect(row.last_name).toBe(p.lastname);
+    expect(row.email_addresses).toEqual([
+      { email_address: p.email, email_address_type: 'primary' },
+      ...(p.work_email ? [{ email_address: p.work_email, email_address_type: 'work' }] : []),
+    ]);
+    expect(row.phone_numbers).toEqual([
+      { phone_number: p.phone, phone_number_type: 'primary' },
+      ...(p.mobilephone ? [{ phone_number: p.mobilephone, phone_number_type: 'mobile' }] : []),
+      ...(p.fax ? [{ phone_number: p.fax, phone_number_type: 'fax' }] : []),
+    ]);
+    expect(row.addresses).toEqual(
+      p.address || p.city
+        ? [
+            {
+              street_1: p.address,
+              street_2: null,
+              city: p.city,
+              state: p.state,
+              postal_code: p.zip,
+              country: p.country,
+              address_type: 'primary',
+            },
+          ]
+        : [],
+    );
+    expect(row.lifecycle_stage).toBe(p.lifecyclestage);
+    expect(row.owner_id).toBe(p.hubspot_owner_id);
+    expect(row.account_id).toBe(primaryCompany(c, 'contact_to_company'));
+    expect(isoOrNull(row.last_activity_at)).toBe(iso(p.notes_last_updated));
+    expect(isoOrNull(row.created_at)).toBe(c.createdAt);
+    expect(isoOrNull(row.updated_at)).toBe(c.updatedAt);
+    expect(row.last_modified_at.toISOString()).toBe(p.lastmodifieddate);
+    expect(row.is_deleted).toBe(false);
+    // The provider record whole, associations as HubSpot lists them; the unified record beside it.
+    expect(row.raw_data.properties).toEqual(p);
+    expect(row.raw_data.associations.companies.results).toEqual(c.associations.companies.results);
+    expect(row._supaglue_unified_data).toMatchObject({
+      id: c.id,
+      first_name: p.firstname,
+      account_id: row.account_id,
+      is_deleted: false,
+    });
+  };
+
+  beforeAll(async () => {
+    sim = await startSimulator(hubspot, { records: 40 });
+    await simControl(sim.url, 'limits', { ten_second: 5000, search_per_second: 100 });
+    t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) } });
+    api = client(t.baseUrl, t.apiKey);
+    const databaseUrl = await createTestDatabase();
+    await setUpHubspotSync(api, databaseUrl, {
+      default_config: { period_ms: 3_600_000, strategy: 'full then incremental' },
+      common_objects: [
+        { object: 'contact' },
+        { object: 'account' },
+        { object: 'opportunity' },
+        { object: 'user' },
+      ],
+    });
+    warehouse = await warehouseClient(databaseUrl);
+    const tokens = await simControl(sim.url, 'tokens', {});
+    token = tokens.access_token;
+    await connectHubspot(api, tokens.refresh_token);
+  });
+
+  afterAll(async () => {
+    await warehouse?.end();
+    await t?.stop();
+    await sim?.close();
+  });
+
+  it('a common object HubSpot does not map is refused when the config is saved', async () => {
+    const [config] = (await ok(api, 'GET', '/sync_configs')) as { id: string; config: object }[];
+    const refused = await api('PUT', `/sync_configs/${config!.id}`, {
+      body: { config: { ...config!.config, common_objects: [{ object: 'lead' }] } },
+    });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain(
+      'common object \\"lead\\" is not one Trellis syncs from hubspot',
+    );
+  });
+
+  it('lands contacts, companies, deals and owners in the unified tables, field by field', async () => {
+    for (const object of ['contact', 'account', 'opportunity', 'user']) await commonRuns(api, object, 1);
+    for (const table of ['crm_contacts', 'crm_accounts', 'crm_opportunities', 'crm_users']) {
+      expect(await columnsOf(warehouse, 'crm', table), table).toEqual(SUPAGLUE_COLUMNS[table]);
+    }
+
+    const contacts = await listed('contacts');
+    const contactRows = await rows('crm_contacts');
+    expect([...contactRows.keys()].sort()).toEqual([...contacts.keys()].sort());
+    for (const [id, c] of contacts) expectContact(contactRows.get(id)!, c);
+    // Every lifecycle stage and an address-less contact are among them.
+    expect(new Set([...contactRows.values()].map((r) => r.lifecycle_stage)).size).toBeGreaterThan(4);
+    expect([...contactRows.values()].some((r) => r.addresses.length === 0)).toBe(true);
+
+    const companies = await listed('companies');
+    const accountRows = await rows('crm_accounts');
+    expect([...accountRows.keys()].sort()).toEqual([...companies.keys()].sort());
+    for (const [id, c] of companies) {
+      const row = accountRows.get(id)!;
+      const p = c.properties;
+      expect(row).toMatchObject({
+        name: p.name,
+        description: p.description,
+        industry: p.industry,
+        website: p.website,
+        number_of_employees: Number(p.numberofemployees),
+        phone_numbers: [{ phone_number: p.phone, phone_number_type: 'primary' }],
+        lifecycle_stage: p.lifecyclestage,
+        owner_id: p.hubspot_owner_id,
+        last_activity_at: null,
+        is_deleted: false,
+      });
+      expect(row.addresses).toEqual([
+        {
+          street_1: p.address,
+          street_2: p.address2,
+          city: p.city,
+          state: p.state,
+          postal_code: p.zip,
+          country: p.country,
+          address_type: 'primary',
+        },
+      ]);
+    }
+
+    const deals = await listed('deals');
+    const opportunityRows = await rows('crm_opportunities');
+    expect([...opportunityRows.keys()].sort()).toEqual([...deals.keys()].sort());
+    for (const [id, d] of deals) {
+      const row = opportunityRows.get(id)!;
+      const p = d.properties;
+      expect(row).toMatchObject({
+        name: p.dealname,
+        description: p.description,
+        amount: Number(p.amount),
+        stage: p.dealstage,
+        pipeline: p.pipeline,
+        status: p.dealstage === 'closedwon' ? 'WON' : p.dealstage === 'closedlost' ? 'LOST' : 'OPEN',
+        owner_id: p.hubspot_owner_id,
+        account_id: primaryCompany(d, 'deal_to_company'),
+      });
+      expect(row.account_id).not.toBeNull();
+      expect(isoOrNull(row.close_date)).toBe(iso(p.closedate));
+      expect(isoOrNull(row.last_activity_at)).toBe(iso(p.notes_last_updated));
+    }
+    expect(new Set([...opportunityRows.values()].map((r) => r.status))).toEqual(
+      new Set(['OPEN', 'WON', 'LOST']),
+    );
+
+    const owners = (await hs('GET', '/crm/v3/owners?limit=100')).results as any[];
+    const userRows = await rows('crm_users');
+    expect([...userRows.keys()].sort()).toEqual(owners.map((o) => o.id).sort());
+    for (const o of owners) {
+      expect(userRows.get(o.id)).toMatchObject({
+        name: `${o.firstName} ${o.lastName}`,
+        email: o.email,
+        is_active: true,
+        is_deleted: false,
+      });
+    }
+    // Owner and account links point at rows of the unified tables.
+    for (const r of contactRows.values()) {
+      expect(userRows.has(r.owner_id)).toBe(true);
+      expect(accountRows.has(r.account_id)).toBe(true);
+    }
+  });
+
+  it('an incremental run carries exactly the changes, and deletions are marked', async () => {
+    const before = await rows('crm_contacts');
+    const mutated = await simControl(sim.url, 'mutate', {
+      object: 'contacts',
+      update: 3,
+      delete: 2,
+      create: 2,
+    });
+    const [changed = ''] = [...before.keys()].filter(
+      (id) => !mutated.updated.includes(id) && !mutated.deleted.includes(id),
+    );
+    await hs('PATCH', `/crm/v3/objects/contacts/${changed}`, {
+      properties: {
+        lifecyclestage: 'customer',
+        email: 'moved@new.example',
+        mobilephone: '+1-555-0000',
+        city: 'Lagos',
+      },
+    });
+    await ok(api, 'POST', '/syncs/_trigger', { object_type: 'common', object: 'contact' }, customer);
+    await commonRuns(api, 'contact', 2);
+
+    const after = await rows('crm_contacts');
+    const contacts = await listed('contacts');
+    const touched = new Set([...mutated.updated, ...mutated.created, changed]);
+    for (const [id, row] of after) {
+      if (mutated.deleted.includes(id)) {
+        expect(row.is_deleted).toBe(true);
+        expect(row._supaglue_unified_data.is_deleted).toBe(true);
+        continue;
+      }
+      expectContact(row, contacts.get(id));
+      // Only what changed was written again.
+      const written = before.get(id)?._supaglue_emitted_at.getTime() !== row._supaglue_emitted_at.getTime();
+      expect(written, id).toBe(touched.has(id));
+    }
+    expect(after.size).toBe(before.size + 2);
+    expect(after.get(changed)).toMatchObject({ lifecycle_stage: 'customer' });
+    expect(after.get(changed)!.email_addresses[0].email_address).toBe('moved@new.example');
+  });
+});
+
+describe('Salesforce common objects: contact, account, lead, opportunity and user in crm_* tables', () => {
+  let s: Setup;
+  const objects = ['contact', 'account', 'lead', 'opportunity', 'user'];
+
+  /** A Salesforce address as Supaglue's, when any part of it is set. */
+  const address = (r: any, prefix: string, type: string) =>
+    [
+      r[`${prefix}Street`],
+      r[`${prefix}City`],
+      r[`${prefix}State`],
+      r[`${prefix}PostalCode`],
+      r[`${prefix}Country`],
+    ].some((v) => v !== null)
+      ? [
+          {
+            street_1: r[`${prefix}Street`],
+            street_2: null,
+            city: r[`${prefix}City`],
+            state: r[`${prefix}State`],
+            postal_code: r[`${prefix}PostalCode`],
+            country: r[`${prefix}Country`],
+            address_type: type,
+          },
+        ]
+      : [];
+  const phones = (r: any, kinds: [string, string][]) =>
+    kinds.flatMap(([field, type]) => (r[field] ? [{ phone_number: r[field], phone_number_type: type }] : []));
+  const day = (v: string | null) => (v === null ? null : `${v}T00:00:00.000Z`);
+
+  const expectContact = (row: Row, c: any) => {
+    expect(row).toMatchObject({
+      first_name: c.FirstName,
+      last_name: c.LastName,
+      email_addresses: [{ email_address: c.Email, email_address_type: 'primary' }],
+      phone_numbers: phones(c, [
+        ['Phone', 'primary'],
+        ['MobilePhone', 'mobile'],
+        ['Fax', 'fax'],
+      ]),
+      addresses: [...address(c, 'Mailing', 'mailing'), ...address(c, 'Other', 'other')],
+      lifecycle_stage: null,
+      account_id: c.AccountId,
+      owner_id: c.OwnerId,
+      is_deleted: false,
+    });
+    expect(isoOrNull(row.last_activity_at)).toBe(day(c.LastActivityDate));
+    expect(isoOrNull(row.created_at)).toBe(iso(c.CreatedDate));
+    expect(row.last_modified_at.toISOString()).toBe(iso(c.SystemModstamp));
+    const { attributes: _, ...raw } = c;
+    expect(row.raw_data).toEqual(raw);
+  };
+
+  beforeAll(async () => {
+    s = await startSyncing({
+      simulator: salesforce,
+      provider: 'salesforce',
+      category: 'crm',
+      authType: 'oauth2',
+      scopes: ['api', 'refresh_token'],
+      limits: { daily_api_requests: 1_000_000 },
+      commonObjects: objects,
+    });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('lands contacts, accounts, leads, opportunities and users in the unified tables, field by field', async () => {
+    for (const object of objects) await commonRuns(s.api, object, 1);
+    for (const table of ['crm_contacts', 'crm_accounts', 'crm_leads', 'crm_opportunities', 'crm_users']) {
+      expect(await columnsOf(s.warehouse, 'crm', table), table).toEqual(SUPAGLUE_COLUMNS[table]);
+    }
+
+    const contacts = await liveRecords(s, 'Contact');
+    const contactRows = await unifiedRows(s, 'crm_contacts');
+    expect([...contactRows.keys()].sort()).toEqual([...contacts.keys()].sort());
+    for (const [id, c] of contacts) expectContact(contactRows.get(id)!, c);
+    expect([...contactRows.values()].some((r) => r.addresses.length === 2)).toBe(true);
+
+    const accounts = await liveRecords(s, 'Account');
+    const accountRows = await unifiedRows(s, 'crm_accounts');
+    expect([...accountRows.keys()].sort()).toEqual([...accounts.keys()].sort());
+    for (const [id, a] of accounts) {
+      const row = accountRows.get(id)!;
+      expect(row).toMatchObject({
+        name: a.Name,
+        description: a.Description,
+        industry: a.Industry,
+        website: a.Website,
+        number_of_employees: a.NumberOfEmployees,
+        addresses: [...address(a, 'Billing', 'billing'), ...address(a, 'Shipping', 'shipping')],
+        phone_numbers: phones(a, [
+          ['Phone', 'primary'],
+          ['Fax', 'fax'],
+        ]),
+        lifecycle_stage: null,
+        owner_id: a.OwnerId,
+      });
+      expect(isoOrNull(row.last_activity_at)).toBe(day(a.LastActivityDate));
+    }
+
+    const leads = await liveRecords(s, 'Lead');
+    const leadRows = await unifiedRows(s, 'crm_leads');
+    expect([...leadRows.keys()].sort()).toEqual([...leads.keys()].sort());
+    for (const [id, l] of leads) {
+      const row = leadRows.get(id)!;
+      expect(row).toMatchObject({
+        lead_source: l.LeadSource,
+        title: l.Title,
+        company: l.Company,
+        first_name: l.FirstName,
+        last_name: l.LastName,
+        addresses: address(l, '', 'primary'),
+        email_addresses: [{ email_address: l.Email, email_address_type: 'primary' }],
+        phone_numbers: phones(l, [['Phone', 'primary']]),
+        converted_contact_id: l.ConvertedContactId,
+        converted_account_id: l.ConvertedAccountId,
+        owner_id: l.OwnerId,
+      });
+      expect(isoOrNull(row.converted_date)).toBe(day(l.ConvertedDate));
+    }
+    // Converted leads name the contact and account they became, both synced.
+    const converted = [...leadRows.values()].filter((r) => r.converted_date !== null);
+    expect(converted.length).toBeGreaterThan(0);
+    for (const r of converted) {
+      expect(contactRows.has(r.converted_contact_id)).toBe(true);
+      expect(accountRows.has(r.converted_account_id)).toBe(true);
+    }
+
+    const opportunities = await liveRecords(s, 'Opportunity');
+    const opportunityRows = await unifiedRows(s, 'crm_opportunities');
+    expect([...opportunityRows.keys()].sort()).toEqual([...opportunities.keys()].sort());
+    for (const [id, o] of opportunities) {
+      const row = opportunityRows.get(id)!;
+      expect(row).toMatchObject({
+        name: o.Name,
+        description: o.Description,
+        amount: o.Amount,
+        stage: o.StageName,
+        status: o.IsWon ? 'WON' : o.IsClosed ? 'LOST' : 'OPEN',
+        pipeline: null,
+        account_id: o.AccountId,
+        owner_id: o.OwnerId,
+      });
+      expect(isoOrNull(row.close_date)).toBe(day(o.CloseDate));
+    }
+    expect(new Set([...opportunityRows.values()].map((r) => r.status))).toEqual(
+      new Set(['OPEN', 'WON', 'LOST']),
+    );
+
+    const users = await liveRecords(s, 'User');
+    const userRows = await unifiedRows(s, 'crm_users');
+    expect([...userRows.keys()].sort()).toEqual([...users.keys()].sort());
+    for (const [id, u] of users) {
+      expect(userRows.get(id)).toMatchObject({ name: u.Name, email: u.Email, is_active: u.IsActive });
+    }
+    expect(new Set([...userRows.values()].map((r) => r.is_active))).toEqual(new Set([true, false]));
+    // Owner and account links point at rows of the unified tables.
+    for (const r of [...contactRows.values(), ...opportunityRows.values()]) {
+      expect(userRows.has(r.owner_id)).toBe(true);
+      expect(accountRows.has(r.account_id)).toBe(true);
+    }
+  });
+
+  it('an incremental run carries exactly the changes, and deletions are marked', async () => {
+    const before = await unifiedRows(s, 'crm_contacts');
+    const mutated = await simControl(s.sim.url, 'mutate', {
+      object: 'Contact',
+      update: 3,
+      delete: 2,
+      create: 2,
+    });
+    const [changed = ''] = [...before.keys()].filter(
+      (id) => !mutated.updated.includes(id) && !mutated.deleted.includes(id),
+    );
+    await providerCall(s, 'PATCH', `/services/data/v59.0/sobjects/Contact/${changed}`, {
+      MailingCity: 'Lagos',
+      MailingCountry: 'Nigeria',
+      MobilePhone: '+234-555-0100',
+      Email: 'moved@new.example',
+    });
+    await incrementalRun(s, 'salesforce', 'contact', 1);
+
+    const after = await unifiedRows(s, 'crm_contacts');
+    const contacts = await liveRecords(s, 'Contact');
+    const touched = new Set([...mutated.updated, ...mutated.created, changed]);
+    for (const [id, row] of after) {
+      if (mutated.deleted.includes(id)) {
+        expect(row.is_deleted).toBe(true);
+        continue;
+      }
+      expectContact(row, contacts.get(id));
+      const written = before.get(id)?._supaglue_emitted_at.getTime() !== row._supaglue_emitted_at.getTime();
+      expect(written, id).toBe(touched.has(id));
+    }
+    expect(after.size).toBe(before.size + 2);
+    expect(after.get(changed)!.addresses[0]).toMatchObject({ city: 'Lagos', country: 'Nigeria' });
+    expect(after.get(changed)!.phone_numbers).toContainEqual({
+      phone_number: '+234-555-0100',
+      phone_number_type: 'mobile',
+    });
+  });
+});
