@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { fakeCompany, fakePerson, hashUnit } from '../core/random.ts';
+import { fakeAddress, fakeCompany, fakePerson, hashUnit } from '../core/random.ts';
 import { RateWindow } from '../core/rate-limit.ts';
 import {
   bearer,
@@ -13,10 +13,11 @@ import type { IssuedTokens } from '../core/tokens.ts';
 
 /**
  * Apollo.io: API keys in the `x-api-key` header (and OAuth 2.0 bearer tokens for partner apps),
- * the page-numbered search endpoints Trellis syncs (contacts, accounts, sequences, users), contact
- * create/update, and the per-endpoint minute/hour/day fixed windows with their headers and 429 body.
+ * the page-numbered search endpoints Trellis syncs (contacts, with the sequences each is in,
+ * accounts, sequences, users), the team's email accounts, contact create/update, and the
+ * per-endpoint minute/hour/day fixed windows with their headers and 429 body.
  */
-const OBJECTS = ['contacts', 'accounts', 'emailer_campaigns', 'users'] as const;
+const OBJECTS = ['contacts', 'accounts', 'emailer_campaigns', 'users', 'email_accounts'] as const;
 type ApolloObject = (typeof OBJECTS)[number];
 
 /** Apollo ids are 24-hex-digit ObjectIds; the first 8 digits say which object, the rest is the seq. */
@@ -25,7 +26,11 @@ const PREFIX: Record<ApolloObject, string> = {
   accounts: '66c0acc0',
   emailer_campaigns: '66c0e3a1',
   users: '66c0b5e2',
+  email_accounts: '66c0e3ac',
 };
+/** A contact's campaign statuses have ids of their own: this prefix, then the contact's seq and the status's place. */
+const STATUS_PREFIX = '66c0c5a7';
+const CAMPAIGN_STATUSES = ['active', 'paused', 'finished'];
 const TEAM_ID = '5c1004c0ffee00a1b2c3d4e5';
 const CONTACT_STAGES = ['6095a710bd01d100a506d4ae', '6095a710bd01d100a506d4af', '6095a710bd01d100a506d4b0'];
 const ACCOUNT_STAGE = '6095a710bd01d100a506d4b5';
@@ -48,15 +53,54 @@ function seqOf(object: string, id: string): number | undefined {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** A contact's address fields, all null for about one contact in five. */
+function apolloAddress(seed: number, i: number) {
+  const a = fakeAddress(seed + 20, i);
+  return {
+    street_address: a.street,
+    city: a.city,
+    state: a.state,
+    postal_code: a.postalCode,
+    country: a.country,
+  };
+}
+
 /** The owner of record `seq`: one of the team's users, round robin. */
 function ownerOf(ctx: SimContext, seq: number): string | null {
   const users = ctx.store('users').size;
   return users > 0 ? idOf('users', ((seq - 1) % users) + 1) : null;
 }
 
+/**
+ * The sequences contact `seq` is in (deterministic: two contacts in three are in one or two), as
+ * Apollo's contacts list them, each sent from one of the team's email accounts.
+ */
+function campaignStatuses(ctx: SimContext, r: SimRecord) {
+  const campaigns = ctx.store('emailer_campaigns').size;
+  const mailboxes = ctx.store('email_accounts').size;
+  if (campaigns === 0 || mailboxes === 0 || r.seq % 3 === 0) return [];
+  return Array.from({ length: 1 + (r.seq % 2) }, (_, k) => ({
+    id: `${STATUS_PREFIX}${(r.seq * 4 + k).toString(16).padStart(16, '0')}`,
+    emailer_campaign_id: idOf('emailer_campaigns', ((r.seq + k - 1) % campaigns) + 1),
+    current_step_id: null,
+    current_step_position: 1 + k,
+    status: CAMPAIGN_STATUSES[(r.seq + k) % CAMPAIGN_STATUSES.length],
+    added_at: iso(r.createdAt + k * 1000),
+    added_by_user_id: ownerOf(ctx, r.seq),
+    finished_at: null,
+    paused_at: null,
+    auto_unpause_at: null,
+    send_email_from_email_account_id: idOf('email_accounts', ((r.seq - 1) % mailboxes) + 1),
+    send_email_from_email_address: null,
+    inactive_reason: null,
+    in_response_to_emailer_message_id: null,
+  }));
+}
+
 function presentContact(ctx: SimContext, r: SimRecord) {
   const f = r.fields as Record<string, string | null | undefined>;
   const accounts = ctx.store('accounts').size;
+  const statuses = campaignStatuses(ctx, r);
   const phone = f.direct_phone ?? f.phone ?? null;
   const first = f.first_name ?? null;
   const last = f.last_name ?? null;
@@ -87,7 +131,8 @@ function presentContact(ctx: SimContext, r: SimRecord) {
     salesforce_account_id: null,
     crm_owner_id: null,
     created_at: iso(r.createdAt),
-    emailer_campaign_ids: [],
+    emailer_campaign_ids: [...new Set(statuses.map((st) => st.emailer_campaign_id))],
+    contact_campaign_statuses: statuses,
     direct_dial_status: null,
     direct_dial_enrichment_failed_at: null,
     email_status: f.email ? 'verified' : null,
@@ -107,8 +152,10 @@ function presentContact(ctx: SimContext, r: SimRecord) {
     email: f.email ?? null,
     email_from_customer: true,
     time_zone: null,
+    street_address: f.street_address ?? null,
     city: f.city ?? null,
-    state: null,
+    state: f.state ?? null,
+    postal_code: f.postal_code ?? null,
     country: f.country ?? null,
     phone_numbers: phone
       ? [
@@ -168,7 +215,7 @@ function presentCampaign(ctx: SimContext, r: SimRecord) {
   return {
     id: idOf('emailer_campaigns', r.seq),
     name: f.name ?? null,
-    archived: false,
+    archived: f.archived ?? false,
     created_at: iso(r.createdAt),
     emailer_schedule_id: '6095a710bd01d100a506d4c0',
     max_emails_per_day: f.max_emails_per_day ?? null,
@@ -179,8 +226,8 @@ function presentCampaign(ctx: SimContext, r: SimRecord) {
     mark_finished_if_reply: true,
     mark_finished_if_interested: true,
     mark_paused_if_ooo: true,
-    permissions: 'team_can_use',
-    label_ids: [],
+    permissions: f.permissions ?? 'team_can_use',
+    label_ids: f.label_id ? [f.label_id] : [],
     num_steps: f.num_steps ?? 1,
     unique_scheduled: f.unique_scheduled ?? 0,
     unique_delivered: f.unique_delivered ?? 0,
@@ -210,11 +257,31 @@ function presentUser(_ctx: SimContext, r: SimRecord) {
   };
 }
 
+/** A team email account (a mailbox sequences send from), dated by its last sync with the mailbox. */
+function presentEmailAccount(ctx: SimContext, r: SimRecord) {
+  const f = r.fields as Record<string, string | boolean | null | undefined>;
+  return {
+    id: idOf('email_accounts', r.seq),
+    user_id: ownerOf(ctx, r.seq),
+    email: f.email ?? null,
+    type: 'gmail',
+    active: f.active ?? true,
+    default: r.seq === 1,
+    seconds_delay_between_emails: 60,
+    provider_display_name: 'Gmail',
+    last_synced_at: iso(r.updatedAt),
+    aliases: [],
+    email_daily_threshold: 100,
+    max_outbound_emails_per_hour: 20,
+  };
+}
+
 const PRESENTERS: Record<ApolloObject, (ctx: SimContext, r: SimRecord) => unknown> = {
   contacts: presentContact,
   accounts: presentAccount,
   emailer_campaigns: presentCampaign,
   users: presentUser,
+  email_accounts: presentEmailAccount,
 };
 
 /** Apollo's authentication refusal: a 401 whose body is the sentence (the docs show it as text/plain). */
@@ -526,6 +593,15 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
     return { pagination, users: items };
   });
 
+  // Not paged: every email account of the team in one answer.
+  app.get('/api/v1/email_accounts', async (req, reply) => {
+    if (guard(req, reply, 'api/v1/email_accounts')) return reply;
+    const email_accounts = [];
+    for (const r of ctx.store('email_accounts').bySeq(0, false))
+      email_accounts.push(presentEmailAccount(ctx, r));
+    return { email_accounts };
+  });
+
   const contactFields = (body: Record<string, unknown>) => {
     const fields: Record<string, unknown> = {};
     for (const k of CONTACT_WRITABLE)
@@ -577,9 +653,7 @@ export const apollo: ProviderSimulator = {
           phone: p.phone,
           organization_name: p.company,
           title: p.title,
-          city: ['Berlin', 'Austin', 'Lyon', 'Osaka', 'Toronto', 'Lagos'][
-            Math.floor(hashUnit(seed + 20, i) * 6)
-          ],
+          ...apolloAddress(seed, i),
         };
       },
       edit: (fields, n) => ({
@@ -614,9 +688,17 @@ export const apollo: ProviderSimulator = {
           max_emails_per_day: 50 + (i % 5) * 25,
           unique_scheduled: Math.floor(hashUnit(seed + 32, i) * 500),
           unique_delivered: Math.floor(hashUnit(seed + 33, i) * 400),
+          permissions: i % 3 === 2 ? 'private' : 'team_can_use',
+          archived: i % 7 === 6,
+          label_id: i % 2 === 0 ? `6095a710bd01d100a506d5${String(i % 100).padStart(2, '0')}` : null,
         };
       },
       edit: (fields, n) => ({ ...fields, num_steps: Number(fields.num_steps ?? 1) + n }),
+    },
+    email_accounts: {
+      generate: (_seed, i) => ({ email: `outbound.${i + 1}@sim-team.example`, active: i % 6 !== 5 }),
+      // A mailbox changes when it syncs again (its last_synced_at) or is switched off.
+      edit: (fields, n) => ({ ...fields, active: n % 2 === 0 }),
     },
     users: {
       generate: (seed, i) => {

@@ -108,7 +108,13 @@ describe('Apollo connector against the simulator', () => {
     await expect(connector.create!(ctx, 'accounts', { name: 'x' })).rejects.toMatchObject({
       kind: 'validation',
     });
-    expect(await connector.listObjects!(ctx)).toEqual(['contacts', 'accounts', 'emailer_campaigns', 'users']);
+    expect(await connector.listObjects!(ctx)).toEqual([
+      'contacts',
+      'accounts',
+      'emailer_campaigns',
+      'users',
+      'email_accounts',
+    ]);
     const fields = await connector.describeFields!(ctx, 'contacts');
     expect(fields.find((f) => f.name === 'title')).toMatchObject({ type: 'string', readOnly: false });
     expect(fields.find((f) => f.name === 'updated_at')).toMatchObject({ type: 'datetime', readOnly: true });

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apollo as apolloSimulator } from '../../simulators/apollo/index.ts';
 import type { ProviderSimulator } from '../../simulators/core/server.ts';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
@@ -121,6 +122,47 @@ const SUPAGLUE_COLUMNS: Record<string, string[]> = {
     ...TAIL,
   ],
   crm_users: [...TENANT, 'name text', 'email text', 'is_active boolean', ...TAIL],
+};
+
+const ENGAGEMENT_COLUMNS: Record<string, string[]> = {
+  engagement_contacts: [
+    ...TENANT,
+    'first_name text',
+    'last_name text',
+    'job_title text',
+    'address jsonb',
+    'email_addresses jsonb not null',
+    'phone_numbers jsonb not null',
+    'owner_id text',
+    'account_id text',
+    'open_count integer not null',
+    'click_count integer not null',
+    'reply_count integer not null',
+    'bounced_count integer not null',
+    ...TAIL,
+  ],
+  engagement_accounts: [...TENANT, 'name text', 'domain text', 'owner_id text', ...TAIL],
+  engagement_sequences: [
+    ...TENANT,
+    'owner_id text',
+    'name text',
+    'tags jsonb',
+    'num_steps integer not null',
+    'metrics jsonb',
+    'is_enabled boolean not null',
+    ...TAIL,
+  ],
+  engagement_mailboxes: [...TENANT, 'email text', 'user_id text', ...TAIL],
+  engagement_users: [...TENANT, 'first_name text', 'last_name text', 'email text', ...TAIL],
+  engagement_sequence_states: [
+    ...TENANT,
+    'sequence_id text',
+    'contact_id text',
+    'mailbox_id text',
+    'user_id text',
+    'state text',
+    ...TAIL,
+  ],
 };
 
 const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
@@ -733,5 +775,206 @@ describe('Salesforce common objects: contact, account, lead, opportunity and use
       phone_number: '+234-555-0100',
       phone_number_type: 'mobile',
     });
+  });
+});
+
+describe('Apollo common objects: contacts, accounts, sequences, mailboxes, users and sequence states', () => {
+  let s: Setup;
+  const objects = ['contact', 'account', 'sequence', 'mailbox', 'user', 'sequence_state'];
+  const apollo = (method: string, path: string, body?: object) =>
+    providerCall(s, method, path, body, 'x-api-key');
+
+  const expectContact = (row: Row, c: any) => {
+    expect(row).toMatchObject({
+      first_name: c.first_name,
+      last_name: c.last_name,
+      job_title: c.title,
+      address: {
+        street_1: c.street_address,
+        street_2: null,
+        city: c.city,
+        state: c.state,
+        postal_code: c.postal_code,
+        country: c.country,
+      },
+      email_addresses: [{ email_address: c.email, email_address_type: 'primary' }],
+      phone_numbers: c.phone_numbers.map((p: any) => ({
+        phone_number: p.sanitized_number,
+        phone_number_type: 'work',
+      })),
+      owner_id: c.owner_id,
+      account_id: c.account_id,
+      open_count: 0,
+      click_count: 0,
+      reply_count: 0,
+      bounced_count: 0,
+      is_deleted: false,
+    });
+    expect(isoOrNull(row.created_at)).toBe(c.created_at);
+    expect(isoOrNull(row.updated_at)).toBe(c.updated_at);
+    expect(row.raw_data).toEqual(c);
+  };
+
+  beforeAll(async () => {
+    s = await startSyncing({
+      simulator: apolloSimulator,
+      provider: 'apollo',
+      category: 'engagement',
+      authType: 'api_key',
+      limits: { per_minute: 100_000, per_hour: 100_000, per_day: 100_000 },
+      commonObjects: objects,
+    });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('lands every object in the engagement tables, field by field', async () => {
+    for (const object of objects) await commonRuns(s.api, object, 1);
+    for (const [table, columns] of Object.entries(ENGAGEMENT_COLUMNS)) {
+      expect(await columnsOf(s.warehouse, 'crm', table), table).toEqual(columns);
+    }
+
+    const contacts = await liveRecords(s, 'contacts');
+    const contactRows = await unifiedRows(s, 'engagement_contacts');
+    expect([...contactRows.keys()].sort()).toEqual([...contacts.keys()].sort());
+    for (const [id, c] of contacts) expectContact(contactRows.get(id)!, c);
+
+    const accounts = await liveRecords(s, 'accounts');
+    const accountRows = await unifiedRows(s, 'engagement_accounts');
+    expect([...accountRows.keys()].sort()).toEqual([...accounts.keys()].sort());
+    for (const [id, a] of accounts) {
+      expect(accountRows.get(id)).toMatchObject({ name: a.name, domain: a.domain, owner_id: a.owner_id });
+    }
+
+    const campaigns = await liveRecords(s, 'emailer_campaigns');
+    const sequenceRows = await unifiedRows(s, 'engagement_sequences');
+    expect([...sequenceRows.keys()].sort()).toEqual([...campaigns.keys()].sort());
+    for (const [id, c] of campaigns) {
+      const row = sequenceRows.get(id)!;
+      expect(row).toMatchObject({
+        name: c.name,
+        owner_id: c.user_id,
+        num_steps: c.num_steps,
+        is_enabled: c.active,
+        tags: c.label_ids,
+        // An archived sequence is a deleted one, as Supaglue had it.
+        is_deleted: c.archived,
+        metrics: {
+          uniqueScheduled: c.unique_scheduled,
+          uniqueDelivered: c.unique_delivered,
+          uniqueBounced: 0,
+          uniqueOpened: 0,
+          uniqueReplied: 0,
+          uniqueDemoed: 0,
+          uniqueClicked: 0,
+          uniqueUnsubscribed: 0,
+        },
+      });
+      expect(row._supaglue_unified_data).toMatchObject({
+        share_type: c.permissions === 'private' ? 'private' : 'team',
+        is_archived: c.archived,
+      });
+    }
+    expect(new Set([...sequenceRows.values()].map((r) => r._supaglue_unified_data.share_type))).toEqual(
+      new Set(['team', 'private']),
+    );
+
+    const { email_accounts: mailboxes } = await apollo('GET', '/api/v1/email_accounts');
+    const mailboxRows = await unifiedRows(s, 'engagement_mailboxes');
+    expect([...mailboxRows.keys()].sort()).toEqual(mailboxes.map((m: any) => m.id).sort());
+    for (const m of mailboxes) {
+      const row = mailboxRows.get(m.id)!;
+      expect(row).toMatchObject({ email: m.email, user_id: m.user_id, created_at: null });
+      expect(row.updated_at.toISOString()).toBe(m.last_synced_at);
+      expect(row._supaglue_unified_data.is_disabled).toBe(!m.active);
+    }
+
+    const users = await liveRecords(s, 'users');
+    const userRows = await unifiedRows(s, 'engagement_users');
+    expect([...userRows.keys()].sort()).toEqual([...users.keys()].sort());
+    for (const [id, u] of users) {
+      expect(userRows.get(id)).toMatchObject({
+        first_name: u.first_name,
+        last_name: u.last_name,
+        email: u.email,
+      });
+      expect(userRows.get(id)!._supaglue_unified_data.is_locked).toBeNull();
+    }
+
+    // Each contact's campaign statuses are sequence states of their own.
+    const statuses = [...contacts.values()].flatMap((c) =>
+      c.contact_campaign_statuses.map((st: any) => ({ ...st, contact_id: c.id })),
+    );
+    const stateRows = await unifiedRows(s, 'engagement_sequence_states');
+    expect(statuses.length).toBeGreaterThan(contacts.size / 2);
+    expect([...stateRows.keys()].sort()).toEqual(statuses.map((st) => st.id).sort());
+    for (const st of statuses) {
+      const row = stateRows.get(st.id)!;
+      expect(row).toMatchObject({
+        sequence_id: st.emailer_campaign_id,
+        contact_id: st.contact_id,
+        mailbox_id: st.send_email_from_email_account_id,
+        user_id: st.added_by_user_id,
+        state: st.status,
+      });
+      const { contact_id: _, ...raw } = st;
+      expect(row.raw_data).toEqual(raw);
+      expect(isoOrNull(row.created_at)).toBe(st.added_at);
+      // The links point at rows of the other tables.
+      expect(sequenceRows.has(row.sequence_id)).toBe(true);
+      expect(mailboxRows.has(row.mailbox_id)).toBe(true);
+      expect(contactRows.has(row.contact_id)).toBe(true);
+    }
+    for (const r of contactRows.values()) {
+      expect(userRows.has(r.owner_id)).toBe(true);
+      expect(accountRows.has(r.account_id)).toBe(true);
+    }
+  });
+
+  it('an incremental run carries exactly the changes; the next full run marks deletions', async () => {
+    const before = await unifiedRows(s, 'engagement_contacts');
+    const mutated = await simControl(s.sim.url, 'mutate', {
+      object: 'contacts',
+      update: 3,
+      delete: 2,
+      create: 2,
+    });
+    const [changed = ''] = [...before.keys()].filter(
+      (id) => !mutated.updated.includes(id) && !mutated.deleted.includes(id),
+    );
+    await apollo('PATCH', `/api/v1/contacts/${changed}`, {
+      title: 'Chief Sequencer',
+      email: 'moved@new.example',
+    });
+    await incrementalRun(s, 'apollo', 'contact', 1);
+
+    const after = await unifiedRows(s, 'engagement_contacts');
+    const contacts = await liveRecords(s, 'contacts');
+    const touched = new Set([...mutated.updated, ...mutated.created, changed]);
+    for (const [id, row] of after) {
+      // Apollo lists no deletions: an incremental run cannot see them.
+      if (mutated.deleted.includes(id)) continue;
+      expectContact(row, contacts.get(id));
+      const written = before.get(id)?._supaglue_emitted_at.getTime() !== row._supaglue_emitted_at.getTime();
+      expect(written, id).toBe(touched.has(id));
+    }
+    expect(after.size).toBe(before.size + 2);
+    expect(after.get(changed)).toMatchObject({ job_title: 'Chief Sequencer' });
+
+    await ok(
+      s.api,
+      'POST',
+      '/syncs/_trigger',
+      { object_type: 'common', object: 'contact', perform_full_refresh: true },
+      { 'x-customer-id': 'acme', 'x-provider-name': 'apollo' },
+    );
+    await commonRuns(s.api, 'contact', 3);
+    const swept = await unifiedRows(s, 'engagement_contacts');
+    for (const id of mutated.deleted) {
+      expect(swept.get(id)).toMatchObject({ is_deleted: true });
+      expect(swept.get(id)!._supaglue_unified_data.is_deleted).toBe(true);
+    }
+    expect([...swept.values()].filter((r) => r.is_deleted).length).toBe(mutated.deleted.length);
   });
 });

@@ -35,7 +35,8 @@ import type {
  * further, but needs each account's stage ids and is not done.
  *
  * Sequences and users have no update time and no sort: every read (incremental ones too) pages
- * through all of them, as HubSpot owners are read.
+ * through all of them, as HubSpot owners are read. Email accounts (the mailboxes sequences send
+ * from) are listed whole in one answer, dated by their last sync with the mailbox.
  *
  * Deletions are not visible: a deleted contact or account just disappears from search (Apollo has
  * no deleted flag or deleted-records listing), so incremental reads cannot report it; the engine's
@@ -54,7 +55,7 @@ interface ObjectSpec {
   /** The `sort_by_field` value for the update time, where the search can sort by it. */
   updatedSort?: string;
   /** The field that dates the record's last change. */
-  timeField: 'updated_at' | 'created_at';
+  timeField: 'updated_at' | 'created_at' | 'last_synced_at';
 }
 
 const OBJECTS: Record<string, ObjectSpec> = {
@@ -79,6 +80,13 @@ const OBJECTS: Record<string, ObjectSpec> = {
     timeField: 'created_at',
   },
   users: { path: '/api/v1/users/search', method: 'GET', list: 'users', timeField: 'created_at' },
+  // Not paged: one answer lists them all, which the page reader takes as its only page.
+  email_accounts: {
+    path: '/api/v1/email_accounts',
+    method: 'GET',
+    list: 'email_accounts',
+    timeField: 'last_synced_at',
+  },
 };
 const OBJECT_NAMES = Object.keys(OBJECTS);
 /** Sequences are `emailer_campaigns` in Apollo's API; the engagement name is accepted too. */
@@ -109,6 +117,7 @@ interface ApolloRecord {
   id: string;
   updated_at?: string | null;
   created_at?: string | null;
+  last_synced_at?: string | null;
   [key: string]: unknown;
 }
 
@@ -337,7 +346,7 @@ async function* readByUpdate(
   }
 }
 
-/** Sequences and users: every record, by page number. */
+/** Sequences, users and email accounts: every record, by page number. */
 async function* readPages(
   ctx: ConnectorContext,
   object: string,

@@ -12,8 +12,17 @@ export const apolloDefinition: ProviderDefinition = {
   },
   objects: {
     // `sequences` is the engagement name of Apollo's `emailer_campaigns`: the same records.
-    read: ['contacts', 'accounts', 'emailer_campaigns', 'sequences', 'users'],
+    read: ['contacts', 'accounts', 'emailer_campaigns', 'sequences', 'users', 'email_accounts'],
     write: ['contacts'],
+    // Sequence states are the campaign statuses each contact carries.
+    common: {
+      contact: { object: 'contacts' },
+      account: { object: 'accounts' },
+      user: { object: 'users' },
+      sequence: { object: 'emailer_campaigns' },
+      mailbox: { object: 'email_accounts' },
+      sequence_state: { object: 'contacts' },
+    },
   },
   logo: { monogram: 'Ap', background: '#b45309' },
 };

@@ -1,4 +1,5 @@
 import type { ProviderModule } from '../provider.ts';
+import { apolloCommonModels } from './common-models.ts';
 import { apolloConnector, apolloPolicy } from './connector.ts';
 import { apolloDefinition } from './definition.ts';
 
@@ -6,4 +7,5 @@ export const apollo: ProviderModule = {
   definition: apolloDefinition,
   connector: apolloConnector,
   policy: apolloPolicy,
+  commonModels: apolloCommonModels,
 };
