@@ -15,6 +15,7 @@ import { ampersandReadSurface } from './ampersand-read/plugin.ts';
 import { ampersandWriteSurface } from './ampersand-write/plugin.ts';
 import { messagePage, pagePolicy } from './connect/pages.ts';
 import { connectPages } from './connect/plugin.ts';
+import { consolePlugin } from './console/plugin.ts';
 import { connectorsSurface } from './connectors/plugin.ts';
 import { docsRoutes } from './docs/routes.ts';
 import { mgmtV2Surface } from './mgmt-v2/plugin.ts';
@@ -127,6 +128,7 @@ export async function buildServer(
   await app.register(docsRoutes, { surfaces, publicUrl: () => deps.config.publicUrl });
   for (const surface of surfaces) await app.register(apiSurface, surface);
   await app.register(connectPages, { deps });
+  await app.register(consolePlugin, { deps });
   await app.register(uploadReceiver, { deps, prefix: UPLOAD_RECEIVER_PREFIX });
   await app.register(resultDownloads, { deps, prefix: RESULT_DOWNLOADS_PREFIX });
   return app;

@@ -82,11 +82,13 @@ export async function listApiKeys(db: Db, projectId?: string): Promise<ApiKeyInf
   return rows;
 }
 
-export async function revokeApiKey(db: Db, id: string): Promise<void> {
+/** Revokes a key; of `projectId` only, when given (another project's key is not found). */
+export async function revokeApiKey(db: Db, id: string, projectId?: string): Promise<void> {
   if (!isUuid(id)) throw notFound('api key');
   const { rowCount } = await db.query(
-    'update api_keys set revoked_at = now() where id = $1 and revoked_at is null',
-    [id],
+    `update api_keys set revoked_at = now()
+      where id = $1 and revoked_at is null and ($2::uuid is null or project_id = $2)`,
+    [id, projectId ?? null],
   );
   if (!rowCount) throw notFound('active api key');
 }

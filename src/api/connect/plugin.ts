@@ -33,7 +33,7 @@ const CALLBACK_PATH = '/oauth/callback';
 const bindingCookieName = (stateId: string) => `trellis_oauth_${stateId}`;
 
 /** The cookies a request carries, by name (the first of a repeated name wins, as browsers order them). */
-function requestCookies(header: string | undefined): Map<string, string> {
+export function requestCookies(header: string | undefined): Map<string, string> {
   const cookies = new Map<string, string>();
   for (const pair of header?.split(';') ?? []) {
     const eq = pair.indexOf('=');
