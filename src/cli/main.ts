@@ -53,11 +53,7 @@ async function serve(config: Config, log: Logger, roles: Roles, label: string) {
 
   const lines = [`Trellis ${label} is running.`];
   if (roles.api) {
-    lines.push(
-      `  Console         ${config.publicUrl}/console`,
-      `  Management API  ${config.publicUrl}/mgmt/v2`,
-      `  API reference   ${config.publicUrl}/docs`,
-    );
+    lines.push(`  Management API  ${config.publicUrl}/mgmt/v2`, `  API reference   ${config.publicUrl}/docs`);
   }
   if (!config.databaseUrl) lines.push(`  Data directory  ${config.dataDir}`);
   if (runtime.bootstrapKey) {
@@ -105,7 +101,8 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfig();
   // Commands that print JSON keep stdout clean: their logs go to stderr at warn level.
   const serving = ['start', 'api', 'worker'].includes(command);
-  const log = serving ? createLogger(config.logLevel) : createLogger('warn');
+  const format = config.logFormat === 'auto' ? (process.stdout.isTTY ? 'pretty' : 'json') : config.logFormat;
+  const log = createLogger(serving ? config.logLevel : 'warn', undefined, format);
 
   switch (command) {
     case 'start':

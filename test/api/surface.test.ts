@@ -388,6 +388,15 @@ describe('API surface kit', () => {
     const mgmtDoc = (await (await fetch(`${baseUrl}/mgmt/v2/openapi.json`)).json()) as OpenApiDocument;
     expect(Object.keys(mgmtDoc.paths)).toContain('/customers');
   });
+
+  it("leads from the server's own address to the API reference", async () => {
+    const root = await fetch(`${baseUrl}/`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/docs');
+    const followed = await fetch(`${baseUrl}/`);
+    expect(followed.url).toBe(`${baseUrl}/docs`);
+    expect(await followed.text()).toContain('<title>Trellis API reference</title>');
+  });
 });
 
 describe('compileContract', () => {
