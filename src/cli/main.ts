@@ -53,7 +53,11 @@ async function serve(config: Config, log: Logger, roles: Roles, label: string) {
 
   const lines = [`Trellis ${label} is running.`];
   if (roles.api) {
-    lines.push(`  Management API  ${config.publicUrl}/mgmt/v2`, `  API reference   ${config.publicUrl}/docs`);
+    lines.push(
+      `  Console         ${config.publicUrl}/console`,
+      `  Management API  ${config.publicUrl}/mgmt/v2`,
+      `  API reference   ${config.publicUrl}/docs`,
+    );
   }
   if (!config.databaseUrl) lines.push(`  Data directory  ${config.dataDir}`);
   if (runtime.bootstrapKey) {
