@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { fakeCompany, fakeDeal, fakePerson } from '../core/random.ts';
+import { fakeAddress, fakeCompany, fakeDeal, fakePerson } from '../core/random.ts';
 import { RateWindow } from '../core/rate-limit.ts';
 import { consentPage, type ProviderSimulator, type SimContext } from '../core/server.ts';
 import type { ObjectStore, SimRecord } from '../core/store.ts';
@@ -8,7 +8,7 @@ import { type IssuedTokens, OAuthError } from '../core/tokens.ts';
 /**
  * Pipedrive: OAuth (oauth.pipedrive.com/oauth/authorize and /oauth/token with HTTP Basic client
  * credentials), API v2 persons, organizations and deals (cursor lists with update_time filters,
- * read, create, patch, delete), API v1 users, and the token-based limits: a burst window of two
+ * read, create, patch, delete), API v1 users and leads, and the token-based limits: a burst window of two
  * seconds per access token and a daily token budget per company, with Pipedrive's headers and
  * 429 bodies. All hosts (oauth.pipedrive.com, api.pipedrive.com, <company>.pipedrive.com) are
  * this one origin; `api_domain` in token responses points back at it.
@@ -28,7 +28,7 @@ const SCOPE: Record<PipedriveObject, string> = {
   deals: 'deals',
 };
 /** Scopes a token has when the authorization request named none (the app's configured scopes). */
-const APP_SCOPES = ['base', 'contacts:full', 'deals:full', 'users:read'];
+const APP_SCOPES = ['base', 'contacts:full', 'deals:full', 'leads:full', 'users:read'];
 
 const ERROR_INFO = 'Please check developers.pipedrive.com for more information about Pipedrive API.';
 const COMPANY = { id: 7654321, name: 'Sim Industries', domain: 'simindustries', country: 'US' };
@@ -69,7 +69,27 @@ const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOStri
 /** v1's "YYYY-MM-DD HH:MM:SS" (UTC). */
 const v1Time = (ms: number) => rfc3339(ms).replace('T', ' ').replace('Z', '');
 
-/** Deterministic links: person n and deal n belong to organization ((n-1) mod organizations)+1. */
+/** An organization's address as API v2 shows it: its parts and the whole (none for about one in five). */
+function pipedriveAddress(seed: number, i: number) {
+  const a = fakeAddress(seed + 60, i);
+  if (a.street === null) return null;
+  const [number, ...route] = a.street.split(' ');
+  return {
+    value: `${a.street}, ${a.city}, ${a.country}`,
+    street_number: number,
+    route: route.join(' '),
+    subpremise: i % 2 === 0 ? `Floor ${1 + (i % 9)}` : null,
+    sublocality: null,
+    locality: a.city,
+    admin_area_level_1: a.state,
+    admin_area_level_2: null,
+    country: a.country,
+    postal_code: a.postalCode,
+    formatted_address: `${a.street}, ${a.postalCode} ${a.city}, ${a.country}`,
+  };
+}
+
+/** Deterministic links: person n, deal n and lead n belong to organization ((n-1) mod organizations)+1. */
 function linked(ctx: SimContext, to: 'organizations' | 'persons', seq: number): number | null {
   const size = ctx.store(to).size;
   return size === 0 ? null : ((seq - 1) % size) + 1;
@@ -164,6 +184,46 @@ function present(ctx: SimContext, object: PipedriveObject, r: SimRecord): Record
     mrr: null,
     acv: null,
     custom_fields: common.custom_fields,
+  };
+}
+
+/**
+ * Leads have UUIDs: the simulator's end in the lead's number, so that ids sort in creation order.
+ */
+const LEAD_ID_PREFIX = 'adf21080-0e10-11eb-879b-';
+const leadIdOf = (seq: number) => `${LEAD_ID_PREFIX}${seq.toString(16).padStart(12, '0')}`;
+function leadSeqOf(id: string): number | undefined {
+  if (!id.startsWith(LEAD_ID_PREFIX) || !/^[0-9a-f]{12}$/.test(id.slice(LEAD_ID_PREFIX.length)))
+    return undefined;
+  const seq = Number.parseInt(id.slice(LEAD_ID_PREFIX.length), 16);
+  return seq >= 1 ? seq : undefined;
+}
+const LEAD_SOURCES = ['Leads Inbox', 'Web forms', 'Prospector', 'API'];
+
+/** A lead as API v1 shows it (times with milliseconds, unlike persons' and deals'). */
+function presentLead(ctx: SimContext, r: SimRecord): Record<string, unknown> {
+  const f = r.fields;
+  return {
+    id: leadIdOf(r.seq),
+    title: f.title,
+    owner_id: f.owner_id ?? USERS[0]!.id,
+    creator_id: USERS[0]!.id,
+    label_ids: [],
+    person_id: has(f, 'person_id') ? f.person_id : linked(ctx, 'persons', r.seq),
+    organization_id: has(f, 'organization_id') ? f.organization_id : linked(ctx, 'organizations', r.seq),
+    source_name: f.source_name ?? 'API',
+    origin: 'ManuallyCreated',
+    channel: null,
+    channel_id: null,
+    is_archived: f.is_archived ?? false,
+    was_seen: true,
+    value: f.value ?? null,
+    expected_close_date: f.expected_close_date ?? null,
+    next_activity_id: null,
+    add_time: new Date(r.createdAt).toISOString(),
+    update_time: new Date(r.updatedAt).toISOString(),
+    visible_to: '3',
+    cc_email: `sim+${COMPANY.domain}+lead${r.seq}@pipedrivemail.com`,
   };
 }
 
@@ -787,6 +847,49 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
     });
   });
 
+  // ---- API v1: leads (also under /v1, a prefix alias) ----
+
+  app.get<{ Querystring: { start?: string; limit?: string; archived_status?: string } }>(
+    '/api/v1/leads',
+    async (req, reply) => {
+      if (guard(req, reply, COST.v1List, { family: 'leads', write: false })) return reply;
+      const start = Number(req.query.start ?? 0);
+      const limit = Number(req.query.limit ?? DEFAULT_LIMIT);
+      const archived = req.query.archived_status ?? 'all';
+      if (!Number.isInteger(start) || start < 0 || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+        return pipedriveError(
+          reply,
+          400,
+          'Validation failed: start and limit must be integers, limit at most 500',
+          {
+            errorCode: 400,
+          },
+        );
+      if (!['archived', 'not_archived', 'all'].includes(archived))
+        return pipedriveError(reply, 400, 'Validation failed: archived_status', { errorCode: 400 });
+      // Creation order; archived leads as asked (deleted ones are gone).
+      const matching: SimRecord[] = [];
+      for (const r of ctx.store('leads').bySeq(0, false)) {
+        const isArchived = r.fields.is_archived === true;
+        if (archived === 'all' || isArchived === (archived === 'archived')) matching.push(r);
+      }
+      const page = matching.slice(start, start + limit);
+      const more = start + limit < matching.length;
+      return {
+        success: true,
+        data: page.map((r) => presentLead(ctx, r)),
+        additional_data: {
+          pagination: {
+            start,
+            limit,
+            more_items_in_collection: more,
+            ...(more ? { next_start: start + limit } : {}),
+          },
+        },
+      };
+    },
+  );
+
   // ---- API v1: users (also under /v1, a prefix alias) ----
 
   app.get('/api/v1/users/me', async (req, reply) => {
@@ -838,8 +941,18 @@ export const pipedrive: ProviderSimulator = {
           first_name: p.firstName,
           last_name: p.lastName,
           owner_id: pick(USERS, i).id,
-          emails: [{ value: p.email, primary: true, label: 'work' }],
-          phones: [{ value: p.phone, primary: true, label: 'work' }],
+          emails: [
+            { value: p.email, primary: true, label: 'work' },
+            ...(i % 3 === 0
+              ? [{ value: `${p.firstName}.${i}@home.example`.toLowerCase(), primary: false, label: 'home' }]
+              : []),
+          ],
+          phones: [
+            { value: p.phone, primary: true, label: 'work' },
+            ...(i % 2 === 0
+              ? [{ value: `+1-555-7${String(i % 1000).padStart(3, '0')}`, primary: false, label: 'mobile' }]
+              : []),
+          ],
         };
       },
       edit: (fields, n) => ({
@@ -853,7 +966,7 @@ export const pipedrive: ProviderSimulator = {
         return {
           name: c.name,
           owner_id: pick(USERS, i).id,
-          address: { value: `${1 + (i % 200)} Main Street, ${c.city}`, locality: c.city, country: null },
+          address: pipedriveAddress(seed, i),
           website: `https://${c.domain}`,
           employee_count: c.employees,
         };
@@ -871,14 +984,32 @@ export const pipedrive: ProviderSimulator = {
           pipeline_id: 1,
           stage_id: 1 + STAGES.indexOf(d.stage),
           status: d.stage === 'closedwon' ? 'won' : d.stage === 'closedlost' ? 'lost' : 'open',
+          expected_close_date: new Date(Date.UTC(2025, 0, 1) + (i % 365) * DAY_MS).toISOString().slice(0, 10),
         };
       },
       edit: (fields, n) => ({ ...fields, value: Number(fields.value ?? 0) + n }),
     },
+    leads: {
+      generate: (seed, i) => {
+        const c = fakeCompany(seed + 50, i);
+        return {
+          title: `${c.name} lead`,
+          owner_id: pick(USERS, i).id,
+          source_name: pick(LEAD_SOURCES, i),
+          is_archived: i % 5 === 4,
+          value: i % 2 === 0 ? { amount: 1000 + i * 10, currency: 'USD' } : null,
+        };
+      },
+      edit: (fields, n) => ({
+        ...fields,
+        title: `${String(fields.title).replace(/ \(v\d+\)$/, '')} (v${n})`,
+      }),
+    },
   },
-  idOf: (_object, seq) => String(seq),
-  seqOf: (_object, id) => (/^\d+$/.test(id) ? Number(id) : undefined),
-  present: (ctx, object, r) => present(ctx, object as PipedriveObject, r),
+  idOf: (object, seq) => (object === 'leads' ? leadIdOf(seq) : String(seq)),
+  seqOf: (object, id) => (object === 'leads' ? leadSeqOf(id) : /^\d+$/.test(id) ? Number(id) : undefined),
+  present: (ctx, object, r) =>
+    object === 'leads' ? presentLead(ctx, r) : present(ctx, object as PipedriveObject, r),
   tokenResponse: (ctx, t) => ({
     access_token: t.accessToken,
     token_type: 'bearer',

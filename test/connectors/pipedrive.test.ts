@@ -259,7 +259,13 @@ describe('Pipedrive connector against the simulator', () => {
     const { connector, ctx } = await open();
     const me = await connector.whoAmI!(ctx);
     expect(me).toMatchObject({ userId: '13370001', accountId: '7654321' });
-    expect(await connector.listObjects!(ctx)).toEqual(['persons', 'organizations', 'deals', 'users']);
+    expect(await connector.listObjects!(ctx)).toEqual([
+      'persons',
+      'organizations',
+      'deals',
+      'leads',
+      'users',
+    ]);
     const userFields = await connector.describeFields!(ctx, 'users');
     expect(userFields.map((f) => f.name)).toEqual(expect.arrayContaining(['id', 'email', 'name']));
 

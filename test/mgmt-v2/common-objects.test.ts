@@ -4,9 +4,11 @@ import { apollo as apolloSimulator } from '../../simulators/apollo/index.ts';
 import type { ProviderSimulator } from '../../simulators/core/server.ts';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import { pipedrive } from '../../simulators/pipedrive/index.ts';
 import { salesforce } from '../../simulators/salesforce/index.ts';
+import { CookieJar } from '../helpers/cookie-jar.ts';
 import { warehouseAt } from '../helpers/mgmt-fixtures.ts';
-import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
+import { consentFields, simConsent, simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
 import { connectHubspot, setUpHubspotSync } from '../helpers/syncs.ts';
 import {
   type Client,
@@ -211,8 +213,12 @@ async function startSyncing(opts: {
   simulator: ProviderSimulator;
   provider: string;
   category: 'crm' | 'engagement';
-  /** How the customer connects (the provider itself is registered with an OAuth client either way). */
-  authType: 'oauth2' | 'api_key';
+  /**
+   * How the customer connects: a refresh token given to the Management API, the OAuth flow of a
+   * magic link (the API takes refresh tokens for HubSpot and Salesforce only), or an API key. The
+   * provider itself is registered with an OAuth client either way.
+   */
+  authType: 'oauth2' | 'oauth-flow' | 'api_key';
   scopes?: string[];
   limits?: Record<string, number>;
   commonObjects: string[];
@@ -243,19 +249,21 @@ async function startSyncing(opts: {
   });
   await ok(api, 'PUT', '/customers', { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' });
   const tokens = await simControl(sim.url, 'tokens', {});
-  await ok(
-    api,
-    'POST',
-    '/customers/acme/connections',
-    opts.authType === 'oauth2'
-      ? {
-          provider_name: opts.provider,
-          type: 'oauth2',
-          refresh_token: tokens.refresh_token,
-          ...(opts.provider === 'salesforce' ? { instance_url: sim.url } : {}),
-        }
-      : { provider_name: opts.provider, type: 'api_key', api_key: tokens.api_key },
-  );
+  if (opts.authType === 'oauth-flow') await connectThroughMagicLink(api, t.baseUrl, sim.url, opts.provider);
+  else
+    await ok(
+      api,
+      'POST',
+      '/customers/acme/connections',
+      opts.authType === 'oauth2'
+        ? {
+            provider_name: opts.provider,
+            type: 'oauth2',
+            refresh_token: tokens.refresh_token,
+            ...(opts.provider === 'salesforce' ? { instance_url: sim.url } : {}),
+          }
+        : { provider_name: opts.provider, type: 'api_key', api_key: tokens.api_key },
+    );
   const warehouse = await warehouseClient(databaseUrl);
   return {
     sim,
@@ -269,6 +277,28 @@ async function startSyncing(opts: {
       await sim.close();
     },
   };
+}
+
+/** Customer acme connects through a magic link's OAuth flow, as a person in a browser does. */
+async function connectThroughMagicLink(api: Client, trellisUrl: string, simUrl: string, provider: string) {
+  const link = await ok(api, 'POST', '/magic_links', {
+    customer_id: 'acme',
+    provider_name: provider,
+    return_url: 'http://127.0.0.1:9/app/connected',
+    expiration_secs: 600,
+  });
+  const browser = new CookieJar();
+  const started = await browser.fetch(`${trellisUrl}/links/${link.id}/oauth`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'sec-fetch-site': 'same-origin' },
+    body: new URLSearchParams(),
+  });
+  expect(started.status).toBe(303);
+  const authorize = new URL(started.headers.get('location')!);
+  const back = await simConsent(simUrl, { ...consentFields(authorize), decision: 'allow' });
+  const done = await browser.fetch(back, { redirect: 'manual' });
+  expect(new URL(done.headers.get('location')!).searchParams.get('result')).toBe('success');
 }
 
 /** The customer's rows of a unified table, by id. */
@@ -975,6 +1005,190 @@ describe('Apollo common objects: contacts, accounts, sequences, mailboxes, users
       expect(swept.get(id)).toMatchObject({ is_deleted: true });
       expect(swept.get(id)!._supaglue_unified_data.is_deleted).toBe(true);
     }
+    expect([...swept.values()].filter((r) => r.is_deleted).length).toBe(mutated.deleted.length);
+  });
+});
+
+describe('Pipedrive common objects: persons, organizations, leads, deals and users in crm_* tables', () => {
+  let s: Setup;
+  const objects = ['contact', 'account', 'lead', 'opportunity', 'user'];
+  const id = (v: unknown) => (v === null || v === undefined ? null : String(v));
+
+  const expectContact = (row: Row, p: any) => {
+    expect(row).toMatchObject({
+      first_name: p.first_name,
+      last_name: p.last_name,
+      addresses: [],
+      email_addresses: p.emails.map((e: any) => ({
+        email_address: e.value,
+        email_address_type: e.primary ? 'primary' : e.label === 'work' ? 'work' : 'other',
+      })),
+      phone_numbers: p.phones.map((ph: any) => ({
+        phone_number: ph.value,
+        phone_number_type: ph.primary ? 'primary' : ph.label === 'mobile' ? 'mobile' : 'other',
+      })),
+      lifecycle_stage: null,
+      account_id: id(p.org_id),
+      owner_id: id(p.owner_id),
+      is_deleted: false,
+    });
+    expect(isoOrNull(row.created_at)).toBe(iso(p.add_time));
+    expect(row.last_modified_at.toISOString()).toBe(iso(p.update_time));
+    expect(row.raw_data).toEqual(p);
+  };
+
+  beforeAll(async () => {
+    s = await startSyncing({
+      simulator: pipedrive,
+      provider: 'pipedrive',
+      category: 'crm',
+      authType: 'oauth-flow',
+      scopes: ['base', 'contacts:full', 'deals:full', 'leads:read', 'users:read'],
+      limits: { burst_per_2s: 10_000, daily_tokens: 10_000_000 },
+      commonObjects: objects,
+    });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('lands persons, organizations, leads, deals and users in the unified tables, field by field', async () => {
+    for (const object of objects) await commonRuns(s.api, object, 1);
+    for (const table of ['crm_contacts', 'crm_accounts', 'crm_leads', 'crm_opportunities', 'crm_users']) {
+      expect(await columnsOf(s.warehouse, 'crm', table), table).toEqual(SUPAGLUE_COLUMNS[table]);
+    }
+
+    const persons = await liveRecords(s, 'persons');
+    const contactRows = await unifiedRows(s, 'crm_contacts');
+    expect([...contactRows.keys()].sort()).toEqual([...persons.keys()].sort());
+    for (const [personId, p] of persons) expectContact(contactRows.get(personId)!, p);
+    expect([...contactRows.values()].some((r) => r.email_addresses.length === 2)).toBe(true);
+
+    const organizations = await liveRecords(s, 'organizations');
+    const accountRows = await unifiedRows(s, 'crm_accounts');
+    expect([...accountRows.keys()].sort()).toEqual([...organizations.keys()].sort());
+    for (const [orgId, o] of organizations) {
+      const a = o.address;
+      expect(accountRows.get(orgId)).toMatchObject({
+        name: o.name,
+        website: o.website,
+        number_of_employees: o.employee_count,
+        owner_id: id(o.owner_id),
+        addresses: a
+          ? [
+              {
+                street_1: `${a.street_number} ${a.route}`,
+                street_2: a.subpremise,
+                city: a.locality,
+                state: a.admin_area_level_1,
+                postal_code: a.postal_code,
+                country: a.country,
+                address_type: 'primary',
+              },
+            ]
+          : [],
+      });
+    }
+
+    const leads = await liveRecords(s, 'leads');
+    const leadRows = await unifiedRows(s, 'crm_leads');
+    expect([...leadRows.keys()].sort()).toEqual([...leads.keys()].sort());
+    for (const [leadId, l] of leads) {
+      expect(leadRows.get(leadId)).toMatchObject({
+        title: l.title,
+        lead_source: l.source_name,
+        converted_contact_id: id(l.person_id),
+        converted_account_id: id(l.organization_id),
+        owner_id: id(l.owner_id),
+        // An archived lead is a deleted one, as Supaglue had it.
+        is_deleted: l.is_archived,
+      });
+    }
+    expect(new Set([...leadRows.values()].map((r) => r.is_deleted))).toEqual(new Set([true, false]));
+
+    const deals = await liveRecords(s, 'deals');
+    const opportunityRows = await unifiedRows(s, 'crm_opportunities');
+    expect([...opportunityRows.keys()].sort()).toEqual([...deals.keys()].sort());
+    for (const [dealId, d] of deals) {
+      const row = opportunityRows.get(dealId)!;
+      expect(row).toMatchObject({
+        name: d.title,
+        amount: d.value,
+        stage: id(d.stage_id),
+        pipeline: id(d.pipeline_id),
+        status: d.status.toUpperCase(),
+        account_id: id(d.org_id),
+        owner_id: id(d.owner_id),
+      });
+      expect(isoOrNull(row.close_date)).toBe(iso(d.close_time));
+    }
+
+    const { data: users } = await providerCall(s, 'GET', '/api/v1/users');
+    const userRows = await unifiedRows(s, 'crm_users');
+    expect([...userRows.keys()].sort()).toEqual(users.map((u: any) => String(u.id)).sort());
+    for (const u of users) {
+      expect(userRows.get(String(u.id))).toMatchObject({
+        name: u.name,
+        email: u.email,
+        is_active: u.active_flag,
+      });
+    }
+    for (const r of [...contactRows.values(), ...opportunityRows.values()]) {
+      expect(userRows.has(r.owner_id)).toBe(true);
+      expect(accountRows.has(r.account_id)).toBe(true);
+    }
+  });
+
+  it('incremental runs carry exactly the changes (deleted deals included); a full run marks deleted persons', async () => {
+    const before = await unifiedRows(s, 'crm_contacts');
+    const mutated = await simControl(s.sim.url, 'mutate', {
+      object: 'persons',
+      update: 3,
+      delete: 2,
+      create: 2,
+    });
+    const [changed = ''] = [...before.keys()].filter(
+      (key) => !mutated.updated.includes(key) && !mutated.deleted.includes(key),
+    );
+    await providerCall(s, 'PATCH', `/api/v2/persons/${changed}`, {
+      emails: [
+        { value: 'moved@new.example', primary: true, label: 'work' },
+        { value: 'me@home.example', primary: false, label: 'home' },
+      ],
+    });
+    await incrementalRun(s, 'pipedrive', 'contact', 1);
+    const after = await unifiedRows(s, 'crm_contacts');
+    const persons = await liveRecords(s, 'persons');
+    const touched = new Set([...mutated.updated, ...mutated.created, changed]);
+    for (const [key, row] of after) {
+      if (mutated.deleted.includes(key)) continue;
+      expectContact(row, persons.get(key));
+      const written = before.get(key)?._supaglue_emitted_at.getTime() !== row._supaglue_emitted_at.getTime();
+      expect(written, key).toBe(touched.has(key));
+    }
+    expect(after.get(changed)!.email_addresses).toEqual([
+      { email_address: 'moved@new.example', email_address_type: 'primary' },
+      { email_address: 'me@home.example', email_address_type: 'other' },
+    ]);
+
+    // Deleted deals are listed by incremental reads.
+    const dealsMutated = await simControl(s.sim.url, 'mutate', { object: 'deals', delete: 2 });
+    await incrementalRun(s, 'pipedrive', 'opportunity', 1);
+    const opportunities = await unifiedRows(s, 'crm_opportunities');
+    for (const key of dealsMutated.deleted)
+      expect(opportunities.get(key)).toMatchObject({ is_deleted: true });
+    expect([...opportunities.values()].filter((r) => r.is_deleted).length).toBe(2);
+
+    await ok(
+      s.api,
+      'POST',
+      '/syncs/_trigger',
+      { object_type: 'common', object: 'contact', perform_full_refresh: true },
+      { 'x-customer-id': 'acme', 'x-provider-name': 'pipedrive' },
+    );
+    await commonRuns(s.api, 'contact', 3);
+    const swept = await unifiedRows(s, 'crm_contacts');
+    for (const key of mutated.deleted) expect(swept.get(key)).toMatchObject({ is_deleted: true });
     expect([...swept.values()].filter((r) => r.is_deleted).length).toBe(mutated.deleted.length);
   });
 });

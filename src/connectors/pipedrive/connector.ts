@@ -1,5 +1,6 @@
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { ConnectorError, type ProviderPolicy, type ProviderResponse } from '../http.ts';
+import { fieldsFromSample } from '../sample-fields.ts';
 import type {
   Connector,
   ConnectorContext,
@@ -13,8 +14,9 @@ import type {
 /**
  * Pipedrive. Persons, organizations and deals come from API v2's cursor lists (`limit` 500, ordered
  * by id, so a list's own `next_cursor` is a stable resume point); users from API v1, which lists
- * every user of the company in one answer. Requests go to the company's API host: the `api_domain`
- * of the token response, kept as the connection's instance URL.
+ * every user of the company in one answer; leads from API v1's offset-paged list (leads have no v2
+ * list), archived ones included. Requests go to the company's API host: the `api_domain` of the
+ * token response, kept as the connection's instance URL.
  *
  * Incremental reads pass `updated_since`. Pipedrive compares update times at whole seconds and
  * counts a record updated at exactly `updated_since` as changed, so the bound is `since` rounded
@@ -28,10 +30,14 @@ import type {
  * - Persons and organizations: deleted ones are never listed by API v2 (nor fetchable by id), so
  *   incremental reads cannot see them; the engine's full-run sweep removes them (a record missing
  *   from a full read is gone).
+ * - Leads: the list cannot be filtered by update time, so every read pages through all of them
+ *   (an incremental read keeps those updated at or after `since`); a deleted lead is gone from the
+ *   list, and the full-run sweep removes it. Offsets shift when a lead is deleted during a read: a
+ *   lead can be missed then, and the next read has it.
  */
 const CRM_OBJECTS = ['persons', 'organizations', 'deals'] as const;
 type CrmObject = (typeof CRM_OBJECTS)[number];
-const OBJECTS = [...CRM_OBJECTS, 'users'];
+const OBJECTS = [...CRM_OBJECTS, 'leads', 'users'];
 const PAGE_LIMIT = 500;
 /** API v2's statuses with deleted deals included (the default, `all_not_deleted`, leaves them out). */
 const DEAL_STATUSES_WITH_DELETED = 'open,won,lost,deleted';
@@ -93,7 +99,16 @@ interface V1User {
   [key: string]: unknown;
 }
 
-type Cursor = { mode: 'full'; next: string } | { mode: 'changes'; since: string; next: string };
+type Cursor =
+  | { mode: 'full'; next: string }
+  | { mode: 'changes'; since: string; next: string }
+  | { mode: 'leads'; start: number; since?: number };
+
+interface V1Lead {
+  id: string;
+  update_time: string;
+  [key: string]: unknown;
+}
 
 const header = (headers: Headers, name: string): number | undefined => {
   const value = headers.get(name);
@@ -212,6 +227,36 @@ async function* readUsers(ctx: ConnectorContext): AsyncIterable<ReadPage> {
   };
 }
 
+/** Leads, every one of them by offset (see the module comment); those updated at or after `since`. */
+async function* readLeads(
+  ctx: ConnectorContext,
+  from: Extract<Cursor, { mode: 'leads' }>,
+): AsyncIterable<ReadPage> {
+  let start = from.start;
+  for (;;) {
+    const res = await ctx.http.request<{
+      data: V1Lead[] | null;
+      additional_data?: { pagination?: { more_items_in_collection?: boolean; next_start?: number } };
+    }>({ path: '/api/v1/leads', query: { start, limit: PAGE_LIMIT, archived_status: 'all' } });
+    const leads = (res.body.data ?? []).filter(
+      (l) => from.since === undefined || Date.parse(l.update_time) >= from.since,
+    );
+    const pagination = res.body.additional_data?.pagination;
+    const next = pagination?.more_items_in_collection ? pagination.next_start : undefined;
+    yield {
+      records: leads.map((l) => ({
+        id: l.id,
+        lastModifiedAt: new Date(l.update_time),
+        isDeleted: false,
+        raw: l,
+      })),
+      cursor: next === undefined ? null : encodeCursor({ ...from, start: next } satisfies Cursor),
+    };
+    if (next === undefined) return;
+    start = next;
+  }
+}
+
 async function fieldsOf(ctx: ConnectorContext, object: CrmObject): Promise<FieldDescription[]> {
   const fields: FieldDescription[] = [];
   let next: string | undefined;
@@ -247,10 +292,21 @@ export const pipedriveConnector: Connector = {
       yield* readUsers(ctx);
       return;
     }
-    checkObject(req.object);
     const start = req.cursor ? decodeCursor<Cursor>(req.cursor) : undefined;
+    if (req.object === 'leads') {
+      yield* readLeads(
+        ctx,
+        start?.mode === 'leads'
+          ? start
+          : { mode: 'leads', start: 0, ...(req.since ? { since: req.since.getTime() } : {}) },
+      );
+      return;
+    }
+    checkObject(req.object);
     if (start?.mode === 'changes') {
       yield* readList(ctx, req.object, start.since, start.next);
+    } else if (start?.mode === 'leads') {
+      throw new ConnectorError('validation', 'not a cursor of this read');
     } else if (start?.mode === 'full') {
       yield* readList(ctx, req.object, undefined, start.next);
     } else {
@@ -287,8 +343,19 @@ export const pipedriveConnector: Connector = {
     return [...OBJECTS];
   },
 
-  /** API v2's field metadata for persons, organizations and deals; users have none, so their record's keys. */
+  /**
+   * API v2's field metadata for persons, organizations and deals; users and leads have none, so
+   * their records' keys.
+   */
   async describeFields(ctx, object) {
+    if (object === 'leads') {
+      const res = await ctx.http.request<{ data: V1Lead[] | null }>({
+        path: '/api/v1/leads',
+        query: { limit: 1 },
+      });
+      const sample = res.body.data?.[0];
+      return sample ? fieldsFromSample(sample) : [];
+    }
     if (object === 'users') {
       const me = await ctx.http.request<{ data: V1User }>({ path: '/api/v1/users/me' });
       return Object.entries(me.body.data)

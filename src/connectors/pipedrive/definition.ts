@@ -12,14 +12,21 @@ export const pipedriveDefinition: ProviderDefinition = {
     // Pipedrive's token endpoint takes the client only as HTTP Basic.
     clientAuth: 'basic',
     scopeSeparator: ' ',
-    defaultScopes: ['base', 'contacts:read', 'deals:read', 'users:read'],
+    defaultScopes: ['base', 'contacts:read', 'deals:read', 'leads:read', 'users:read'],
     instanceUrlField: 'api_domain',
     instanceDomains: ['pipedrive.com'],
     requestsPerSecond: 20,
   },
   objects: {
-    read: ['persons', 'organizations', 'deals', 'users'],
+    read: ['persons', 'organizations', 'deals', 'leads', 'users'],
     write: ['persons', 'organizations', 'deals'],
+    common: {
+      contact: { object: 'persons' },
+      account: { object: 'organizations' },
+      lead: { object: 'leads' },
+      opportunity: { object: 'deals' },
+      user: { object: 'users' },
+    },
   },
   logo: { monogram: 'Pd', background: '#15803d' },
 };

@@ -1,4 +1,5 @@
 import type { ProviderModule } from '../provider.ts';
+import { pipedriveCommonModels } from './common-models.ts';
 import { pipedriveConnector, pipedrivePolicy } from './connector.ts';
 import { pipedriveDefinition } from './definition.ts';
 
@@ -6,4 +7,5 @@ export const pipedrive: ProviderModule = {
   definition: pipedriveDefinition,
   connector: pipedriveConnector,
   policy: pipedrivePolicy,
+  commonModels: pipedriveCommonModels,
 };
