@@ -15,8 +15,8 @@ import { ampersandReadSurface } from './ampersand-read/plugin.ts';
 import { ampersandWriteSurface } from './ampersand-write/plugin.ts';
 import { messagePage, pagePolicy } from './connect/pages.ts';
 import { connectPages } from './connect/plugin.ts';
-import { consolePlugin } from './console/plugin.ts';
 import { connectorsSurface } from './connectors/plugin.ts';
+import { CONSOLE_PREFIX, consolePlugin } from './console/plugin.ts';
 import { docsRoutes } from './docs/routes.ts';
 import { mgmtV2Surface } from './mgmt-v2/plugin.ts';
 import { operationsRoutes } from './ops/plugin.ts';
@@ -129,6 +129,8 @@ export async function buildServer(
   for (const surface of surfaces) await app.register(apiSurface, surface);
   await app.register(connectPages, { deps });
   await app.register(consolePlugin, { deps });
+  // The server's own address leads a person to the console, which signs them in.
+  app.get('/', async (_req, reply) => reply.redirect(CONSOLE_PREFIX, 302));
   await app.register(uploadReceiver, { deps, prefix: UPLOAD_RECEIVER_PREFIX });
   await app.register(resultDownloads, { deps, prefix: RESULT_DOWNLOADS_PREFIX });
   return app;

@@ -389,13 +389,13 @@ describe('API surface kit', () => {
     expect(Object.keys(mgmtDoc.paths)).toContain('/customers');
   });
 
-  it("leads from the server's own address to the API reference", async () => {
+  it("leads from the server's own address to the console", async () => {
     const root = await fetch(`${baseUrl}/`, { redirect: 'manual' });
     expect(root.status).toBe(302);
-    expect(root.headers.get('location')).toBe('/docs');
+    expect(root.headers.get('location')).toBe('/console');
     const followed = await fetch(`${baseUrl}/`);
-    expect(followed.url).toBe(`${baseUrl}/docs`);
-    expect(await followed.text()).toContain('<title>Trellis API reference</title>');
+    expect(followed.url).toBe(`${baseUrl}/console`);
+    expect(await followed.text()).toContain('<title>Trellis console</title>');
   });
 });
 

@@ -78,8 +78,6 @@ export async function docsRoutes(
   app.get('/docs', async (_req, reply) =>
     reply.type('text/html; charset=utf-8').header('content-security-policy', policy).send(html),
   );
-  // The server's own address leads to the reference, for now (temporarily: a console will live there).
-  app.get('/', async (_req, reply) => reply.redirect('/docs', 302));
   app.get<{ Params: { file: string } }>('/docs/assets/:file', async (req, reply) => {
     // Own keys only: `constructor` or `toString` would otherwise name a file to open.
     const type = Object.hasOwn(ASSETS, req.params.file) ? ASSETS[req.params.file] : undefined;
