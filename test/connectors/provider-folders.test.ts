@@ -155,9 +155,9 @@ describe.each(
 
   it.each(provider.definition.objects.read)('%s: the first page comes back with records', expectFirstPage);
 
-  it.runIf(provider.definition.objects.custom)(
-    "the simulator's custom objects, as the connector lists them, read like the listed objects",
-    async () => {
+  // Only providers whose accounts define objects of their own have a test of them (none is skipped).
+  if (provider.definition.objects.custom)
+    it("the simulator's custom objects, as the connector lists them, read like the listed objects", async () => {
       const listed = await provider.connector.listObjects!(ctx);
       const custom = listed.filter((object) => !provider.definition.objects.read.includes(object));
       expect(custom.length).toBeGreaterThan(0);
@@ -165,6 +165,5 @@ describe.each(
         expect(readableObject(name, object, 'custom'), object).toBe(true);
         await expectFirstPage(object);
       }
-    },
-  );
+    });
 });
