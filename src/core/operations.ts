@@ -10,12 +10,15 @@ import { badRequest, notFound } from './errors.ts';
 import { isUuid } from './ids.ts';
 import { type Installation, listInstallations } from './installations.ts';
 import { findIntegration, type Integration } from './integrations.ts';
+import { getProjectOwnedConnection } from './project-owned-connections.ts';
 import { openConnector } from './provider-access.ts';
+import { connectableProvider } from './provider-catalog.ts';
 
 /**
- * Write operations: records created, updated or deleted at the provider through an installation,
- * one operation per request, each kept with its counts and outcome. A synchronous one is written
- * while the caller waits; an asynchronous one is a job on the queue.
+ * Write operations: records created, updated or deleted at the provider through an installation
+ * or through a connection the project owns, one operation per request, each kept with its counts
+ * and outcome. A synchronous one is written while the caller waits; an asynchronous one is a job
+ * on the queue.
  */
 
 export type WriteType = 'create' | 'update' | 'delete';
@@ -48,8 +51,11 @@ export interface RecordWriteResult {
 export interface WriteOperation {
   id: string;
   projectId: string;
-  installationId: string;
-  integrationId: string;
+  /** The installation it wrote through, and its integration; null for a connection the project owns. */
+  installationId: string | null;
+  integrationId: string | null;
+  /** The connection the project owns it wrote through; null when it went through an installation. */
+  projectOwnedConnectionId: string | null;
   object: string;
   type: WriteType;
   asynchronous: boolean;
@@ -66,11 +72,11 @@ export interface WriteOperation {
 }
 
 const select = `select w.id, w.project_id as "projectId", w.installation_id as "installationId",
-    ins.integration_id as "integrationId", w.object, w.type, w.asynchronous, w.status,
+    ins.integration_id as "integrationId", w.connection_id as "projectOwnedConnectionId", w.object, w.type, w.asynchronous, w.status,
     w.record_count as "recordCount", w.success_count as "successCount", w.failure_count as "failureCount",
     w.error_summary as "errorSummary", w.results, w.created_at as "createdAt", w.started_at as "startedAt",
     w.ended_at as "endedAt"
-  from write_operations w join installations ins on ins.id = w.installation_id`;
+  from write_operations w left join installations ins on ins.id = w.installation_id`;
 
 /**
  * The installation of an integration (by id or name) for one customer: the one a caller means
@@ -93,6 +99,22 @@ export async function installationFor(
   return { integration, installation };
 }
 
+/**
+ * What a write goes through: the installation of an integration (by id or name) for one customer,
+ * or a connection the project owns, named with its provider (which must be the connection's).
+ */
+export type WriteTarget =
+  | { integrationIdOrName: string; customerRef: string }
+  | { projectOwnedConnectionId: string; providerName: string };
+
+/** A write's target as found: the row it is kept under and the connection that writes. */
+interface FoundTarget {
+  installationId: string | null;
+  projectOwnedConnectionId: string | null;
+  connectionId: string;
+  providerName: string;
+}
+
 /** An installation may write an object its configuration chose and its integration still writes. */
 function checkWritable(integration: Integration, installation: Installation, object: string): void {
   const chosen = installation.config?.write.map((o) => o.object) ?? [];
@@ -103,6 +125,56 @@ function checkWritable(integration: Integration, installation: Installation, obj
         (writable.length > 0 ? ` (it writes ${writable.join(', ')})` : ' (it writes no objects)'),
     );
   }
+}
+
+/**
+ * A connection the project owns is governed by no integration: it writes what its provider's
+ * connector writes.
+ */
+function checkProviderWrites(providerName: string, object: string): void {
+  const writable = connectableProvider(providerName)?.objects.write ?? [];
+  if (!writable.includes(object))
+    throw badRequest(
+      `the connection does not write "${object}"` +
+        (writable.length > 0
+          ? ` (${displayName(providerName)} connections write ${writable.join(', ')})`
+          : ''),
+    );
+}
+
+/** The target a write names, checked to write the object. */
+async function foundTarget(
+  deps: CoreDeps,
+  projectId: string,
+  target: WriteTarget,
+  object: string,
+): Promise<FoundTarget> {
+  if ('projectOwnedConnectionId' in target) {
+    const connection = await getProjectOwnedConnection(deps, projectId, target.projectOwnedConnectionId);
+    // Whatever else names the connection must agree with it, as for an installation.
+    if (connection.providerName !== target.providerName)
+      throw notFound(`${target.providerName} connection "${target.projectOwnedConnectionId}"`);
+    checkProviderWrites(connection.providerName, object);
+    return {
+      installationId: null,
+      projectOwnedConnectionId: connection.id,
+      connectionId: connection.id,
+      providerName: connection.providerName,
+    };
+  }
+  const { integration, installation } = await installationFor(
+    deps,
+    projectId,
+    target.integrationIdOrName,
+    target.customerRef,
+  );
+  checkWritable(integration, installation, object);
+  return {
+    installationId: installation.id,
+    projectOwnedConnectionId: null,
+    connectionId: installation.connectionId,
+    providerName: integration.providerName,
+  };
 }
 
 function checkRecords(type: WriteType, records: RecordToWrite[]): void {
@@ -119,13 +191,25 @@ function checkRecords(type: WriteType, records: RecordToWrite[]): void {
 const displayName = (providerName: string) =>
   CATALOG[providerName as ProviderName]?.displayName ?? providerName;
 
-/** A provider failure in Trellis's words: what it means for the record, never the provider's text. */
-function describeFailure(providerName: string, type: WriteType, err: ConnectorError): string {
+/**
+ * A provider failure in Trellis's words: what it means for the record, never the provider's text.
+ * Refused credentials are renewed by the customer, or for a connection the project owns by the
+ * project.
+ */
+function describeFailure(
+  providerName: string,
+  type: WriteType,
+  err: ConnectorError,
+  projectOwned: boolean,
+): string {
   const provider = displayName(providerName);
+  const renewal = projectOwned
+    ? "the connection's credentials have to be replaced"
+    : 'the customer has to connect again';
   const words: Record<ConnectorErrorKind, string> = {
     validation: `${provider} refused the record as invalid (${err.message})`,
     not_found: `${provider} has no such record (${err.message})`,
-    auth: `${provider} did not accept the connection's credentials; the customer has to connect again`,
+    auth: `${provider} did not accept the connection's credentials; ${renewal}`,
     permission: `the connection is not allowed to ${type} this record at ${provider}`,
     rate_limited: `${provider}'s rate limit was reached; try again later`,
     transient: `${provider} could not be reached (${err.message}); try again later`,
@@ -139,15 +223,20 @@ const recordOf = (record: ProviderRecord): RecordWriteResult => ({
   data: record.raw,
 });
 
-/** Writes the records at the provider, a few at a time; each record's outcome in order. */
+/**
+ * Writes the records at the provider on the connection (at its pace), a few at a time; each
+ * record's outcome in order.
+ */
 async function writeAtProvider(
   deps: CoreDeps,
-  connectionId: string,
+  connection: { connectionId: string; projectOwned: boolean },
   object: string,
   type: WriteType,
   records: RecordToWrite[],
 ): Promise<RecordWriteResult[]> {
-  const { connector, ctx, providerName } = await openConnector(deps, connectionId, { interactive: true });
+  const { connector, ctx, providerName } = await openConnector(deps, connection.connectionId, {
+    interactive: true,
+  });
   const writeOne = async (r: RecordToWrite): Promise<RecordWriteResult> => {
     try {
       switch (type) {
@@ -161,7 +250,7 @@ async function writeAtProvider(
       }
     } catch (err) {
       if (err instanceof ConnectorError)
-        return { success: false, error: describeFailure(providerName, type, err) };
+        return { success: false, error: describeFailure(providerName, type, err, connection.projectOwned) };
       throw err;
     }
   };
@@ -211,40 +300,35 @@ async function finishOperation(
 }
 
 /**
- * Writes records of one object through the installation of an integration for one customer. A
- * synchronous write answers each record's outcome; an asynchronous one is queued and answered
- * at once with its operation, which records the outcome when the job has run.
+ * Writes records of one object through the target: the installation of an integration for one
+ * customer, or a connection the project owns. A synchronous write answers each record's outcome;
+ * an asynchronous one is queued and answered at once with its operation, which records the outcome
+ * when the job has run.
  */
 export async function writeRecords(
   deps: CoreDeps,
   projectId: string,
   input: {
-    integrationIdOrName: string;
-    customerRef: string;
+    target: WriteTarget;
     object: string;
     type: WriteType;
     asynchronous: boolean;
     records: RecordToWrite[];
   },
 ): Promise<{ operation: WriteOperation; results?: RecordWriteResult[] }> {
-  const { integration, installation } = await installationFor(
-    deps,
-    projectId,
-    input.integrationIdOrName,
-    input.customerRef,
-  );
-  checkWritable(integration, installation, input.object);
+  const target = await foundTarget(deps, projectId, input.target, input.object);
   checkRecords(input.type, input.records);
-  checkCapability(integration.providerName, input.type);
+  checkCapability(target.providerName, input.type);
 
   const id = await transaction(deps.db, async (client) => {
     const { rows } = await client.query<{ id: string }>(
-      `insert into write_operations (project_id, installation_id, object, type, asynchronous, status,
-         record_count, pending_records, started_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, case when $5 then null else now() end) returning id`,
+      `insert into write_operations (project_id, installation_id, connection_id, object, type, asynchronous,
+         status, record_count, pending_records, started_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, case when $6 then null else now() end) returning id`,
       [
         projectId,
-        installation.id,
+        target.installationId,
+        target.projectOwnedConnectionId,
         input.object,
         input.type,
         input.asynchronous,
@@ -263,7 +347,13 @@ export async function writeRecords(
 
   let results: RecordWriteResult[];
   try {
-    results = await writeAtProvider(deps, installation.connectionId, input.object, input.type, input.records);
+    results = await writeAtProvider(
+      deps,
+      { connectionId: target.connectionId, projectOwned: target.projectOwnedConnectionId !== null },
+      input.object,
+      input.type,
+      input.records,
+    );
   } catch (err) {
     await failOperation(deps, id, err);
     throw err;
@@ -286,14 +376,16 @@ async function failOperation(deps: CoreDeps, id: string, err: unknown): Promise<
 export async function runWriteOperation(deps: CoreDeps, operationId: string): Promise<void> {
   const { rows } = await deps.db.query<{
     connectionId: string;
+    projectOwned: boolean;
     object: string;
     type: WriteType;
     records: RecordToWrite[];
   }>(
     `update write_operations w set status = 'running', started_at = now()
-       from installations ins
-      where w.id = $1 and w.status = 'queued' and ins.id = w.installation_id
-      returning ins.connection_id as "connectionId", w.object, w.type, w.pending_records as records`,
+      where w.id = $1 and w.status = 'queued'
+      returning coalesce(w.connection_id, (select connection_id from installations where id = w.installation_id))
+          as "connectionId",
+        w.connection_id is not null as "projectOwned", w.object, w.type, w.pending_records as records`,
     [operationId],
   );
   const operation = rows[0];
@@ -301,7 +393,7 @@ export async function runWriteOperation(deps: CoreDeps, operationId: string): Pr
   try {
     const results = await writeAtProvider(
       deps,
-      operation.connectionId,
+      { connectionId: operation.connectionId, projectOwned: operation.projectOwned },
       operation.object,
       operation.type,
       operation.records,

@@ -19,13 +19,18 @@ import {
   sendRaw,
   withBody,
 } from '../helpers/bad-input.ts';
+import { connectorsClient, storeBody } from '../helpers/connectors-api.ts';
+import { simControl } from '../helpers/simulator.ts';
 
 /**
  * Bad input to the Write API (/write/v1), generated from its document (bodies of the wrong type,
  * required fields left out, enum values it lacks, strings over their length, batches of 0 and 101,
  * broken JSON, other media types) and written for what the document cannot say: bad credentials,
  * unknown projects, integrations, objects and groups, what Trellis does not write (associations,
- * headers, all-or-none batches) and records it cannot name. Every answer is a 4xx problem+json
+ * headers, all-or-none batches), records it cannot name, and connections named by the Trellis
+ * extension `x-trellis-connection-id` that it does not write to (a customer's, another project's,
+ * none; with a group too; under an integration instead of the connection's provider; an object
+ * the provider does not write). Every answer is a 4xx problem+json
  * (decision 0014: also the 400 the document gives a text/plain body), no request reaches the
  * provider, and no write operation is recorded. The request the cases are made from is written.
  */
@@ -38,6 +43,9 @@ const VALID_BODY = { groupRef: 'acme', type: 'create', mode: 'synchronous', reco
 describe('bad input to the Write API', () => {
   let data: AmpersandData;
   let intruder: Awaited<ReturnType<typeof createProject>>;
+  /** A connector of the project (HubSpot), and one of the intruder's (Apollo). */
+  let connectorId: string;
+  let intrudersConnectorId: string;
 
   const validRequest = (): RequestCase => ({
     name: 'valid',
@@ -51,6 +59,21 @@ describe('bad input to the Write API', () => {
   beforeAll(async () => {
     data = await startAmpersandData();
     intruder = await createProject(data.t.runtime.deps.db, 'intruder');
+    const connector = async (apiKey: string, body: Record<string, unknown>) => {
+      const res = await connectorsClient(data.t.baseUrl, apiKey)('POST', '/', { body: storeBody(body) });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body.data.id as string;
+    };
+    connectorId = await connector(data.t.apiKey, {
+      authentication_implementation_id: 'hubspot:oauth2',
+      variables: [
+        { key: 'refresh_token', value: (await simControl(data.sim.url, 'tokens', {})).refresh_token },
+      ],
+    });
+    intrudersConnectorId = await connector(intruder.apiKey, {
+      authentication_implementation_id: 'apollo:api_key',
+      variables: [{ key: 'api_key', value: 'intruders-key' }],
+    });
   });
   afterAll(async () => {
     await data?.stop();
@@ -135,6 +158,62 @@ describe('bad input to the Write API', () => {
       );
     }
 
+    // A connection the project owns, named by the Trellis extension: the path's integration is its
+    // provider, and no group is sent.
+    const CONNECTION_HEADER = 'x-trellis-connection-id';
+    const { groupRef: _, ...withoutGroup } = VALID_BODY;
+    const connection =
+      (connectionId: string, provider = 'hubspot', changes: Record<string, unknown> = {}) =>
+      (c: RequestCase) => {
+        c.headers[CONNECTION_HEADER] = connectionId;
+        path({ integrationId: provider })(c);
+        body({ ...withoutGroup, ...changes })(c);
+      };
+    add("a customer's connection named as the project's", 404, (c) =>
+      connection(data.installation.connectionId)(c),
+    );
+    add("another project's connector", 404, connection(intrudersConnectorId, 'apollo'));
+    add("the project's connector, with another project's key", 404, (c) => {
+      connection(connectorId)(c);
+      c.headers['x-api-key'] = intruder.apiKey;
+      path({ projectIdOrName: intruder.project.name, integrationId: 'hubspot' })(c);
+    });
+    for (const [value, expected] of [...BAD_IDS, [crypto.randomUUID(), 404] as const]) {
+      if (value === NUL) continue; // no header can hold it
+      const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 10)}…` : value);
+      // Past the contract's length limit for a header value, 400 is as right as 404.
+      add(`connection ${shown}`, value.length > 512 ? '4xx' : expected, connection(value));
+    }
+    add('a connector and a group', 400, (c) => {
+      connection(connectorId)(c);
+      body(VALID_BODY)(c);
+    });
+    add('neither a connector nor a group', 400, body(withoutGroup));
+    add('an empty connection header and no group', 400, (c) => {
+      connection(connectorId)(c);
+      c.headers[CONNECTION_HEADER] = '';
+    });
+    add(
+      'a connector under an integration instead of its provider',
+      404,
+      connection(connectorId, INTEGRATION),
+    );
+    add('a connector under another provider', 404, connection(connectorId, 'apollo'));
+    add('a connector and an object its provider does not write', 400, (c) => {
+      connection(connectorId)(c);
+      path({ integrationId: 'hubspot', objectName: 'owners' })(c);
+    });
+    add(
+      "a connector's update without the record's id",
+      400,
+      connection(connectorId, 'hubspot', { type: 'update' }),
+    );
+    add(
+      "a connector's asynchronous update without the record's id",
+      400,
+      connection(connectorId, 'hubspot', { type: 'update', mode: 'asynchronous' }),
+    );
+
     // An asynchronous write keeps its records until it runs, and no stored text can hold NUL (a
     // synchronous one passes them to the provider, which answers for itself).
     const later = { ...VALID_BODY, mode: 'asynchronous' };
@@ -155,12 +234,10 @@ describe('bad input to the Write API', () => {
     const { wrong } = await sendCases(data.t.baseUrl, all, (res) => expectProblem(res, res.status));
     expect(wrong).toEqual([]);
     expect(data.recorder.exchanges.slice(from).map((e) => `${e.method} ${e.path}`)).toEqual([]);
-    // A refused write is no operation.
+    // A refused write is no operation, of an installation or of a connection.
     const deps = data.t.runtime.deps;
-    for (const installation of [data.installation, data.otherInstallation])
-      expect(await listWriteOperations(deps, data.projectId, { installationId: installation.id })).toEqual(
-        [],
-      );
+    for (const project of [data.projectId, intruder.project.id])
+      expect(await listWriteOperations(deps, project)).toEqual([]);
   });
 
   it('writes the request the cases were made from', async () => {

@@ -1,3 +1,4 @@
+import { CONNECTION_HEADER } from '../ampersand/connection-header.ts';
 import { compileContract, type OpenApiDocument, servedDocument as served } from '../surface/contract.ts';
 
 /**
@@ -11,9 +12,6 @@ export const PROXY_TITLE = 'Trellis Proxy (Ampersand dialect)';
 /** The methods passed through, each an operation of the document. */
 export const PROXIED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const proxyOperationId = (method: string) => `proxy${method[0]}${method.slice(1).toLowerCase()}`;
-
-/** Trellis's extension: the header naming a connection the project owns (a Connectors API connector). */
-export const CONNECTION_HEADER = 'x-trellis-connection-id';
 
 const header = (name: string, description: string, schema: Record<string, unknown>, required = false) => ({
   name,

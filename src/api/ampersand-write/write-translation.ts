@@ -1,4 +1,5 @@
-import type { RecordToWrite, RecordWriteResult, WriteType } from '../../core/operations.ts';
+import type { RecordToWrite, RecordWriteResult, WriteTarget, WriteType } from '../../core/operations.ts';
+import { CONNECTION_HEADER } from '../ampersand/connection-header.ts';
 import { type RequestIssue, RequestRefused } from '../surface/errors.ts';
 
 /** The Write API's request and answers in the core's words (`src/core/operations.ts`). */
@@ -7,7 +8,8 @@ type JsonRecord = Record<string, unknown>;
 
 /** The request body, as the contract has already checked it. */
 export interface WriteBody {
-  groupRef: string;
+  /** Required unless the request names a connection the project owns (the contract cannot say so). */
+  groupRef?: string;
   type: WriteType;
   mode?: 'synchronous' | 'asynchronous';
   record?: JsonRecord;
@@ -39,6 +41,36 @@ function checkSupported(body: WriteBody): void {
       '/batchPolicy/allOrNone',
       'cannot be honored: Trellis writes a batch record by record and cannot undo those already written',
     );
+}
+
+/**
+ * What the request writes through: the installation of the path's integration for the body's
+ * `groupRef`, or the connection the project owns that `x-trellis-connection-id` names (a Trellis
+ * extension), never both. With a connection, the path's integration is the connection's provider:
+ * no integration governs a connection the project owns, and the segment, required by the path,
+ * must agree with what the header names.
+ */
+export function writeTargetOf(
+  integrationId: string,
+  body: WriteBody,
+  connectionId: string | undefined,
+): WriteTarget {
+  if (connectionId === undefined) {
+    if (body.groupRef === undefined)
+      throw new RequestRefused(
+        'missing_input',
+        `body/groupRef is required (or a connection the project owns, in ${CONNECTION_HEADER})`,
+        { issues: [{ in: 'body', name: '/groupRef', detail: 'is required' }] },
+      );
+    return { integrationIdOrName: integrationId, customerRef: body.groupRef };
+  }
+  if (body.groupRef !== undefined)
+    throw new RequestRefused(
+      'invalid_input',
+      `name a group (groupRef) or a connection (${CONNECTION_HEADER}), not both`,
+      { issues: [{ in: 'header', name: CONNECTION_HEADER, detail: 'must not be sent with groupRef' }] },
+    );
+  return { projectOwnedConnectionId: connectionId, providerName: integrationId };
 }
 
 /** A record's id, as the provider names it; a number is taken as its digits. */

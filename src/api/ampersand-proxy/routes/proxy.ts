@@ -8,7 +8,8 @@ import {
   proxiedInstallation,
   proxyRequest,
 } from '../../../core/provider-proxy.ts';
-import { CONNECTION_HEADER, PROXIED_METHODS, PROXY_PREFIX, proxyOperationId } from '../openapi.ts';
+import { CONNECTION_HEADER } from '../../ampersand/connection-header.ts';
+import { PROXIED_METHODS, PROXY_PREFIX, proxyOperationId } from '../openapi.ts';
 
 /** Headers of this dialect and its credentials: they address Trellis, never the provider. */
 const ownHeader = (name: string) =>

@@ -64,8 +64,8 @@ function writeOperation(w: WriteOperation, installation: Installation): Operatio
   return {
     id: w.id,
     projectId: w.projectId,
-    integrationId: w.integrationId,
-    installationId: w.installationId,
+    integrationId: installation.integrationId,
+    installationId: installation.id,
     configId: configIdOf(installation),
     actionType: 'write',
     status,
@@ -127,13 +127,17 @@ function pageOf<T>(items: T[], pageSize: number, pageToken: string | undefined) 
 }
 
 export async function operationRoutes(app: FastifyInstance, { deps }: RouteOptions) {
-  /** An operation of the project by id: a write operation, or a read (a run of an installation's sync). */
+  /**
+   * An operation of the project by id: an installation's write operation, or a read (a run of an
+   * installation's sync). A write through a connection the project owns is no installation's
+   * operation (this API's operations name their installation and integration): not found here.
+   */
   const operationOf = async (projectId: string, id: string) => {
     const write = await getWriteOperation(deps, projectId, id).catch((err: unknown) => {
       if (err instanceof DomainError && err.kind === 'not_found') return undefined;
       throw err;
     });
-    if (write) {
+    if (write?.installationId) {
       const installation = await getInstallation(deps, projectId, write.installationId);
       const op = writeOperation(write, installation);
       return { op, logs: logsOf(op, write.startedAt ?? write.createdAt, write.endedAt, write.errorSummary) };
