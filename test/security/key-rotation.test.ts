@@ -77,8 +77,10 @@ describe('encryption key rotation', () => {
 
     // A database populated under the old key: providers, a destination, webhook endpoints,
     // connections, an OAuth state with a PKCE verifier.
+    // No worker: a sync run here would refresh tokens under the old key before the rotation starts.
     const before = await startTrellis({
       databaseUrl,
+      roles: { api: true, worker: false },
       env: { ...env(), TRELLIS_ENCRYPTION_KEY: oldKey.toString('hex') },
     });
     apiKey = before.apiKey;
