@@ -83,3 +83,153 @@ describe('Postgres destination writer', () => {
     expect(all.find((r) => r._supaglue_id === 'x1')!._supaglue_is_deleted).toBe(false);
   });
 });
+
+describe('Postgres destination writer, unified tables', () => {
+  const unifiedTarget = {
+    schema: 'crm',
+    table: 'crm_users',
+    unified: {
+      columns: [
+        { name: 'name', type: 'text', notNull: false },
+        { name: 'seats', type: 'integer', notNull: false },
+        { name: 'last_login_at', type: 'timestamp(3)', notNull: false },
+        { name: 'is_active', type: 'boolean', notNull: false },
+        { name: 'tags', type: 'jsonb', notNull: true },
+      ],
+    },
+  } as const;
+  const user = (id: string, at: string, fields: Record<string, unknown>, isDeleted = false): WriteRecord => {
+    const unified = {
+      id,
+      created_at: new Date('2023-06-01T08:00:00.123Z'),
+      updated_at: null,
+      is_deleted: isDeleted,
+      last_modified_at: new Date(at),
+      ...fields,
+    };
+    return {
+      id,
+      lastModifiedAt: new Date(at),
+      isDeleted,
+      raw: { provider: 'record', id },
+      mapped: {},
+      fields: () => unified,
+      unified,
+    };
+  };
+  let pool: pg.Pool;
+  let writer: PostgresWriter;
+  const row = async (id: string) =>
+    (
+      await pool.query(
+        `select *, to_char(last_modified_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS') as modified,
+                to_char(last_login_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS') as login,
+                to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS') as created
+           from crm.crm_users where id = $1`,
+        [id],
+      )
+    ).rows[0];
+
+  beforeAll(async () => {
+    const url = await createTestDatabase();
+    // A server far from UTC: unified tables keep UTC times whatever the session's zone.
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`alter database ${new URL(url).pathname.slice(1)} set timezone = 'Pacific/Kiritimati'`);
+    await admin.end();
+    pool = new pg.Pool({ connectionString: url });
+    writer = new PostgresWriter(pool);
+    await writer.prepare(unifiedTarget);
+  });
+  afterAll(() => pool.end());
+
+  it('writes the unified columns, the provider record and the whole unified record, times in UTC', async () => {
+    await writer.write(
+      unifiedTarget,
+      owner,
+      [
+        user('u1', '2024-01-01T10:00:00.250Z', {
+          name: 'Ada\tLovelace\\',
+          seats: 3,
+          last_login_at: new Date('2024-01-01T23:30:00Z'),
+          is_active: true,
+          tags: ['a', { b: 'c\nd' }],
+        }),
+      ],
+      new Date(),
+    );
+    const r = await row('u1');
+    expect(r).toMatchObject({
+      _supaglue_application_id: 'app',
+      _supaglue_customer_id: owner.customerRef,
+      name: 'Ada\tLovelace\\',
+      seats: 3,
+      is_active: true,
+      tags: ['a', { b: 'c\nd' }],
+      is_deleted: false,
+      updated_at: null,
+      raw_data: { provider: 'record', id: 'u1' },
+      modified: '2024-01-01T10:00:00.250',
+      login: '2024-01-01T23:30:00.000',
+      created: '2023-06-01T08:00:00.123',
+    });
+    expect(r._supaglue_unified_data).toMatchObject({
+      id: 'u1',
+      name: 'Ada\tLovelace\\',
+      last_login_at: '2024-01-01T23:30:00.000Z',
+    });
+  });
+
+  it('a value a column cannot hold is null rather than a failed batch', async () => {
+    await writer.write(
+      unifiedTarget,
+      owner,
+      [
+        user('u2', '2024-01-01T00:00:00Z', {
+          seats: 2.5,
+          last_login_at: 'not a time',
+          is_active: 'yes',
+          tags: [],
+        }),
+      ],
+      new Date(),
+    );
+    expect(await row('u2')).toMatchObject({ seats: null, login: null, is_active: null, tags: [] });
+  });
+
+  it('keeps the newest version by last_modified_at, and the sweep marks the unified record deleted too', async () => {
+    await writer.write(
+      unifiedTarget,
+      owner,
+      [
+        user('u3', '2024-01-02T00:00:00Z', { name: 'v2', tags: [] }),
+        user('u3', '2024-01-03T00:00:00Z', { name: 'v3', tags: [] }),
+        user('u3', '2024-01-01T00:00:00Z', { name: 'v1', tags: [] }),
+      ],
+      new Date(),
+    );
+    expect((await row('u3')).name).toBe('v3');
+    await writer.write(
+      unifiedTarget,
+      owner,
+      [user('u3', '2024-01-02T12:00:00Z', { name: 'old', tags: [] })],
+      new Date(),
+    );
+    expect((await row('u3')).name).toBe('v3');
+
+    const runStarted = new Date();
+    await writer.write(
+      unifiedTarget,
+      owner,
+      [user('u3', '2024-01-04T00:00:00Z', { name: 'v4', tags: [] })],
+      new Date(),
+    );
+    expect(await writer.markUnseenDeleted(unifiedTarget, owner, runStarted)).toBe(2);
+    for (const id of ['u1', 'u2']) {
+      const r = await row(id);
+      expect(r.is_deleted).toBe(true);
+      expect(r._supaglue_unified_data.is_deleted).toBe(true);
+    }
+    expect(await row('u3')).toMatchObject({ name: 'v4', is_deleted: false });
+  });
+});

@@ -6,6 +6,7 @@ import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { pipedrive } from '../../simulators/pipedrive/index.ts';
 import { salesforce } from '../../simulators/salesforce/index.ts';
+import { planUnplannedSyncs } from '../../src/core/syncs.ts';
 import { CookieJar } from '../helpers/cookie-jar.ts';
 import { warehouseAt } from '../helpers/mgmt-fixtures.ts';
 import { consentFields, simConsent, simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
@@ -222,6 +223,8 @@ async function startSyncing(opts: {
   scopes?: string[];
   limits?: Record<string, number>;
   commonObjects: string[];
+  /** More of the sync config (its common objects are `commonObjects`). */
+  config?: Record<string, unknown>;
 }): Promise<Setup> {
   const sim = await startSimulator(opts.simulator, { records: 40 });
   if (opts.limits) await simControl(sim.url, 'limits', opts.limits);
@@ -245,6 +248,7 @@ async function startSyncing(opts: {
     config: {
       default_config: { period_ms: 3_600_000, strategy: 'full then incremental' },
       common_objects: opts.commonObjects.map((object) => ({ object })),
+      ...opts.config,
     },
   });
   await ok(api, 'PUT', '/customers', { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' });
@@ -601,6 +605,25 @@ describe('HubSpot common objects: contact, account, opportunity and user in crm_
     expect(after.size).toBe(before.size + 2);
     expect(after.get(changed)).toMatchObject({ lifecycle_stage: 'customer' });
     expect(after.get(changed)!.email_addresses[0].email_address).toBe('moved@new.example');
+  });
+
+  it('common syncs planned before common objects were mapped are planned again as Trellis starts', async () => {
+    const { db } = t.runtime.deps;
+    await db.query(
+      `update syncs set plan = plan - 'reads' - 'defaultTable' - 'associations' where object_type = 'common'`,
+    );
+    await planUnplannedSyncs(db);
+    const { rows: plans } = await db.query<{ object: string; plan: any }>(
+      `select object, plan from syncs where object_type = 'common' order by object`,
+    );
+    expect(
+      plans.map((p) => [p.object, p.plan.reads.object, p.plan.defaultTable, p.plan.associations]),
+    ).toEqual([
+      ['account', 'companies', 'crm_accounts', undefined],
+      ['contact', 'contacts', 'crm_contacts', ['companies']],
+      ['opportunity', 'deals', 'crm_opportunities', ['companies']],
+      ['user', 'owners', 'crm_users', undefined],
+    ]);
   });
 });
 
@@ -1192,3 +1215,127 @@ describe('Pipedrive common objects: persons, organizations, leads, deals and use
     expect([...swept.values()].filter((r) => r.is_deleted).length).toBe(mutated.deleted.length);
   });
 });
+
+describe('HubSpot associations_to_fetch: associated ids kept as HubSpot lists them', () => {
+  let s: Setup;
+
+  /** Live contacts as HubSpot's list endpoint answers with `associations`. */
+  const listedWith = async (associations: string) => {
+    const records: any[] = [];
+    let after: string | undefined;
+    do {
+      const page = await providerCall(
+        s,
+        'GET',
+        `/crm/v3/objects/contacts?limit=100&associations=${associations}${after ? `&after=${after}` : ''}`,
+      );
+      records.push(...page.results);
+      after = page.paging?.next?.after;
+    } while (after);
+    return new Map(records.map((r) => [r.id as string, r.associations]));
+  };
+  const standardRows = async () =>
+    new Map(
+      (
+        await s.warehouse.query<Row>(
+          `select _supaglue_id as id, _supaglue_raw_data as raw, _supaglue_emitted_at as emitted
+             from crm.hubspot_contacts where _supaglue_customer_id = 'acme'`,
+        )
+      ).rows.map((r) => [r.id as string, r]),
+    );
+
+  beforeAll(async () => {
+    s = await startSyncing({
+      simulator: hubspot,
+      provider: 'hubspot',
+      category: 'crm',
+      authType: 'oauth2',
+      scopes: ['oauth'],
+      limits: { ten_second: 5000, search_per_second: 100 },
+      commonObjects: [],
+      config: {
+        common_objects: [{ object: 'contact', associations_to_fetch: ['opportunity'] }],
+        standard_objects: [{ object: 'contacts', associations_to_fetch: ['deal', 'account'] }],
+      },
+    });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('full reads keep the associations asked for; the common contact also its companies', async () => {
+    await commonRuns(s.api, 'contact', 1);
+    await waitForStandardRun(s.api, 'contacts', 1);
+    const expected = await listedWith('deals,companies');
+    const standard = await standardRows();
+    expect([...standard.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [id, associations] of expected) {
+      expect(associations.deals.results.length).toBeGreaterThan(0);
+      expect(standard.get(id)!.raw.associations, id).toEqual(associations);
+    }
+    // The common contact asked for its opportunities; its mapping needs the companies.
+    for (const [id, r] of await unifiedRows(s, 'crm_contacts')) {
+      expect(r.raw_data.associations, id).toEqual(expected.get(id));
+      expect(r.account_id).toBe(expected.get(id).companies.results[0].id);
+    }
+  });
+
+  it('incremental reads, through search, keep them the same way', async () => {
+    const mutated = await simControl(s.sim.url, 'mutate', { object: 'contacts', update: 4, create: 1 });
+    await ok(
+      s.api,
+      'POST',
+      '/syncs/_trigger',
+      { object_type: 'standard', object: 'contacts' },
+      { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' },
+    );
+    await incrementalRun(s, 'hubspot', 'contact', 1);
+    await waitForStandardRun(s.api, 'contacts', 2);
+    const expected = await listedWith('deals,companies');
+    const standard = await standardRows();
+    const unified = await unifiedRows(s, 'crm_contacts');
+    for (const id of [...mutated.updated, ...mutated.created]) {
+      expect(standard.get(id)!.raw.associations, id).toEqual(expected.get(id));
+      expect(unified.get(id)!.raw_data.associations, id).toEqual(expected.get(id));
+    }
+    // The searched records really came through search: HubSpot's search answers carry no associations.
+    const served = (await simControl(s.sim.url, 'stats')).requests as Record<string, number>;
+    expect(served['POST /crm/v3/associations/:from/:to/batch/read']).toBeGreaterThan(0);
+  });
+
+  it('an association to nothing the portal has fails the run, saying so', async () => {
+    const [config] = (await ok(s.api, 'GET', '/sync_configs')) as { id: string; config: any }[];
+    await ok(s.api, 'PUT', `/sync_configs/${config!.id}`, {
+      config: {
+        ...config!.config,
+        standard_objects: [{ object: 'contacts', associations_to_fetch: ['tickets'] }],
+      },
+    });
+    await ok(
+      s.api,
+      'POST',
+      '/syncs/_trigger',
+      { object_type: 'standard', object: 'contacts' },
+      { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' },
+    );
+    const [run] = await waitForStandardRun(s.api, 'contacts', 3, false);
+    expect(run.status).toBe('FAILURE');
+    expect(run.error_message).toContain('HubSpot records cannot be associated with "tickets"');
+  });
+});
+
+/** Waits for `count` ended runs of standard object `object` of customer acme; checks the newest succeeded unless told. */
+async function waitForStandardRun(api: Client, object: string, count: number, succeeded = true) {
+  for (let i = 0; i < 600; i++) {
+    const res = await api('GET', '/sync-runs', {
+      query: { customer_id: 'acme', object_type: 'standard', object },
+    });
+    const ended = res.body.results.filter((r: { status: string }) => r.status !== 'IN_PROGRESS');
+    if (ended.length >= count) {
+      if (succeeded) expect(ended[0].status, `${object}: ${ended[0].error_message}`).toBe('SUCCESS');
+      return ended;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`fewer than ${count} runs of ${object} ended`);
+}
