@@ -5,18 +5,24 @@ import { servedDocument as ampersandDocument } from '../../src/api/ampersand/ope
 import { servedDocument as proxyDocument } from '../../src/api/ampersand-proxy/openapi.ts';
 import { servedDocument as readDocument } from '../../src/api/ampersand-read/openapi.ts';
 import { servedDocument as writeDocument } from '../../src/api/ampersand-write/openapi.ts';
+import { CONNECTORS_PREFIX, servedDocument as connectorsDocument } from '../../src/api/connectors/openapi.ts';
 import { REQUEST_LIMITS, servedDocument } from '../../src/api/mgmt-v2/openapi.ts';
+import { connectorsClient, storeBody } from '../helpers/connectors-api.ts';
 import { createFixture, type Fixture } from '../helpers/mgmt-fixtures.ts';
 import { client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 /**
  * Generated hostile requests against every HTTP surface of a real Trellis (loopback HTTP, real
- * Postgres): every operation of the served OpenAPI documents of the Management API and of the
+ * Postgres): every operation of the served OpenAPI documents of the Management API, of the
  * Ampersand dialect's Platform, Write and Read APIs and proxy (the Platform API's unserved
- * operations, which answer 501, get fewer), the hosted connect
+ * operations, which answer 501, get fewer) and of the Connectors API, the hosted connect
  * pages and the OAuth callback, the API reference and the health check. Bodies of wrong types, at
  * and over every string, array and object limit, deeply nested, huge or malformed; unicode with
  * lone surrogates, RTL marks and NUL; path and query tricks; header and framing abuse.
+ *
+ * Each API's requests carry the project's key where its document's security says (an apiKey
+ * scheme in a header: `x-api-key`, or the Connectors API's `Authorization`), and the targeted
+ * cases aim at that header; a document that also takes a bearer token gets the key as one too.
  *
  * Nothing may answer 5xx or leave a request unanswered, every 4xx must come in its surface's own
  * error shape, the server may log no error, and the event loop may never stall for 200 ms. (What
@@ -152,14 +158,27 @@ interface Parameter {
   required?: boolean;
   schema?: Schema;
 }
+type SecurityRequirement = Record<string, string[]>;
+interface SecurityScheme {
+  type: string;
+  in?: string;
+  name?: string;
+  scheme?: string;
+}
 interface Document {
   paths: Record<string, Record<string, unknown>>;
+  security?: SecurityRequirement[];
+  components?: { securitySchemes?: Record<string, SecurityScheme> };
 }
-type ApiSurfaceName = 'mgmt' | 'ampersand';
+type ApiSurfaceName = 'mgmt' | 'ampersand' | 'connectors';
 interface Operation {
   surface: ApiSurfaceName;
   /** Where the surface is mounted. */
   prefix: string;
+  /** The header the surface takes the project's API key in, lower case. */
+  keyHeader: string;
+  /** Whether the surface's document also takes a bearer token in `Authorization`. */
+  bearer: boolean;
   id: string;
   method: string;
   template: string;
@@ -180,10 +199,12 @@ const DATA_DOCS = {
   read: { prefix: '/read/v1', doc: nestedUnder('read', readDocument('http://trellis.test')) },
   proxy: { prefix: '/proxy', doc: nestedUnder('proxy', proxyDocument('http://trellis.test')) },
 };
+const CONNECTORS_DOC = nestedUnder('connectors', connectorsDocument('http://trellis.test'));
 const DOC = {
   ...servedDocument('http://trellis.test'),
   ampersand: AMPERSAND_DOC,
   ...Object.fromEntries(Object.entries(DATA_DOCS).map(([key, { doc }]) => [key, doc])),
+  connectors: CONNECTORS_DOC,
 } as unknown as Document;
 /** The Platform API operations Trellis serves; every other one answers 501. */
 const AMPERSAND_SERVED = [
@@ -279,6 +300,30 @@ function spliced(schema: Schema | undefined, value: unknown, path: Key[], raw: s
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
+
+/** The security requirements of a document: its own, then its operations'. */
+const requirementsOf = (doc: Document): SecurityRequirement[] => [
+  ...(doc.security ?? []),
+  ...Object.values(doc.paths).flatMap((item) =>
+    METHODS.flatMap((m) => (item[m] as { security?: SecurityRequirement[] } | undefined)?.security ?? []),
+  ),
+];
+
+/**
+ * How a document takes the project's key: in the header of the first apiKey scheme it requires,
+ * and also as a bearer token when it has a bearer scheme.
+ */
+function keyOf(doc: Document): { keyHeader: string; bearer: boolean } {
+  const schemes = doc.components?.securitySchemes ?? {};
+  const required = requirementsOf(doc).flatMap((r) => Object.keys(r).map((name) => schemes[name]));
+  const key = required.find((s) => s?.type === 'apiKey' && s.in === 'header');
+  if (!key?.name) throw new Error('a document of no API key header; the fuzz cannot authenticate to it');
+  return {
+    keyHeader: key.name.toLowerCase(),
+    bearer: Object.values(schemes).some((s) => s.type === 'http' && s.scheme === 'bearer'),
+  };
+}
+
 const operationsOf = (doc: Document, surface: ApiSurfaceName, prefix: string): Operation[] =>
   Object.entries(doc.paths).flatMap(([template, item]) =>
     METHODS.filter((m) => item[m]).map((method) => {
@@ -293,6 +338,7 @@ const operationsOf = (doc: Document, surface: ApiSurfaceName, prefix: string): O
       return {
         surface,
         prefix,
+        ...keyOf(doc),
         id: op.operationId,
         method: method.toUpperCase(),
         template,
@@ -305,6 +351,7 @@ const OPERATIONS: Operation[] = [
   ...operationsOf(DOC, 'mgmt', '/mgmt/v2'),
   ...operationsOf(AMPERSAND_DOC, 'ampersand', '/v1'),
   ...Object.values(DATA_DOCS).flatMap(({ prefix, doc }) => operationsOf(doc, 'ampersand', prefix)),
+  ...operationsOf(CONNECTORS_DOC, 'connectors', CONNECTORS_PREFIX),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -640,12 +687,20 @@ const PARSER_LEVEL = new Set([
 interface Context {
   fx: Fixture;
   apiKey: string;
+  /** A connector of the Connectors API (Apollo). */
+  connectorId: string;
   salesforceLinkId: string;
   apolloLinkId: string;
 }
 
 /** The fixture's resources for path parameters; deletions aim elsewhere, so that the fixture stays. */
 function pathValue(name: string, op: Operation, ctx: Context, r: Random): string {
+  if (op.surface === 'connectors') {
+    if (name === 'logo') return 'hubspot.svg';
+    // Reads and updates reach the connector; a deletion would end it, and a test would ask Apollo,
+    // which is not there.
+    return op.method === 'GET' || op.method === 'PUT' ? ctx.connectorId : uuid(r);
+  }
   if (op.surface === 'ampersand') {
     if (name === 'projectIdOrName') return 'default';
     if (name === 'provider') return 'hubspot';
@@ -684,7 +739,7 @@ interface MgmtDraft {
 
 function baseRequest(op: Operation, ctx: Context, r: Random): MgmtDraft {
   const conn: Record<string, string> = { 'x-customer-id': ctx.fx.customerId, 'x-provider-name': 'hubspot' };
-  const headers: [string, string][] = [['x-api-key', ctx.apiKey]];
+  const headers: [string, string][] = [[op.keyHeader, ctx.apiKey]];
   for (const p of op.params.filter((p) => p.in === 'header' && p.required))
     headers.push([p.name, conn[p.name] ?? String(build(p.schema))]);
   const path = Object.fromEntries(
@@ -747,18 +802,33 @@ function mgmtCases(op: Operation, ctx: Context): Case[] {
         return d;
       },
     });
+  const key = op.keyHeader;
   const setKey = (value: string | undefined, extra?: string) => (m: MgmtDraft) => {
-    m.headers = m.headers.filter(([k]) => k !== 'x-api-key');
-    if (value !== undefined) m.headers.push(['x-api-key', value]);
-    if (extra !== undefined) m.headers.push(['x-api-key', extra]);
+    m.headers = m.headers.filter(([k]) => k !== key);
+    if (value !== undefined) m.headers.push([key, value]);
+    if (extra !== undefined) m.headers.push([key, extra]);
   };
 
-  add('no x-api-key', setKey(undefined));
-  add('empty x-api-key', setKey(''));
-  add('wrong x-api-key', setKey('trls_not-a-key'));
-  add('x-api-key twice', setKey(ctx.apiKey, ctx.apiKey));
-  add('x-api-key and a wrong one', setKey(ctx.apiKey, 'trls_not-a-key'));
-  add('x-api-key of 8 KiB', setKey('k'.repeat(8192)));
+  add(`no ${key}`, setKey(undefined));
+  add(`empty ${key}`, setKey(''));
+  add(`wrong ${key}`, setKey('trls_not-a-key'));
+  add(`${key} twice`, setKey(ctx.apiKey, ctx.apiKey));
+  add(`${key} and a wrong one`, setKey(ctx.apiKey, 'trls_not-a-key'));
+  add(`${key} of 8 KiB`, setKey('k'.repeat(8192)));
+  if (op.bearer) {
+    add('the key as a bearer token', (m) => {
+      m.headers = [
+        ...m.headers.filter(([k]) => k !== key && k !== 'authorization'),
+        ['authorization', `Bearer ${ctx.apiKey}`],
+      ];
+    });
+    add('a bearer token of nothing', (m) => {
+      m.headers = [
+        ...m.headers.filter(([k]) => k !== key && k !== 'authorization'),
+        ['authorization', 'Bearer '],
+      ];
+    });
+  }
   for (const kind of [...FRAMING, ...HEADERS, 'method not routed', 'HEAD']) {
     if (FRAMING.includes(kind) && !op.body) continue;
     add(
@@ -903,7 +973,7 @@ function mgmtCases(op: Operation, ctx: Context): Case[] {
   // Random cases: a few random changes each, drawn from the cheap kinds.
   const cheap = targeted.filter((c) => !/MB|million|limit|deep|properties|400 small/.test(c.name));
   const cases = [...targeted];
-  const perOperation = op.prefix === '/v1' || op.prefix === '/mgmt/v2' ? PER_OPERATION : DATA_PER_OPERATION;
+  const perOperation = op.surface === 'ampersand' && op.prefix !== '/v1' ? DATA_PER_OPERATION : PER_OPERATION;
   for (let i = 0; cases.length < perOperation; i++) {
     cases.push({
       surface: op.surface,
@@ -1075,6 +1145,11 @@ function otherCases(): Case[] {
     '/v1/',
     '/v1/projects',
     '/v1/%E0%A4%A',
+    '/api/v1/connectors/openapi.json',
+    '/api/v1/connectors/logos/hubspot.svg',
+    '/api/v1/connectors/logos/..%2f..%2fpackage.json',
+    '/api/v1/connectors/%E0%A4%A',
+    '/api/v1',
     '/health',
     '/health?x=1&x=2',
     '/',
@@ -1135,7 +1210,9 @@ const refusedByRouter = (a: Answer, target: string) =>
   a.status === 400 &&
   (target.startsWith('/mgmt/') || isAmpersandApi(target)
     ? /"detail":"[^"]*is not a valid url component"/.test(a.body)
-    : a.body.includes('This address is not valid.') && pageProblem(a) === undefined);
+    : isConnectorsApi(target)
+      ? /^\{"message":"[^"]*is not a valid url component"\}$/.test(a.body)
+      : a.body.includes('This address is not valid.') && pageProblem(a) === undefined);
 
 const parse = (body: string): unknown => {
   try {
@@ -1175,9 +1252,29 @@ function ampersandShapeProblem(a: Answer): string | undefined {
   return undefined;
 }
 
+const under = (prefix: string, target: string) =>
+  target === prefix || target.startsWith(`${prefix}/`) || target.startsWith(`${prefix}?`);
 const AMPERSAND_PREFIXES = ['/v1', ...Object.values(DATA_DOCS).map((d) => d.prefix)];
-const isAmpersandApi = (target: string) =>
-  AMPERSAND_PREFIXES.some((p) => target === p || target.startsWith(`${p}/`) || target.startsWith(`${p}?`));
+const isAmpersandApi = (target: string) => AMPERSAND_PREFIXES.some((p) => under(p, target));
+const isConnectorsApi = (target: string) => under(CONNECTORS_PREFIX, target);
+
+/**
+ * The Connectors API's errors, Laravel's: `{message}`, and for refused values a 422 whose
+ * `errors` name each field with its messages.
+ */
+function connectorsShapeProblem(a: Answer): string | undefined {
+  if (!a.headers['content-type']?.startsWith('application/json'))
+    return `content-type ${a.headers['content-type']}`;
+  const body = parse(a.body);
+  if (!isObject(body) || typeof body.message !== 'string' || body.message === '') return 'no message';
+  if (a.status !== 422) return undefined;
+  const fields = isObject(body.errors) ? Object.values(body.errors) : [];
+  const named = (messages: unknown) =>
+    Array.isArray(messages) &&
+    messages.length > 0 &&
+    messages.every((m) => typeof m === 'string' && m !== '');
+  return fields.length > 0 && fields.every(named) ? undefined : 'a 422 without errors naming its fields';
+}
 
 /** A page with a title and a message: a message page, or the link's form with its error. */
 function pageProblem(a: Answer): string | undefined {
@@ -1211,12 +1308,14 @@ function problem(c: Case, d: Draft, result: Answer | { failure: string }): strin
   if (refusedByRouter(a, d.target)) return undefined;
   if (c.surface === 'mgmt') return mgmtShapeProblem(a);
   if (c.surface === 'ampersand') return ampersandShapeProblem(a);
+  if (c.surface === 'connectors') return connectorsShapeProblem(a);
   if (c.surface === 'connect') {
     // A method or path the connect routes do not take reaches no surface.
     const routed = CONNECT_ROUTES.some((re) => re.test(d.target)) && ['GET', 'POST'].includes(d.method);
     return routed ? pageProblem(a) : plainProblem(a);
   }
   if (d.target.startsWith('/mgmt/v2/')) return mgmtShapeProblem(a);
+  if (isConnectorsApi(d.target)) return connectorsShapeProblem(a);
   return isAmpersandApi(d.target) ? ampersandShapeProblem(a) : plainProblem(a);
 }
 
@@ -1241,7 +1340,20 @@ describe('fuzzing every HTTP surface', () => {
       },
     });
     expect(link.status).toBe(201);
-    ctx = { fx, apiKey: t.apiKey, salesforceLinkId: fx.magicLinkId, apolloLinkId: link.body.id };
+    const connector = await connectorsClient(t.baseUrl, t.apiKey)('POST', '/', {
+      body: storeBody({
+        authentication_implementation_id: 'apollo:api_key',
+        variables: [{ key: 'api_key', value: 'apollo-key' }],
+      }),
+    });
+    expect(connector.status, JSON.stringify(connector.body)).toBe(200);
+    ctx = {
+      fx,
+      apiKey: t.apiKey,
+      connectorId: connector.body.data.id,
+      salesforceLinkId: fx.magicLinkId,
+      apolloLinkId: link.body.id,
+    };
   });
   afterAll(() => t?.stop());
 
@@ -1347,7 +1459,7 @@ describe('fuzzing every HTTP surface', () => {
         `  longest garbage collection: ${Math.round(longestGc)} ms`,
         `  slowest request to build (client side): ${slowestBuild.ms} ms, ${slowestBuild.name}`,
         `  worst stall with the CPU busy: ${worstStall.ms} ms (${worstStall.lateMs} ms late), in flight: ${worstStall.during.join(', ').slice(0, 500)}`,
-        `  API operations: ${OPERATIONS.filter((o) => o.surface === 'mgmt').length} Management, ${OPERATIONS.filter((o) => o.surface === 'ampersand').length} Ampersand (Platform, Write, Read, proxy)`,
+        `  API operations: ${OPERATIONS.filter((o) => o.surface === 'mgmt').length} Management, ${OPERATIONS.filter((o) => o.surface === 'ampersand').length} Ampersand (Platform, Write, Read, proxy), ${OPERATIONS.filter((o) => o.surface === 'connectors').length} Connectors`,
       ].join('\n'),
     );
 
