@@ -32,7 +32,8 @@ function cloneOnlyRootMayEnter(): string {
   made.push(home);
   expect(fs.statSync(home).mode & 0o777).toBe(0o700);
   const clone = path.join(home, 'trellis');
-  for (const entry of ['src', 'package.json', 'tsconfig.json'])
+  // What `npm start` reads: the server's sources and the console's pages.
+  for (const entry of ['src', 'web', 'package.json', 'tsconfig.json'])
     fs.cpSync(path.join(ROOT, entry), path.join(clone, entry), { recursive: true });
   const modules = path.join(clone, 'node_modules');
   fs.mkdirSync(modules);
