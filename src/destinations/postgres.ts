@@ -103,6 +103,7 @@ const OBJECT_LAYOUT: Layout = {
 };
 
 const NULL = '\\N';
+const INT4_MAX = 2_147_483_647;
 
 /** A value as COPY text for a column of `type`; null where the value cannot be one of that type. */
 function copyValue(type: UnifiedColumn['type'], value: unknown): string {
@@ -117,7 +118,7 @@ function copyValue(type: UnifiedColumn['type'], value: unknown): string {
     case 'boolean':
       return value === true ? 't' : value === false ? 'f' : NULL;
     case 'integer':
-      return Number.isInteger(value) ? String(value) : NULL;
+      return Number.isInteger(value) && Math.abs(value as number) <= INT4_MAX ? String(value) : NULL;
     case 'float':
       return typeof value === 'number' && Number.isFinite(value) ? String(value) : NULL;
     case 'text':

@@ -191,10 +191,12 @@ describe('Postgres destination writer, unified tables', () => {
           is_active: 'yes',
           tags: [],
         }),
+        user('u2b', '2024-01-01T00:00:00Z', { seats: 3_000_000_000, tags: [] }),
       ],
       new Date(),
     );
     expect(await row('u2')).toMatchObject({ seats: null, login: null, is_active: null, tags: [] });
+    expect(await row('u2b')).toMatchObject({ seats: null });
   });
 
   it('keeps the newest version by last_modified_at, and the sweep marks the unified record deleted too', async () => {
@@ -224,8 +226,8 @@ describe('Postgres destination writer, unified tables', () => {
       [user('u3', '2024-01-04T00:00:00Z', { name: 'v4', tags: [] })],
       new Date(),
     );
-    expect(await writer.markUnseenDeleted(unifiedTarget, owner, runStarted)).toBe(2);
-    for (const id of ['u1', 'u2']) {
+    expect(await writer.markUnseenDeleted(unifiedTarget, owner, runStarted)).toBe(3);
+    for (const id of ['u1', 'u2', 'u2b']) {
       const r = await row(id);
       expect(r.is_deleted).toBe(true);
       expect(r._supaglue_unified_data.is_deleted).toBe(true);

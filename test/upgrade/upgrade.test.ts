@@ -57,6 +57,26 @@ interface SyncRun {
 }
 
 const keyOf = (s: FixtureSync) => `${s.customerId}/${s.providerName}/${s.object}`;
+
+/**
+ * A record as the simulator shows it now, cut down to the fields a record the fixture synced had:
+ * the simulators have gained fields since the release (those common objects read), and what the
+ * release synced is compared on the fields it had. HubSpot's values sit under `properties`.
+ */
+function asSyncedThen(record: unknown, synced: unknown): unknown {
+  const now = record as Record<string, unknown>;
+  const then = synced as Record<string, unknown>;
+  const pick = (from: Record<string, unknown>, like: Record<string, unknown>) =>
+    Object.fromEntries(Object.keys(like).map((k) => [k, from[k]]));
+  const cut = pick(now, then);
+  if (then.properties && now.properties) {
+    cut.properties = pick(
+      now.properties as Record<string, unknown>,
+      then.properties as Record<string, unknown>,
+    );
+  }
+  return cut;
+}
 const connectionHeaders = (s: FixtureSync) => ({
   'x-customer-id': s.customerId,
   'x-provider-name': s.providerName,
@@ -242,7 +262,9 @@ describe('a database made by release b336421 upgrades in place and keeps syncing
           expect(record!.deleted, `${keyOf(s)} ${row._supaglue_id}`).toBe(true);
           continue;
         }
-        expect(row._supaglue_raw_data, `${keyOf(s)} ${row._supaglue_id}`).toEqual(record!.record);
+        expect(row._supaglue_raw_data, `${keyOf(s)} ${row._supaglue_id}`).toEqual(
+          asSyncedThen(record!.record, row._supaglue_raw_data),
+        );
         expect(row._supaglue_last_modified_at.getTime()).toBe(Date.parse(record!.updated_at));
       }
     }
@@ -338,10 +360,12 @@ describe('a database made by release b336421 upgrades in place and keeps syncing
         } else if (deleted.has(id) && (s.providerName === 'hubspot' || s.nextRun === 'full')) {
           expect(row._supaglue_is_deleted, where).toBe(true);
         } else if (s.nextRun === 'full') {
-          // Rewritten by the full run, with the same content.
-          const { _supaglue_emitted_at: _a, ...rest } = row;
-          const { _supaglue_emitted_at: _b, ...restBefore } = before.get(id)!;
+          // Rewritten by the full run: the record as it is now, the same as before on the fields it had.
+          const { _supaglue_emitted_at: _a, _supaglue_raw_data: raw, ...rest } = row;
+          const { _supaglue_emitted_at: _b, _supaglue_raw_data: rawBefore, ...restBefore } = before.get(id)!;
           expect(rest, where).toEqual(restBefore);
+          if (!row._supaglue_is_deleted) expect(raw, where).toEqual(record.record);
+          expect(asSyncedThen(raw, rawBefore), where).toEqual(rawBefore);
         } else {
           expect(row, where).toEqual(before.get(id));
         }
