@@ -23,7 +23,13 @@ const running: TrellisProcess[] = [];
 const made: string[] = [];
 afterAll(async () => {
   await Promise.all(running.map((p) => p.stop('SIGKILL')));
-  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+  for (const dir of made) {
+    // The cluster a start made outside the clone, whether or not the test got as far as to look.
+    const link = path.join(dir, 'trellis', '.trellis', 'pg');
+    if (fs.lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink())
+      fs.rmSync(fs.readlinkSync(link), { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** A copy of this checkout in a fresh directory only root may enter; returns the copy's path. */
@@ -70,7 +76,6 @@ describe.runIf(asRoot)(
       const link = path.join(clone, '.trellis', 'pg');
       expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
       const cluster = fs.readlinkSync(link);
-      made.push(cluster);
       expect(cluster).toMatch(/^\/var\/lib\/trellis\/clusters\/pg-\w+$/);
       // Run by the postgres user, from a copy of the binaries outside the clone.
       const postmaster = fs.readFileSync(path.join(cluster, 'postmaster.pid'), 'utf8').split('\n')[0];
