@@ -1,5 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type FileUrlTerms, isFileUrlSignature, signFileUrl } from '../auth/file-url-signature.ts';
+import {
+  type FileUrlPurpose,
+  type FileUrlTerms,
+  isFileUrlSignature,
+  signFileUrl,
+} from '../auth/file-url-signature.ts';
 import type { CoreDeps } from './deps.ts';
 import { DomainError } from './errors.ts';
 
@@ -59,25 +64,41 @@ export function grantUpload(deps: CoreDeps, projectId: string, md5?: string): Up
 const uploadUrlBase = (deps: CoreDeps) => `${deps.config.publicUrl}/${UPLOAD_BUCKET}/`;
 
 /**
- * Checks an upload URL's signature and expiry before anything is read from the request: a URL
- * Trellis did not sign, or changed in any part, is refused (403), as is one past its time.
+ * The project a URL to a file Trellis hosts names, once its signature and expiry are checked:
+ * a URL Trellis did not sign for this purpose, or changed in any part, is refused (403), as is one
+ * past its time.
  */
+function checkFileUrl(
+  deps: CoreDeps,
+  purpose: FileUrlPurpose,
+  pattern: RegExp,
+  path: string,
+  query: { expires?: string; md5?: string; signature?: string },
+): string {
+  const kind = `${purpose} URL`;
+  const project = pattern.exec(path)?.[1];
+  const expires = Number(query.expires);
+  if (!project || !query.signature || !Number.isSafeInteger(expires))
+    throw new DomainError(
+      'forbidden',
+      `this is not ${purpose === 'upload' ? 'an' : 'a'} ${kind} that Trellis signed`,
+    );
+  const terms: FileUrlTerms = { path, expires, ...(query.md5 === undefined ? {} : { md5: query.md5 }) };
+  if (!isFileUrlSignature(deps.vault, purpose, terms, query.signature))
+    throw new DomainError('forbidden', `the ${kind} does not match its signature`);
+  if (Date.now() > expires * 1000)
+    throw new DomainError('forbidden', `the ${kind} has expired: ask for a new one`);
+  return project;
+}
+
+/** Checks an upload URL before anything is read from the request (see checkFileUrl). */
 export function checkUploadUrl(
   deps: CoreDeps,
   path: string,
   query: { expires?: string; md5?: string; signature?: string },
 ): UploadPermit {
-  const project = UPLOAD_PATH.exec(path)?.[1];
-  const expires = Number(query.expires);
-  if (!project || !query.signature || !Number.isSafeInteger(expires))
-    throw new DomainError('forbidden', 'this is not an upload URL that Trellis signed');
-  const terms: FileUrlTerms = { path, expires, ...(query.md5 === undefined ? {} : { md5: query.md5 }) };
-  if (!isFileUrlSignature(deps.vault, 'upload', terms, query.signature))
-    throw new DomainError('forbidden', 'the upload URL does not match its signature');
-  if (Date.now() > expires * 1000)
-    throw new DomainError('forbidden', 'the upload URL has expired: ask for a new one');
   return {
-    projectId: project,
+    projectId: checkFileUrl(deps, 'upload', UPLOAD_PATH, path, query),
     path,
     ...(query.md5 === undefined ? {} : { md5: Buffer.from(query.md5, 'base64') }),
   };
@@ -157,13 +178,7 @@ export async function readHeldResult(
   path: string,
   query: { expires?: string; signature?: string },
 ): Promise<Buffer> {
-  const project = RESULT_PATH.exec(path)?.[1];
-  const expires = Number(query.expires);
-  if (!project || !query.signature || !Number.isSafeInteger(expires))
-    throw new DomainError('forbidden', 'this is not a download URL that Trellis signed');
-  if (!isFileUrlSignature(deps.vault, 'download', { path, expires }, query.signature))
-    throw new DomainError('forbidden', 'the download URL does not match its signature');
-  if (Date.now() > expires * 1000) throw new DomainError('forbidden', 'the download URL has expired');
+  const project = checkFileUrl(deps, 'download', RESULT_PATH, path, query);
   const { rows } = await deps.db.query<{ bytes: Buffer }>(
     'select bytes from uploads where path = $1 and project_id = $2',
     [path, project],

@@ -324,7 +324,7 @@ async function execute(
       ? unifiedRecords(common)
       : (r: ProviderRecord): WriteRecord[] => [
           // Fields are shaped only by a destination that asks for them (a database keeps `raw`).
-          { ...r, mapped: shape.mapped(r.raw), fields: () => shape.fields(r.raw) },
+          { ...r, ...shape(r.raw) },
         ];
     let batch: WriteRecord[] = [];
     let batchCursor: string | null = checkpoint.cursor;

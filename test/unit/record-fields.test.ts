@@ -42,17 +42,17 @@ describe('a record as its destination sees it', () => {
   it('HubSpot fields come from `properties`; Salesforce’s `attributes` is not a field', () => {
     const hubspot = recordShape('hubspot', { select: ['email'], map: { mail: 'email' } });
     const contact = { id: '1', properties: { email: 'a@b.c', firstname: 'A' }, archived: false };
-    expect(hubspot.fields(contact)).toEqual({ email: 'a@b.c' });
-    expect(hubspot.mapped(contact)).toEqual({ mail: 'a@b.c' });
+    expect(hubspot(contact).fields()).toEqual({ email: 'a@b.c' });
+    expect(hubspot(contact).mapped).toEqual({ mail: 'a@b.c' });
     // HubSpot's owners carry their fields at the top level.
-    expect(recordShape('hubspot', undefined).fields({ id: '7', email: 'o@b.c' })).toEqual({
+    expect(recordShape('hubspot', undefined)({ id: '7', email: 'o@b.c' }).fields()).toEqual({
       id: '7',
       email: 'o@b.c',
     });
 
     const salesforce = recordShape('salesforce', undefined);
     const record = { attributes: { type: 'Contact' }, Id: '003', Email: 'x@y.z' };
-    expect(salesforce.fields(record)).toEqual({ id: '003', email: 'x@y.z' });
-    expect(salesforce.mapped(record)).toEqual({});
+    expect(salesforce(record).fields()).toEqual({ id: '003', email: 'x@y.z' });
+    expect(salesforce(record).mapped).toEqual({});
   });
 });
