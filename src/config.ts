@@ -38,6 +38,11 @@ export interface Config {
    * callers only.
    */
   metricsToken: string | undefined;
+  /**
+   * Where a process without the API (the `worker` role) serves /health, /ready and /metrics
+   * (TRELLIS_OPERATIONS_PORT). Unset: it serves no HTTP. Processes with the API serve them on PORT.
+   */
+  operationsPort: number | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -223,5 +228,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutSeconds,
     corsOrigins: parseCorsOrigins(env.TRELLIS_CORS_ORIGINS),
     metricsToken,
+    operationsPort: env.TRELLIS_OPERATIONS_PORT
+      ? parsePort('TRELLIS_OPERATIONS_PORT', env.TRELLIS_OPERATIONS_PORT, 0)
+      : undefined,
   };
 }

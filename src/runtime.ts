@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { supaglueWebhooks } from './api/mgmt-v2/webhook-events.ts';
-import { buildServer } from './api/server.ts';
+import { buildOperationsServer, buildServer } from './api/server.ts';
 import { loadOrCreateKeyFile, SEALED_COLUMNS, Vault } from './auth/vault.ts';
 import { type Config, ConfigError } from './config.ts';
 import type { CoreDeps } from './core/deps.ts';
@@ -23,6 +23,8 @@ export interface Roles {
 export interface Runtime {
   deps: CoreDeps;
   app?: FastifyInstance;
+  /** Where a worker-only process serves /health, /ready and /metrics, when TRELLIS_OPERATIONS_PORT is set. */
+  operationsUrl?: string;
   /** Set when this start created the default project: its key, shown once. */
   bootstrapKey?: string;
   stop(): Promise<void>;
@@ -135,7 +137,14 @@ export async function startRuntime(config: Config, log: Logger, roles: Roles): P
       const server = app;
       stops.push(() => server.close());
     }
-    return { deps, app, bootstrapKey: apiKey, stop: stopAll };
+    let operationsUrl: string | undefined;
+    if (!roles.api && roles.worker && config.operationsPort !== undefined) {
+      const server = await buildOperationsServer(deps);
+      await server.listen({ port: config.operationsPort, host: config.host });
+      operationsUrl = listeningUrl(server);
+      stops.push(() => server.close());
+    }
+    return { deps, app, operationsUrl, bootstrapKey: apiKey, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

@@ -63,11 +63,11 @@ export function apiSurfaces(deps: CoreDeps): ApiSurface[] {
   ];
 }
 
-/** The HTTP server: each API surface is an encapsulated plugin under its own mount. */
-export async function buildServer(
-  deps: CoreDeps,
-  surfaces: readonly ApiSurface[] = apiSurfaces(deps),
-): Promise<FastifyInstance> {
+/**
+ * A Fastify instance with the settings every Trellis server shares: logging without secrets,
+ * request ids, timeouts, security headers, and the operations endpoints.
+ */
+async function baseServer(deps: CoreDeps, surfaces: readonly ApiSurface[]): Promise<FastifyInstance> {
   const requestTimeoutMs = deps.config.requestTimeoutSeconds * 1000;
   const app = Fastify({
     // Per-request lines only at debug level; errors are always logged.
@@ -125,6 +125,15 @@ export async function buildServer(
       reply.header('strict-transport-security', 'max-age=31536000');
   });
   await app.register(operationsRoutes, { deps });
+  return app;
+}
+
+/** The HTTP server: each API surface is an encapsulated plugin under its own mount. */
+export async function buildServer(
+  deps: CoreDeps,
+  surfaces: readonly ApiSurface[] = apiSurfaces(deps),
+): Promise<FastifyInstance> {
+  const app = await baseServer(deps, surfaces);
   await app.register(docsRoutes, { surfaces, publicUrl: () => deps.config.publicUrl });
   for (const surface of surfaces) await app.register(apiSurface, surface);
   await app.register(connectPages, { deps });
@@ -134,4 +143,12 @@ export async function buildServer(
   await app.register(uploadReceiver, { deps, prefix: UPLOAD_RECEIVER_PREFIX });
   await app.register(resultDownloads, { deps, prefix: RESULT_DOWNLOADS_PREFIX });
   return app;
+}
+
+/**
+ * What a process without the API serves (the `worker` role): /health, /ready and /metrics only, so
+ * that its own counters can be scraped and its liveness probed.
+ */
+export function buildOperationsServer(deps: CoreDeps): Promise<FastifyInstance> {
+  return baseServer(deps, []);
 }

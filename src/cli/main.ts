@@ -59,6 +59,7 @@ async function serve(config: Config, log: Logger, roles: Roles, label: string) {
       `  API reference   ${config.publicUrl}/docs`,
     );
   }
+  if (runtime.operationsUrl) lines.push(`  Metrics         ${runtime.operationsUrl}/metrics`);
   if (!config.databaseUrl) lines.push(`  Data directory  ${config.dataDir}`);
   if (runtime.bootstrapKey) {
     lines.push(

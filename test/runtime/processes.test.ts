@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runTrellis, runTrellisCommand, type TrellisProcess } from '../helpers/process.ts';
 import { startReceiver } from '../helpers/receiver.ts';
@@ -82,12 +83,18 @@ describe('api and worker as separate processes on one DATABASE_URL', () => {
       TRELLIS_WEBHOOK_RETRY_DELAY_SECONDS: '1',
     };
     const apiProcess = runTrellis(['api'], { ...env, PORT: '0' });
-    const workerProcess = runTrellis(['worker'], env);
+    const workerProcess = runTrellis(['worker'], { ...env, TRELLIS_OPERATIONS_PORT: '0' });
     running.push(apiProcess, workerProcess);
-    const [apiUrl] = await Promise.all([
+    const [apiUrl, workerBanner] = await Promise.all([
       apiProcess.apiUrl(),
-      workerProcess.waitFor('Trellis worker is running.'),
+      workerProcess.waitFor(/Metrics +http:\/\/\S+\/metrics\r?\n/),
     ]);
+    const workerMetricsUrl = String(/Metrics +(http:\/\/\S+\/metrics)/.exec(workerBanner)?.[1]);
+    const operationsBase = workerMetricsUrl.replace(/\/metrics$/, '');
+    expect((await fetch(`${operationsBase}/health`)).status).toBe(200);
+    expect((await fetch(`${operationsBase}/ready`)).status).toBe(200);
+    // A worker serves operations only: none of the APIs.
+    expect((await fetch(`${operationsBase}/mgmt/v2/customers`)).status).toBe(404);
 
     const api = client(apiUrl, env.TRELLIS_API_KEY);
     const receiver = await startReceiver();
@@ -109,6 +116,16 @@ describe('api and worker as separate processes on one DATABASE_URL', () => {
       webhook_event_type: 'connection.created',
       customer_id: 'two-procs',
     });
+
+    // The delivery is counted where it happened, in the worker, and scraped from there.
+    const delivered = (text: string) =>
+      parsePrometheusTextFormat(text)
+        .find((f) => f.name === 'trellis_webhook_deliveries_total')
+        ?.metrics.find((m) => 'labels' in m && m.labels?.outcome === 'delivered');
+    const workerMetrics = await fetch(workerMetricsUrl);
+    expect(workerMetrics.status).toBe(200);
+    expect(Number((delivered(await workerMetrics.text()) as { value?: string } | undefined)?.value)).toBe(1);
+    expect(delivered(await (await fetch(`${apiUrl}/metrics`)).text())).toBeUndefined();
 
     // A second API process on the same database answers with the same data.
     const secondApi = runTrellis(['api'], { ...env, PORT: '0' });
