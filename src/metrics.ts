@@ -40,10 +40,14 @@ export const tokenRefreshes = new Counter({
   registers: [registry],
 });
 
+/**
+ * Delivery attempts to webhooks: `event` for notifications to a project's endpoints, `records` for
+ * the messages of synced records a webhook destination receives.
+ */
 export const webhookDeliveries = new Counter({
   name: 'trellis_webhook_deliveries_total',
-  help: 'Delivery attempts of events to webhook endpoints, by outcome (delivered, failed)',
-  labelNames: ['outcome'] as const,
+  help: 'Delivery attempts to webhooks, by kind (event: notifications; records: synced records sent to a webhook destination) and outcome (delivered, failed)',
+  labelNames: ['kind', 'outcome'] as const,
   registers: [registry],
 });
 

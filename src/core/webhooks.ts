@@ -189,7 +189,7 @@ export async function deliverWebhook(deps: CoreDeps, job: DeliveryJob, attempt: 
       durationMs,
     ],
   );
-  webhookDeliveries.inc({ outcome: error === null ? 'delivered' : 'failed' });
+  webhookDeliveries.inc({ kind: 'event', outcome: error === null ? 'delivered' : 'failed' });
   if (error !== null) {
     deps.log.warn(
       { eventId: job.eventId, endpointId: job.endpointId, attempt, error },

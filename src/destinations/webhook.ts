@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.ts';
+import { webhookDeliveries } from '../metrics.ts';
 import { OutboundDenied, type OutboundPolicy } from '../net/outbound.ts';
 import type { DestinationWriter, RowOwner, TableRef, WriteRecord } from './writer.ts';
 
@@ -196,7 +197,11 @@ export class WebhookWriter implements DestinationWriter {
     const { retryForMs, firstDelayMs, maxDelayMs } = this.#timing;
     const giveUpAt = Date.now() + retryForMs;
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.#attempt(messageId, body);
+      const outcome = await this.#attempt(messageId, body).catch((err: unknown) => {
+        webhookDeliveries.inc({ kind: 'records', outcome: 'failed' });
+        throw err;
+      });
+      webhookDeliveries.inc({ kind: 'records', outcome: outcome.delivered ? 'delivered' : 'failed' });
       if (outcome.delivered) return;
       if (!outcome.retry) throw new WebhookDeliveryFailed(outcome.summary);
       const backoff = Math.min(maxDelayMs, firstDelayMs * 2 ** (attempt - 1));

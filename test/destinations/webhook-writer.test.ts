@@ -13,6 +13,7 @@ import {
 } from '../../src/destinations/webhook.ts';
 import type { RowOwner, WriteRecord } from '../../src/destinations/writer.ts';
 import { createLogger } from '../../src/logger.ts';
+import { webhookDeliveries } from '../../src/metrics.ts';
 import { OutboundDenied, OutboundPolicy } from '../../src/net/outbound.ts';
 import { type Received, startReceiver } from '../helpers/receiver.ts';
 
@@ -57,6 +58,14 @@ function expectSigned(secret: string, delivery: Received) {
   const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
   const mac = createHmac('sha256', key).update(`${id}.${timestamp}.${delivery.body}`).digest('base64');
   expect(String(delivery.headers['webhook-signature']).split(' ')).toContain(`v1,${mac}`);
+}
+
+/** The attempts at delivering records counted for /metrics so far, by outcome. */
+async function recordDeliveries(): Promise<{ delivered: number; failed: number }> {
+  const { values } = await webhookDeliveries.get();
+  const count = (outcome: string) =>
+    values.find((v) => v.labels.kind === 'records' && v.labels.outcome === outcome)?.value ?? 0;
+  return { delivered: count('delivered'), failed: count('failed') };
 }
 
 describe('webhook destination writer', () => {
@@ -233,9 +242,14 @@ describe('webhook destination writer', () => {
 
   it('retries 5xx and 429 with growing waits, then delivers the same message once', async () => {
     const { receiver, writer } = await setUp((n) => [503, 429, 500, 200][n - 1] ?? 200);
+    const before = await recordDeliveries();
     await writer.write(table, owner, records(5), new Date());
     const attempts = receiver.received;
     expect(attempts).toHaveLength(4);
+    // Every attempt is counted for /metrics, as a delivery of records.
+    const after = await recordDeliveries();
+    expect(after.failed - before.failed).toBe(3);
+    expect(after.delivered - before.delivered).toBe(1);
     messagesOf(attempts);
     // One message: every attempt carries the same id and body, signed afresh.
     expect(new Set(attempts.map((d) => d.headers['webhook-id'])).size).toBe(1);
