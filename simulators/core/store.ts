@@ -113,6 +113,16 @@ export class ObjectStore {
     return this.#touch({ ...rest, deleted: false, updatedAt: this.clock.now() });
   }
 
+  /** How many records not deleted have `afterSeq < seq <= upTo`, without generating them. */
+  countLive(afterSeq: number, upTo: number): number {
+    const low = Math.max(afterSeq + 1, 1);
+    const high = Math.min(upTo, this.size);
+    if (high < low) return 0;
+    let n = high - low + 1;
+    for (const r of this.#changed.values()) if (r.deleted && r.seq >= low && r.seq <= high) n--;
+    return n;
+  }
+
   /** Records in creation order, after `afterSeq`. */
   *bySeq(afterSeq = 0, includeDeleted = false): Generator<SimRecord> {
     for (let seq = Math.max(afterSeq + 1, 1); seq <= this.#count; seq++) {

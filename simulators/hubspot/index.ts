@@ -277,6 +277,29 @@ function matches(object: HubSpotObject, r: SimRecord, f: Filter): boolean {
   }
 }
 
+/**
+ * The id bounds of a search whose only filters are on `hs_object_id` (in one group): ids after
+ * `floor` up to `ceiling`. Undefined for any other search.
+ */
+function idRange(groups: { filters: Filter[] }[]): { floor: number; ceiling: number } | undefined {
+  if (groups.length > 1) return undefined;
+  let floor = 0;
+  let ceiling = Number.POSITIVE_INFINITY;
+  for (const f of groups[0]?.filters ?? []) {
+    const value = Number(f.value);
+    if (f.propertyName !== 'hs_object_id' || !Number.isInteger(value)) return undefined;
+    if (f.operator === 'GT') floor = Math.max(floor, value);
+    else if (f.operator === 'GTE') floor = Math.max(floor, value - 1);
+    else if (f.operator === 'LT') ceiling = Math.min(ceiling, value - 1);
+    else if (f.operator === 'LTE') ceiling = Math.min(ceiling, value);
+    else if (f.operator === 'EQ') {
+      floor = Math.max(floor, value - 1);
+      ceiling = Math.min(ceiling, value);
+    } else return undefined;
+  }
+  return { floor, ceiling };
+}
+
 /** How `/crm/v3/properties/{object}` and a schema's `properties` describe an object's properties. */
 function propertyDefinitions(ctx: SimContext, object: HubSpotObject) {
   const readOnly = new Set(['hs_object_id', createdProperty(object), modifiedProperty(object)]);
@@ -606,6 +629,28 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
       (f) => Number(f.value) - 1,
     );
     const byId = !sort || sort.propertyName === 'hs_object_id';
+    const range = byId ? idRange(groups) : undefined;
+    if (range) {
+      // Only id bounds, in id order (how full reads are split into id ranges): the total comes
+      // from the bounds and only the page's records are generated, so a range costs its own size.
+      const total = store.countLive(range.floor, range.ceiling);
+      const results = [];
+      const ids = descending
+        ? (function* () {
+            for (let seq = Math.min(store.size, range.ceiling); seq > range.floor; seq--)
+              yield store.get(seq)!;
+          })()
+        : store.bySeq(range.floor);
+      let skipped = 0;
+      for (const r of ids) {
+        if (r.seq > range.ceiling || results.length === limit) break;
+        if (r.deleted) continue;
+        if (skipped++ < offset) continue;
+        results.push(present(object, r, body.properties));
+      }
+      const next = offset + results.length;
+      return { total, results, ...(next < total ? { paging: { next: { after: String(next) } } } : {}) };
+    }
     let source: Iterable<SimRecord>;
     if (byId && !descending) {
       source = store.modifiedSinceBySeq(since ?? -Infinity, Math.max(0, idFloor ?? 0));

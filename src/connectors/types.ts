@@ -27,6 +27,11 @@ export interface ReadRequest {
    * (HubSpot); kept in `raw` as the provider shows them. Others ignore it.
    */
   associations?: string[];
+  /**
+   * One partition of a full read, as `partitions` described it: the read returns that part of the
+   * object only, and its cursors resume within it.
+   */
+  partition?: string;
 }
 
 export interface ReadPage {
@@ -50,6 +55,24 @@ export interface ReadCapability {
    * or deleted after `since`.
    */
   read(ctx: ConnectorContext, req: ReadRequest): AsyncIterable<ReadPage>;
+}
+
+/**
+ * How a full read splits into partitions that can be read at the same time, each resumable from
+ * its own cursors. Only where the provider can read a range of records that no change moves a
+ * record out of (ids, never modification times or page offsets): a record a full read skips is
+ * taken for deleted.
+ */
+export interface PartitionCapability {
+  /**
+   * Opaque descriptors whose reads (`partition` in the read request) together return exactly the
+   * records one full read of the object returns, each record in one of them; undefined when the
+   * object is better read whole (few records, or no range to split on).
+   */
+  partitions(
+    ctx: ConnectorContext,
+    req: Pick<ReadRequest, 'object' | 'fields'>,
+  ): Promise<string[] | undefined>;
 }
 
 export interface WriteCapability {
@@ -103,5 +126,10 @@ export interface RateLimitCapability {
 }
 
 export type Connector = Partial<
-  ReadCapability & WriteCapability & DescribeCapability & AccountCapability & RateLimitCapability
+  ReadCapability &
+    PartitionCapability &
+    WriteCapability &
+    DescribeCapability &
+    AccountCapability &
+    RateLimitCapability
 >;
