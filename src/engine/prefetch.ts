@@ -1,60 +1,87 @@
 /**
- * Pulls `source` ahead of the consumer while fewer than `budget` units (e.g. records) are
- * buffered, so that fetching overlaps writing, and memory stays bounded (backpressure): the
- * producer waits whenever the buffer is full.
+ * Pulls several sources at once ahead of the consumer, at most `concurrency` of them at a time (the
+ * next one starts when one ends), while fewer than `budget` units (e.g. records) are buffered
+ * across all of them, so that fetching overlaps writing and memory stays bounded (backpressure): a
+ * source is asked for its next item only while the buffer has room, so it holds at most `budget`
+ * plus one item per source in flight. Yields each item with the index of its source, in the order
+ * they arrive; each source's items keep their order. A source that fails stops the others; the
+ * consumer gets what was buffered, then the error.
  */
 export async function* prefetch<T>(
-  source: AsyncIterable<T>,
-  budget: number,
-  size: (item: T) => number,
-): AsyncGenerator<T> {
-  const buffer: T[] = [];
+  sources: (() => AsyncIterable<T>)[],
+  opts: { budget: number; size: (item: T) => number; concurrency: number },
+): AsyncGenerator<{ source: number; item: T }> {
+  const { budget, size } = opts;
+  const buffer: { source: number; item: T }[] = [];
   let buffered = 0;
-  let done = false;
   let failure: { error: unknown } | undefined;
-  let wakeConsumer: (() => void) | undefined;
-  let wakeProducer: (() => void) | undefined;
   let stopped = false;
+  let started = 0;
+  let running = 0;
+  const producers: Promise<void>[] = [];
+  let wakeConsumer: (() => void) | undefined;
+  let waitingForRoom: (() => void)[] = [];
 
-  const producer = (async () => {
+  const wake = () => {
+    const w = wakeConsumer;
+    wakeConsumer = undefined;
+    w?.();
+  };
+  const makeRoom = () => {
+    const waiting = waitingForRoom;
+    waitingForRoom = [];
+    for (const w of waiting) w();
+  };
+  const room = async () => {
+    while (buffered >= budget && !stopped) await new Promise<void>((r) => waitingForRoom.push(r));
+  };
+
+  const produce = async (index: number) => {
     try {
-      for await (const item of source) {
-        buffer.push(item);
+      await room();
+      if (stopped) return;
+      for await (const item of sources[index]!()) {
+        buffer.push({ source: index, item });
         buffered += size(item);
-        wakeConsumer?.();
-        while (buffered >= budget && !stopped) {
-          await new Promise<void>((r) => {
-            wakeProducer = r;
-          });
-        }
+        wake();
+        await room();
         if (stopped) return;
       }
     } catch (error) {
-      failure = { error };
+      failure ??= { error };
+      stopped = true;
+      makeRoom();
     } finally {
-      done = true;
-      wakeConsumer?.();
+      running--;
+      if (!stopped && started < sources.length) start();
+      wake();
     }
-  })();
+  };
+  const start = () => {
+    const index = started++;
+    running++;
+    producers.push(produce(index));
+  };
+  while (running < opts.concurrency && started < sources.length) start();
 
   try {
     for (;;) {
-      if (buffer.length > 0) {
-        const item = buffer.shift()!;
-        buffered -= size(item);
-        wakeProducer?.();
-        yield item;
+      const next = buffer.shift();
+      if (next) {
+        buffered -= size(next.item);
+        if (buffered < budget) makeRoom();
+        yield next;
         continue;
       }
       if (failure) throw failure.error;
-      if (done) return;
+      if (running === 0) return;
       await new Promise<void>((r) => {
         wakeConsumer = r;
       });
     }
   } finally {
     stopped = true;
-    wakeProducer?.();
-    await producer;
+    makeRoom();
+    await Promise.all(producers);
   }
 }

@@ -47,11 +47,24 @@ interface Checkpoint {
   runId: string;
   mode: 'full' | 'incremental';
   since?: string;
+  /** Where an unpartitioned read resumes: the cursor of its last written page. */
   cursor: string | null;
   startedAt: string;
   records: number;
+  /** Provider pages read and written so far, over all partitions (absent in checkpoints saved before it was). */
+  pages?: number;
   /** Every page was read and written: a resumed run only has to finish (its cursor is null again). */
   readDone?: boolean;
+  /** A full read split into partitions (the connector's descriptors), each with where it stands. */
+  partitions?: PartitionProgress[];
+}
+
+interface PartitionProgress {
+  partition: string;
+  /** The cursor of its last written page; null before its first. */
+  cursor: string | null;
+  /** Its last page is written. */
+  done?: boolean;
 }
 
 /** The most records an overlap keeps; beyond it the next run writes them again (at least once). */
@@ -60,6 +73,13 @@ const MAX_OVERLAP_RECORDS = 10_000;
 const BATCH_SIZE = 5000;
 /** Records fetched ahead of the writer: about two batches, so fetching continues while a batch is written. */
 const PREFETCH_RECORDS = 2 * BATCH_SIZE;
+/**
+ * A partitioned read's partitions read at the same time. The connection's rate budget paces
+ * their requests; this only bounds what one run holds open.
+ */
+const PARTITIONS_IN_FLIGHT = 8;
+/** A batch smaller than BATCH_SIZE is written after this long, so that progress shows while pages come slowly. */
+const PROGRESS_MS = 2000;
 /** Incremental reads start this long before the previous run started, for provider clock skew. */
 const WATERMARK_MARGIN_MS = 60_000;
 /** How often a run reports that its worker is alive; at least 4 times per stale-run threshold. */
@@ -311,13 +331,41 @@ async function execute(
       : undefined;
   const overlapFrom = Date.parse(checkpoint.startedAt) - WATERMARK_MARGIN_MS;
   // A resumed run has lost what its first pages wrote: its successor rereads them (at least once).
-  let overlap: Map<string, string> | undefined = checkpoint.cursor === null ? new Map() : undefined;
+  const fresh =
+    checkpoint.cursor === null && (checkpoint.partitions ?? []).every((p) => p.cursor === null && !p.done);
+  let overlap: Map<string, string> | undefined = fresh ? new Map() : undefined;
   if (!checkpoint.readDone) {
-    const pages = connector.read(ctx, {
+    // A full read not begun yet is split where the connector can; a checkpoint saved before
+    // partitions existed, or a read already under way unsplit, goes on as one sequence.
+    if (
+      checkpoint.mode === 'full' &&
+      checkpoint.cursor === null &&
+      !checkpoint.partitions &&
+      connector.partitions
+    ) {
+      const partitions = await connector.partitions(ctx, { object });
+      if (partitions && partitions.length > 1) {
+        checkpoint.partitions = partitions.map((partition) => ({ partition, cursor: null }));
+        await saveProgress(deps.db, sync.id, checkpoint);
+      }
+    }
+    const read = connector.read.bind(connector);
+    const request = {
       object,
       ...(checkpoint.since ? { since: new Date(checkpoint.since) } : {}),
-      ...(checkpoint.cursor ? { cursor: checkpoint.cursor } : {}),
       ...(sync.plan.associations ? { associations: sync.plan.associations } : {}),
+    };
+    // Each stream's pages, in order: a partition not done yet, or the whole read.
+    const streams: (PartitionProgress | undefined)[] = checkpoint.partitions
+      ? checkpoint.partitions.filter((p) => !p.done)
+      : [undefined];
+    const sources = streams.map((p) => () => {
+      const cursor = p ? p.cursor : checkpoint.cursor;
+      return read(ctx, {
+        ...request,
+        ...(p ? { partition: p.partition } : {}),
+        ...(cursor ? { cursor } : {}),
+      });
     });
     const shape = recordShape(sync.providerName, sync.plan.fields);
     const toWrite = common
@@ -327,15 +375,36 @@ async function execute(
           { ...r, ...shape(r.raw) },
         ];
     let batch: WriteRecord[] = [];
-    let batchCursor: string | null = checkpoint.cursor;
+    let batchPages = 0;
+    /** Each stream's position after its last page in the batch. */
+    const reached = new Map<number, string | null>();
+    let lastFlush = Date.now();
+    // A stream's position is saved only with the batch holding its pages up to there.
     const flush = async () => {
       if (batch.length > 0) await atDestination(() => writer.write(target, owner, batch, new Date()), target);
       checkpoint.records += batch.length;
-      checkpoint.cursor = batchCursor;
+      checkpoint.pages = (checkpoint.pages ?? 0) + batchPages;
+      for (const [stream, cursor] of reached) {
+        const partition = streams[stream];
+        if (partition) {
+          partition.cursor = cursor;
+          if (cursor === null) partition.done = true;
+          // The whole read's final null cursor is saved with readDone, never alone: a successor
+          // would take it for the start.
+        } else if (cursor !== null) checkpoint.cursor = cursor;
+      }
       batch = [];
+      batchPages = 0;
+      reached.clear();
+      lastFlush = Date.now();
       await saveProgress(deps.db, sync.id, checkpoint);
     };
-    for await (const page of prefetch(pages, PREFETCH_RECORDS, (p) => p.records.length)) {
+    const pages = prefetch(sources, {
+      budget: PREFETCH_RECORDS,
+      size: (p) => p.records.length,
+      concurrency: PARTITIONS_IN_FLIGHT,
+    });
+    for await (const { source, item: page } of pages) {
       for (const r of page.records) {
         const modified = r.lastModifiedAt.toISOString();
         if (alreadyWritten?.[r.id] === modified) continue;
@@ -345,11 +414,12 @@ async function execute(
         }
         for (const w of toWrite(r)) batch.push(w);
       }
-      batchCursor = page.cursor;
-      if (batch.length >= BATCH_SIZE) await flush();
+      batchPages++;
+      reached.set(source, page.cursor);
+      if (batch.length >= BATCH_SIZE || Date.now() - lastFlush >= PROGRESS_MS) await flush();
     }
-    // Saved with the last batch: a successor must not take the final null cursor for the start.
     checkpoint.readDone = true;
+    checkpoint.cursor = null;
     await flush();
   }
   if (checkpoint.mode === 'full')

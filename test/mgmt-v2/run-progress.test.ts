@@ -34,7 +34,8 @@ describe('sync runs in progress', () => {
   });
 
   it('show records so far, rate and elapsed time while a run goes, and nothing once it ended', async () => {
-    // Pages slow enough that the run is seen between its 5,000-record batches.
+    // Pages slow enough that the run is seen between its batches (written every 5,000 records, or
+    // every 2 s when pages come slower).
     await simControl(sim.url, 'faults', { latency_ms: 30 });
     warehouse = await syncHubspotIntoTestDatabase(api, sim.url, 'contacts');
     const seen = await until('a running run that has written records', async () => {
@@ -43,7 +44,8 @@ describe('sync runs in progress', () => {
       const run = res.body.results[0];
       return run?.trellis_progress?.records > 0 ? run : undefined;
     });
-    expect(seen.trellis_progress).toMatchObject({ records: 5000, expected_records: null });
+    expect(seen.trellis_progress).toMatchObject({ expected_records: null });
+    expect(seen.trellis_progress.records).toBeLessThan(RECORDS);
     expect(seen.trellis_progress.records_per_second).toBeGreaterThan(0);
     expect(seen.trellis_progress.elapsed_seconds).toBeGreaterThan(0);
     expect(Date.parse(seen.trellis_progress.reported_at)).toBeLessThanOrEqual(Date.now());

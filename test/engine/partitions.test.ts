@@ -1,0 +1,246 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hubspot } from '../../simulators/hubspot/index.ts';
+import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import { openConnector } from '../../src/core/provider-access.ts';
+import { collect } from '../helpers/connector.ts';
+import { runTrellis, type TrellisProcess } from '../helpers/process.ts';
+import { simControl, simRecords } from '../helpers/simulator.ts';
+import { endedRuns, syncHubspotIntoTestDatabase } from '../helpers/syncs.ts';
+import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
+
+/**
+ * Full runs read HubSpot objects in id-range partitions at the same time, write them through the
+ * same batches and save each partition's position with the batch that holds its pages: what lands
+ * is exactly what one sequential read returns, also when the worker is killed part-way through a
+ * partition and the run resumes. A checkpoint saved before partitions existed resumes as before.
+ * The worker is a separate OS process, killed with SIGKILL.
+ */
+const RECORDS = 12_000;
+/** 4,000 records a partition (src/connectors/hubspot). */
+const PARTITIONS = 3;
+const SEARCH_PAGE = 200;
+/** The range requests of a whole partitioned read: each partition's 4,000 records, 200 a page. */
+const PAGES = RECORDS / SEARCH_PAGE;
+const SEARCH = 'POST /crm/v3/objects/:type/search';
+const LIST = 'GET /crm/v3/objects/:type';
+
+interface Checkpoint {
+  runId: string;
+  records: number;
+  pages?: number;
+  readDone?: boolean;
+  partitions?: { partition: string; cursor: string | null; done?: boolean }[];
+}
+
+interface SimStats {
+  requests: Record<string, number>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('partitioned full reads', () => {
+  let sim: RunningSimulator;
+  let t: TestTrellis;
+  let api: Client;
+  let control: pg.Client;
+  let warehouse: pg.Client;
+  let workerEnv: Record<string, string>;
+  const workers: TrellisProcess[] = [];
+  /** Search requests the simulator is answering right now, and the most it ever answered at once. */
+  const searching = { now: 0, peak: 0 };
+
+  const stats = (): Promise<SimStats> => simControl(sim.url, 'stats');
+  const served = (s: SimStats, route: string) => s.requests[route] ?? 0;
+  const checkpoint = async (object: string): Promise<Checkpoint | null> => {
+    const { rows } = await control.query<{ checkpoint: Checkpoint | null }>(
+      `select state->'checkpoint' as checkpoint from syncs where object = $1`,
+      [object],
+    );
+    return rows[0]?.checkpoint ?? null;
+  };
+  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; worker output:\n${workers.at(-1)?.output()}`);
+      await sleep(50);
+    }
+  };
+  const startWorker = () => {
+    const worker = runTrellis(['worker'], workerEnv);
+    workers.push(worker);
+    return worker;
+  };
+  /** Lets the sync of `object` run (every sync is paused until its test). */
+  const release = (object: string) =>
+    control.query('update syncs set paused = false, next_run_at = now() where object = $1', [object]);
+  const stored = async (object: string) =>
+    (
+      await warehouse.query<{ id: string; deleted: boolean; raw: unknown }>(
+        `select _supaglue_id as id, _supaglue_is_deleted as deleted, _supaglue_raw_data as raw
+           from crm.hubspot_${object}`,
+      )
+    ).rows;
+
+  /** The destination holds exactly what one sequential read (the list endpoint, page after page) returns. */
+  const expectSequentialRead = async (object: string) => {
+    const { rows } = await control.query<{ id: string }>('select id from connections');
+    const { connector, ctx } = await openConnector(t.runtime.deps, rows[0]!.id);
+    const { records } = await collect(connector.read!(ctx, { object }));
+    expect(records).toHaveLength(RECORDS);
+    const rowsNow = await stored(object);
+    expect(rowsNow.filter((r) => r.deleted)).toEqual([]);
+    expect(rowsNow.map((r) => r.id).sort()).toEqual(records.map((r) => r.id).sort());
+    const byId = new Map(rowsNow.map((r) => [r.id, r.raw]));
+    for (const r of records) expect(byId.get(r.id), `record ${r.id}`).toEqual(r.raw);
+  };
+
+  beforeAll(async () => {
+    sim = await startSimulator(hubspot, { records: RECORDS });
+    sim.app.server.on('request', (req, res) => {
+      if (req.method !== 'POST' || !req.url?.endsWith('/search')) return;
+      searching.peak = Math.max(searching.peak, ++searching.now);
+      res.once('close', () => searching.now--);
+    });
+    // Search's limit out of the way, so that only Trellis's pace shapes its requests; the list's
+    // within what HubSpot documents, so that full reads are split.
+    await simControl(sim.url, 'limits', { ten_second: 500, search_per_second: 1000 });
+    const overrides = JSON.stringify({ hubspot: sim.url });
+    t = await startTrellis({
+      roles: { api: true, worker: false },
+      env: { TRELLIS_PROVIDER_OVERRIDES: overrides },
+    });
+    workerEnv = {
+      DATABASE_URL: t.databaseUrl,
+      TRELLIS_ENCRYPTION_KEY: t.config.encryptionKey!.toString('hex'),
+      TRELLIS_PROVIDER_OVERRIDES: overrides,
+      TRELLIS_STALE_RUN_SECONDS: '3',
+    };
+    api = client(t.baseUrl, t.apiKey);
+    control = new pg.Client({ connectionString: t.databaseUrl });
+    await control.connect();
+    warehouse = await syncHubspotIntoTestDatabase(api, sim.url, 'contacts', 'companies', 'deals');
+    await control.query('update syncs set paused = true');
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    await control?.end();
+    await warehouse?.end();
+    await t?.stop();
+    await sim?.close();
+  });
+
+  it('read their partitions at the same time and land exactly what a sequential read returns', async () => {
+    // Slow answers: partitions read one after the other would never have two requests in progress.
+    await simControl(sim.url, 'faults', { latency_ms: 1000 });
+    const before = await stats();
+    await release('contacts');
+    const worker = startWorker();
+    const split = await waitFor('the run to split its read', async () => {
+      const c = await checkpoint('contacts');
+      return c?.partitions ? c.partitions : undefined;
+    });
+    expect(split).toHaveLength(PARTITIONS);
+    const [run] = await endedRuns(api, 'contacts', 1);
+    await worker.stop();
+    await simControl(sim.url, 'faults', { latency_ms: 0 });
+    expect(run).toMatchObject({ status: 'SUCCESS', num_records_synced: RECORDS });
+
+    const after = await stats();
+    // Ranges were read at the same time: the simulator was answering more than one search at once.
+    expect(searching.peak).toBeGreaterThanOrEqual(2);
+    // Two searches find the span of ids, then one per page of each range; the list is not read.
+    expect(served(after, SEARCH) - served(before, SEARCH)).toBe(2 + PAGES);
+    expect(served(after, LIST) - served(before, LIST)).toBe(0);
+    await expectSequentialRead('contacts');
+  }, 180_000);
+
+  it('resume each partition after its last written page when the worker is killed part-way', async () => {
+    await release('companies');
+    let worker = startWorker();
+    const first = await waitFor('a partition part-way read, its first pages written', async () => {
+      const c = await checkpoint('companies');
+      return c?.partitions?.some((p) => p.cursor !== null && !p.done) ? c : undefined;
+    });
+    // Hold the writer up for a while: the partitions read on, ahead of what is written, so that a
+    // position saved for a page not yet written would lose the pages between. Then kill the worker
+    // right after it saved the batch it was holding.
+    await warehouse.query('begin');
+    await warehouse.query('lock table crm.hubspot_companies in exclusive mode');
+    await sleep(3000);
+    await warehouse.query('rollback');
+    await waitFor('the held batch, saved', async () => {
+      const c = await checkpoint('companies');
+      return c && c.records > first.records ? c : undefined;
+    });
+    await worker.stop('SIGKILL');
+    expect(worker.child.signalCode).toBe('SIGKILL');
+    // Requests the killed worker had sent are counted before the restart is measured.
+    await sleep(500);
+    const atKill = (await checkpoint('companies'))!;
+    const killed = await stats();
+    // Killed in the middle of a partition: its position saved, the read not done.
+    expect(atKill.partitions!.some((p) => p.cursor !== null && !p.done)).toBe(true);
+    expect(atKill.readDone).toBeFalsy();
+    expect(atKill.records).toBeGreaterThan(0);
+    expect(atKill.records).toBeLessThan(RECORDS);
+    // Every page written so far was a full one.
+    expect(atKill.pages).toBe(atKill.records / SEARCH_PAGE);
+
+    worker = startWorker();
+    const [run] = await endedRuns(api, 'companies', 1);
+    await worker.stop();
+    expect(run).toMatchObject({ id: atKill.runId, status: 'SUCCESS', num_records_synced: RECORDS });
+    // The resumed run split nothing again and read exactly the pages not written before the kill:
+    // each partition from its saved cursor on, the pages fetched but not yet written again.
+    const resumed = served(await stats(), SEARCH) - served(killed, SEARCH);
+    expect(resumed).toBe(PAGES - atKill.pages!);
+    await expectSequentialRead('companies');
+  }, 180_000);
+
+  it('resume a checkpoint saved before partitions existed as one read from its cursor', async () => {
+    const { rows } = await control.query<{ id: string; projectId: string }>(
+      `select id, project_id as "projectId" from syncs where object = 'deals'`,
+    );
+    const sync = rows[0]!;
+    const run = await control.query<{ id: string }>(
+      `insert into sync_runs (id, project_id, sync_id, status) values (gen_random_uuid(), $1, $2, 'running') returning id`,
+      [sync.projectId, sync.id],
+    );
+    const runId = run.rows[0]!.id;
+    // Half the deals read and written by the previous release, whose worker then died: its
+    // checkpoint has the list's cursor, no page count and no partitions.
+    const half = RECORDS / 2;
+    const cursor = Buffer.from(JSON.stringify({ mode: 'full', after: String(half) })).toString('base64url');
+    const old = {
+      runId,
+      mode: 'full',
+      cursor,
+      startedAt: new Date(Date.now() - 60_000).toISOString(),
+      records: half,
+    };
+    await control.query(
+      `update syncs set state = state || jsonb_build_object('checkpoint', $2::jsonb, 'heartbeat', '1970-01-01T00:00:00Z')
+        where id = $1`,
+      [sync.id, old],
+    );
+    const before = await stats();
+    const worker = startWorker();
+    const [ended] = await endedRuns(api, 'deals', 1);
+    await worker.stop();
+    expect(ended).toMatchObject({ id: runId, status: 'SUCCESS', num_records_synced: RECORDS });
+    // The list from the cursor on, a page of 100 at a time, and no split.
+    const after = await stats();
+    expect(served(after, LIST) - served(before, LIST)).toBe(half / 100);
+    expect(served(after, SEARCH) - served(before, SEARCH)).toBe(0);
+    const provider = (await simRecords<{ properties: object }>(sim.url, 'deals')).slice(half);
+    const rowsNow = await stored('deals');
+    expect(rowsNow.map((r) => r.id).sort()).toEqual(provider.map((r) => r.id).sort());
+    const byId = new Map(rowsNow.map((r) => [r.id, r.raw as { properties: object }]));
+    for (const r of provider) expect(byId.get(r.id)?.properties, r.id).toEqual(r.record.properties);
+  }, 180_000);
+});
