@@ -22,8 +22,8 @@ import { startRuntime } from '../src/runtime.ts';
 
 /** Seeded records per object: enough that a full refresh takes a few seconds to watch. */
 const RECORDS = 20_000;
-/** Added to every simulated API answer, as a real provider's network would. */
-const LATENCY_MS = 15;
+/** Added to every simulated API answer: real providers answer in 100-300 ms. */
+const LATENCY_MS = 150;
 /** How often the simulators change records. */
 const ACTIVITY_MS = 3000;
 const SYNC_EVERY_MS = 60_000;

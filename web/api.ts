@@ -44,6 +44,7 @@ export interface Session {
 
 export interface Progress {
   records: number;
+  pages: number;
   recordsPerSecond: number;
   elapsedSeconds: number;
   reportedAt: string;

@@ -230,7 +230,8 @@ function ProgressBar({ progress }: { progress: NonNullable<Sync['progress']> }) 
       <span>
         <span data-testid="progress-records">{number(records)}</span> records
         {expectedRecords ? ` of ~${number(expectedRecords)}` : ''} · {progress.recordsPerSecond.toFixed(0)}/s
-        · {progress.elapsedSeconds.toFixed(0)} s
+        · <span data-testid="progress-pages">{number(progress.pages)}</span> pages ·{' '}
+        {progress.elapsedSeconds.toFixed(0)} s
       </span>
     </div>
   );

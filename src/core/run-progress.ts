@@ -1,12 +1,14 @@
 import type { CoreDeps } from './deps.ts';
 
 /**
- * How far a running sync run has come, as the engine saves it in its sync's state with each
- * committed batch (`checkpoint.records`; a resumed run keeps counting from its checkpoint).
+ * How far a running sync run has come, as the engine saves it in its sync's state as it goes
+ * (`checkpoint.records` and `checkpoint.pages`; a resumed run keeps counting from its checkpoint).
  */
 export interface RunProgress {
   /** Records written so far. */
   records: number;
+  /** Provider pages read so far, over every partition of the read. */
+  pages: number;
   /** Records written per second since the run started. */
   recordsPerSecond: number;
   elapsedSeconds: number;
@@ -29,11 +31,13 @@ export async function runProgress(
   const { rows } = await deps.db.query<{
     id: string;
     records: number | null;
+    pages: number | null;
     elapsed: number;
     reportedAt: Date;
     expectedRecords: number | null;
   }>(
     `select r.id, (s.state->'checkpoint'->>'records')::bigint as records,
+            (s.state->'checkpoint'->>'pages')::bigint as pages,
             extract(epoch from now() - r.started_at)::float8 as elapsed,
             coalesce((s.state->>'heartbeat')::timestamptz, r.started_at) as "reportedAt",
             (select max(p.num_records_synced) from sync_runs p
@@ -51,6 +55,7 @@ export async function runProgress(
         row.id,
         {
           records,
+          pages: row.pages ?? 0,
           recordsPerSecond: elapsedSeconds > 0 ? records / elapsedSeconds : 0,
           elapsedSeconds,
           reportedAt: row.reportedAt,

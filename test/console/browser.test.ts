@@ -133,12 +133,16 @@ describe('the console on npm run demo', () => {
     );
     const before = await row.locator('a').first().getAttribute('href');
     await row.locator('button', { hasText: 'Full refresh' }).click();
-    let sawProgress = false;
+    // The records and pages the progress bar showed, as it showed them.
+    const shown = new Set<string>();
     let last = '';
     await until(
       'the full refresh to end',
       async () => {
-        if ((await row.locator('[data-testid=progress]').count()) > 0) sawProgress = true;
+        // Read without waiting: the bar is gone once the run ends.
+        const [records] = await row.locator('[data-testid=progress-records]').allTextContents();
+        const [pages] = await row.locator('[data-testid=progress-pages]').allTextContents();
+        if (records && pages) shown.add(`${records.replace(/\D/g, '')} ${pages.replace(/\D/g, '')}`);
         const href = await row.locator('a').first().getAttribute('href');
         last = `${href} ${await row.textContent()}`;
         return href !== before && !(await row.textContent())?.includes('running') ? href : undefined;
@@ -147,7 +151,10 @@ describe('the console on npm run demo', () => {
     ).catch((err) => {
       throw new Error(`${err}: ${last}`);
     });
-    expect(sawProgress).toBe(true);
+    // The bar moved: it showed the run at two points at least, with pages read.
+    const points = [...shown].map((p) => p.split(' ').map(Number) as [number, number]);
+    expect(new Set(points.map(([records]) => records)).size, [...shown].join(', ')).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...points.map(([, pages]) => pages))).toBeGreaterThan(0);
     await screenshot(page, 'console/full-refresh-done');
     await row.locator('a').first().click();
     await page.waitForSelector('[data-testid=run-detail]');

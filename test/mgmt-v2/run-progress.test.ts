@@ -46,6 +46,11 @@ describe('sync runs in progress', () => {
     });
     expect(seen.trellis_progress).toMatchObject({ expected_records: null });
     expect(seen.trellis_progress.records).toBeLessThan(RECORDS);
+    // The pages written so far: of 200 contacts (searches of a partitioned read), a part-full last
+    // one per partition at most.
+    const { records, pages } = seen.trellis_progress;
+    expect(pages).toBeGreaterThanOrEqual(Math.ceil(records / 200));
+    expect(pages).toBeLessThan(Math.ceil(records / 200) + 16);
     expect(seen.trellis_progress.records_per_second).toBeGreaterThan(0);
     expect(seen.trellis_progress.elapsed_seconds).toBeGreaterThan(0);
     expect(Date.parse(seen.trellis_progress.reported_at)).toBeLessThanOrEqual(Date.now());

@@ -115,6 +115,7 @@ const RUN_PROGRESS: Json = {
     'Trellis extension, present on IN_PROGRESS runs: how far the run has come. Updated as each batch of records is written.',
   properties: {
     records: { type: 'integer', description: 'records written so far' },
+    pages: { type: 'integer', description: 'provider pages read so far (over every partition of the read)' },
     records_per_second: { type: 'number', description: 'records written per second since the run started' },
     elapsed_seconds: { type: 'number' },
     reported_at: { type: 'string', format: 'date-time', description: "when the run's worker last reported" },
@@ -125,7 +126,7 @@ const RUN_PROGRESS: Json = {
         'the most records a succeeded run of this sync wrote (what a full run may come to); null before any',
     },
   },
-  required: ['records', 'records_per_second', 'elapsed_seconds', 'reported_at', 'expected_records'],
+  required: ['records', 'pages', 'records_per_second', 'elapsed_seconds', 'reported_at', 'expected_records'],
 };
 
 /** The document's schemas, each sync run shape with the extension. */

@@ -170,6 +170,7 @@ export const RUN_STATUS: Record<SyncRunStatus, 'IN_PROGRESS' | 'SUCCESS' | 'FAIL
 /** A running run's progress as the Management API shows it: a Trellis extension, `trellis_progress`. */
 export const runProgress = (p: RunProgress) => ({
   records: p.records,
+  pages: p.pages,
   records_per_second: Math.round(p.recordsPerSecond * 10) / 10,
   elapsed_seconds: Math.round(p.elapsedSeconds * 10) / 10,
   reported_at: p.reportedAt.toISOString(),
