@@ -32,22 +32,21 @@ export function recordShape(
   };
   const select = plan?.select;
   const mappings = Object.entries(plan?.map ?? {});
+  // Runs for every record, so it makes one object and one method: tsx (esbuild's keepNames) gives
+  // an arrow function held in a variable its name with a defineProperty call each time it is made.
   return (raw) => {
     let gathered: Fields | undefined;
-    const all = () => {
-      gathered ??= valuesOf(raw);
-      return gathered;
-    };
     let mapped = NONE;
     if (mappings.length > 0) {
-      const values = all();
+      gathered = valuesOf(raw);
       mapped = {};
-      for (const [name, field] of mappings) if (field in values) mapped[name] = values[field];
+      for (const [name, field] of mappings) if (field in gathered) mapped[name] = gathered[field];
     }
     return {
       mapped,
       fields() {
-        const values = all();
+        gathered ??= valuesOf(raw);
+        const values = gathered;
         if (!select) return values;
         const out: Fields = {};
         for (const name of select) if (name in values) out[name] = values[name];

@@ -82,6 +82,20 @@ describe('Postgres destination writer', () => {
     expect(all.find((r) => r._supaglue_id === 'r1')!._supaglue_is_deleted).toBe(false);
     expect(all.find((r) => r._supaglue_id === 'x1')!._supaglue_is_deleted).toBe(false);
   });
+
+  it('writes a batch far larger than one COPY message whole, the odd characters of every part intact', async () => {
+    const bulk = { ...owner, customerRef: 'bulk' };
+    const raw = (i: number) => ({ n: i, text: `${'x'.repeat(200)}\t\\${i}\n` });
+    const batch = Array.from({ length: 3000 }, (_, i) => record(`b\t${i}`, '2024-01-01T00:00:00Z', raw(i)));
+    await writer.write(target, bulk, batch, new Date());
+    const { rows: written } = await pool.query<{ id: string; raw: Record<string, unknown> }>(
+      `select _supaglue_id as id, _supaglue_raw_data as raw from crm.hubspot_contacts
+        where _supaglue_customer_id = 'bulk'`,
+    );
+    expect(written).toHaveLength(3000);
+    const byId = new Map(written.map((w) => [w.id, w.raw]));
+    for (let i = 0; i < 3000; i++) expect(byId.get(`b\t${i}`)).toEqual(raw(i));
+  });
 });
 
 describe('Postgres destination writer, unified tables', () => {
