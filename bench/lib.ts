@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -62,3 +63,44 @@ export function arg(name: string, fallback: number): number {
 }
 
 export const rate = (records: number, ms: number) => Math.round((records / ms) * 1000);
+
+let clockTicks: number | undefined;
+
+/** Kernel clock ticks per second, the unit of /proc's CPU times. */
+function ticksPerSecond(): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  return clockTicks;
+}
+
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces), or undefined once gone. */
+function procStat(pid: number | string): string[] | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds (user + system) used so far by a process and its children: those alive now, and
+ * those that have ended (the kernel adds an ended child's time to its parent's once reaped, as a
+ * Postgres server does with its backends). Undefined where there is no /proc (not Linux).
+ */
+export function processTreeCpuSeconds(pid: number): number | undefined {
+  const root = procStat(pid);
+  if (!root) return undefined;
+  // Fields from the state on: utime, stime, cutime and cstime are the 12th to the 15th.
+  let ticks = Number(root[11]) + Number(root[12]) + Number(root[13]) + Number(root[14]);
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const child = procStat(entry);
+    if (child && Number(child[1]) === pid) ticks += Number(child[11]) + Number(child[12]);
+  }
+  return ticks / ticksPerSecond();
+}
+
+/** The process id of the embedded Postgres server of a Trellis data directory. */
+export function postmasterPid(dataDir: string): number {
+  return Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
