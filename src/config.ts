@@ -22,6 +22,13 @@ export interface Config {
   webhookRetryDelaySeconds: number;
   /** A sync run whose worker has not reported for this long is taken to be dead and resumed elsewhere. */
   staleRunSeconds: number;
+  /** Sync runs one worker process carries at once (TRELLIS_SYNC_CONCURRENCY); they mostly wait on providers. */
+  syncConcurrency: number;
+  /**
+   * Sync runs of one connection at once, across every worker (TRELLIS_SYNC_RUNS_PER_CONNECTION):
+   * a customer's long backfill leaves the other slots to other customers.
+   */
+  syncRunsPerConnection: number;
   /** `strict` also keeps webhooks and destinations out of private networks (TRELLIS_OUTBOUND_POLICY). */
   outboundPolicy: 'standard' | 'strict';
   /** CIDRs, addresses and host names every outbound connection may reach (TRELLIS_ALLOWED_OUTBOUND). */
@@ -180,6 +187,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!Number.isInteger(staleRunSeconds) || staleRunSeconds < 2 || staleRunSeconds > 3600) {
     throw new ConfigError('TRELLIS_STALE_RUN_SECONDS must be a whole number of seconds between 2 and 3600');
   }
+  const syncConcurrency = Number(env.TRELLIS_SYNC_CONCURRENCY || 32);
+  if (!Number.isInteger(syncConcurrency) || syncConcurrency < 1 || syncConcurrency > 256) {
+    throw new ConfigError('TRELLIS_SYNC_CONCURRENCY must be a whole number between 1 and 256');
+  }
+  const syncRunsPerConnection = Number(env.TRELLIS_SYNC_RUNS_PER_CONNECTION || 2);
+  if (!Number.isInteger(syncRunsPerConnection) || syncRunsPerConnection < 1 || syncRunsPerConnection > 256) {
+    throw new ConfigError('TRELLIS_SYNC_RUNS_PER_CONNECTION must be a whole number between 1 and 256');
+  }
   const outboundPolicy = env.TRELLIS_OUTBOUND_POLICY || 'standard';
   if (outboundPolicy !== 'standard' && outboundPolicy !== 'strict') {
     throw new ConfigError(`TRELLIS_OUTBOUND_POLICY must be standard or strict, got "${outboundPolicy}"`);
@@ -223,6 +238,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookMaxAttempts,
     webhookRetryDelaySeconds,
     staleRunSeconds,
+    syncConcurrency,
+    syncRunsPerConnection,
     outboundPolicy,
     allowedOutbound,
     requestTimeoutSeconds,

@@ -93,7 +93,8 @@ export async function openDatabase(config: Config, log: Logger) {
       'TRELLIS_ENCRYPTION_KEY is required when DATABASE_URL is set (generate one: openssl rand -hex 32)',
     );
   }
-  const db = createPool(url, 20);
+  // A sync run keeps one session for its lock while it runs, and the scheduler one to listen on.
+  const db = createPool(url, 20 + config.syncConcurrency + 1);
   try {
     await migrate(db);
     await planUnplannedSyncs(db);

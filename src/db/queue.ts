@@ -9,7 +9,6 @@ import type { Logger } from '../logger.ts';
  */
 export const QUEUES = {
   webhookDelivery: 'webhook-delivery',
-  syncRun: 'sync-run',
   connectionKeepAlive: 'connection-keepalive',
   writeOperation: 'write-operation',
 } as const;

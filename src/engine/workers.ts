@@ -5,23 +5,17 @@ import { deliverWebhook } from '../core/webhooks.ts';
 import { QUEUES } from '../db/queue.ts';
 import { keepAlive, queueKeepAlives } from './keep-alive.ts';
 import { startScheduler } from './scheduler.ts';
-import { runSync } from './sync-runner.ts';
 
 /** How often idle OAuth connections are checked for tokens about to expire. */
 const KEEP_ALIVE_CHECK_MS = 60_000;
 
-/** Sync runs one worker process carries at once. */
-const SYNC_CONCURRENCY = 4;
-
-/** Registers this process's job handlers and starts the scheduler (the `worker` role). */
+/**
+ * Registers this process's job handlers and starts the scheduler, which runs this worker's share
+ * of due syncs itself (the `worker` role).
+ */
 export async function startWorkers(deps: CoreDeps): Promise<{ stop(): Promise<void> }> {
   await deps.queue.work<DeliveryJob>(QUEUES.webhookDelivery, (job) =>
     deliverWebhook(deps, job.data, job.retryCount + 1),
-  );
-  await deps.queue.work<{ syncId: string }>(
-    QUEUES.syncRun,
-    (job) => runSync(deps, job.data.syncId),
-    SYNC_CONCURRENCY,
   );
   await deps.queue.work<{ connectionId: string }>(QUEUES.connectionKeepAlive, (job) =>
     keepAlive(deps, job.data.connectionId),

@@ -169,7 +169,9 @@ describe('operations endpoints', () => {
     const families = new Map(parsePrometheusTextFormat(after).map((f) => [f.name, f]));
     expect(families.get('trellis_sync_runs_in_progress')?.type).toBe('GAUGE');
     expect(sampleOf(after, 'trellis_schedule_lag_seconds')).toBeGreaterThanOrEqual(0);
-    expect(families.get('trellis_queue_depth')?.metrics.map((m) => m.labels?.queue)).toContain('sync-run');
+    expect(families.get('trellis_queue_depth')?.metrics.map((m) => m.labels?.queue)).toContain(
+      'webhook-delivery',
+    );
     await receiver.close();
   });
 

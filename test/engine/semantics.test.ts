@@ -2,7 +2,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
-import { QUEUES } from '../../src/db/queue.ts';
 import { runSync } from '../../src/engine/sync-runner.ts';
 import { startReceiver } from '../helpers/receiver.ts';
 import { webhookSchema } from '../helpers/seed-spec.ts';
@@ -174,19 +173,17 @@ describe('sync engine semantics, observed through syncs, run history and webhook
   /**
    * The sync as the engine sees it, from the control database (the API does not show it): when
    * the scheduler hands it out next (null: nothing scheduled), and whether it is settled — not
-   * due, and every run job handed out for it finished. Any run the engine starts goes through a
-   * due sync and a job, so once settled, the run history shows every run there is going to be
-   * until the next scheduled time.
+   * due, and held by no worker (neither claimed nor running). Any run the engine starts goes
+   * through a due sync that a worker claims, so once settled, the run history shows every run
+   * there is going to be until the next scheduled time.
    */
   const engineState = async (customer: string, object: string) => {
     const { rows } = await t.runtime.deps.db.query<{ nextRunAt: Date | null; settled: boolean }>(
       `select s.next_run_at as "nextRunAt",
-                (s.next_run_at is null or s.next_run_at > now())
-                and not exists (select 1 from pgboss.job j
-                                 where j.name = $2 and j.data->>'syncId' = s.id::text
-                                   and j.state in ('created', 'retry', 'active')) as settled
+                (s.next_run_at > now() or (s.next_run_at is null and s.paused))
+                and not s.state ? 'checkpoint' as settled
            from syncs s where s.id = $1`,
-      [(await syncOf(customer, object)).id, QUEUES.syncRun],
+      [(await syncOf(customer, object)).id],
     );
     return rows[0]!;
   };

@@ -10,6 +10,8 @@ describe('configuration', () => {
       databaseUrl: undefined,
       publicUrl: 'http://localhost:8080',
       staleRunSeconds: 20,
+      syncConcurrency: 32,
+      syncRunsPerConnection: 2,
       outboundPolicy: 'standard',
       allowedOutbound: [],
     });
@@ -35,6 +37,8 @@ describe('configuration', () => {
     [{ TRELLIS_LOG_FORMAT: 'text' }, 'TRELLIS_LOG_FORMAT'],
     [{ TRELLIS_STALE_RUN_SECONDS: '1' }, 'TRELLIS_STALE_RUN_SECONDS'],
     [{ TRELLIS_STALE_RUN_SECONDS: 'soon' }, 'TRELLIS_STALE_RUN_SECONDS'],
+    [{ TRELLIS_SYNC_CONCURRENCY: '0' }, 'TRELLIS_SYNC_CONCURRENCY'],
+    [{ TRELLIS_SYNC_RUNS_PER_CONNECTION: 'two' }, 'TRELLIS_SYNC_RUNS_PER_CONNECTION'],
     [{ TRELLIS_OUTBOUND_POLICY: 'open' }, 'TRELLIS_OUTBOUND_POLICY'],
     [{ TRELLIS_ALLOWED_OUTBOUND: '10.0.0.0/33' }, 'TRELLIS_ALLOWED_OUTBOUND'],
     [{ TRELLIS_ALLOWED_OUTBOUND: 'db.internal,http://x' }, 'TRELLIS_ALLOWED_OUTBOUND'],
