@@ -370,10 +370,21 @@ async function execute(
     const shape = recordShape(sync.providerName, sync.plan.fields);
     const toWrite = common
       ? unifiedRecords(common)
-      : (r: ProviderRecord): WriteRecord[] => [
+      : (r: ProviderRecord): WriteRecord[] => {
           // Fields are shaped only by a destination that asks for them (a database keeps `raw`).
-          { ...r, ...shape(r.raw) },
-        ];
+          // Built field by field: spreading every record costs measurable CPU (bench:sync).
+          const { mapped, fields } = shape(r.raw);
+          return [
+            {
+              id: r.id,
+              lastModifiedAt: r.lastModifiedAt,
+              isDeleted: r.isDeleted,
+              raw: r.raw,
+              mapped,
+              fields,
+            },
+          ];
+        };
     let batch: WriteRecord[] = [];
     let batchPages = 0;
     /** Each stream's position after its last page in the batch. */
@@ -442,7 +453,17 @@ function unifiedRecords(common: CommonObject): (r: ProviderRecord) => WriteRecor
     (mapping.split ? mapping.split(r) : [r]).map((part) => {
       const record = unifiedRecord(mapping, part, r);
       const unified = record as unknown as Record<string, unknown>;
-      return { ...part, isDeleted: record.is_deleted, mapped: NOT_MAPPED, fields: () => unified, unified };
+      return {
+        id: part.id,
+        lastModifiedAt: part.lastModifiedAt,
+        isDeleted: record.is_deleted,
+        raw: part.raw,
+        mapped: NOT_MAPPED,
+        fields() {
+          return unified;
+        },
+        unified,
+      };
     });
 }
 
