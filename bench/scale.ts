@@ -97,6 +97,14 @@ await Promise.all(
 );
 const setUpS = (Date.now() - setUpStarted) / 1000;
 
+// Each tenant is a HubSpot account of its own, as real ones are (the simulator has one): its
+// account URL, which a refresh would otherwise find (the same for all), names it, and so its rate
+// budget.
+await db.query(
+  `update connections c set instance_url = 'https://app.hubspot.com/contacts/' || (1000000 + n.i)
+     from (select id, row_number() over (order by id) as i from connections where provider_name = 'hubspot') n
+    where c.id = n.id`,
+);
 // Small tenants: synced before, watermark now, next run at a random point of the coming period.
 const { rows: seeded } = await db.query<{ id: string; dueAt: Date }>(
   `update syncs s set paused = false,
