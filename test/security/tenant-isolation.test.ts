@@ -95,15 +95,21 @@ describe('tenant isolation', () => {
       status: string;
     }[];
 
-  /** No sync run or webhook delivery is waiting or under way: nothing will change A on its own. */
+  /**
+   * No sync run or webhook delivery is waiting or under way: nothing will change A on its own. A
+   * sync run waits while its sync is due and runs while a worker holds it (decision 0025).
+   */
   const queueIdle = () =>
     waitFor(
       'sync runs and webhook deliveries still queued',
       async () =>
         (
           await db.query<{ n: number }>(
-            `select count(*)::int as n from pgboss.job
-              where name in ('sync-run', 'webhook-delivery') and state in ('created', 'retry', 'active')`,
+            `select (select count(*) from pgboss.job
+                      where name = 'webhook-delivery' and state in ('created', 'retry', 'active'))
+                  + (select count(*) from trellis.syncs
+                      where state ? 'checkpoint' or (not paused and (next_run_at is null or next_run_at <= now())))
+                    ::int as n`,
           )
         ).rows[0]!.n,
       (n) => n === 0,
