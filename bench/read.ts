@@ -1,5 +1,5 @@
 import type { ProviderName } from '../src/connectors/catalog.ts';
-import { ProviderHttp, RequestPacer } from '../src/connectors/http.ts';
+import { ProviderHttp, UNMETERED } from '../src/connectors/http.ts';
 import { providerModule } from '../src/connectors/index.ts';
 import { OutboundPolicy } from '../src/net/outbound.ts';
 import { arg, peakRssMb, rate, simControl, spawnSimulator, timed } from './lib.ts';
@@ -199,7 +199,7 @@ for (const c of CASES) {
       providerHosts: [new URL(sim.url).hostname],
     }),
     policy: module.policy,
-    pacer: () => new RequestPacer(1_000_000),
+    budget: () => UNMETERED,
   });
   const ctx = { http, instanceUrl: sim.url, accessToken: async () => token };
 

@@ -19,6 +19,8 @@ export interface SimContext {
   readonly stats: {
     requests: Record<string, number>;
     faults: Record<Exclude<FaultDecision, undefined>, number>;
+    /** 429s the provider's own rate limits answered (injected ones left out). */
+    rateLimited: number;
   };
   /** The provider's rate limits in force (its defaults, changed with POST /__sim/limits). */
   readonly limits: Record<string, number>;
@@ -297,6 +299,7 @@ function registerControlApi(app: FastifyInstance, ctx: SimContext) {
   app.get('/__sim/stats', async () => ({
     requests: ctx.stats.requests,
     faults_injected: ctx.stats.faults,
+    rate_limited: ctx.stats.rateLimited,
     token_refreshes: ctx.tokens.refreshCount,
   }));
 
@@ -348,7 +351,7 @@ export async function startSimulator(
     tokens: new TokenStore(clock, faults, provider.account),
     stores,
     url: '',
-    stats: { requests: {}, faults: { drop: 0, error: 0, rate_limit: 0, truncate: 0 } },
+    stats: { requests: {}, faults: { drop: 0, error: 0, rate_limit: 0, truncate: 0 }, rateLimited: 0 },
     limits: { ...provider.limits },
     store(object) {
       const store = stores.get(object);
@@ -392,8 +395,14 @@ export async function startSimulator(
       return reply.hijack();
     }
     if (decision === 'error') return provider.serverError(ctx, reply);
-    if (decision === 'rate_limit') return provider.rateLimited(ctx, reply, f.rate_limit_retry_after_seconds);
+    if (decision === 'rate_limit') {
+      (req as { injected429?: boolean }).injected429 = true;
+      return provider.rateLimited(ctx, reply, f.rate_limit_retry_after_seconds);
+    }
     if (decision === 'truncate') (req as { truncate?: boolean }).truncate = true;
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    if (reply.statusCode === 429 && !(req as { injected429?: boolean }).injected429) ctx.stats.rateLimited++;
   });
   app.addHook('onSend', async (req, reply, payload) => {
     if (!(req as { truncate?: boolean }).truncate || typeof payload !== 'string') return payload;

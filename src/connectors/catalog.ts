@@ -66,10 +66,19 @@ export interface ProviderApi {
   accountUrl?: string;
   /** Header carrying an API key (key-based auth); otherwise keys go as a bearer token. */
   apiKeyHeader?: string;
-  /** Starting request rate per connection, under the provider's documented limits (budget headers refine it). */
-  requestsPerSecond: number;
-  /** Rates of request lanes with limits of their own (e.g. HubSpot search: 5 per second). */
-  laneRates?: Record<string, number>;
+  /**
+   * The provider's documented request limits per account: `default` for every request, and lanes
+   * with limits of their own (a request names its lane, e.g. HubSpot search). One budget per lane
+   * of an account is shared by all of Trellis; the provider's budget headers replace these once it
+   * sends them.
+   */
+  requestLimits: { default: RequestWindow; [lane: string]: RequestWindow };
+}
+
+/** At most `requests` requests in any `windowMs` milliseconds. */
+export interface RequestWindow {
+  requests: number;
+  windowMs: number;
 }
 
 /**

@@ -60,7 +60,7 @@ export interface ProviderPolicy {
   classify?(res: ProviderResponse): { kind: ConnectorErrorKind; waitMs?: number } | undefined;
   /**
    * Reads the budget from response headers, when the provider sends it: what is left until the
-   * window resets, and the window's size, from which the pace is set.
+   * window resets, and the window's size, which the account's shared budget then adopts.
    */
   budget?(
     headers: Headers,
@@ -80,43 +80,46 @@ export interface Authenticator {
   renew(sentHeaders?: Record<string, string>): Promise<Renewal>;
 }
 
+/** Turns a request takes again for leaving too late before it goes anyway (a machine that slow stays slow). */
+const MAX_RETAKES = 2;
+
 /** Adopted tokens a request tries before it refreshes itself (other processes may refresh in turn). */
 const MAX_ADOPTIONS = 3;
 
 /**
- * Paces requests of one connection: a steady rate from the catalog, plus pauses when the provider
- * reports its budget spent or asks us to wait. Shared by everything in this process that talks to
- * the same connection.
+ * The request budget of one lane of a provider account, shared by everything that talks to that
+ * account (core/rate-budget.ts keeps it in Postgres, for every process).
  */
-export class RequestPacer {
-  #next = 0;
-  #pausedUntil = 0;
-
-  /** `ceiling`: a pace the budget headers may slow, never pass (one the connection chose). */
-  constructor(
-    private requestsPerSecond: number,
-    private readonly ceiling = Number.POSITIVE_INFINITY,
-  ) {}
-
-  /** Adopts the pace the provider's own budget headers allow (kept 10% under it), up to the ceiling. */
-  adapt(limit: number, windowMs: number): void {
-    if (limit > 0 && windowMs > 0)
-      this.requestsPerSecond = Math.min(this.ceiling, ((limit * 1000) / windowMs) * 0.9);
-  }
-
-  async acquire(): Promise<void> {
-    const now = Date.now();
-    const slot = Math.max(now, this.#next, this.#pausedUntil);
-    this.#next = slot + 1000 / this.requestsPerSecond;
-    if (slot > now) await sleep(slot - now);
-  }
-
-  pause(ms: number): void {
-    this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + ms);
-  }
+export interface RequestBudget {
+  /**
+   * Reserves the next turn to send a request: how long from now to wait for it (ms; negative when
+   * it has passed already), and how late after it the request may still leave. When the turn is
+   * more than `maxWaitMs` away, nothing is reserved (`granted` false).
+   */
+  reserve(maxWaitMs: number): Promise<{ waitMs: number; granted: boolean; slackMs: number }>;
+  /** The provider's headers say it allows `limit` requests every `windowMs`. */
+  adopt(limit: number, windowMs: number): Promise<void>;
+  /** The provider asked that nothing be sent for `ms` (a 429 and its wait). */
+  pause(ms: number): Promise<void>;
+  /** The provider's headers say its window is spent until `resetInMs` from now. */
+  spent(resetInMs: number): Promise<void>;
 }
 
+/**
+ * A budget that never holds a request back, for requests no account's budget governs: credentials
+ * checked before they belong to a connection, and connector tests and benchmarks.
+ */
+export const UNMETERED: RequestBudget = {
+  reserve: async () => ({ waitMs: 0, granted: true, slackMs: Number.POSITIVE_INFINITY }),
+  adopt: async () => {},
+  pause: async () => {},
+  spent: async () => {},
+};
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How long a request waits for rate limits, unless its client says otherwise. */
+const DEFAULT_MAX_RATE_LIMIT_WAIT_MS = 15 * 60_000;
 
 /** Exponential backoff with full jitter: 0.5 s, 1 s, 2 s … capped at 30 s. */
 export function backoffMs(attempt: number): number {
@@ -153,7 +156,7 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Return the body as text rather than parsed JSON (CSV exports). */
   text?: boolean;
-  /** Requests under a separate limit (e.g. HubSpot search) are paced in their own lane. */
+  /** Requests under a separate limit (e.g. HubSpot search) spend the budget of their own lane. */
   lane?: string;
 }
 
@@ -193,11 +196,14 @@ export class ProviderHttp {
       auth: Authenticator;
       outbound: OutboundPolicy;
       policy: ProviderPolicy;
-      /** The pacer of a lane of this connection (`default` unless a request names one). */
-      pacer: (lane: string) => RequestPacer;
+      /** The budget of a lane of the connection's account (`default` unless a request names one). */
+      budget: (lane: string) => RequestBudget;
       log?: Logger;
       maxRetries?: number;
-      /** Longest total wait for rate limits before giving up with a rate_limited error. */
+      /**
+       * Longest wait for rate limits before giving up with a rate_limited error: for a turn in the
+       * budget, and in all for the waits 429s ask for.
+       */
       maxRateLimitWaitMs?: number;
       timeoutMs?: number;
       /** The largest response body read; a larger one fails the request (not retried). */
@@ -219,6 +225,42 @@ export class ProviderHttp {
     providerRequestSeconds.observe({ provider }, (performance.now() - sentAt) / 1000);
   }
 
+  /**
+   * Waits for a turn in `budget`; one further away than `maxWaitMs` fails as rate_limited. A
+   * request that would leave later than its turn allows (the event loop was busy) takes another:
+   * sent then, it could reach the provider in the same window as the next turns' requests.
+   */
+  async #turn(budget: RequestBudget, maxWaitMs: number, url: URL): Promise<void> {
+    for (let retakes = 0; ; retakes++) {
+      const { waitMs, granted, slackMs } = await budget.reserve(maxWaitMs);
+      if (!granted) {
+        throw new ConnectorError(
+          'rate_limited',
+          `${url.host}'s rate limit leaves no turn for ${Math.ceil(waitMs / 1000)} s`,
+          undefined,
+          undefined,
+          waitMs,
+        );
+      }
+      const due = performance.now() + waitMs;
+      if (waitMs > 0) await sleep(waitMs);
+      if (performance.now() - due <= slackMs || retakes === MAX_RETAKES) return;
+    }
+  }
+
+  /** Passes on to the budget what the provider's headers say of it. */
+  async #heed(budget: RequestBudget, headers: Headers): Promise<void> {
+    const stated = this.opts.policy.budget?.(headers);
+    if (!stated) return;
+    if (stated.limit && stated.windowMs) await budget.adopt(stated.limit, stated.windowMs);
+    if (stated.remaining <= 0 && stated.resetInMs > 0) await budget.spent(stated.resetInMs);
+  }
+
+  /** What a 429 asks to wait: the provider's own word, else Retry-After, else a backoff. */
+  #rateLimitWait(res: { headers: Headers }, waitMs: number | undefined, attempt: number): number {
+    return waitMs ?? retryAfterMs(res.headers) ?? backoffMs(Math.min(attempt + 2, 6));
+  }
+
   url(path: string, query?: RequestOptions['query']): URL {
     const url = /^https?:\/\//.test(path)
       ? new URL(path)
@@ -229,22 +271,24 @@ export class ProviderHttp {
 
   /**
    * Sends a request as its caller wrote it and returns the provider's answer whatever its status:
-   * paced, with the connection's credentials (renewed once if the provider says they expired), and
-   * through the outbound policy. Nothing is retried and redirects are returned, not followed: the
-   * caller decides, as it would talking to the provider itself.
+   * in its turn of the account's budget, with the connection's credentials (renewed once if the
+   * provider says they expired), and through the outbound policy. Nothing is retried and redirects
+   * are returned, not followed: the caller decides, as it would talking to the provider itself.
    */
   async forward(req: ForwardRequest): Promise<ForwardedResponse> {
-    const { policy, auth } = this.opts;
+    const { auth } = this.opts;
     const base = new URL(this.opts.baseUrl);
     const url = new URL(this.opts.baseUrl.replace(/\/$/, '') + req.pathAndQuery);
     // The path is the caller's: it may not lead to another host with the connection's credentials.
     if (url.origin !== base.origin)
       throw new ConnectorError('validation', `the path leads away from ${base.host}`);
-    const pacer = this.opts.pacer('default');
+    const budget = this.opts.budget('default');
+    const maxWait = this.opts.maxRateLimitWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS;
     let renewed = false;
     for (;;) {
-      await pacer.acquire();
+      // Credentials first: renewing them takes a while, and a request must leave at its turn.
       const headers = { ...req.headers, ...(await auth.headers()) };
+      await this.#turn(budget, maxWait, url);
       let res: ForwardedResponse;
       const sentAt = performance.now();
       try {
@@ -271,12 +315,14 @@ export class ProviderHttp {
         this.opts.log?.warn({ host: url.host, err }, 'provider request failed');
         throw new ConnectorError('transient', `request to ${url.host} failed: no answer`);
       }
-      const budget = policy.budget?.(res.headers);
-      if (budget?.limit && budget.windowMs) pacer.adapt(budget.limit, budget.windowMs);
-      if (budget && budget.remaining <= 0) pacer.pause(budget.resetInMs);
-      const kind = res.status >= 400 ? this.#kindOf(res) : undefined;
-      if (kind === 'rate_limited') providerRateLimited.inc({ provider: this.opts.provider ?? 'unknown' });
-      if (kind === 'auth' && !renewed) {
+      await this.#heed(budget, res.headers);
+      const cls = res.status >= 400 ? this.#classify(res) : undefined;
+      if (cls?.kind === 'rate_limited') {
+        providerRateLimited.inc({ provider: this.opts.provider ?? 'unknown' });
+        // The caller gets the answer as it is, and everyone else on the account waits as asked.
+        await budget.pause(this.#rateLimitWait(res, cls.waitMs, 0));
+      }
+      if (cls?.kind === 'auth' && !renewed) {
         renewed = true;
         if ((await auth.renew(headers)) !== 'failed') continue;
       }
@@ -285,7 +331,7 @@ export class ProviderHttp {
   }
 
   /** What a failed answer means, by the provider's own classification, else by status. */
-  #kindOf(res: ForwardedResponse): ConnectorErrorKind {
+  #classify(res: ForwardedResponse): { kind: ConnectorErrorKind; waitMs?: number } {
     const isJson = (res.headers.get('content-type') ?? '').includes('json');
     let body: unknown = res.body.toString('utf8');
     if (isJson) {
@@ -295,15 +341,18 @@ export class ProviderHttp {
         // Classified by status alone.
       }
     }
-    const kind = this.opts.policy.classify?.({ status: res.status, headers: res.headers, body })?.kind;
-    return kind ?? defaultKind(res.status);
+    return (
+      this.opts.policy.classify?.({ status: res.status, headers: res.headers, body }) ?? {
+        kind: defaultKind(res.status),
+      }
+    );
   }
 
   async request<T = unknown>(req: RequestOptions): Promise<ProviderResponse<T>> {
     const { policy, auth } = this.opts;
-    const pacer = this.opts.pacer(req.lane ?? 'default');
+    const budget = this.opts.budget(req.lane ?? 'default');
     const maxRetries = this.opts.maxRetries ?? 8;
-    const maxWait = this.opts.maxRateLimitWaitMs ?? 15 * 60_000;
+    const maxWait = this.opts.maxRateLimitWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS;
     let transientFailures = 0;
     let waitedMs = 0;
     // A token adopted from another process may already be expired at the provider too, so only a
@@ -312,7 +361,7 @@ export class ProviderHttp {
     let adoptions = 0;
     const url = this.url(req.path, req.query);
     for (;;) {
-      await pacer.acquire();
+      // Credentials first: renewing them takes a while, and a request must leave at its turn.
       const headers: Record<string, string> = {
         accept: 'application/json',
         ...(await auth.headers()),
@@ -326,6 +375,7 @@ export class ProviderHttp {
         headers['content-type'] = 'application/json';
         body = JSON.stringify(req.body);
       }
+      await this.#turn(budget, maxWait, url);
       let res: ProviderResponse<T>;
       const sentAt = performance.now();
       try {
@@ -358,9 +408,7 @@ export class ProviderHttp {
         await sleep(backoffMs(transientFailures));
         continue;
       }
-      const budget = policy.budget?.(res.headers);
-      if (budget?.limit && budget.windowMs) pacer.adapt(budget.limit, budget.windowMs);
-      if (budget && budget.remaining <= 0) pacer.pause(budget.resetInMs);
+      await this.#heed(budget, res.headers);
       if (res.status < 400) return res;
 
       const cls = policy.classify?.(res) ?? { kind: defaultKind(res.status) };
@@ -372,11 +420,13 @@ export class ProviderHttp {
       }
       if (cls.kind === 'rate_limited') {
         providerRateLimited.inc({ provider: this.opts.provider ?? 'unknown' });
-        const wait = cls.waitMs ?? retryAfterMs(res.headers) ?? backoffMs(Math.min(transientFailures + 2, 6));
+        const wait = this.#rateLimitWait(res, cls.waitMs, transientFailures);
+        // Everyone on the account waits as asked, also when this request gives up.
+        await budget.pause(wait);
         if (waitedMs + wait <= maxWait) {
           waitedMs += wait;
           this.opts.log?.debug({ host: url.host, wait }, 'provider rate limit: waiting');
-          pacer.pause(wait);
+          await sleep(wait);
           continue;
         }
       }

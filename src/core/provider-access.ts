@@ -8,19 +8,20 @@ import {
   providerUrl,
   tokenUrlOf,
 } from '../connectors/catalog.ts';
-import { ConnectorError, ProviderHttp, RequestPacer } from '../connectors/http.ts';
+import { ConnectorError, ProviderHttp, UNMETERED } from '../connectors/http.ts';
 import { CATALOG, providerModule } from '../connectors/index.ts';
 import type { Connector, ConnectorContext } from '../connectors/types.ts';
 import { transaction } from '../db/pool.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, DomainError, notFound } from './errors.ts';
 import { emitEvent } from './events.ts';
+import { SharedRateBudget } from './rate-budget.ts';
 import type { ObjectKind } from './read-plan.ts';
 
 /**
  * Talking to a provider on behalf of one connection: its connector, credentials (refreshed as
- * needed), base URL (with TRELLIS_PROVIDER_OVERRIDES applied) and a pace shared by everything in
- * this process that uses the same connection.
+ * needed), base URL (with TRELLIS_PROVIDER_OVERRIDES applied) and the request budget of its
+ * provider account, which every process of Trellis shares.
  */
 export interface OpenConnector {
   connector: Connector;
@@ -28,8 +29,6 @@ export interface OpenConnector {
   providerName: ProviderName;
   auth: ConnectionAuthenticator;
 }
-
-const pacers = new Map<string, RequestPacer>();
 
 /**
  * `interactive` is for calls made while an API client waits: a few quick retries, not the long
@@ -117,24 +116,22 @@ export async function openConnector(
         : undefined,
     onRevoked: () => markBadCredentials(deps, connectionId, 'the provider rejected the refresh token'),
   });
-  // A pace the connection chose replaces the catalog's (lanes with a limit of their own keep theirs
-  // when it is slower), and budget headers may slow it but not pass it. The rate is part of the
-  // key, so that a changed choice takes effect.
-  const chosen =
+  // One budget per lane of the provider account, shared by the project's connections to it (see
+  // account_rate_budget in migration 0020); a pace the project chose for the connection is a
+  // ceiling of its own on top.
+  const ceiling =
     row.rateLimitRequests && row.rateLimitPeriodSeconds
-      ? row.rateLimitRequests / row.rateLimitPeriodSeconds
+      ? { requests: row.rateLimitRequests, windowMs: row.rateLimitPeriodSeconds * 1000 }
       : undefined;
-  const pacer = (lane: string) => {
-    const catalogRate = api.laneRates?.[lane] ?? api.requestsPerSecond;
-    const rate =
-      chosen === undefined ? catalogRate : lane === 'default' ? chosen : Math.min(catalogRate, chosen);
-    const key = `${connectionId}:${lane}:${rate}`;
-    let p = pacers.get(key);
-    if (!p) {
-      p = new RequestPacer(rate, chosen === undefined ? undefined : rate);
-      pacers.set(key, p);
+  const budgets = new Map<string, SharedRateBudget>();
+  const budget = (lane: string) => {
+    const own = Object.hasOwn(api.requestLimits, lane) ? lane : 'default';
+    let b = budgets.get(own);
+    if (!b) {
+      b = new SharedRateBudget(deps.db, connectionId, own, api.requestLimits[own]!, ceiling);
+      budgets.set(own, b);
     }
-    return p;
+    return b;
   };
   const http = new ProviderHttp({
     baseUrl: providerUrl(api.baseUrl, { instanceUrl, override }),
@@ -142,7 +139,7 @@ export async function openConnector(
     auth,
     outbound: deps.outbound,
     policy: module.policy,
-    pacer,
+    budget,
     log: deps.log,
     ...(opts.interactive ? { maxRetries: 2, maxRateLimitWaitMs: 10_000 } : {}),
   });
@@ -206,14 +203,14 @@ export async function verifyCredentials(
     outbound: deps.outbound,
     onRevoked: async () => {},
   });
-  const pacer = new RequestPacer(definition.api.requestsPerSecond);
   const http = new ProviderHttp({
     baseUrl: providerUrl(definition.api.baseUrl, { instanceUrl, override }),
     provider: providerName,
     auth,
     outbound: deps.outbound,
     policy: module.policy,
-    pacer: () => pacer,
+    // Credentials not yet saved belong to no connection, and are checked with a request or two.
+    budget: () => UNMETERED,
     log: deps.log,
     maxRetries: 2,
     maxRateLimitWaitMs: 10_000,

@@ -78,11 +78,12 @@ export function providerObjectAccess(provider: ProviderDefinition): ProviderObje
 }
 
 /**
- * The pace Trellis keeps with a provider unless a connection says otherwise: its catalog rate, per
- * second when that is whole, else per minute.
+ * The pace Trellis keeps with a provider unless a connection says otherwise: its documented limit
+ * as a rate, per second when that is whole, else per minute.
  */
 export function defaultRateLimit(provider: ProviderDefinition): RateLimit {
-  const perSecond = provider.api.requestsPerSecond;
+  const { requests, windowMs } = provider.api.requestLimits.default;
+  const perSecond = (requests * 1000) / windowMs;
   return Number.isInteger(perSecond)
     ? { requests: perSecond, periodSeconds: 1 }
     : { requests: Math.floor(perSecond * 60), periodSeconds: 60 };

@@ -66,7 +66,9 @@ describe('the catalog as the Connectors API lists it', () => {
 
   it("states a provider's default pace in whole requests per second or per minute", () => {
     const byName = Object.fromEntries(connectableProviders().map((p) => [p.name, defaultRateLimit(p)]));
-    expect(byName.hubspot).toEqual({ requests: 9, periodSeconds: 1 });
-    expect(byName.gong).toEqual({ requests: 150, periodSeconds: 60 });
+    // 100 per 10 s, 3 per second, 200 a minute.
+    expect(byName.hubspot).toEqual({ requests: 10, periodSeconds: 1 });
+    expect(byName.gong).toEqual({ requests: 3, periodSeconds: 1 });
+    expect(byName.apollo).toEqual({ requests: 200, periodSeconds: 60 });
   });
 });

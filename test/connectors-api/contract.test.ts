@@ -461,7 +461,8 @@ describe('the Connectors API', () => {
   });
 
   it('paces a connector as its rate limit says, and as it is changed to', async () => {
-    // Apollo's test asks two requests: three tests are six, spaced by the connector's pace.
+    // Apollo's test asks two requests: three tests are six, a second's worth at once, the rest a
+    // second later, and so on.
     const sixRequests = async () => {
       const started = Date.now();
       const tests = await Promise.all([1, 2, 3].map(() => call('POST', `/${apolloId}/test`)));
@@ -469,9 +470,9 @@ describe('the Connectors API', () => {
       return Date.now() - started;
     };
     await call('PUT', `/${apolloId}`, { body: { rate_limit_unit: 'second', rate_limit_duration: 4 } });
-    expect(await sixRequests()).toBeGreaterThanOrEqual(1_200);
+    expect(await sixRequests()).toBeGreaterThanOrEqual(1_000);
     await call('PUT', `/${apolloId}`, { body: { rate_limit_duration: 2 } });
-    expect(await sixRequests()).toBeGreaterThanOrEqual(2_400);
+    expect(await sixRequests()).toBeGreaterThanOrEqual(2_000);
   });
 
   it('exercised every operation of the document with a success', () => {

@@ -5,6 +5,7 @@ import { ConnectorError } from '../../src/connectors/http.ts';
 import type { ProviderRecord, ReadPage } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
 import { collect, expectResumable } from '../helpers/connector.ts';
+import { forgetRequestBudgets } from '../helpers/rate-budgets.ts';
 import { simControl, simServed, simServedSince } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
@@ -254,7 +255,10 @@ describe('Apollo connector against the simulator', () => {
       // Once the read has been refused, the window resets: a minute later on the simulator's clock.
       while (searches() === refused && !settled) await new Promise((r) => setTimeout(r, 10));
       expect(searches()).toBeGreaterThan(refused);
+      // Trellis's budget keeps real time: it forgets the minute too (the refused read waits a
+      // second at the least before it asks again).
       await control('clock', { advance_ms: 61_000 });
+      await forgetRequestBudgets(t.runtime.deps.db);
       const read = await reading;
       expect(read.records).toHaveLength(1234);
       expect(searches() - refused).toBeGreaterThan(read.cursors.length);

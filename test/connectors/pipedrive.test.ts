@@ -8,6 +8,7 @@ import { ConnectorError } from '../../src/connectors/http.ts';
 import type { ProviderRecord } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
 import { collect } from '../helpers/connector.ts';
+import { forgetRequestBudgets } from '../helpers/rate-budgets.ts';
 import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
@@ -204,6 +205,7 @@ describe('Pipedrive connector against the simulator', () => {
       expect(waitMs).toBeLessThanOrEqual(midnight.getTime() - noon + 1000);
     } finally {
       await control('limits', { daily_tokens: 10_000_000 });
+      await forgetRequestBudgets(t.runtime.deps.db);
     }
   });
 

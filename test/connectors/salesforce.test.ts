@@ -6,6 +6,7 @@ import { ConnectorError } from '../../src/connectors/http.ts';
 import type { ProviderRecord } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
 import { collect, expectResumable } from '../helpers/connector.ts';
+import { forgetRequestBudgets } from '../helpers/rate-budgets.ts';
 import { simControl, simRecords as simRecordsOf } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
@@ -229,6 +230,7 @@ describe('Salesforce connector against the simulator', () => {
       expect(ctx.http.requestCount).toBe(1);
     } finally {
       await control('limits', { daily_api_requests: 10_000_000 });
+      await forgetRequestBudgets(t.runtime.deps.db);
     }
   });
 

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { type ProviderApi, providerUrl } from '../../src/connectors/catalog.ts';
-import { ProviderHttp, RequestPacer } from '../../src/connectors/http.ts';
+import { ProviderHttp, UNMETERED } from '../../src/connectors/http.ts';
 import type { ProviderModule } from '../../src/connectors/provider.ts';
 import type { ConnectorContext, ProviderRecord, ReadPage, ReadRequest } from '../../src/connectors/types.ts';
 import { OutboundPolicy } from '../../src/net/outbound.ts';
@@ -53,7 +53,7 @@ function credentialHeaders(api: ProviderApi, issued: Record<string, unknown>): R
  * A connector context for a provider folder against its simulator, built as a connection's is
  * (the folder's base URL and instance field, with the simulator as the provider's override; its
  * policy; its API-key header) but without a database: the credentials are a fresh set from the
- * simulator's `POST /__sim/tokens`, never renewed.
+ * simulator's `POST /__sim/tokens`, never renewed, and no account budget holds requests back.
  */
 export async function simulatorContext(provider: ProviderModule, simUrl: string): Promise<ConnectorContext> {
   const { api } = provider.definition;
@@ -61,7 +61,6 @@ export async function simulatorContext(provider: ProviderModule, simUrl: string)
   const headers = credentialHeaders(api, issued);
   const instance = api.instanceUrlField ? issued[api.instanceUrlField] : undefined;
   const instanceUrl = typeof instance === 'string' ? instance : '';
-  const pacer = new RequestPacer(1000);
   const http = new ProviderHttp({
     baseUrl: providerUrl(api.baseUrl, { instanceUrl, override: simUrl }),
     auth: { headers: async () => headers, renew: async () => 'failed' },
@@ -72,7 +71,7 @@ export async function simulatorContext(provider: ProviderModule, simUrl: string)
       providerHosts: [new URL(simUrl).hostname],
     }),
     policy: provider.policy,
-    pacer: () => pacer,
+    budget: () => UNMETERED,
     maxRetries: 2,
   });
   const accessToken = typeof issued.access_token === 'string' ? issued.access_token : undefined;

@@ -5,7 +5,7 @@ import { type RunningSimulator, startSimulator } from '../../simulators/index.ts
 import { salesforce } from '../../simulators/salesforce/index.ts';
 import { requestTokens } from '../../src/auth/oauth.ts';
 import { SEALED_COLUMNS } from '../../src/auth/vault.ts';
-import { ConnectorError, ProviderHttp, RequestPacer } from '../../src/connectors/http.ts';
+import { ConnectorError, ProviderHttp, UNMETERED } from '../../src/connectors/http.ts';
 import { OutboundDenied, OutboundPolicy } from '../../src/net/outbound.ts';
 import { simControl, simOAuthProvider } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
@@ -248,7 +248,7 @@ describe('reading from peers', () => {
         auth: { headers: async () => ({}), renew: async () => 'failed' },
         outbound: policy,
         policy: {},
-        pacer: () => new RequestPacer(1000),
+        budget: () => UNMETERED,
         maxResponseBytes: 1024 * 1024,
       });
       const err = await http.request({ path: '/crm/v3/objects/contacts' }).catch((e: unknown) => e);

@@ -8,7 +8,11 @@ export const apolloDefinition: ProviderDefinition = {
   api: {
     baseUrl: 'https://api.apollo.io',
     apiKeyHeader: 'x-api-key',
-    requestsPerSecond: 3,
+    // Apollo counts each endpoint's requests in minute, hour and day windows sized by the plan
+    // (200, 400 and 2,000 on the Basic and Organization plans; its headers say them). The
+    // minute window is the budget, shared by all endpoints of the account (the safe side); a spent
+    // hour or day shows in the headers and in 429s.
+    requestLimits: { default: { requests: 200, windowMs: 60_000 } },
   },
   objects: {
     // `sequences` is the engagement name of Apollo's `emailer_campaigns`: the same records.

@@ -10,8 +10,8 @@ export const gongDefinition: ProviderDefinition = {
     authorizeUrl: 'https://app.gong.io/oauth2/authorize',
     tokenUrl: 'https://app.gong.io/oauth2/generate-customer-token',
     clientAuth: 'basic',
-    // Gong allows 3 calls per second per company.
-    requestsPerSecond: 2.5,
+    // Gong allows a company 3 calls per second (and 10,000 a day, which its 429s report).
+    requestLimits: { default: { requests: 3, windowMs: 1_000 } },
   },
   // Read-only: Gong's API adds calls with media uploads, not records.
   objects: { read: ['users', 'calls', 'workspaces'], write: [] },

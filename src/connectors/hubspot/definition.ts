@@ -20,9 +20,13 @@ export const hubspotDefinition: ProviderDefinition = {
     accountField: 'hub_id',
     accountInfoPath: '/oauth/v1/access-tokens/{access_token}',
     accountUrl: 'https://app.hubspot.com/contacts/{account}',
-    // 100 requests per 10 s for most apps; search has its own 5 per second.
-    requestsPerSecond: 9,
-    laneRates: { search: 4 },
+    // A portal's burst limit: 100 requests per 10 s on Free and Starter (more on higher tiers and
+    // for public apps; the X-HubSpot-RateLimit headers say which). CRM search has a limit of its
+    // own, 5 requests per second, and counts against the burst limit not at all.
+    requestLimits: {
+      default: { requests: 100, windowMs: 10_000 },
+      search: { requests: 5, windowMs: 1_000 },
+    },
   },
   objects: {
     read: ['contacts', 'companies', 'deals', 'owners'],

@@ -15,7 +15,10 @@ export const pipedriveDefinition: ProviderDefinition = {
     defaultScopes: ['base', 'contacts:read', 'deals:read', 'leads:read', 'users:read'],
     instanceUrlField: 'api_domain',
     instanceDomains: ['pipedrive.com'],
-    requestsPerSecond: 20,
+    // Pipedrive's burst limit: requests per 2-second window and OAuth token, 80 on its smallest
+    // plan (up to 480 on Enterprise; x-ratelimit-limit says which). A company's daily token budget
+    // is reported by its headers and 429s.
+    requestLimits: { default: { requests: 80, windowMs: 2_000 } },
   },
   objects: {
     read: ['persons', 'organizations', 'deals', 'leads', 'users'],

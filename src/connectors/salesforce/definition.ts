@@ -17,8 +17,12 @@ export const salesforceDefinition: ProviderDefinition = {
     defaultScopes: ['api', 'refresh_token'],
     instanceUrlField: 'instance_url',
     instanceDomains: ['salesforce.com', 'force.com', 'cloudforce.com', 'salesforce.mil'],
-    // Salesforce limits by a daily request budget, not by rate; keep a polite pace.
-    requestsPerSecond: 20,
+    // Salesforce sets no rate: an org has a request allocation per rolling 24 hours (15,000 on
+    // Developer Edition, 100,000 and more on Enterprise; Sforce-Limit-Info reports it, and a spent
+    // one answers REQUEST_LIMIT_EXCEEDED) and at most 25 long-running requests at once. 20 requests
+    // a second keeps bursts below that concurrency and a runaway from spending a small org's day in
+    // minutes, while a read, at 2,000 (REST) to 10,000 (Bulk) records a request, is never held back.
+    requestLimits: { default: { requests: 20, windowMs: 1_000 } },
   },
   // The connector reads and writes any object its describe lists; these are the standard objects
   // Trellis syncs (and the simulator serves), and an org's custom objects by their API names.
