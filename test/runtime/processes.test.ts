@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runTrellis, runTrellisCommand, type TrellisProcess } from '../helpers/process.ts';
 import { startReceiver } from '../helpers/receiver.ts';
 import { client, createTestDatabase } from '../helpers/trellis.ts';
+import { until } from '../helpers/wait.ts';
 
 const running: TrellisProcess[] = [];
 afterAll(async () => {
@@ -122,9 +123,13 @@ describe('api and worker as separate processes on one DATABASE_URL', () => {
       parsePrometheusTextFormat(text)
         .find((f) => f.name === 'trellis_webhook_deliveries_total')
         ?.metrics.find((m) => 'labels' in m && m.labels?.outcome === 'delivered');
-    const workerMetrics = await fetch(workerMetricsUrl);
-    expect(workerMetrics.status).toBe(200);
-    expect(Number((delivered(await workerMetrics.text()) as { value?: string } | undefined)?.value)).toBe(1);
+    // The worker counts an attempt once its outcome is recorded, just after the receiver has it.
+    const count = await until('the worker to count the delivery', async () => {
+      const res = await fetch(workerMetricsUrl);
+      expect(res.status).toBe(200);
+      return (delivered(await res.text()) as { value?: string } | undefined)?.value;
+    });
+    expect(Number(count)).toBe(1);
     expect(delivered(await (await fetch(`${apiUrl}/metrics`)).text())).toBeUndefined();
 
     // A second API process on the same database answers with the same data.
