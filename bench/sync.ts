@@ -1,26 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { loadConfig } from '../src/config.ts';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { jsonForPostgres } from '../src/destinations/postgres.ts';
-import { createLogger } from '../src/logger.ts';
-import { startRuntime } from '../src/runtime.ts';
-import {
-  arg,
-  peakRssMb,
-  postmasterPid,
-  processTreeCpuSeconds,
-  rate,
-  simControl,
-  spawnSimulator,
-  timed,
-} from './lib.ts';
+import { arg, peakRssMb, processTreeCpuSeconds, rate, simControl, spawnSimulator, timed } from './lib.ts';
+import { startBenchTrellis } from './trellis.ts';
 
 /**
  * End-to-end HubSpot full sync into a Postgres destination, next to the physical limits measured
@@ -32,45 +17,15 @@ import {
  * Usage: npm run bench:sync -- [--records 200000]
  */
 const records = arg('records', 200_000);
-const log = createLogger('warn');
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-'));
-const server = await startEmbeddedPostgres({ dataDir, port: 0, log });
-const admin = new pg.Client({ connectionString: server.adminUrl });
-await admin.connect();
-await admin.query('create database control');
-await admin.query('create database warehouse');
-await admin.end();
-const controlUrl = server.adminUrl.replace(/\/postgres$/, '/control');
-const warehouseUrl = new URL(server.adminUrl.replace(/\/postgres$/, '/warehouse'));
-
 const sim = await spawnSimulator('hubspot', records);
 await simControl(sim.url, 'limits', {
   ten_second: 10_000_000,
   daily: 100_000_000,
   search_per_second: 100_000,
 });
-const apiKey = `trls_${randomBytes(18).toString('base64url')}`;
-const config = loadConfig({
-  DATABASE_URL: controlUrl,
-  TRELLIS_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-  TRELLIS_API_KEY: apiKey,
-  TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }),
-  PORT: '0',
-  LOG_LEVEL: 'warn',
-});
-const runtime = await startRuntime(config, log, { api: true, worker: true });
-const address = runtime.app!.server.address();
-const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/mgmt/v2`;
-const api = async (method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
-  const res = await fetch(base + p, {
-    method,
-    headers: { 'x-api-key': apiKey, 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
-  return res.json() as Promise<any>;
-};
-const control = runtime.deps.db;
+const trellis = await startBenchTrellis({ simulators: { hubspot: sim.url } });
+const { api, warehouseUrl } = trellis;
+const control = trellis.db;
 
 async function waitForRun(count: number): Promise<{ num: number; runMs: number }> {
   for (;;) {
@@ -93,30 +48,6 @@ async function waitForRun(count: number): Promise<{ num: number; runMs: number }
   }
 }
 
-await api('POST', '/destinations', {
-  name: 'warehouse',
-  type: 'postgres',
-  config: {
-    host: warehouseUrl.hostname,
-    port: Number(warehouseUrl.port),
-    database: 'warehouse',
-    schema: 'crm',
-    user: decodeURIComponent(warehouseUrl.username),
-    password: decodeURIComponent(warehouseUrl.password),
-  },
-});
-await api('POST', '/providers', {
-  auth_type: 'oauth2',
-  category: 'crm',
-  name: 'hubspot',
-  config: {
-    provider_app_id: '',
-    oauth: {
-      oauth_scopes: [],
-      credentials: { oauth_client_id: 'sim-client-id', oauth_client_secret: 'sim-client-secret' },
-    },
-  },
-});
 await api('POST', '/sync_configs', {
   destination_name: 'warehouse',
   provider_name: 'hubspot',
@@ -129,10 +60,9 @@ await api('PUT', '/customers', { customer_id: 'bench', name: 'Bench', email: 'be
 const refreshToken = (await simControl(sim.url, 'tokens', {})).refresh_token as string;
 const statsBefore = await simControl(sim.url, 'stats');
 
-const postgresPid = postmasterPid(dataDir);
 const cpuBefore = {
   worker: process.cpuUsage(),
-  postgres: processTreeCpuSeconds(postgresPid),
+  postgres: trellis.postgresCpuSeconds(),
   simulator: processTreeCpuSeconds(sim.child.pid!),
 };
 const sync = await timed(async () => {
@@ -146,7 +76,7 @@ const sync = await timed(async () => {
 const workerCpu = process.cpuUsage(cpuBefore.worker);
 const cpu = {
   worker: (workerCpu.user + workerCpu.system) / 1e6,
-  postgres: since(cpuBefore.postgres, processTreeCpuSeconds(postgresPid)),
+  postgres: trellis.postgresCpuSeconds() - cpuBefore.postgres,
   simulator: since(cpuBefore.simulator, processTreeCpuSeconds(sim.child.pid!)),
 };
 const syncRss = peakRssMb();
@@ -260,7 +190,9 @@ const sum = bareFetch.ms + copyUpsert.ms;
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const x = (ms: number, of: number) => `${(ms / of).toFixed(2)}x`;
 const per100k = (seconds: number | undefined) =>
-  seconds === undefined ? 'n/a (no /proc)' : `${((seconds * 100_000) / records).toFixed(2)} s`;
+  seconds === undefined || Number.isNaN(seconds)
+    ? 'n/a (no /proc)'
+    : `${((seconds * 100_000) / records).toFixed(2)} s`;
 console.log(
   [
     `HubSpot full sync of ${records.toLocaleString()} contacts into Postgres (${os.availableParallelism()} cores; simulator and Postgres in their own processes)`,
@@ -278,7 +210,5 @@ console.log(
   ].join('\n'),
 );
 
-await runtime.stop();
+await trellis.stop();
 await sim.stop();
-await server.stop();
-fs.rmSync(dataDir, { recursive: true, force: true });

@@ -16,6 +16,8 @@ export interface BenchTrellis {
   db: pg.Pool;
   /** A Management API call; throws on a status of 300 or more. */
   api(method: string, p: string, body?: unknown, headers?: Record<string, string>): Promise<any>;
+  /** The destination database `warehouse`, for measuring bare writes beside Trellis's. */
+  warehouseUrl: URL;
   /** CPU seconds the Postgres server has used so far (NaN where there is no /proc). */
   postgresCpuSeconds(): number;
   stop(): Promise<void>;
@@ -103,6 +105,7 @@ export async function startBenchTrellis(opts: {
     runtime,
     db: runtime.deps.db,
     api,
+    warehouseUrl,
     postgresCpuSeconds: () => processTreeCpuSeconds(postmaster) ?? Number.NaN,
     async stop() {
       await runtime.stop();
