@@ -1,8 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import type { ProviderName } from '../src/connectors/catalog.ts';
 import type { RequestOptions } from '../src/connectors/http.ts';
@@ -10,10 +7,10 @@ import { CATALOG } from '../src/connectors/index.ts';
 import { createConnection } from '../src/core/connections.ts';
 import { createProject } from '../src/core/projects.ts';
 import { openConnector } from '../src/core/provider-access.ts';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { createLogger } from '../src/logger.ts';
 import { type Runtime, startRuntime } from '../src/runtime.ts';
 import { arg, peakRssMb, simControl, spawnSimulator } from './lib.ts';
+import { startBenchPostgres } from './trellis.ts';
 
 /**
  * Throughput against each provider's documented rate limits (its simulator's defaults) with
@@ -157,15 +154,8 @@ const CASES: Case[] = [
 ];
 
 const log = createLogger('warn');
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-'));
-const server = await startEmbeddedPostgres({ dataDir, port: 0, log });
-const admin = new pg.Client({ connectionString: server.adminUrl });
-await admin.connect();
-await admin.query('create database control');
-await admin.query('create database warehouse');
-await admin.end();
-const controlUrl = server.adminUrl.replace(/\/postgres$/, '/control');
-const warehouseUrl = new URL(server.adminUrl.replace(/\/postgres$/, '/warehouse'));
+const postgres = await startBenchPostgres();
+const { controlUrl, warehouseUrl } = postgres;
 const encryptionKey = randomBytes(32).toString('hex');
 
 const start = (overrides: Record<string, string>) =>
@@ -430,5 +420,4 @@ for (const c of CASES) {
   }
 }
 console.log('* of this process so far: the runtime, its pools and the bench; the simulators run apart');
-await server.stop();
-fs.rmSync(dataDir, { recursive: true, force: true });
+await postgres.stop();

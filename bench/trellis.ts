@@ -24,6 +24,29 @@ export interface BenchTrellis {
 }
 
 /**
+ * An embedded Postgres in a temporary directory with two databases: `control` for Trellis and
+ * `warehouse` for its destination. `stop` removes it all.
+ */
+export async function startBenchPostgres() {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-'));
+  const server = await startEmbeddedPostgres({ dataDir, port: 0, log: createLogger('warn') });
+  const admin = new pg.Client({ connectionString: server.adminUrl });
+  await admin.connect();
+  await admin.query('create database control');
+  await admin.query('create database warehouse');
+  await admin.end();
+  return {
+    dataDir,
+    controlUrl: server.adminUrl.replace(/\/postgres$/, '/control'),
+    warehouseUrl: new URL(server.adminUrl.replace(/\/postgres$/, '/warehouse')),
+    async stop() {
+      await server.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
  * Trellis (API and worker in this process) on its own embedded Postgres in a temporary directory,
  * with the providers pointed at simulators, a Postgres destination `warehouse` (a second database
  * on the same server) and provider apps for the simulators' OAuth client.
@@ -33,16 +56,8 @@ export async function startBenchTrellis(opts: {
   env?: Record<string, string>;
 }): Promise<BenchTrellis> {
   const log = createLogger('warn');
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-'));
-  const server = await startEmbeddedPostgres({ dataDir, port: 0, log });
-  const admin = new pg.Client({ connectionString: server.adminUrl });
-  await admin.connect();
-  await admin.query('create database control');
-  await admin.query('create database warehouse');
-  await admin.end();
+  const { dataDir, controlUrl, warehouseUrl, stop: stopPostgres } = await startBenchPostgres();
   const postmaster = postmasterPid(dataDir);
-  const controlUrl = server.adminUrl.replace(/\/postgres$/, '/control');
-  const warehouseUrl = new URL(server.adminUrl.replace(/\/postgres$/, '/warehouse'));
 
   const apiKey = `trls_${randomBytes(18).toString('base64url')}`;
   const config = loadConfig({
@@ -109,8 +124,7 @@ export async function startBenchTrellis(opts: {
     postgresCpuSeconds: () => processTreeCpuSeconds(postmaster) ?? Number.NaN,
     async stop() {
       await runtime.stop();
-      await server.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      await stopPostgres();
     },
   };
 }
