@@ -15,8 +15,9 @@ import type { ObjectStore, SimRecord } from '../core/store.ts';
 /**
  * HubSpot: OAuth (app.hubspot.com/oauth/authorize, api.hubapi.com/oauth/v1/token), CRM v3 objects
  * (list, read, search, create, update, archive, batch) of the standard objects and of the
- * portal's custom object types, the schemas API that describes those types, owners, v4
- * associations, and the ten-second, daily and search rate limits with their headers and 429 bodies.
+ * portal's custom object types, their properties (read and created), the schemas API that
+ * describes the custom types, owners, v4 associations, and the ten-second, daily and search rate
+ * limits with their headers and 429 bodies.
  */
 const PORTAL_ID = '24681357';
 const STANDARD_OBJECTS = ['contacts', 'companies', 'deals'] as const;
@@ -300,8 +301,28 @@ function idRange(groups: { filters: Filter[] }[]): { floor: number; ceiling: num
   return { floor, ceiling };
 }
 
+/** A property made through the properties API, as it describes it. */
+interface CreatedProperty {
+  name: string;
+  label: string;
+  type: string;
+  fieldType: string;
+  groupName: string;
+  hidden: false;
+  modificationMetadata: { archivable: true; readOnlyDefinition: false; readOnlyValue: false };
+  createdAt: string;
+}
+
+/** The properties made through the properties API, per simulator and object. */
+const createdProperties = new WeakMap<SimContext, Map<HubSpotObject, CreatedProperty[]>>();
+
 /** How `/crm/v3/properties/{object}` and a schema's `properties` describe an object's properties. */
 function propertyDefinitions(ctx: SimContext, object: HubSpotObject) {
+  return [...builtInPropertyDefinitions(ctx, object), ...(createdProperties.get(ctx)?.get(object) ?? [])];
+}
+
+/** The properties every simulated portal has. */
+function builtInPropertyDefinitions(ctx: SimContext, object: HubSpotObject) {
   const readOnly = new Set(['hs_object_id', createdProperty(object), modifiedProperty(object)]);
   const modificationMetadata = (name: string) => ({
     archivable: true,
@@ -806,6 +827,42 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
     if (await guard(req, reply, 'api')) return reply;
     return { results: propertyDefinitions(ctx, objectOf(req.params.type)) };
   });
+
+  // A new property: records have no value for it (null when asked for) until one is written.
+  app.post<{ Params: { type: string }; Body: Record<string, unknown> | undefined }>(
+    '/crm/v3/properties/:type',
+    async (req, reply) => {
+      if (await guard(req, reply, 'api')) return reply;
+      const object = objectOf(req.params.type);
+      const { name, label, type, fieldType, groupName } = req.body ?? {};
+      const text = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+      if (!text(name) || !text(label) || !text(type) || !text(fieldType) || !text(groupName))
+        return hubspotError(
+          reply,
+          400,
+          'VALIDATION_ERROR',
+          'name, label, type, fieldType and groupName are required',
+        );
+      if (!/^[a-z][a-z0-9_]*$/.test(name))
+        return hubspotError(reply, 400, 'VALIDATION_ERROR', `Property name ${name} is not valid`);
+      if (propertyDefinitions(ctx, object).some((p) => p.name === name))
+        return hubspotError(reply, 409, 'OBJECT_ALREADY_EXISTS', `Property named '${name}' already exists.`);
+      const created: CreatedProperty = {
+        name,
+        label,
+        type,
+        fieldType,
+        groupName,
+        hidden: false,
+        modificationMetadata: { archivable: true, readOnlyDefinition: false, readOnlyValue: false },
+        createdAt: new Date(ctx.clock.now()).toISOString(),
+      };
+      const byObject = createdProperties.get(ctx) ?? new Map<HubSpotObject, CreatedProperty[]>();
+      createdProperties.set(ctx, byObject);
+      byObject.set(object, [...(byObject.get(object) ?? []), created]);
+      return reply.code(201).send(created);
+    },
+  );
 
   // The schemas API answers under its v3 path and under the path HubSpot's newer clients use.
   for (const base of ['/crm/v3/schemas', '/crm-object-schemas/v3/schemas']) {
