@@ -10,61 +10,151 @@ interface Waiting {
   reject(err: unknown): void;
 }
 
+/** How many spare turns one statement may take for the requests that follow. */
+const MAX_SPARE_TURNS = 64;
+
 /**
- * The requests of one process waiting for turns in the same budgets: they are reserved together,
+ * The requests of one process waiting for turns in the same budget: they are reserved together,
  * one statement for all that asked while the previous one ran, so that a burst costs a statement
  * or two instead of one per request (each holding a connection while it waits for the row lock).
+ *
+ * A process asking faster than the budget's slack (a provider that answers in a few ms) also takes
+ * spare turns, as many as it asked for in the last slack, and hands them out without a statement
+ * until the slack has passed: a turn may be used that late after its instant anyway. The budget
+ * grants spares only while its window is less than half full, so they never crowd out a request.
  */
 class Reserver {
   #waiting: Waiting[] = [];
   #busy = false;
+  /** Spare turns in hand, good until `#spareUntil` (performance.now()). */
+  #spares = 0;
+  #spareUntil = 0;
+  #spareSlackMs = 0;
+  /** When this process's last turns were handed out (performance.now()), newest last. */
+  #handedOut: number[] = [];
+  #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Db,
-    private readonly args: (string | string[] | number[])[],
+    /** The budget's key, or the connection and lane whose account's budget it is. */
+    private readonly budget: [key: string | null, connectionId: string | null, lane: string | null],
+    private readonly limit: RequestWindow,
     private readonly done: () => void,
   ) {}
 
   reserve(maxWaitMs: number): Promise<Turn> {
+    const now = performance.now();
+    if (this.#spares > 0 && now < this.#spareUntil) {
+      this.#spares--;
+      this.#handOut(now);
+      return Promise.resolve({ waitMs: 0, granted: true, slackMs: this.#spareUntil - now });
+    }
     return new Promise((resolve, reject) => {
       this.#waiting.push({ maxWaitMs, resolve, reject });
       if (!this.#busy) void this.#run();
     });
   }
 
+  #handOut(at: number): void {
+    this.#handedOut.push(at);
+    if (this.#handedOut.length > MAX_SPARE_TURNS + 1) this.#handedOut.shift();
+  }
+
+  /** Spares worth taking: the turns handed out during the last slack, less the one that asked. */
+  #sparesWanted(now: number): number {
+    if (this.#spareSlackMs <= 0) return 0;
+    const recent = this.#handedOut.filter((t) => now - t < this.#spareSlackMs).length;
+    return Math.min(MAX_SPARE_TURNS, Math.max(0, recent - 1));
+  }
+
   async #run(): Promise<void> {
     this.#busy = true;
     while (this.#waiting.length > 0) {
       const batch = this.#waiting.splice(0, 500);
+      const sentAt = performance.now();
+      const spares = this.#sparesWanted(sentAt);
       try {
-        const sentAt = performance.now();
         const { rows } = await this.db.query<Turn>(
           `select wait_ms as "waitMs", granted, slack_ms as "slackMs" from trellis.reserve_rate_budget(
-             array[trellis.account_rate_budget($1, $2)] || $3::text[], $4::integer[], $5::integer[], $6::bigint[])`,
-          [...this.args, batch.map((w) => Math.max(0, Math.floor(w.maxWaitMs)))],
+             coalesce($1, trellis.account_rate_budget($2, $3)), $4, $5, $6::bigint[])`,
+          [
+            ...this.budget,
+            this.limit.requests,
+            this.limit.windowMs,
+            [...batch.map((w) => Math.max(0, Math.floor(w.maxWaitMs))), ...Array<number>(spares).fill(-1)],
+          ],
         );
         // Waits count from when the statement ran, at the latest when it was sent: what has passed
         // since (the answer's way back, a busy event loop) is no longer to wait.
-        const elapsed = performance.now() - sentAt;
-        for (const [i, w] of batch.entries()) w.resolve({ ...rows[i]!, waitMs: rows[i]!.waitMs - elapsed });
+        const now = performance.now();
+        const elapsed = now - sentAt;
+        for (const [i, w] of batch.entries()) {
+          const turn = rows[i]!;
+          if (turn.granted) this.#handOut(now);
+          w.resolve({
+            waitMs: Number(turn.waitMs) - elapsed,
+            granted: turn.granted,
+            slackMs: Number(turn.slackMs),
+          });
+        }
+        const slackMs = Number(rows[0]?.slackMs ?? 0);
+        this.#spareSlackMs = slackMs;
+        this.#spares = rows.slice(batch.length).filter((r) => r.granted).length;
+        this.#spareUntil = sentAt + slackMs;
       } catch (err) {
         for (const w of batch) w.reject(err);
       }
     }
     this.#busy = false;
-    this.done();
+    this.#forgetWhenIdle();
+  }
+
+  /** Leaves the map of reservers once its spares and the history that asks for them have lapsed. */
+  #forgetWhenIdle(): void {
+    if (this.#idleTimer) return;
+    this.#idleTimer = setTimeout(
+      () => {
+        this.#idleTimer = undefined;
+        const idleFor = performance.now() - (this.#handedOut.at(-1) ?? 0);
+        if (this.#busy || idleFor < this.#spareSlackMs) this.#forgetWhenIdle();
+        else this.done();
+      },
+      Math.max(1000, this.#spareSlackMs),
+    ).unref();
   }
 }
 
-/** The reservers at work, by pool and by the budgets they reserve in. */
+/** The reservers at work, by pool and by the budget they reserve in. */
 const reservers = new WeakMap<Db, Map<string, Reserver>>();
+
+function reserverOf(db: Db, budget: Reserver['budget'], limit: RequestWindow): Reserver {
+  const id = JSON.stringify([budget, limit.requests, limit.windowMs]);
+  let byBudget = reservers.get(db);
+  if (!byBudget) {
+    byBudget = new Map();
+    reservers.set(db, byBudget);
+  }
+  const all = byBudget;
+  let reserver = all.get(id);
+  if (!reserver) {
+    const created: Reserver = new Reserver(db, budget, limit, () => {
+      if (all.get(id) === created) all.delete(id);
+    });
+    all.set(id, created);
+    reserver = created;
+  }
+  return reserver;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The request budget of a lane of the provider account a connection talks to, kept in Postgres
- * (table rate_budgets, migration 0020) so that every process of Trellis spends the same one; when
- * the connection's project chose a pace for it, the connection's own budget is a ceiling on top. A
- * request reserves, in one statement, an instant at which all of them have room: requests are
- * served in the order they ask, a burst that fits the window goes out at once, and no one polls.
+ * (table rate_budgets, migrations 0020 and 0022) so that every process of Trellis spends the same
+ * one; when the connection's project chose a pace for it, the connection's own budget is a ceiling
+ * on top, whose turn comes first. A request reserves an instant at which its budget has room:
+ * requests are served in the order they ask, a burst that fits the window goes out at once, and
+ * no one polls.
  */
 export class SharedRateBudget implements RequestBudget {
   /** The limit the provider's headers last stated, as this budget passed it on. */
@@ -80,31 +170,21 @@ export class SharedRateBudget implements RequestBudget {
     private readonly ceiling?: RequestWindow,
   ) {}
 
-  reserve(maxWaitMs: number): Promise<Turn> {
-    const limits = this.ceiling ? [this.limit, this.ceiling] : [this.limit];
-    const args = [
-      this.connectionId,
-      this.lane,
-      this.ceiling ? [`connection/${this.connectionId}`] : [],
-      limits.map((l) => l.requests),
-      limits.map((l) => l.windowMs),
-    ];
-    const id = JSON.stringify(args);
-    let byBudget = reservers.get(this.db);
-    if (!byBudget) {
-      byBudget = new Map();
-      reservers.set(this.db, byBudget);
+  async reserve(maxWaitMs: number): Promise<Turn> {
+    let waited = 0;
+    if (this.ceiling) {
+      // The connection's turn first, then the account's: reserving both at the instant the first
+      // allows would book the account's window ahead for a connection that paces itself slowly.
+      const own = await reserverOf(
+        this.db,
+        [`connection/${this.connectionId}`, null, null],
+        this.ceiling,
+      ).reserve(maxWaitMs);
+      if (!own.granted) return own;
+      waited = Math.max(0, own.waitMs);
+      if (waited > 0) await sleep(waited);
     }
-    let reserver = byBudget.get(id);
-    if (!reserver) {
-      const all = byBudget;
-      const created: Reserver = new Reserver(this.db, args, () => {
-        if (all.get(id) === created) all.delete(id);
-      });
-      all.set(id, created);
-      reserver = created;
-    }
-    return reserver.reserve(maxWaitMs);
+    return reserverOf(this.db, [null, this.connectionId, this.lane], this.limit).reserve(maxWaitMs - waited);
   }
 
   async adopt(limit: number, windowMs: number): Promise<void> {

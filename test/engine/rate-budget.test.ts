@@ -6,6 +6,7 @@ import { type RunningSimulator, startSimulator } from '../../simulators/index.ts
 import { ConnectorError, ProviderHttp, type RequestBudget } from '../../src/connectors/http.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
 import { SharedRateBudget } from '../../src/core/rate-budget.ts';
+import type { Db } from '../../src/db/pool.ts';
 import { OutboundPolicy } from '../../src/net/outbound.ts';
 import { simControl, simOAuthProvider, simServed, simServedSince } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
@@ -127,6 +128,55 @@ describe('two processes reading one HubSpot account', () => {
     const third = await budget.reserve(forever);
     // A window and a margin twice as wide after the second.
     expect(third.waitMs - second.waitMs).toBeGreaterThan(10_400);
+  });
+
+  it('takes spare turns for a process asking faster than its slack, and none once the window is half full', async () => {
+    const lane = `test-${randomUUID()}`;
+    let statements = 0;
+    const db = a.runtime.deps.db;
+    // The pool, counting the statements the budget sends.
+    const counting = {
+      query: (...args: Parameters<Db['query']>) => {
+        statements++;
+        return db.query(...args);
+      },
+    } as unknown as Db;
+    const budget = new SharedRateBudget(counting, connectionId, lane, { requests: 200, windowMs: 60_000 });
+    const forever = Number.MAX_SAFE_INTEGER;
+    // A reader asking as soon as it was answered, as a provider a few ms away lets it.
+    for (let i = 0; i < 80; i++) expect((await budget.reserve(forever)).waitMs).toBeLessThanOrEqual(0);
+    expect(statements).toBeLessThanOrEqual(20);
+    // Past half the window (spares never reach into it), each turn is a statement of its own.
+    const half = await Promise.all(Array.from({ length: 40 }, () => budget.reserve(forever)));
+    expect(half.every((t) => t.granted && t.waitMs <= 0)).toBe(true);
+    const { rows } = await db.query(
+      'select array_length(reserved, 1) as n from trellis.rate_budgets where key = trellis.account_rate_budget($1, $2)',
+      [connectionId, lane],
+    );
+    expect(rows[0].n).toBeGreaterThanOrEqual(100);
+    statements = 0;
+    for (let i = 0; i < 30; i++) expect((await budget.reserve(forever)).waitMs).toBeLessThanOrEqual(0);
+    expect(statements).toBe(30);
+  });
+
+  it('removes budgets idle for a day when a new one is made', async () => {
+    const db = a.runtime.deps.db;
+    const day = 86_400_000;
+    await db.query(
+      `insert into trellis.rate_budgets (key, max_requests, window_ms, reserved, paused_until)
+       values ('idle', 1, 1000, array[trellis.epoch_ms() - $1::bigint], 0),
+              ('recent', 1, 1000, array[trellis.epoch_ms() - $1::bigint + 60000], 0),
+              ('paused', 1, 1000, '{}', trellis.epoch_ms() + 60000)`,
+      [day],
+    );
+    await new SharedRateBudget(db, connectionId, `test-${randomUUID()}`, {
+      requests: 1,
+      windowMs: 1000,
+    }).reserve(0);
+    const { rows } = await db.query(
+      `select key from trellis.rate_budgets where key in ('idle', 'recent', 'paused') order by key`,
+    );
+    expect(rows.map((r) => r.key)).toEqual(['paused', 'recent']);
   });
 
   it('gives a request that would leave too late after its turn another turn', async () => {
