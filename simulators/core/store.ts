@@ -193,20 +193,33 @@ export class ObjectStore {
   }
 
   /**
-   * Records modified after `sinceMs`, in creation order, after `afterSeq`: what an id-ordered
-   * "modified since" scan reads, without touching the seeded records that are older.
+   * Records modified after `sinceMs` (and before `untilMs`, when given), in creation order, after
+   * `afterSeq`: what an id-ordered "modified since" scan reads, without touching the seeded
+   * records outside those times.
    */
-  *modifiedSinceBySeq(sinceMs: number, afterSeq = 0, includeDeleted = false): Generator<SimRecord> {
+  *modifiedSinceBySeq(
+    sinceMs: number,
+    afterSeq = 0,
+    includeDeleted = false,
+    untilMs = Number.POSITIVE_INFINITY,
+  ): Generator<SimRecord> {
     const firstSeeded = Math.max(afterSeq + 1, 1, Math.floor((sinceMs - this.#t0) / STEP_MS));
+    const lastSeeded = Math.min(this.#count, Math.ceil((untilMs - this.#t0) / STEP_MS));
     const changed = [...this.#changed.values()]
-      .filter((r) => r.seq > afterSeq && r.updatedAt > sinceMs && (includeDeleted || !r.deleted))
+      .filter(
+        (r) =>
+          r.seq > afterSeq &&
+          r.updatedAt > sinceMs &&
+          r.updatedAt < untilMs &&
+          (includeDeleted || !r.deleted),
+      )
       .sort((a, b) => a.seq - b.seq);
     let c = 0;
-    for (let seq = firstSeeded; seq <= this.#count; seq++) {
+    for (let seq = firstSeeded; seq <= lastSeeded; seq++) {
       while (c < changed.length && changed[c]!.seq < seq) yield changed[c++]!;
       if (this.#changed.has(seq)) continue;
       const r = this.#seeded(seq);
-      if (r.updatedAt > sinceMs) yield r;
+      if (r.updatedAt > sinceMs && r.updatedAt < untilMs) yield r;
     }
     while (c < changed.length) yield changed[c++]!;
   }

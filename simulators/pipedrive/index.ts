@@ -488,9 +488,9 @@ function list(ctx: SimContext, object: PipedriveObject, q: ListQuery) {
     // Creation order: ids and add_time grow together.
     const after = cursor?.id ?? 0;
     source =
-      since === undefined
+      since === undefined && until === undefined
         ? store.bySeq(after, includeDeleted)
-        : store.modifiedSinceBySeq(since - 1, after, includeDeleted);
+        : store.modifiedSinceBySeq((since ?? Number.NEGATIVE_INFINITY) - 1, after, includeDeleted, until);
   } else if (sortBy !== 'update_time') {
     const below = cursor?.id ?? store.size + 1;
     if (since !== undefined) {

@@ -59,20 +59,29 @@ export interface ReadCapability {
 
 /**
  * How a full read splits into partitions that can be read at the same time, each resumable from
- * its own cursors. Only where the provider can read a range of records that no change moves a
- * record out of (ids, never modification times or page offsets): a record a full read skips is
- * taken for deleted.
+ * its own cursors. A record a full read skips is taken for deleted, so the partitions must not
+ * lose a record that changes while they are read: either ranges no change moves a record out of
+ * (ids, never page offsets), or ranges of modification times followed by a `last` partition that
+ * reads every record changed since the split, started only once the ranges are read (a record
+ * that moved out of a range not read yet, or into one read already, has changed since the split).
  */
 export interface PartitionCapability {
   /**
-   * Opaque descriptors whose reads (`partition` in the read request) together return exactly the
-   * records one full read of the object returns, each record in one of them; undefined when the
-   * object is better read whole (few records, or no range to split on).
+   * Opaque descriptors whose reads (`partition` in the read request) together return every record
+   * one full read of the object returns, each in at least one of them; undefined when the object
+   * is better read whole (few records, or no range to split on). A record in two partitions is
+   * delivered twice (writers keep the newest version).
    */
   partitions(
     ctx: ConnectorContext,
     req: Pick<ReadRequest, 'object' | 'fields'>,
-  ): Promise<string[] | undefined>;
+  ): Promise<string[] | PartitionPlan | undefined>;
+}
+
+/** Partitions read at the same time, and one read only after all of them have been read to their end. */
+export interface PartitionPlan {
+  partitions: string[];
+  last?: string;
 }
 
 export interface WriteCapability {

@@ -65,6 +65,8 @@ interface PartitionProgress {
   cursor: string | null;
   /** Its last page is written. */
   done?: boolean;
+  /** Read only once every other partition has been read to its end (the connector's `last`). */
+  last?: boolean;
 }
 
 /** The most records an overlap keeps; beyond it the next run writes them again (at least once). */
@@ -343,9 +345,14 @@ async function execute(
       !checkpoint.partitions &&
       connector.partitions
     ) {
-      const partitions = await connector.partitions(ctx, { object });
-      if (partitions && partitions.length > 1) {
-        checkpoint.partitions = partitions.map((partition) => ({ partition, cursor: null }));
+      const planned = await connector.partitions(ctx, { object });
+      const plan = Array.isArray(planned) ? { partitions: planned } : planned;
+      const partitions: PartitionProgress[] = [
+        ...(plan?.partitions ?? []).map((partition) => ({ partition, cursor: null })),
+        ...(plan?.last === undefined ? [] : [{ partition: plan.last, cursor: null, last: true }]),
+      ];
+      if (partitions.length > 1) {
+        checkpoint.partitions = partitions;
         await saveProgress(deps.db, sync.id, checkpoint);
       }
     }
@@ -355,18 +362,21 @@ async function execute(
       ...(checkpoint.since ? { since: new Date(checkpoint.since) } : {}),
       ...(sync.plan.associations ? { associations: sync.plan.associations } : {}),
     };
-    // Each stream's pages, in order: a partition not done yet, or the whole read.
-    const streams: (PartitionProgress | undefined)[] = checkpoint.partitions
-      ? checkpoint.partitions.filter((p) => !p.done)
-      : [undefined];
-    const sources = streams.map((p) => () => {
+    // Each stream's pages, in order: a partition not done yet, or the whole read (undefined). A
+    // partition marked last is a phase of its own, begun once the others are read to their end.
+    type Stream = PartitionProgress | undefined;
+    const pending = checkpoint.partitions?.filter((p) => !p.done);
+    const phases: Stream[][] = pending
+      ? [pending.filter((p) => !p.last), pending.filter((p) => p.last)]
+      : [[undefined]];
+    const source = (p: Stream) => () => {
       const cursor = p ? p.cursor : checkpoint.cursor;
       return read(ctx, {
         ...request,
         ...(p ? { partition: p.partition } : {}),
         ...(cursor ? { cursor } : {}),
       });
-    });
+    };
     const shape = recordShape(sync.providerName, sync.plan.fields);
     const toWrite = common
       ? unifiedRecords(common)
@@ -388,15 +398,14 @@ async function execute(
     let batch: WriteRecord[] = [];
     let batchPages = 0;
     /** Each stream's position after its last page in the batch. */
-    const reached = new Map<number, string | null>();
+    const reached = new Map<Stream, string | null>();
     let lastFlush = Date.now();
     // A stream's position is saved only with the batch holding its pages up to there.
     const flush = async () => {
       if (batch.length > 0) await atDestination(() => writer.write(target, owner, batch, new Date()), target);
       checkpoint.records += batch.length;
       checkpoint.pages = (checkpoint.pages ?? 0) + batchPages;
-      for (const [stream, cursor] of reached) {
-        const partition = streams[stream];
+      for (const [partition, cursor] of reached) {
         if (partition) {
           partition.cursor = cursor;
           if (cursor === null) partition.done = true;
@@ -410,24 +419,28 @@ async function execute(
       lastFlush = Date.now();
       await saveProgress(deps.db, sync.id, checkpoint);
     };
-    const pages = prefetch(sources, {
-      budget: PREFETCH_RECORDS,
-      size: (p) => p.records.length,
-      concurrency: PARTITIONS_IN_FLIGHT,
-    });
-    for await (const { source, item: page } of pages) {
-      for (const r of page.records) {
-        const modified = r.lastModifiedAt.toISOString();
-        if (alreadyWritten?.[r.id] === modified) continue;
-        if (overlap && r.lastModifiedAt.getTime() >= overlapFrom) {
-          overlap.set(r.id, modified);
-          if (overlap.size > MAX_OVERLAP_RECORDS) overlap = undefined;
+    for (const streams of phases) {
+      const pages = prefetch(streams.map(source), {
+        budget: PREFETCH_RECORDS,
+        size: (p) => p.records.length,
+        concurrency: PARTITIONS_IN_FLIGHT,
+      });
+      for await (const { source: stream, item: page } of pages) {
+        for (const r of page.records) {
+          const modified = r.lastModifiedAt.toISOString();
+          // Written already at this version: by the last run (in its margin), or by this one
+          // (partitions by modification time may both hold a record changed near the split).
+          if (alreadyWritten?.[r.id] === modified || overlap?.get(r.id) === modified) continue;
+          if (overlap && r.lastModifiedAt.getTime() >= overlapFrom) {
+            overlap.set(r.id, modified);
+            if (overlap.size > MAX_OVERLAP_RECORDS) overlap = undefined;
+          }
+          for (const w of toWrite(r)) batch.push(w);
         }
-        for (const w of toWrite(r)) batch.push(w);
+        batchPages++;
+        reached.set(streams[stream], page.cursor);
+        if (batch.length >= BATCH_SIZE || Date.now() - lastFlush >= PROGRESS_MS) await flush();
       }
-      batchPages++;
-      reached.set(source, page.cursor);
-      if (batch.length >= BATCH_SIZE || Date.now() - lastFlush >= PROGRESS_MS) await flush();
     }
     checkpoint.readDone = true;
     checkpoint.cursor = null;

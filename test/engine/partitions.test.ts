@@ -2,12 +2,25 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import { pipedrive } from '../../simulators/pipedrive/index.ts';
+import { createConnection } from '../../src/core/connections.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
 import { collect } from '../helpers/connector.ts';
 import { runTrellis, type TrellisProcess } from '../helpers/process.ts';
-import { simControl, simRecords } from '../helpers/simulator.ts';
-import { endedRuns, syncHubspotIntoTestDatabase } from '../helpers/syncs.ts';
-import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
+import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
+import {
+  endedRuns,
+  hourlySyncConfig,
+  syncHubspotIntoTestDatabase,
+  warehouseDestination,
+} from '../helpers/syncs.ts';
+import {
+  type Client,
+  client,
+  createTestDatabase,
+  startTrellis,
+  type TestTrellis,
+} from '../helpers/trellis.ts';
 
 /**
  * Full runs read HubSpot objects in id-range partitions at the same time, write them through the
@@ -242,5 +255,116 @@ describe('partitioned full reads', () => {
     expect(rowsNow.map((r) => r.id).sort()).toEqual(provider.map((r) => r.id).sort());
     const byId = new Map(rowsNow.map((r) => [r.id, r.raw as { properties: object }]));
     for (const r of provider) expect(byId.get(r.id)?.properties, r.id).toEqual(r.record.properties);
+  }, 180_000);
+});
+
+/**
+ * Pipedrive's full runs read ranges of update time at the same time, then a catch-up partition of
+ * what changed since the split, only once every range is read. A record changed while the ranges
+ * are read leaves its range (here before the range reached it); the catch-up delivers it, and the
+ * sweep after the run does not take it for deleted.
+ */
+describe('partitioned full reads by update time (Pipedrive)', () => {
+  const PERSONS = 12_000;
+  /** Changed as the first range request arrives: the oldest records, in the first range. */
+  const CHANGED = Array.from({ length: 10 }, (_, i) => i + 1);
+  let sim: RunningSimulator;
+  let t: TestTrellis;
+  let api: Client;
+  let warehouse: pg.Client;
+  /** The persons list requests the simulator received, in order, once watching. */
+  let seen: URLSearchParams[] | undefined;
+
+  beforeAll(async () => {
+    sim = await startSimulator(pipedrive, { records: PERSONS });
+    // Ahead of the simulator's own handling: a change made here precedes the answer to the request.
+    sim.app.server.prependListener('request', (req) => {
+      const url = new URL(req.url ?? '/', 'http://sim');
+      if (!seen || url.pathname !== '/api/v2/persons') return;
+      if (url.searchParams.has('updated_until') && !seen.some((q) => q.has('updated_until'))) {
+        const store = sim.ctx.store('persons');
+        for (const seq of CHANGED) store.edit(seq);
+      }
+      seen.push(url.searchParams);
+    });
+    t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ pipedrive: sim.url }) } });
+    api = client(t.baseUrl, t.apiKey);
+    const databaseUrl = await createTestDatabase();
+    for (const [path, body] of [
+      ['/destinations', warehouseDestination(databaseUrl)],
+      ['/providers', simOAuthProvider('pipedrive')],
+      [
+        '/sync_configs',
+        { destination_name: 'warehouse', provider_name: 'pipedrive', config: hourlySyncConfig('persons') },
+      ],
+    ] as const)
+      expect((await api('POST', path, { body })).status).toBe(201);
+    expect(
+      (await api('PUT', '/customers', { body: { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' } }))
+        .status,
+    ).toBe(200);
+    const { rows } = await t.runtime.deps.db.query<{ projectId: string }>(
+      `select project_id as "projectId" from customers where external_id = 'acme'`,
+    );
+    const issued = await simControl(sim.url, 'tokens', {});
+    // The Management API takes refresh tokens for HubSpot and Salesforce only: the connection is
+    // stored as the end of Pipedrive's OAuth flow stores it.
+    await createConnection(t.runtime.deps, rows[0]!.projectId, 'acme', {
+      providerName: 'pipedrive',
+      credentials: { authType: 'oauth2', refreshToken: issued.refresh_token, instanceUrl: sim.url },
+    });
+    warehouse = new pg.Client({ connectionString: databaseUrl });
+    await warehouse.connect();
+  });
+
+  afterAll(async () => {
+    await warehouse?.end();
+    await t?.stop();
+    await sim?.close();
+  });
+
+  it('deliver a record changed during the read, so that the sweep keeps it', async () => {
+    const [first] = await endedRuns(api, 'persons', 1);
+    expect(first).toMatchObject({ status: 'SUCCESS', num_records_synced: PERSONS });
+
+    // Update times bunched up before the split, as after a bulk edit: the last range holds these
+    // 2,000 besides its share and is still being read when the other ranges are done.
+    const bulk = Array.from({ length: 2000 }, (_, i) => String(2001 + i));
+    await simControl(sim.url, 'mutate', { object: 'persons', update: bulk });
+    seen = [];
+    const trigger = await api('POST', '/syncs/_trigger', {
+      headers: { 'x-customer-id': 'acme', 'x-provider-name': 'pipedrive' },
+      body: { object_type: 'standard', object: 'persons', perform_full_refresh: true },
+    });
+    expect(trigger.status).toBe(200);
+    const [run] = await endedRuns(api, 'persons', 2);
+    expect(run.status, run.error_message).toBe('SUCCESS');
+    // Each person written once: the catch-up's reads of records a range wrote at the same version are skipped.
+    expect(run.num_records_synced).toBe(PERSONS);
+
+    // Two requests plan the split; the catch-up's requests all come after the last range's.
+    const requests = seen;
+    seen = undefined;
+    const ranges = requests.flatMap((q, i) => (q.has('updated_until') ? [i] : []));
+    const catchUp = requests.flatMap((q, i) =>
+      q.has('updated_since') && !q.has('updated_until') ? [i] : [],
+    );
+    expect(requests.filter((q) => q.get('limit') === '1')).toHaveLength(2);
+    expect(ranges.length).toBeGreaterThanOrEqual(16);
+    expect(catchUp.length).toBeGreaterThan(0);
+    expect(Math.min(...catchUp)).toBeGreaterThan(Math.max(...ranges));
+
+    // The table holds every person, none taken for deleted, the changed ones as they are now.
+    const provider = await simRecords(sim.url, 'persons');
+    const { rows } = await warehouse.query<{ id: string; deleted: boolean; raw: unknown }>(
+      'select _supaglue_id as id, _supaglue_is_deleted as deleted, _supaglue_raw_data as raw from crm.pipedrive_persons',
+    );
+    expect(rows.filter((r) => r.deleted).map((r) => r.id)).toEqual([]);
+    expect(rows.map((r) => r.id).sort()).toEqual(provider.map((r) => r.id).sort());
+    const byId = new Map(rows.map((r) => [r.id, r.raw]));
+    for (const r of provider) expect(byId.get(r.id), r.id).toEqual(r.record);
+    // Changed during this run, after the split.
+    for (const seq of CHANGED)
+      expect(Date.parse(provider[seq - 1]!.updated_at)).toBeGreaterThan(Date.parse(run.start_timestamp));
   }, 180_000);
 });

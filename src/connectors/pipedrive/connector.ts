@@ -5,6 +5,7 @@ import type {
   Connector,
   ConnectorContext,
   FieldDescription,
+  PartitionPlan,
   ProviderRecord,
   RateLimitWindow,
   ReadPage,
@@ -22,6 +23,9 @@ import type {
  * counts a record updated at exactly `updated_since` as changed, so the bound is `since` rounded
  * down to its second: an incremental read returns every record changed after `since`, plus any
  * changed earlier within that same second (harmless repeats; nothing is missed).
+ *
+ * Full reads of persons, organizations and deals from 10,000 records on are split into ranges of
+ * update time, read at the same time (see `partitions`).
  *
  * Deletions:
  * - Deals: API v2 lists deleted deals (for 30 days after deletion, with `is_deleted: true` and
@@ -43,6 +47,20 @@ const PAGE_LIMIT = 500;
 const DEAL_STATUSES_WITH_DELETED = 'open,won,lost,deleted';
 /** Pipedrive's burst limits count requests in rolling two-second windows. */
 const BURST_WINDOW_MS = 2000;
+/**
+ * Full reads are split from this many records on (20 pages): below it a sequential read takes a
+ * few seconds, and a split costs two planning requests, a catch-up and at least one per range.
+ */
+const SPLIT_FROM_RECORDS = 10_000;
+/** Twice the reads the engine has in flight, so that records spread unevenly over time even out. */
+const MAX_RANGES = 16;
+/**
+ * The catch-up partition starts this long before the split's instant: Pipedrive stamps update
+ * times by its clock, Trellis plans by its own. The engine's watermark keeps the same margin, and
+ * a run recognises the records it wrote within it, so those the catch-up reads again are not
+ * written twice.
+ */
+const CATCH_UP_MARGIN_MS = 60_000;
 
 const FIELDS_PATH: Record<CrmObject, string> = {
   persons: '/api/v2/personFields',
@@ -102,7 +120,18 @@ interface V1User {
 type Cursor =
   | { mode: 'full'; next: string }
   | { mode: 'changes'; since: string; next: string }
-  | { mode: 'leads'; start: number; since?: number };
+  | { mode: 'leads'; start: number; since?: number }
+  /** Within a partition. */
+  | { mode: 'range'; next: string };
+
+/**
+ * A partition of a full read: records with `since <= update_time < until` (RFC 3339 at whole
+ * seconds, as Pipedrive shows update times), either bound open.
+ */
+interface TimeRange {
+  since?: string;
+  until?: string;
+}
 
 interface V1Lead {
   id: string;
@@ -178,11 +207,17 @@ const v1Time = (s: string | null | undefined): Date | undefined => {
 const wholeSecond = (d: Date) =>
   new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
+/**
+ * A v2 list by id, within `range`; deleted deals too for incremental reads (`withDeleted`).
+ * `resume` makes the read's cursor from the list's own.
+ */
 async function* readList(
   ctx: ConnectorContext,
   object: CrmObject,
-  since: string | undefined,
+  range: TimeRange,
+  withDeleted: boolean,
   start: string | undefined,
+  resume: (next: string) => Cursor,
 ): AsyncIterable<ReadPage> {
   let next = start;
   for (;;) {
@@ -193,24 +228,83 @@ async function* readList(
         sort_by: 'id',
         sort_direction: 'asc',
         cursor: next,
-        updated_since: since,
-        status: since !== undefined && object === 'deals' ? DEAL_STATUSES_WITH_DELETED : undefined,
+        updated_since: range.since,
+        updated_until: range.until,
+        status: withDeleted && object === 'deals' ? DEAL_STATUSES_WITH_DELETED : undefined,
       },
     });
     const after = res.body.additional_data?.next_cursor ?? undefined;
     yield {
       records: (res.body.data ?? []).map(toRecord),
-      cursor: after
-        ? encodeCursor(
-            (since === undefined
-              ? { mode: 'full', next: after }
-              : { mode: 'changes', since, next: after }) satisfies Cursor,
-          )
-        : null,
+      cursor: after ? encodeCursor(resume(after) satisfies Cursor) : null,
     };
     if (!after) return;
     next = after;
   }
+}
+
+/** The first record of a v2 list in the given order, if any. */
+async function firstOf(
+  ctx: ConnectorContext,
+  object: CrmObject,
+  sortBy: 'id' | 'update_time',
+  direction: 'asc' | 'desc',
+): Promise<PipedriveRecord | undefined> {
+  const res = await ctx.http.request<V2List<PipedriveRecord>>({
+    path: `/api/v2/${object}`,
+    query: { limit: 1, sort_by: sortBy, sort_direction: direction },
+  });
+  return res.body.data?.[0];
+}
+
+/**
+ * Ranges of update time for a full read begun at `now`, and the catch-up partition read after
+ * them; undefined for an object better read whole. API v2 lists give no count: ids grow as
+ * records are created, so the highest id bounds how many there are (too high where many were
+ * deleted: a split that was not needed costs its planning and a request per range). The ranges
+ * divide the time from the oldest update time up to `now` evenly, at whole seconds; the first is
+ * open below, the last ends at `now`.
+ *
+ * Even slices of time are only as even in records as update times are spread: an import that
+ * stamped most records within one slice leaves that slice to one sequential read, and more ranges
+ * than reads in flight only help where records spread over several slices.
+ */
+async function timeRanges(
+  ctx: ConnectorContext,
+  object: CrmObject,
+  now: number,
+): Promise<PartitionPlan | undefined> {
+  const newest = await firstOf(ctx, object, 'id', 'desc');
+  if (newest === undefined || newest.id < SPLIT_FROM_RECORDS) return undefined;
+  const oldest = await firstOf(ctx, object, 'update_time', 'asc');
+  if (oldest === undefined) return undefined;
+  const to = Math.floor(now / 1000);
+  const from = Math.floor(Date.parse(oldest.update_time) / 1000);
+  const count = Math.min(MAX_RANGES, to - from);
+  if (!(count >= 2)) return undefined;
+  const bounds = Array.from(
+    { length: count - 1 },
+    (_, i) => from + Math.round(((i + 1) * (to - from)) / count),
+  );
+  const at = (seconds: number) => wholeSecond(new Date(seconds * 1000));
+  const ranges: TimeRange[] = [undefined, ...bounds].map((since, i) => ({
+    ...(since === undefined ? {} : { since: at(since) }),
+    until: at(bounds[i] ?? to),
+  }));
+  return {
+    partitions: ranges.map((r) => encodeCursor(r)),
+    last: encodeCursor({
+      since: at(Math.ceil((now - CATCH_UP_MARGIN_MS) / 1000)),
+    } satisfies TimeRange),
+  };
+}
+
+function decodeRange(partition: string): TimeRange {
+  const range = decodeCursor<TimeRange>(partition);
+  const valid = (t: unknown) => t === undefined || (typeof t === 'string' && !Number.isNaN(Date.parse(t)));
+  if (typeof range !== 'object' || range === null || !valid(range.since) || !valid(range.until))
+    throw new ConnectorError('validation', 'the read partition is not one this connector described');
+  return range;
 }
 
 /** Users are few, listed whole by API v1, and cannot be filtered by date: every read returns all. */
@@ -284,6 +378,20 @@ const windowOf = (limit: number | undefined, remaining: number | undefined, rese
 
 export const pipedriveConnector: Connector = {
   /**
+   * Persons, organizations and deals split into ranges of update time, each read by id within its
+   * range, and a catch-up partition of every record updated since the split (less a margin for
+   * clock skew) that the engine reads once the ranges are read. A record changed during the read
+   * may leave a range not read yet, or join one read already; it then has an update time after
+   * the split, and the catch-up, read after the change, has it. Every record that exists at the
+   * end is thus read at least once; one in a range and the catch-up is read twice. Leads and users
+   * are read whole.
+   */
+  async partitions(ctx, req) {
+    if (!(CRM_OBJECTS as readonly string[]).includes(req.object)) return undefined;
+    return timeRanges(ctx, req.object as CrmObject, Date.now());
+  },
+
+  /**
    * `fields` is not needed: API v2 lists carry every standard field and every custom field (under
    * `custom_fields`) of each record.
    */
@@ -303,14 +411,33 @@ export const pipedriveConnector: Connector = {
       return;
     }
     checkObject(req.object);
-    if (start?.mode === 'changes') {
-      yield* readList(ctx, req.object, start.since, start.next);
-    } else if (start?.mode === 'leads') {
+    if (req.partition !== undefined) {
+      if (start !== undefined && start.mode !== 'range')
+        throw new ConnectorError('validation', 'the read cursor is not one this connector issued');
+      yield* readList(ctx, req.object, decodeRange(req.partition), false, start?.next, (next) => ({
+        mode: 'range',
+        next,
+      }));
+    } else if (start?.mode === 'changes') {
+      const { since } = start;
+      yield* readList(ctx, req.object, { since }, true, start.next, (next) => ({
+        mode: 'changes',
+        since,
+        next,
+      }));
+    } else if (start?.mode === 'leads' || start?.mode === 'range') {
       throw new ConnectorError('validation', 'not a cursor of this read');
     } else if (start?.mode === 'full') {
-      yield* readList(ctx, req.object, undefined, start.next);
+      yield* readList(ctx, req.object, {}, false, start.next, (next) => ({ mode: 'full', next }));
+    } else if (req.since) {
+      const since = wholeSecond(req.since);
+      yield* readList(ctx, req.object, { since }, true, undefined, (next) => ({
+        mode: 'changes',
+        since,
+        next,
+      }));
     } else {
-      yield* readList(ctx, req.object, req.since ? wholeSecond(req.since) : undefined, undefined);
+      yield* readList(ctx, req.object, {}, false, undefined, (next) => ({ mode: 'full', next }));
     }
   },
 
