@@ -32,12 +32,23 @@ export interface ReadRequest {
    * object only, and its cursors resume within it.
    */
   partition?: string;
+  /**
+   * The last `state` this sync's pages handed back (in its last successful run, or in this run
+   * before it was resumed); absent if none ever did.
+   */
+  state?: string;
 }
 
 export interface ReadPage {
   records: ProviderRecord[];
   /** Opaque position after this page; passing it back resumes right after it. Null at the end. */
   cursor: string | null;
+  /**
+   * Opaque state for this sync's next reads (their request's `state`), kept once the run succeeds:
+   * what the connector learnt of the account and would otherwise ask the provider again every run.
+   * Absent: the state stays as it was.
+   */
+  state?: string;
 }
 
 /** What a connector needs about one connection to talk to its provider. */

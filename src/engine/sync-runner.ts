@@ -41,6 +41,8 @@ export interface SyncState {
    * deliver a record twice. Absent after a run with more such records than is worth keeping.
    */
   overlap?: Record<string, string>;
+  /** The connector's state (ReadPage.state) as the last successful run left it, for the next read. */
+  connectorState?: string;
 }
 
 interface Checkpoint {
@@ -57,6 +59,8 @@ interface Checkpoint {
   readDone?: boolean;
   /** A full read split into partitions (the connector's descriptors), each with where it stands. */
   partitions?: PartitionProgress[];
+  /** The connector's state the pages read so far handed back: a resumed run goes on with it. */
+  connectorState?: string;
 }
 
 interface PartitionProgress {
@@ -327,7 +331,7 @@ async function execute(
   await atDestination(() => writer.prepare(target), target);
 
   // Only an incremental run from the last run's watermark reads what that run already wrote.
-  const alreadyWritten =
+  let alreadyWritten =
     checkpoint.mode === 'incremental' && checkpoint.since === sync.state.watermark
       ? sync.state.overlap
       : undefined;
@@ -357,10 +361,12 @@ async function execute(
       }
     }
     const read = connector.read.bind(connector);
+    const connectorState = checkpoint.connectorState ?? sync.state.connectorState;
     const request = {
       object,
       ...(checkpoint.since ? { since: new Date(checkpoint.since) } : {}),
       ...(sync.plan.associations ? { associations: sync.plan.associations } : {}),
+      ...(connectorState === undefined ? {} : { state: connectorState }),
     };
     // Each stream's pages, in order: a partition not done yet, or the whole read (undefined). A
     // partition marked last is a phase of its own, begun once the others are read to their end.
@@ -426,6 +432,12 @@ async function execute(
         concurrency: PARTITIONS_IN_FLIGHT,
       });
       for await (const { source: stream, item: page } of pages) {
+        if (page.state !== undefined) {
+          checkpoint.connectorState = page.state;
+          // The connector reads otherwise than when the last run wrote its overlap (it found new
+          // properties, say): those records may come back different, so none is skipped.
+          if (page.state !== sync.state.connectorState) alreadyWritten = undefined;
+        }
         for (const r of page.records) {
           const modified = r.lastModifiedAt.toISOString();
           // Written already at this version: by the last run (in its margin), or by this one
@@ -502,6 +514,7 @@ async function finish(
     : {
         ...kept,
         ...(overlap ? { overlap } : {}),
+        ...(checkpoint.connectorState === undefined ? {} : { connectorState: checkpoint.connectorState }),
         synced: true,
         watermark: new Date(Date.parse(checkpoint.startedAt) - WATERMARK_MARGIN_MS).toISOString(),
         incrementalsSinceFull: checkpoint.mode === 'full' ? 0 : (rest.incrementalsSinceFull ?? 0) + 1,
