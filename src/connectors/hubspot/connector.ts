@@ -33,6 +33,15 @@ import type { Connector, ConnectorContext, ProviderRecord, ReadPage, ReadRequest
  * results`, ids and association types): full reads ask the list endpoint for them; search returns
  * none, so each incremental page's ids go through the batch association read. Deleted records
  * found by the archived pass carry none.
+ *
+ * Properties: HubSpot returns only the properties a read names, so reads name every property of
+ * the object, as its property list says. Full reads ask for the list; their pages hand it back
+ * (ReadPage.state) with when it was read, and incremental reads use the one kept for up to
+ * PROPERTY_LIST_MAX_AGE_MS, so that a run that finds nothing costs the search and the archived
+ * list only. An older list is read again; if it has properties the kept one lacked, the read
+ * starts from when the kept one was read (less CLOCK_SKEW_MS), so that records changed while it was
+ * stale come again with the new properties. A property deleted since is harmless: HubSpot ignores
+ * unknown names in `properties`.
  */
 const MODIFIED: Record<string, string> = {
   contacts: 'lastmodifieddate',
@@ -49,6 +58,15 @@ const PARTITION_RECORDS = 4000;
 const MAX_PARTITIONS = 16;
 /** A list budget of this many requests a second or more reads an object faster whole than in search ranges. */
 const WHOLE_READ_LIST_RATE = 100;
+/**
+ * How long incremental reads go on with a property list read before. A property created since is
+ * missed until the list is read again, and then read for every record changed since: an hour
+ * keeps that reread to an hour's changes and costs one list request an hour, however often the
+ * sync runs.
+ */
+export const PROPERTY_LIST_MAX_AGE_MS = 3_600_000;
+/** Rereads for new properties start this much earlier: HubSpot's clock may be behind Trellis's. */
+const CLOCK_SKEW_MS = 60_000;
 
 interface HubSpotObject {
   id: string;
@@ -165,6 +183,8 @@ async function objectType(ctx: ConnectorContext, object: string): Promise<Object
 interface ObjectProperties {
   /** Every property of the object, so that synced rows carry the whole record. */
   names: string[];
+  /** When the list was asked for (epoch ms, Trellis's clock). */
+  readAt: number;
   /** Requests a second the account's budget (search's excepted) allows, as the answer's rate-limit headers said. */
   listRate?: number;
 }
@@ -180,6 +200,7 @@ async function objectProperties(ctx: ConnectorContext, type: ObjectType): Promis
   }
   const known = cache.get(type.path);
   if (known) return known;
+  const readAt = Date.now();
   const res = await ctx.http.request<{ results: { name: string }[] }>({
     path: `/crm/v3/properties/${type.path}`,
   });
@@ -187,10 +208,60 @@ async function objectProperties(ctx: ConnectorContext, type: ObjectType): Promis
   const interval = Number(res.headers.get('x-hubspot-ratelimit-interval-milliseconds'));
   const properties = {
     names: res.body.results.map((p) => p.name),
+    readAt,
     ...(max > 0 && interval > 0 ? { listRate: (max * 1000) / interval } : {}),
   };
   cache.set(type.path, properties);
   return properties;
+}
+
+/** The property list a read's pages hand back for the sync's next reads (ReadPage.state). */
+interface KeptProperties {
+  /** The object's path: a sync mapped to another object since has no list kept. */
+  object: string;
+  names: string[];
+  readAt: number;
+}
+
+function keptProperties(state: string | undefined, type: ObjectType): KeptProperties | undefined {
+  if (state === undefined) return undefined;
+  let kept: Partial<KeptProperties>;
+  try {
+    kept = decodeCursor<Partial<KeptProperties>>(state);
+  } catch {
+    return undefined;
+  }
+  return kept !== null &&
+    typeof kept === 'object' &&
+    kept.object === type.path &&
+    Array.isArray(kept.names) &&
+    kept.names.every((n) => typeof n === 'string') &&
+    Number.isFinite(kept.readAt)
+    ? (kept as KeptProperties)
+    : undefined;
+}
+
+/**
+ * The properties a read names (see the file's comment): the kept list for an incremental read
+ * while it is young enough, else the list read now, with the state that hands it on and, if it
+ * has properties the kept one lacked, the instant from which changes are read again.
+ */
+async function readProperties(
+  ctx: ConnectorContext,
+  type: ObjectType,
+  state: string | undefined,
+  incremental: boolean,
+): Promise<{ names: string[]; state?: string; rereadFrom?: number }> {
+  const kept = keptProperties(state, type);
+  if (incremental && kept && Date.now() - kept.readAt < PROPERTY_LIST_MAX_AGE_MS)
+    return { names: kept.names };
+  const { names, readAt } = await objectProperties(ctx, type);
+  const known = new Set(kept?.names);
+  return {
+    names,
+    state: encodeCursor({ object: type.path, names, readAt } satisfies KeptProperties),
+    ...(kept && names.some((n) => !known.has(n)) ? { rereadFrom: kept.readAt - CLOCK_SKEW_MS } : {}),
+  };
 }
 
 /**
@@ -426,7 +497,7 @@ async function idEnd(ctx: ConnectorContext, type: ObjectType, direction: 'ASCEND
  * for a small object, or where the list reads faster (see the file's comment).
  */
 async function idRanges(ctx: ConnectorContext, type: ObjectType): Promise<IdRange[] | undefined> {
-  // The properties' answer, which every read asks for anyway, carries the budget headers.
+  // The properties' answer, which every full read asks for anyway, carries the budget headers.
   if (((await objectProperties(ctx, type)).listRate ?? 0) >= WHOLE_READ_LIST_RATE) return undefined;
   const first = await idEnd(ctx, type, 'ASCENDING');
   const count = Math.min(MAX_PARTITIONS, Math.floor(first.total / PARTITION_RECORDS));
@@ -496,13 +567,21 @@ export const hubspotConnector: Connector = {
       return;
     }
     const type = await objectType(ctx, req.object);
-    const properties = req.fields ?? (await objectProperties(ctx, type)).names;
+    const incremental =
+      req.partition === undefined &&
+      (start?.mode === 'changes' || (req.since !== undefined && start === undefined));
+    const {
+      names: properties,
+      state,
+      rereadFrom,
+    } = req.fields ? { names: req.fields } : await readProperties(ctx, type, req.state, incremental);
     const associations = await associationTargets(ctx, req.associations ?? []);
+    let pages: AsyncIterable<ReadPage>;
     if (req.partition !== undefined) {
       const range = decodeRange(req.partition);
       if (start !== undefined && !(start.mode === 'range' && /^\d+$/.test(start.lastId)))
         throw new ConnectorError('validation', 'the read cursor is not one this connector issued');
-      yield* readRange(
+      pages = readRange(
         ctx,
         type,
         properties,
@@ -510,18 +589,24 @@ export const hubspotConnector: Connector = {
         range,
         start?.mode === 'range' ? start.lastId : undefined,
       );
-    } else if (start?.mode === 'changes') {
-      yield* readChanges(ctx, type, properties, associations, start);
-    } else if (req.since && !start) {
-      yield* readChanges(ctx, type, properties, associations, {
-        mode: 'changes',
-        since: req.since.getTime(),
-        phase: 'changed',
-        lastId: '0',
-      });
+    } else if (incremental) {
+      const since = start?.mode === 'changes' ? start.since : req.since!.getTime();
+      // Records changed while the kept property list was stale are read again, from the start.
+      const changes: Extract<Cursor, { mode: 'changes' }> =
+        rereadFrom !== undefined && rereadFrom < since
+          ? { mode: 'changes', since: rereadFrom, phase: 'changed', lastId: '0' }
+          : start?.mode === 'changes'
+            ? start
+            : { mode: 'changes', since, phase: 'changed', lastId: '0' };
+      pages = readChanges(ctx, type, properties, associations, changes);
     } else {
-      yield* readFull(ctx, type, properties, associations, start?.mode === 'full' ? start.after : undefined);
+      pages = readFull(ctx, type, properties, associations, start?.mode === 'full' ? start.after : undefined);
     }
+    if (state === undefined) {
+      yield* pages;
+      return;
+    }
+    for await (const page of pages) yield { ...page, state };
   },
 
   async create(ctx, object, fields) {
