@@ -14,6 +14,7 @@ import { closeDestinations } from './destinations/index.ts';
 import { startWorkers } from './engine/workers.ts';
 import type { Logger } from './logger.ts';
 import { isLoopbackHost, OutboundPolicy } from './net/outbound.ts';
+import { limitHeapGrowth } from './worker-heap.ts';
 
 export interface Roles {
   api: boolean;
@@ -127,6 +128,7 @@ export async function startRuntime(config: Config, log: Logger, roles: Roles): P
     const deps: CoreDeps = { config, db, vault, queue, log, outbound, webhookFormat: supaglueWebhooks };
     const { apiKey } = await bootstrapDefaultProject(db, config.bootstrapApiKey);
     if (roles.worker) {
+      limitHeapGrowth();
       const workers = await startWorkers(deps);
       stops.push(() => workers.stop());
     }
