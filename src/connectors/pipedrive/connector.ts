@@ -266,8 +266,7 @@ async function firstOf(
  * open below, the last ends at `now`.
  *
  * Even slices of time are only as even in records as update times are spread: an import that
- * stamped most records within one slice leaves that slice to one sequential read, and more ranges
- * than reads in flight only help where records spread over several slices.
+ * stamped most records within one slice leaves that slice to one sequential read.
  */
 async function timeRanges(
   ctx: ConnectorContext,

@@ -501,8 +501,7 @@ async function idRanges(ctx: ConnectorContext, object: string): Promise<IdRange[
     const id = res.body.records[0]?.Id;
     return typeof id === 'string' && ID.test(id) ? id.slice(0, 15) : undefined;
   };
-  const low = await end('ASC');
-  const high = await end('DESC');
+  const [low, high] = await Promise.all([end('ASC'), end('DESC')]);
   if (!low || !high || low.slice(0, 3) !== high.slice(0, 3)) return undefined;
   const [from, to] = [idNumber(low), idNumber(high)];
   const bounds = new Set<string>();
