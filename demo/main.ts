@@ -20,7 +20,7 @@ import { startRuntime } from '../src/runtime.ts';
  * (8080; 0 for any free one).
  */
 
-/** Seeded records per object: enough that a full refresh takes a few seconds to watch. */
+/** Seeded records per object: enough that a full refresh of HubSpot's takes a while to watch. */
 const RECORDS = 20_000;
 /** Added to every simulated API answer: real providers answer in 100-300 ms. */
 const LATENCY_MS = 150;
