@@ -18,10 +18,13 @@ const MAX_SPARE_TURNS = 64;
  * one statement for all that asked while the previous one ran, so that a burst costs a statement
  * or two instead of one per request (each holding a connection while it waits for the row lock).
  *
- * A process asking faster than the budget's slack (a provider that answers in a few ms) also takes
- * spare turns, as many as it asked for in the last slack, and hands them out without a statement
- * until the slack has passed: a turn may be used that late after its instant anyway. The budget
- * grants spares only while its window is less than half full, so they never crowd out a request.
+ * A process asking one request at a time, each within the budget's slack of the last turn it handed
+ * out (a sequential read from a provider that answers in a few ms), also takes spare turns, twice
+ * as many each time it asks so again (up to 64), and hands them out without a statement until the
+ * slack has passed: a turn may be used that late after its instant anyway. Requests that ask
+ * together are one statement already and take none: spares they could not use in time would be
+ * wasted turns. The budget grants spares only while its window is less than half full, so those a
+ * reader stopping leaves unused never crowd out a request.
  */
 class Reserver {
   #waiting: Waiting[] = [];
@@ -30,8 +33,10 @@ class Reserver {
   #spares = 0;
   #spareUntil = 0;
   #spareSlackMs = 0;
-  /** When this process's last turns were handed out (performance.now()), newest last. */
-  #handedOut: number[] = [];
+  /** When this process last handed out a turn (performance.now()). */
+  #lastHandedOut = Number.NEGATIVE_INFINITY;
+  /** Statements in a row that served one request asking within the slack of the turn before. */
+  #quickSingles = 0;
   #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -43,36 +48,43 @@ class Reserver {
   ) {}
 
   reserve(maxWaitMs: number): Promise<Turn> {
-    const now = performance.now();
-    if (this.#spares > 0 && now < this.#spareUntil) {
-      this.#spares--;
-      this.#handOut(now);
-      return Promise.resolve({ waitMs: 0, granted: true, slackMs: this.#spareUntil - now });
-    }
+    const spare = this.#spare();
+    if (spare) return Promise.resolve(spare);
     return new Promise((resolve, reject) => {
       this.#waiting.push({ maxWaitMs, resolve, reject });
       if (!this.#busy) void this.#run();
     });
   }
 
-  #handOut(at: number): void {
-    this.#handedOut.push(at);
-    if (this.#handedOut.length > MAX_SPARE_TURNS + 1) this.#handedOut.shift();
+  /** A spare turn, while one is in hand and good. */
+  #spare(): Turn | undefined {
+    const now = performance.now();
+    if (this.#spares === 0 || now >= this.#spareUntil) return undefined;
+    this.#spares--;
+    this.#lastHandedOut = now;
+    return { waitMs: 0, granted: true, slackMs: this.#spareUntil - now };
   }
 
-  /** Spares worth taking: the turns handed out during the last slack, less the one that asked. */
-  #sparesWanted(now: number): number {
-    if (this.#spareSlackMs <= 0) return 0;
-    const recent = this.#handedOut.filter((t) => now - t < this.#spareSlackMs).length;
-    return Math.min(MAX_SPARE_TURNS, Math.max(0, recent - 1));
+  /** Spares worth taking for a statement serving `asking` requests. */
+  #sparesWanted(asking: number, now: number): number {
+    const quick = asking === 1 && now - this.#lastHandedOut < this.#spareSlackMs;
+    this.#quickSingles = quick ? this.#quickSingles + 1 : 0;
+    return quick ? Math.min(MAX_SPARE_TURNS, 2 ** (this.#quickSingles - 1)) : 0;
   }
 
   async #run(): Promise<void> {
     this.#busy = true;
     while (this.#waiting.length > 0) {
+      // Those that asked while the last statement ran take its spares first.
+      while (this.#waiting.length > 0) {
+        const spare = this.#spare();
+        if (!spare) break;
+        this.#waiting.shift()!.resolve(spare);
+      }
+      if (this.#waiting.length === 0) break;
       const batch = this.#waiting.splice(0, 500);
       const sentAt = performance.now();
-      const spares = this.#sparesWanted(sentAt);
+      const spares = this.#sparesWanted(batch.length, sentAt);
       try {
         const { rows } = await this.db.query<Turn>(
           `select wait_ms as "waitMs", granted, slack_ms as "slackMs" from trellis.reserve_rate_budget(
@@ -90,7 +102,7 @@ class Reserver {
         const elapsed = now - sentAt;
         for (const [i, w] of batch.entries()) {
           const turn = rows[i]!;
-          if (turn.granted) this.#handOut(now);
+          if (turn.granted) this.#lastHandedOut = now;
           w.resolve({
             waitMs: Number(turn.waitMs) - elapsed,
             granted: turn.granted,
@@ -115,7 +127,7 @@ class Reserver {
     this.#idleTimer = setTimeout(
       () => {
         this.#idleTimer = undefined;
-        const idleFor = performance.now() - (this.#handedOut.at(-1) ?? 0);
+        const idleFor = performance.now() - this.#lastHandedOut;
         if (this.#busy || idleFor < this.#spareSlackMs) this.#forgetWhenIdle();
         else this.done();
       },

@@ -157,6 +157,21 @@ describe('two processes reading one HubSpot account', () => {
     statements = 0;
     for (let i = 0; i < 30; i++) expect((await budget.reserve(forever)).waitMs).toBeLessThanOrEqual(0);
     expect(statements).toBe(30);
+
+    // Requests asking together, round after round, are served by a statement or two and leave no
+    // spare unused: the window holds their turns and no more.
+    const togetherLane = `test-${randomUUID()}`;
+    const together = new SharedRateBudget(counting, connectionId, togetherLane, {
+      requests: 200,
+      windowMs: 60_000,
+    });
+    for (let round = 0; round < 3; round++)
+      await Promise.all(Array.from({ length: 16 }, () => together.reserve(forever)));
+    const held = await db.query(
+      'select array_length(reserved, 1) as n from trellis.rate_budgets where key = trellis.account_rate_budget($1, $2)',
+      [connectionId, togetherLane],
+    );
+    expect(held.rows[0].n).toBe(48);
   });
 
   it('removes budgets idle for a day when a new one is made', async () => {
