@@ -232,3 +232,11 @@ export class SharedRateBudget implements RequestBudget {
     );
   }
 }
+
+/** Removes the budgets that sent nothing for a day (deleted connections' among them); answers how many. */
+export async function removeIdleRateBudgets(db: Db): Promise<number> {
+  const { rows } = await db.query<{ removed: number }>(
+    'select trellis.remove_idle_rate_budgets() as removed',
+  );
+  return rows[0]!.removed;
+}
