@@ -103,16 +103,11 @@ class Reserver {
         for (const [i, w] of batch.entries()) {
           const turn = rows[i]!;
           if (turn.granted) this.#lastHandedOut = now;
-          w.resolve({
-            waitMs: Number(turn.waitMs) - elapsed,
-            granted: turn.granted,
-            slackMs: Number(turn.slackMs),
-          });
+          w.resolve({ ...turn, waitMs: turn.waitMs - elapsed });
         }
-        const slackMs = Number(rows[0]?.slackMs ?? 0);
-        this.#spareSlackMs = slackMs;
+        this.#spareSlackMs = rows[0]?.slackMs ?? 0;
         this.#spares = rows.slice(batch.length).filter((r) => r.granted).length;
-        this.#spareUntil = sentAt + slackMs;
+        this.#spareUntil = sentAt + this.#spareSlackMs;
       } catch (err) {
         for (const w of batch) w.reject(err);
       }

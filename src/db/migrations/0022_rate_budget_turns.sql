@@ -1,8 +1,9 @@
 -- A request budget's turn costs a lookup and an update of its row, whatever the window holds: the
 -- log keeps at most the last max_requests reservations of the window, in order (turns are granted
 -- first come, first served, so each is appended), and a new turn needs only the one max_requests
--- back. A caller may also ask for spare turns (see the Reserver). Budgets are reserved one at a time (a connection's own ceiling before its account's), and
--- a lost reservation harms nothing, so the statement does not wait for its commit to be flushed.
+-- back. A caller may also ask for spare turns (see the Reserver). Budgets are reserved one at a
+-- time (a connection's own ceiling before its account's), and a lost reservation harms nothing,
+-- so the statement does not wait for its commit to be flushed.
 -- See src/core/rate-budget.ts and decision 0023.
 drop function trellis.reserve_rate_budget(text[], integer[], integer[], bigint[]);
 
@@ -27,11 +28,6 @@ declare
 begin
   select * into b from trellis.rate_budgets where key = p_key for update;
   if not found then
-    -- Budgets of accounts and connections that sent nothing for a day (deleted ones among them)
-    -- go when a new one comes: a budget idle that long holds nothing a new row would not.
-    delete from trellis.rate_budgets r
-     where coalesce(r.reserved[array_upper(r.reserved, 1)], 0) < now_ms - 86400000
-       and r.paused_until < now_ms;
     insert into trellis.rate_budgets (key, max_requests, window_ms) values (p_key, p_requests, p_window)
       on conflict (key) do nothing;
     select * into b from trellis.rate_budgets where key = p_key for update;
