@@ -3,6 +3,7 @@ import { SEALED_COLUMNS } from '../auth/vault.ts';
 import { discoverInstanceUrl } from '../connectors/account-host.ts';
 import {
   type CatalogEntry,
+  type ProviderApi,
   type ProviderName,
   providerHostOrigin,
   providerUrl,
@@ -28,6 +29,20 @@ export interface OpenConnector {
   ctx: ConnectorContext;
   providerName: ProviderName;
   auth: ConnectionAuthenticator;
+}
+
+/**
+ * How long a call an API client waits for may wait for rate limits: 10 s, or one of the provider's
+ * windows of up to a minute and a quarter more for the budget's margin. A turn the account's
+ * budget holds back is never more than a window and its margin away, so a write that fills the
+ * window (100 records at HubSpot's 100 per 10 s) still goes through; an hour's or a day's quota
+ * does not keep a client waiting.
+ */
+function interactiveRateLimitWaitMs(limits: ProviderApi['requestLimits']): number {
+  const windows = Object.values(limits)
+    .map((l) => l.windowMs)
+    .filter((ms) => ms <= 60_000);
+  return Math.max(10_000, ...windows.map((ms) => ms * 1.25));
 }
 
 /**
@@ -141,7 +156,9 @@ export async function openConnector(
     policy: module.policy,
     budget,
     log: deps.log,
-    ...(opts.interactive ? { maxRetries: 2, maxRateLimitWaitMs: 10_000 } : {}),
+    ...(opts.interactive
+      ? { maxRetries: 2, maxRateLimitWaitMs: interactiveRateLimitWaitMs(api.requestLimits) }
+      : {}),
   });
   return {
     connector: module.connector,

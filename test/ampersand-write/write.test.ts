@@ -108,6 +108,25 @@ describe('the Write API', () => {
     expect(operation).toMatchObject({ recordCount: 100, successCount: 100, status: 'succeeded' });
   });
 
+  it("waits out a full window of the account's budget rather than failing the write", async () => {
+    // Another process (a sync) has just taken all 100 turns of HubSpot's 10-second window.
+    await data.t.runtime.deps.db.query(
+      `select * from trellis.reserve_rate_budget(trellis.account_rate_budget($1, 'default'), 100, 10000,
+         array_fill(60000::bigint, array[100]))`,
+      [data.installation.connectionId],
+    );
+    const startedAt = performance.now();
+    const answer = await post(
+      'contacts',
+      { groupRef: 'acme', type: 'create', record: { email: 'patient@example.test' } },
+      200,
+    );
+    expect(answer.result).toMatchObject({ success: true });
+    // The write's turn came only once the window had passed (and its margin).
+    expect(performance.now() - startedAt).toBeGreaterThan(10_000);
+    expect((await contact(answer.result.recordId)).record.properties.email).toBe('patient@example.test');
+  });
+
   it("answers a provider's refusal in the document's 422 shape, in Trellis's words", async () => {
     const refused = await post(
       'contacts',
