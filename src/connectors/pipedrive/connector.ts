@@ -273,13 +273,18 @@ async function timeRanges(
   object: CrmObject,
   now: number,
 ): Promise<PartitionPlan | undefined> {
-  const newest = await firstOf(ctx, object, 'id', 'desc');
-  if (newest === undefined || newest.id < SPLIT_FROM_RECORDS) return undefined;
-  const oldest = await firstOf(ctx, object, 'update_time', 'asc');
-  if (oldest === undefined) return undefined;
+  // Asked together: a round trip less before the read starts, for a request wasted on an object
+  // too small to split.
+  const [newest, oldest] = await Promise.all([
+    firstOf(ctx, object, 'id', 'desc'),
+    firstOf(ctx, object, 'update_time', 'asc'),
+  ]);
+  if (newest === undefined || oldest === undefined || newest.id < SPLIT_FROM_RECORDS) return undefined;
   const to = Math.floor(now / 1000);
   const from = Math.floor(Date.parse(oldest.update_time) / 1000);
-  const count = Math.min(MAX_RANGES, to - from);
+  // Ranges of two pages or more (as the highest id counts records): a range of less than a page
+  // costs a request for fewer records.
+  const count = Math.min(MAX_RANGES, to - from, Math.floor(newest.id / (2 * PAGE_LIMIT)));
   if (!(count >= 2)) return undefined;
   const bounds = Array.from(
     { length: count - 1 },
