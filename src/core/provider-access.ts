@@ -33,15 +33,15 @@ export interface OpenConnector {
 
 /**
  * How long a call an API client waits for may wait for rate limits: 10 s, or one of the provider's
- * windows of up to a minute and a quarter more for the budget's margin. A turn the account's
+ * short windows (up to 20 s) and a quarter more for the budget's margin. A turn the account's
  * budget holds back is never more than a window and its margin away, so a write that fills the
- * window (100 records at HubSpot's 100 per 10 s) still goes through; an hour's or a day's quota
- * does not keep a client waiting.
+ * window (100 records at HubSpot's 100 per 10 s) still goes through. A minute's or a day's quota
+ * is not waited out: the client, or a proxy in front of Trellis, would give up first.
  */
 function interactiveRateLimitWaitMs(limits: ProviderApi['requestLimits']): number {
   const windows = Object.values(limits)
     .map((l) => l.windowMs)
-    .filter((ms) => ms <= 60_000);
+    .filter((ms) => ms <= 20_000);
   return Math.max(10_000, ...windows.map((ms) => ms * 1.25));
 }
 
