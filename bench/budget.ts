@@ -17,17 +17,16 @@ import { startBenchPostgres } from './trellis.ts';
  * 150 ms and 300 ms of latency per request, through the one request budget every process shares.
  *
  * First, requests straight through a connection's ProviderHttp, 16 in flight (what a run's
- * partitions ask at once): what the budget itself lets through, against what the provider's
- * windows allow. Then a full sync of one object
- * through the real runtime (scheduler, worker, connector, Postgres destination) per provider and
- * latency: records a second against the ceiling (a window's requests times a page's records), and
- * the 429s the simulator answered (its own limits refusing a request).
+ * partitions ask at once): what the budget itself lets through, against the bound the provider's
+ * windows allow. With N requests counted by a window of L requests per W, the last can go no
+ * sooner than floor((N-1)/L) windows after the first, plus one request's latency: higher than the
+ * ceiling for runs of a few windows, whose first window is a burst.
  *
- * A run's bound is the fastest its requests could go through the provider's windows: with N
- * requests counted by a window of L requests per W, the last can go no sooner than floor((N-1)/L)
- * windows after the first, plus one request's latency. It is the ceiling for long runs, and
- * higher for runs of a few windows, whose first window is a burst: a sync's records a second are
- * shown against both.
+ * Then a full sync of one object through the real runtime (scheduler, worker, connector, Postgres
+ * destination) per provider: first with no latency and no simulator limit (what this machine does,
+ * measured in the same run), then at each latency, its records a second against the ceiling (a
+ * window's requests times a page's records) and against the lower of ceiling and machine, and the
+ * 429s the simulator answered (its own limits refusing a request).
  * Usage: npm run bench:budget -- [--scale 1] (scales every run's records) [--providers hubspot,gong]
  */
 

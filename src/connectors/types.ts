@@ -78,20 +78,24 @@ export interface ReadCapability {
  */
 export interface PartitionCapability {
   /**
-   * Opaque descriptors whose reads (`partition` in the read request) together return every record
-   * one full read of the object returns, each in at least one of them; undefined when the object
-   * is better read whole (few records, or no range to split on). A record in two partitions is
-   * delivered twice (writers keep the newest version).
+   * How to split the full read; undefined when the object is better read whole (few records, or
+   * no range to split on).
    */
   partitions(
     ctx: ConnectorContext,
     req: Pick<ReadRequest, 'object' | 'fields'>,
-  ): Promise<string[] | PartitionPlan | undefined>;
+  ): Promise<PartitionPlan | undefined>;
 }
 
-/** Partitions read at the same time, and one read only after all of them have been read to their end. */
+/**
+ * Opaque descriptors whose reads (`partition` in the read request) together return every record
+ * one full read of the object returns, each in at least one of them. A record in two partitions is
+ * delivered twice (writers keep the newest version).
+ */
 export interface PartitionPlan {
+  /** Read at the same time. */
   partitions: string[];
+  /** Read only after all the others have been read to their end. */
   last?: string;
 }
 

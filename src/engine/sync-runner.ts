@@ -351,8 +351,7 @@ async function execute(
       !checkpoint.partitions &&
       connector.partitions
     ) {
-      const planned = await connector.partitions(ctx, { object });
-      const plan = Array.isArray(planned) ? { partitions: planned } : planned;
+      const plan = await connector.partitions(ctx, { object });
       const partitions: PartitionProgress[] = [
         ...(plan?.partitions ?? []).map((partition) => ({ partition, cursor: null })),
         ...(plan?.last === undefined ? [] : [{ partition: plan.last, cursor: null, last: true }]),

@@ -557,7 +557,7 @@ export const hubspotConnector: Connector = {
   async partitions(ctx, req) {
     if (req.object === 'owners') return undefined;
     const ranges = await idRanges(ctx, await objectType(ctx, req.object));
-    return ranges?.map((r) => encodeCursor(r));
+    return ranges && { partitions: ranges.map((r) => encodeCursor(r)) };
   },
 
   async *read(ctx: ConnectorContext, req: ReadRequest) {

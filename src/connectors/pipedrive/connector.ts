@@ -422,26 +422,17 @@ export const pipedriveConnector: Connector = {
         mode: 'range',
         next,
       }));
-    } else if (start?.mode === 'changes') {
-      const { since } = start;
-      yield* readList(ctx, req.object, { since }, true, start.next, (next) => ({
-        mode: 'changes',
-        since,
-        next,
-      }));
     } else if (start?.mode === 'leads' || start?.mode === 'range') {
       throw new ConnectorError('validation', 'not a cursor of this read');
-    } else if (start?.mode === 'full') {
-      yield* readList(ctx, req.object, {}, false, start.next, (next) => ({ mode: 'full', next }));
-    } else if (req.since) {
-      const since = wholeSecond(req.since);
-      yield* readList(ctx, req.object, { since }, true, undefined, (next) => ({
+    } else if (start?.mode === 'changes' || (start === undefined && req.since)) {
+      const since = start ? start.since : wholeSecond(req.since!);
+      yield* readList(ctx, req.object, { since }, true, start?.next, (next) => ({
         mode: 'changes',
         since,
         next,
       }));
     } else {
-      yield* readList(ctx, req.object, {}, false, undefined, (next) => ({ mode: 'full', next }));
+      yield* readList(ctx, req.object, {}, false, start?.next, (next) => ({ mode: 'full', next }));
     }
   },
 

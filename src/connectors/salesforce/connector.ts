@@ -547,7 +547,8 @@ async function fetchRecord(ctx: ConnectorContext, object: string, id: string): P
 export const salesforceConnector: Connector = {
   async partitions(ctx, req) {
     checkObject(req.object);
-    return (await idRanges(ctx, req.object))?.map((r) => encodeCursor(r));
+    const ranges = await idRanges(ctx, req.object);
+    return ranges && { partitions: ranges.map((r) => encodeCursor(r)) };
   },
 
   async *read(ctx: ConnectorContext, req: ReadRequest) {
