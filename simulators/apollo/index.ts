@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fakeAddress, fakeCompany, fakePerson, hashUnit } from '../core/random.ts';
 import { RateWindow } from '../core/rate-limit.ts';
 import {
+  arrivedAt,
   bearer,
   consentPage,
   handleTokenRequest,
@@ -477,7 +478,9 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
       { name: '24-hour', per: 'day', window: windows.day, limit: ctx.limits.per_day! },
     ];
     const spent = spec.find((s) => s.window.peek(key, s.limit).remaining === 0);
-    const states = spec.map((s) => (spent ? s.window.peek(key, s.limit) : s.window.take(key, s.limit)));
+    const states = spec.map((s) =>
+      spent ? s.window.peek(key, s.limit) : s.window.take(key, s.limit, arrivedAt(ctx, req)),
+    );
     spec.forEach((s, i) => {
       const st = states[i]!;
       reply.header(`x-rate-limit-${s.name}`, String(st.limit));

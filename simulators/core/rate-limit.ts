@@ -35,9 +35,8 @@ export class RateWindow {
     };
   }
 
-  /** Counts one request against `limit`; `allowed` is false once the window's budget is spent. */
-  take(key: string, limit: number): WindowState & { allowed: boolean } {
-    const now = this.clock.now();
+  /** Counts one request, arrived `now`, against `limit`; `allowed` is false once the window's budget is spent. */
+  take(key: string, limit: number, now = this.clock.now()): WindowState & { allowed: boolean } {
     const w = this.#window(key, now);
     const allowed = w.used < limit;
     if (allowed) w.used++;

@@ -75,6 +75,15 @@ const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /**
+ * When `req` reached the simulator, before the latency it adds: a provider counts a request
+ * against its rate limits as it arrives, and the moment the simulator gets to its handler
+ * (after the latency, behind the other answers it is busy with) would count bursts late.
+ */
+export function arrivedAt(ctx: SimContext, req: FastifyRequest): number {
+  return (req as { arrivedAt?: number }).arrivedAt ?? ctx.clock.now();
+}
+
+/**
  * The provider's consent page for an authorization request: a real HTML page with Allow and Deny.
  * Providers call this from their authorize route.
  */
@@ -378,6 +387,7 @@ export async function startSimulator(
   );
   const exempt = provider.faultExempt ?? [];
   app.addHook('onRequest', async (req, reply) => {
+    (req as { arrivedAt?: number }).arrivedAt = ctx.clock.now();
     const path = req.url.split('?')[0]!;
     const key = `${req.method} ${req.routeOptions.url ?? path}`;
     ctx.stats.requests[key] = (ctx.stats.requests[key] ?? 0) + 1;

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fakeCompany, fakePerson, hashUnit } from '../core/random.ts';
 import { RateWindow } from '../core/rate-limit.ts';
 import {
+  arrivedAt,
   bearer,
   consentPage,
   handleTokenRequest,
@@ -294,8 +295,8 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
       gongError(reply, 429, 'Too many requests: API rate limit exceeded');
       return true;
     }
-    daily.take(company, ctx.limits.daily!);
-    perSecond.take(company, ctx.limits.per_second!);
+    daily.take(company, ctx.limits.daily!, arrivedAt(ctx, req));
+    perSecond.take(company, ctx.limits.per_second!, arrivedAt(ctx, req));
     return false;
   };
 

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fakeAddress, fakeCompany, fakeDeal, fakePerson, hashUnit, pick } from '../core/random.ts';
 import { RateWindow } from '../core/rate-limit.ts';
 import {
+  arrivedAt,
   bearer,
   consentPage,
   handleTokenRequest,
@@ -440,7 +441,7 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
         'Authentication credentials not found. This API supports OAuth 2.0 authentication.',
       );
     }
-    const day = daily.take(account, ctx.limits.daily!);
+    const day = daily.take(account, ctx.limits.daily!, arrivedAt(ctx, req));
     if (!day.allowed) {
       return hubspotError(reply, 429, 'RATE_LIMITS', 'You have reached your daily limit.', {
         errorType: 'RATE_LIMIT',
@@ -449,7 +450,7 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
     }
     if (kind === 'search') {
       // Search responses carry no rate-limit headers; the limit is per account per second.
-      const s = search.take(account, ctx.limits.search_per_second!);
+      const s = search.take(account, ctx.limits.search_per_second!, arrivedAt(ctx, req));
       if (!s.allowed) {
         return hubspotError(reply, 429, 'RATE_LIMITS', 'You have reached your secondly limit.', {
           errorType: 'RATE_LIMIT',
@@ -458,7 +459,7 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
       }
       return undefined;
     }
-    const w = tenSecond.take(account, ctx.limits.ten_second!);
+    const w = tenSecond.take(account, ctx.limits.ten_second!, arrivedAt(ctx, req));
     reply.headers({
       'x-hubspot-ratelimit-daily': String(day.limit),
       'x-hubspot-ratelimit-daily-remaining': String(day.remaining),

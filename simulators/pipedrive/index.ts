@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fakeAddress, fakeCompany, fakeDeal, fakePerson } from '../core/random.ts';
 import { RateWindow } from '../core/rate-limit.ts';
-import { consentPage, type ProviderSimulator, type SimContext } from '../core/server.ts';
+import { arrivedAt, consentPage, type ProviderSimulator, type SimContext } from '../core/server.ts';
 import type { ObjectStore, SimRecord } from '../core/store.ts';
 import { type IssuedTokens, OAuthError } from '../core/tokens.ts';
 
@@ -638,7 +638,7 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
     const day = Math.floor(now / DAY_MS);
     if (daily.day !== day) Object.assign(daily, { day, used: 0 });
     const dailyLimit = ctx.limits.daily_tokens!;
-    const w = burst.take(token!, ctx.limits.burst_per_2s!);
+    const w = burst.take(token!, ctx.limits.burst_per_2s!, arrivedAt(ctx, req));
     const overDaily = w.allowed && daily.used + cost > dailyLimit;
     if (w.allowed && !overDaily) daily.used += cost;
     const left = Math.max(0, dailyLimit - daily.used);

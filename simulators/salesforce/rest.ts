@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { bearer, SimHttpError } from '../core/server.ts';
+import { arrivedAt, bearer, SimHttpError } from '../core/server.ts';
 import { notFound, SfError, sendError } from './errors.ts';
 import { idUrl, type OrgState } from './org.ts';
 import { objectNamed, type SalesforceObject } from './schema.ts';
@@ -43,7 +43,7 @@ export function registerRestApi(app: FastifyInstance, state: OrgState, areas: Re
       sendError(reply, 401, 'INVALID_SESSION_ID', 'Session expired or invalid');
       return true;
     }
-    const day = daily.take(org, ctx.limits.daily_api_requests!);
+    const day = daily.take(org, ctx.limits.daily_api_requests!, arrivedAt(ctx, req));
     reply.header('Sforce-Limit-Info', `api-usage=${day.limit - day.remaining}/${day.limit}`);
     if (!day.allowed) {
       sendError(reply, 403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.');

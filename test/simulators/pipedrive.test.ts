@@ -215,6 +215,26 @@ describe('Pipedrive simulator', () => {
     expect(await json(bodyOnly)).toMatchObject({ error: 'invalid_client' });
   });
 
+  it('counts a request against the burst window as it arrives, not once its latency has passed', async () => {
+    const fresh = (await control('tokens', {})).access_token;
+    await control('limits', { burst_per_2s: 1 });
+    await control('faults', { latency_ms: 300 });
+    try {
+      const call = () => api('/api/v2/organizations?limit=1', fresh);
+      // The first request arrives; while the simulator holds it, a whole window passes.
+      const first = call();
+      await new Promise((r) => setTimeout(r, 100));
+      await control('clock', { advance_ms: 2000 });
+      expect((await first).status).toBe(200);
+      // The first counted in the window it arrived in, the second is in a new one. Counted after
+      // its latency, the first would have opened a window the second falls into.
+      expect((await call()).status).toBe(200);
+    } finally {
+      await control('faults', { latency_ms: 0 });
+      await control('limits', { burst_per_2s: 10_000 });
+    }
+  });
+
   it('answers an exhausted burst window, an exhausted daily budget and an expired token like Pipedrive', async () => {
     const fresh = (await control('tokens', {})).access_token;
     await control('limits', { burst_per_2s: 2 });
