@@ -118,6 +118,29 @@ export const UNMETERED: RequestBudget = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Timers by the millisecond (of performance.now()) they ring at; see `wakeAt`. */
+const alarms = new Map<number, Promise<void>>();
+
+/**
+ * Resolves at `due` (performance.now()), with every other wait due within the same millisecond
+ * (one rings up to a millisecond early, far less than any budget's margin): their continuations
+ * then all run before any of them sends, so the turns of a burst are judged on time or late by
+ * the clock alone, not by the work of sending the burst's earlier requests.
+ */
+function wakeAt(due: number): Promise<void> {
+  const at = Math.ceil(due);
+  const alarm = alarms.get(at) ?? alarms.get(at - 1);
+  if (alarm) return alarm;
+  const ringing = new Promise<void>((resolve) =>
+    setTimeout(() => {
+      alarms.delete(at);
+      resolve();
+    }, at - performance.now()),
+  );
+  alarms.set(at, ringing);
+  return ringing;
+}
+
 /** How long a request waits for rate limits, unless its client says otherwise. */
 const DEFAULT_MAX_RATE_LIMIT_WAIT_MS = 15 * 60_000;
 
@@ -243,7 +266,7 @@ export class ProviderHttp {
         );
       }
       const due = performance.now() + waitMs;
-      if (waitMs > 0) await sleep(waitMs);
+      if (waitMs > 0) await wakeAt(due);
       if (performance.now() - due <= slackMs || retakes === MAX_RETAKES) return;
     }
   }

@@ -223,6 +223,66 @@ describe('two processes reading one HubSpot account', () => {
   });
 });
 
+describe('a burst of turns due at one instant', () => {
+  let sim: RunningSimulator;
+  beforeAll(async () => {
+    sim = await startSimulator(hubspot, { records: 0 });
+  });
+  afterAll(async () => {
+    await sim?.close();
+  });
+
+  it('is judged on time by the clock, not late by the time sending its earlier requests takes', async () => {
+    // 20 turns due together in 50 ms, each allowed to leave 100 ms late; sending one takes 10 ms
+    // here, so the last leaves ~190 ms after its turn: judged after the others went, half of them
+    // would be late.
+    let reserved = 0;
+    const budget: RequestBudget = {
+      reserve: async () => {
+        reserved++;
+        return { waitMs: 50, granted: true, slackMs: 100 };
+      },
+      adopt: async () => {},
+      pause: async () => {},
+      spent: async () => {},
+    };
+    /**
+     * Sending takes 10 ms of the event loop (a loaded machine's): no real part of this test can be
+     * made that slow on purpose and predictably.
+     */
+    class SlowToSend extends OutboundPolicy {
+      override fetch(...args: Parameters<OutboundPolicy['fetch']>) {
+        const until = performance.now() + 10;
+        while (performance.now() < until);
+        return super.fetch(...args);
+      }
+    }
+    const token = (await simControl(sim.url, 'tokens', {})).access_token;
+    const http = new ProviderHttp({
+      baseUrl: sim.url,
+      auth: { headers: async () => ({ authorization: `Bearer ${token}` }), renew: async () => 'failed' },
+      outbound: new SlowToSend({
+        strict: false,
+        allowLoopback: false,
+        allowed: [],
+        providerHosts: ['127.0.0.1'],
+      }),
+      policy: {},
+      budget: () => budget,
+    });
+    const before = await simServed(sim.url);
+    const startedAt = performance.now();
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => http.request({ path: '/crm/v3/owners' })),
+    );
+    // The burst did take the time sending it costs: the last request left well past its slack.
+    expect(performance.now() - startedAt).toBeGreaterThan(50 + 20 * 10);
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(reserved).toBe(20);
+    expect(await simServedSince(sim.url, before)).toEqual({ 'GET /crm/v3/owners': 20 });
+  });
+});
+
 describe("the provider's word pauses every user of the account's budget", () => {
   let hubspotSim: RunningSimulator;
   let gongSim: RunningSimulator;
