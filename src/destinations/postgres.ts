@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { transaction } from '../db/pool.ts';
@@ -190,13 +191,19 @@ const columnDefinition = (c: Column) =>
  */
 const COPY_CHUNK_CHARS = 64 * 1024;
 
-function* copyChunks(records: WriteRecord[], line: (r: WriteRecord) => string): Generator<string> {
+/**
+ * A batch's COPY text, chunk by chunk. The server's socket takes chunks as fast as they come, so
+ * without a pause between them a batch of thousands of records would be one task of tens of
+ * milliseconds: timers due meanwhile (requests' turns in a rate budget) would ring late.
+ */
+async function* copyChunks(records: WriteRecord[], line: (r: WriteRecord) => string): AsyncGenerator<string> {
   let chunk = '';
   for (const r of records) {
     chunk += line(r);
     if (chunk.length >= COPY_CHUNK_CHARS) {
       yield chunk;
       chunk = '';
+      await yieldToEventLoop();
     }
   }
   if (chunk) yield chunk;
@@ -268,7 +275,8 @@ export class PostgresWriter implements DestinationWriter {
         ${layout.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')}
       ) on commit drop`);
       const copy = client.query(copyStreams.from(`copy trellis_stage (${names}) from stdin`));
-      await pipeline(Readable.from(copyChunks(records, layout.lines(owner, emittedAt.toISOString()))), copy);
+      const chunks = copyChunks(records, layout.lines(owner, emittedAt.toISOString()));
+      await pipeline(Readable.from(chunks), copy);
       const key = new Set(layout.key);
       const versioned = layout.columns
         .map((c) => c.name)
