@@ -3,12 +3,14 @@
  * next one starts when one ends), while fewer than `budget` units (e.g. records) are buffered
  * across all of them, so that fetching overlaps writing and memory stays bounded (backpressure): a
  * source is asked for its next item only while the buffer has room, so it holds at most `budget`
- * plus one item per source in flight. Yields each item with the index of its source, in the order
- * they arrive; each source's items keep their order. A source that fails stops the others; the
- * consumer gets what was buffered, then the error.
+ * plus one item per source in flight. Sources come in phases: a phase's sources start once every
+ * source of the phases before it has ended (read to its end, whether or not the consumer has taken
+ * its items yet). Yields each item with the index of its source (counted across the phases), in
+ * the order they arrive; each source's items keep their order. A source that fails stops the
+ * others; the consumer gets what was buffered, then the error.
  */
 export async function* prefetch<T>(
-  sources: (() => AsyncIterable<T>)[],
+  phases: (() => AsyncIterable<T>)[][],
   opts: { budget: number; size: (item: T) => number; concurrency: number },
 ): AsyncGenerator<{ source: number; item: T }> {
   const { budget, size } = opts;
@@ -18,6 +20,12 @@ export async function* prefetch<T>(
   let stopped = false;
   let started = 0;
   let running = 0;
+  const sources = phases.flat();
+  /** Each source's phase, and each phase's sources not ended yet. */
+  const phaseOf = phases.flatMap((phase, p) => phase.map(() => p));
+  const unended = phases.map((phase) => phase.length);
+  const startable = () =>
+    started < sources.length && unended.slice(0, phaseOf[started]).every((n) => n === 0);
   const producers: Promise<void>[] = [];
   let wakeConsumer: (() => void) | undefined;
   let waitingForRoom: (() => void)[] = [];
@@ -53,7 +61,8 @@ export async function* prefetch<T>(
       makeRoom();
     } finally {
       running--;
-      if (!stopped && started < sources.length) start();
+      unended[phaseOf[index]!]!--;
+      while (!stopped && running < opts.concurrency && startable()) start();
       wake();
     }
   };
@@ -62,7 +71,7 @@ export async function* prefetch<T>(
     running++;
     producers.push(produce(index));
   };
-  while (running < opts.concurrency && started < sources.length) start();
+  while (running < opts.concurrency && startable()) start();
 
   try {
     for (;;) {

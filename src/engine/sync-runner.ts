@@ -376,6 +376,7 @@ async function execute(
     const phases: Stream[][] = pending
       ? [pending.filter((p) => !p.last), pending.filter((p) => p.last)]
       : [[undefined]];
+    const streams = phases.flat();
     const source = (p: Stream) => () => {
       const cursor = p ? p.cursor : checkpoint.cursor;
       return read(ctx, {
@@ -426,34 +427,31 @@ async function execute(
       lastFlush = Date.now();
       await saveProgress(deps.db, sync.id, checkpoint);
     };
-    for (const streams of phases) {
-      const pages = prefetch(streams.map(source), {
-        budget: PREFETCH_RECORDS,
-        size: (p) => p.records.length,
-        concurrency: PARTITIONS_IN_FLIGHT,
-      });
-      for await (const { source: stream, item: page } of pages) {
-        if (page.state !== undefined) {
-          checkpoint.connectorState = page.state;
-          // The connector reads otherwise than when the last run wrote its overlap (it found new
-          // properties, say): those records may come back different, so none is skipped.
-          if (page.state !== sync.state.connectorState) alreadyWritten = undefined;
-        }
-        for (const r of page.records) {
-          const modified = r.lastModifiedAt.toISOString();
-          // Written already at this version: by the last run (in its margin), or by this one
-          // (partitions by modification time may both hold a record changed near the split).
-          if (alreadyWritten?.[r.id] === modified || overlap?.get(r.id) === modified) continue;
-          if (overlap && r.lastModifiedAt.getTime() >= overlapFrom) {
-            overlap.set(r.id, modified);
-            if (overlap.size > MAX_OVERLAP_RECORDS) overlap = undefined;
-          }
-          for (const w of toWrite(r)) batch.push(w);
-        }
-        batchPages++;
-        reached.set(streams[stream], page.cursor);
-        if (batch.length >= BATCH_SIZE || Date.now() - lastFlush >= PROGRESS_MS) await flush();
+    const pages = prefetch(
+      phases.map((phase) => phase.map(source)),
+      { budget: PREFETCH_RECORDS, size: (p) => p.records.length, concurrency: PARTITIONS_IN_FLIGHT },
+    );
+    for await (const { source: stream, item: page } of pages) {
+      if (page.state !== undefined) {
+        checkpoint.connectorState = page.state;
+        // The connector reads otherwise than when the last run wrote its overlap (it found new
+        // properties, say): those records may come back different, so none is skipped.
+        if (page.state !== sync.state.connectorState) alreadyWritten = undefined;
       }
+      for (const r of page.records) {
+        const modified = r.lastModifiedAt.toISOString();
+        // Written already at this version: by the last run (in its margin), or by this one
+        // (partitions by modification time may both hold a record changed near the split).
+        if (alreadyWritten?.[r.id] === modified || overlap?.get(r.id) === modified) continue;
+        if (overlap && r.lastModifiedAt.getTime() >= overlapFrom) {
+          overlap.set(r.id, modified);
+          if (overlap.size > MAX_OVERLAP_RECORDS) overlap = undefined;
+        }
+        for (const w of toWrite(r)) batch.push(w);
+      }
+      batchPages++;
+      reached.set(streams[stream], page.cursor);
+      if (batch.length >= BATCH_SIZE || Date.now() - lastFlush >= PROGRESS_MS) await flush();
     }
     checkpoint.readDone = true;
     checkpoint.cursor = null;

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { prefetch } from '../../src/engine/prefetch.ts';
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+/** A source of `items` that logs when it starts and ends, one item per turn of the event loop. */
+function source(name: string, items: number[], log: string[]) {
+  return async function* () {
+    log.push(`${name} starts`);
+    for (const item of items) {
+      await tick();
+      yield item;
+    }
+    log.push(`${name} ends`);
+  };
+}
+
+describe('prefetch', () => {
+  it('starts a phase once the sources before it are read to their end, not once their items are taken', async () => {
+    const log: string[] = [];
+    const pages = prefetch([[source('a', [1, 2], log), source('b', [3], log)], [source('last', [4], log)]], {
+      budget: 100,
+      size: () => 1,
+      concurrency: 4,
+    });
+    const first = await pages.next();
+    expect(first.value).toEqual({ source: 0, item: 1 });
+    // The consumer holds back: the first phase ends meanwhile, and the last phase starts.
+    for (let i = 0; i < 10; i++) await tick();
+    expect(log).toEqual(['a starts', 'b starts', 'b ends', 'a ends', 'last starts', 'last ends']);
+    const rest: { source: number; item: number }[] = [];
+    for await (const page of pages) rest.push(page);
+    // Items of the first phase all come before the last phase's.
+    expect(rest.at(-1)).toEqual({ source: 2, item: 4 });
+    expect(
+      rest
+        .slice(0, -1)
+        .map((p) => p.item)
+        .sort(),
+    ).toEqual([2, 3]);
+  });
+
+  it('never starts a later phase while a source of an earlier one is still being read', async () => {
+    const log: string[] = [];
+    const items: number[] = [];
+    for await (const { item } of prefetch(
+      [[source('slow', [1, 2, 3, 4, 5], log)], [source('last', [6], log)]],
+      { budget: 100, size: () => 1, concurrency: 8 },
+    ))
+      items.push(item);
+    expect(log).toEqual(['slow starts', 'slow ends', 'last starts', 'last ends']);
+    expect(items).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+});
