@@ -42,6 +42,27 @@ async function connectHubspot(api: Client, simUrl: string): Promise<string> {
   return conn.body.id;
 }
 
+/** A ProviderHttp to the HubSpot simulator at `simUrl` whose turns `budget` alone gives. */
+async function httpThrough(
+  simUrl: string,
+  budget: RequestBudget,
+  Outbound = OutboundPolicy,
+): Promise<ProviderHttp> {
+  const token = (await simControl(simUrl, 'tokens', {})).access_token;
+  return new ProviderHttp({
+    baseUrl: simUrl,
+    auth: { headers: async () => ({ authorization: `Bearer ${token}` }), renew: async () => 'failed' },
+    outbound: new Outbound({
+      strict: false,
+      allowLoopback: false,
+      allowed: [],
+      providerHosts: ['127.0.0.1'],
+    }),
+    policy: {},
+    budget: () => budget,
+  });
+}
+
 describe('two processes reading one HubSpot account', () => {
   // 60 pages of 100 each: together 120 requests, more than the 100 a ten-second window allows.
   const RECORDS = 6000;
@@ -203,19 +224,7 @@ describe('two processes reading one HubSpot account', () => {
       pause: async () => {},
       spent: async () => {},
     };
-    const token = (await simControl(sim.url, 'tokens', {})).access_token;
-    const http = new ProviderHttp({
-      baseUrl: sim.url,
-      auth: { headers: async () => ({ authorization: `Bearer ${token}` }), renew: async () => 'failed' },
-      outbound: new OutboundPolicy({
-        strict: false,
-        allowLoopback: false,
-        allowed: [],
-        providerHosts: ['127.0.0.1'],
-      }),
-      policy: {},
-      budget: () => budget,
-    });
+    const http = await httpThrough(sim.url, budget);
     const before = await simServed(sim.url);
     expect((await http.request({ path: '/crm/v3/owners' })).status).toBe(200);
     expect(reserved).toBe(2);
@@ -257,19 +266,7 @@ describe('a burst of turns due at one instant', () => {
         return super.fetch(...args);
       }
     }
-    const token = (await simControl(sim.url, 'tokens', {})).access_token;
-    const http = new ProviderHttp({
-      baseUrl: sim.url,
-      auth: { headers: async () => ({ authorization: `Bearer ${token}` }), renew: async () => 'failed' },
-      outbound: new SlowToSend({
-        strict: false,
-        allowLoopback: false,
-        allowed: [],
-        providerHosts: ['127.0.0.1'],
-      }),
-      policy: {},
-      budget: () => budget,
-    });
+    const http = await httpThrough(sim.url, budget, SlowToSend);
     const before = await simServed(sim.url);
     const startedAt = performance.now();
     const answers = await Promise.all(
