@@ -43,7 +43,7 @@ interface Checkpoint {
   records: number;
   pages?: number;
   readDone?: boolean;
-  partitions?: { partition: string; cursor: string | null; done?: boolean }[];
+  partitions?: { partition: string; cursor: string | null; done?: boolean; last?: boolean }[];
 }
 
 interface SimStats {
@@ -366,5 +366,135 @@ describe('partitioned full reads by update time (Pipedrive)', () => {
     // Changed during this run, after the split.
     for (const seq of CHANGED)
       expect(Date.parse(provider[seq - 1]!.updated_at)).toBeGreaterThan(Date.parse(run.start_timestamp));
+  }, 180_000);
+});
+
+describe('a killed worker resumes the catch-up partition (Pipedrive)', () => {
+  const PERSONS = 12_000;
+  /** Changed just before the run: the catch-up reads these again, 500 a page. */
+  const CHANGED = Array.from({ length: 5000 }, (_, i) => String(3001 + i));
+  let sim: RunningSimulator;
+  let t: TestTrellis;
+  let control: pg.Client;
+  let warehouse: pg.Client;
+  const workers: TrellisProcess[] = [];
+  /** Requests for the ranges (an upper bound) and for the catch-up (changed since, no upper bound). */
+  const requested = { ranges: 0, catchUp: 0 };
+
+  const catchUp = async () => {
+    const { rows } = await control.query<{ checkpoint: Checkpoint | null }>(
+      `select state->'checkpoint' as checkpoint from syncs where object = 'persons'`,
+    );
+    const checkpoint = rows[0]?.checkpoint;
+    const partitions = checkpoint?.partitions ?? [];
+    return {
+      pages: checkpoint?.pages ?? 0,
+      ranges: partitions.filter((p) => !p.last),
+      last: partitions.find((p) => p.last),
+    };
+  };
+
+  beforeAll(async () => {
+    sim = await startSimulator(pipedrive, { records: PERSONS });
+    sim.app.server.prependListener('request', (req) => {
+      const url = new URL(req.url ?? '/', 'http://sim');
+      const q = url.searchParams;
+      if (url.pathname !== '/api/v2/persons') return;
+      if (q.has('updated_until')) requested.ranges++;
+      else if (q.has('updated_since')) requested.catchUp++;
+    });
+    const overrides = JSON.stringify({ pipedrive: sim.url });
+    t = await startTrellis({
+      roles: { api: true, worker: false },
+      env: { TRELLIS_PROVIDER_OVERRIDES: overrides },
+    });
+    const api = client(t.baseUrl, t.apiKey);
+    const databaseUrl = await createTestDatabase();
+    for (const [path, body] of [
+      ['/destinations', warehouseDestination(databaseUrl)],
+      ['/providers', simOAuthProvider('pipedrive')],
+      [
+        '/sync_configs',
+        { destination_name: 'warehouse', provider_name: 'pipedrive', config: hourlySyncConfig('persons') },
+      ],
+    ] as const)
+      expect((await api('POST', path, { body })).status).toBe(201);
+    await api('PUT', '/customers', { body: { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' } });
+    control = new pg.Client({ connectionString: t.databaseUrl });
+    await control.connect();
+    const { rows } = await control.query<{ projectId: string }>(
+      `select project_id as "projectId" from customers where external_id = 'acme'`,
+    );
+    const issued = await simControl(sim.url, 'tokens', {});
+    await createConnection(t.runtime.deps, rows[0]!.projectId, 'acme', {
+      providerName: 'pipedrive',
+      credentials: { authType: 'oauth2', refreshToken: issued.refresh_token, instanceUrl: sim.url },
+    });
+    warehouse = new pg.Client({ connectionString: databaseUrl });
+    await warehouse.connect();
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    await control?.end();
+    await warehouse?.end();
+    await t?.stop();
+    await sim?.close();
+  });
+
+  it('from its saved cursor, and lands exactly what the provider holds', async () => {
+    await simControl(sim.url, 'mutate', { object: 'persons', update: CHANGED });
+    // Slow answers: the catch-up's ten pages take seconds, and its position is saved on the way.
+    await simControl(sim.url, 'faults', { latency_ms: 600 });
+    const workerEnv = {
+      DATABASE_URL: t.databaseUrl,
+      TRELLIS_ENCRYPTION_KEY: t.config.encryptionKey!.toString('hex'),
+      TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ pipedrive: sim.url }),
+      TRELLIS_STALE_RUN_SECONDS: '3',
+    };
+    let worker = runTrellis(['worker'], workerEnv);
+    workers.push(worker);
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const { last } = await catchUp();
+      if (last && last.cursor !== null && !last.done) break;
+      if (Date.now() > deadline) throw new Error(`the catch-up never got part-way:\n${worker.output()}`);
+      await sleep(20);
+    }
+    await worker.stop('SIGKILL');
+    expect(worker.child.signalCode).toBe('SIGKILL');
+    await sleep(500);
+    const atKill = await catchUp();
+    // Killed in the catch-up: every range read and written, the catch-up part-way.
+    expect(atKill.ranges.length).toBeGreaterThan(1);
+    expect(atKill.ranges.every((p) => p.done)).toBe(true);
+    expect(atKill.last!.cursor).not.toBeNull();
+    expect(atKill.last!.done).toBeFalsy();
+    // Pages written and saved: every range's (a request each), then the catch-up's first ones.
+    const rangeRequests = requested.ranges;
+    const saved = atKill.pages - rangeRequests;
+    expect(saved).toBeGreaterThan(0);
+    expect(requested.catchUp).toBeGreaterThanOrEqual(saved);
+    const beforeResume = requested.catchUp;
+
+    await simControl(sim.url, 'faults', { latency_ms: 0 });
+    worker = runTrellis(['worker'], workerEnv);
+    workers.push(worker);
+    const [run] = await endedRuns(client(t.baseUrl, t.apiKey), 'persons', 1);
+    await worker.stop();
+    expect(run.status, run.error_message).toBe('SUCCESS');
+    // The resumed run went on from the catch-up's saved cursor, and read no range again: a whole
+    // catch-up is ten pages of 500 and the empty one that says there are no more.
+    expect(requested.catchUp - beforeResume).toBe(CHANGED.length / 500 + 1 - saved);
+    expect(requested.ranges).toBe(rangeRequests);
+
+    const provider = await simRecords(sim.url, 'persons');
+    const { rows } = await warehouse.query<{ id: string; deleted: boolean; raw: unknown }>(
+      'select _supaglue_id as id, _supaglue_is_deleted as deleted, _supaglue_raw_data as raw from crm.pipedrive_persons',
+    );
+    expect(rows.filter((r) => r.deleted).map((r) => r.id)).toEqual([]);
+    expect(rows.map((r) => r.id).sort()).toEqual(provider.map((r) => r.id).sort());
+    const byId = new Map(rows.map((r) => [r.id, r.raw]));
+    for (const r of provider) expect(byId.get(r.id), r.id).toEqual(r.record);
   }, 180_000);
 });
