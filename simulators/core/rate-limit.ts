@@ -35,7 +35,7 @@ export class RateWindow {
     };
   }
 
-  /** Counts one request, arrived `now`, against `limit`; `allowed` is false once the window's budget is spent. */
+  /** Counts a request that arrived at `now` against `limit`; `allowed` is false once the window's budget is spent. */
   take(key: string, limit: number, now = this.clock.now()): WindowState & { allowed: boolean } {
     const w = this.#window(key, now);
     const allowed = w.used < limit;
