@@ -275,8 +275,7 @@ export class PostgresWriter implements DestinationWriter {
         ${layout.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')}
       ) on commit drop`);
       const copy = client.query(copyStreams.from(`copy trellis_stage (${names}) from stdin`));
-      const chunks = copyChunks(records, layout.lines(owner, emittedAt.toISOString()));
-      await pipeline(Readable.from(chunks), copy);
+      await pipeline(Readable.from(copyChunks(records, layout.lines(owner, emittedAt.toISOString()))), copy);
       const key = new Set(layout.key);
       const versioned = layout.columns
         .map((c) => c.name)

@@ -3,24 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { pipedrive } from '../../simulators/pipedrive/index.ts';
-import { createConnection } from '../../src/core/connections.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
 import { collect } from '../helpers/connector.ts';
 import { runTrellis, type TrellisProcess } from '../helpers/process.ts';
-import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
-import {
-  endedRuns,
-  hourlySyncConfig,
-  syncHubspotIntoTestDatabase,
-  warehouseDestination,
-} from '../helpers/syncs.ts';
-import {
-  type Client,
-  client,
-  createTestDatabase,
-  startTrellis,
-  type TestTrellis,
-} from '../helpers/trellis.ts';
+import { simControl, simRecords } from '../helpers/simulator.ts';
+import { endedRuns, syncHubspotIntoTestDatabase, syncPipedriveIntoTestDatabase } from '../helpers/syncs.ts';
+import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 /**
  * Full runs read HubSpot objects in id-range partitions at the same time, write them through the
@@ -289,32 +277,7 @@ describe('partitioned full reads by update time (Pipedrive)', () => {
     });
     t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ pipedrive: sim.url }) } });
     api = client(t.baseUrl, t.apiKey);
-    const databaseUrl = await createTestDatabase();
-    for (const [path, body] of [
-      ['/destinations', warehouseDestination(databaseUrl)],
-      ['/providers', simOAuthProvider('pipedrive')],
-      [
-        '/sync_configs',
-        { destination_name: 'warehouse', provider_name: 'pipedrive', config: hourlySyncConfig('persons') },
-      ],
-    ] as const)
-      expect((await api('POST', path, { body })).status).toBe(201);
-    expect(
-      (await api('PUT', '/customers', { body: { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' } }))
-        .status,
-    ).toBe(200);
-    const { rows } = await t.runtime.deps.db.query<{ projectId: string }>(
-      `select project_id as "projectId" from customers where external_id = 'acme'`,
-    );
-    const issued = await simControl(sim.url, 'tokens', {});
-    // The Management API takes refresh tokens for HubSpot and Salesforce only: the connection is
-    // stored as the end of Pipedrive's OAuth flow stores it.
-    await createConnection(t.runtime.deps, rows[0]!.projectId, 'acme', {
-      providerName: 'pipedrive',
-      credentials: { authType: 'oauth2', refreshToken: issued.refresh_token, instanceUrl: sim.url },
-    });
-    warehouse = new pg.Client({ connectionString: databaseUrl });
-    await warehouse.connect();
+    warehouse = await syncPipedriveIntoTestDatabase(t, sim.url, 'persons');
   });
 
   afterAll(async () => {
@@ -408,30 +371,9 @@ describe('a killed worker resumes the catch-up partition (Pipedrive)', () => {
       roles: { api: true, worker: false },
       env: { TRELLIS_PROVIDER_OVERRIDES: overrides },
     });
-    const api = client(t.baseUrl, t.apiKey);
-    const databaseUrl = await createTestDatabase();
-    for (const [path, body] of [
-      ['/destinations', warehouseDestination(databaseUrl)],
-      ['/providers', simOAuthProvider('pipedrive')],
-      [
-        '/sync_configs',
-        { destination_name: 'warehouse', provider_name: 'pipedrive', config: hourlySyncConfig('persons') },
-      ],
-    ] as const)
-      expect((await api('POST', path, { body })).status).toBe(201);
-    await api('PUT', '/customers', { body: { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' } });
+    warehouse = await syncPipedriveIntoTestDatabase(t, sim.url, 'persons');
     control = new pg.Client({ connectionString: t.databaseUrl });
     await control.connect();
-    const { rows } = await control.query<{ projectId: string }>(
-      `select project_id as "projectId" from customers where external_id = 'acme'`,
-    );
-    const issued = await simControl(sim.url, 'tokens', {});
-    await createConnection(t.runtime.deps, rows[0]!.projectId, 'acme', {
-      providerName: 'pipedrive',
-      credentials: { authType: 'oauth2', refreshToken: issued.refresh_token, instanceUrl: sim.url },
-    });
-    warehouse = new pg.Client({ connectionString: databaseUrl });
-    await warehouse.connect();
   });
 
   afterAll(async () => {

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { expect } from 'vitest';
+import { createConnection } from '../../src/core/connections.ts';
 import { simControl, simOAuthProvider } from './simulator.ts';
-import { type ApiResponse, type Client, createTestDatabase } from './trellis.ts';
+import { type ApiResponse, type Client, client, createTestDatabase, type TestTrellis } from './trellis.ts';
 
 /** A sync config that syncs `objects` every hour, full first and incremental after. */
 export function hourlySyncConfig(...objects: string[]) {
@@ -68,6 +69,38 @@ export async function syncHubspotIntoTestDatabase(api: Client, simUrl: string, .
   const databaseUrl = await createTestDatabase();
   await setUpHubspotSync(api, databaseUrl, hourlySyncConfig(...objects));
   await connectHubspot(api, (await simControl(simUrl, 'tokens', {})).refresh_token);
+  const warehouse = new pg.Client({ connectionString: databaseUrl });
+  await warehouse.connect();
+  return warehouse;
+}
+
+/**
+ * Syncs customer acme's Pipedrive `objects` hourly into a fresh test database; returns a client of
+ * it. The Management API takes refresh tokens for HubSpot and Salesforce only: the connection is
+ * stored as the end of Pipedrive's OAuth flow stores it.
+ */
+export async function syncPipedriveIntoTestDatabase(t: TestTrellis, simUrl: string, ...objects: string[]) {
+  const api = client(t.baseUrl, t.apiKey);
+  const databaseUrl = await createTestDatabase();
+  await expectStatus(api('POST', '/destinations', { body: warehouseDestination(databaseUrl) }), 201);
+  await expectStatus(api('POST', '/providers', { body: simOAuthProvider('pipedrive') }), 201);
+  const config = hourlySyncConfig(...objects);
+  await expectStatus(
+    api('POST', '/sync_configs', {
+      body: { destination_name: 'warehouse', provider_name: 'pipedrive', config },
+    }),
+    201,
+  );
+  const customer = { customer_id: 'acme', name: 'Acme', email: 'it@acme.test' };
+  await expectStatus(api('PUT', '/customers', { body: customer }), 200);
+  const { rows } = await t.runtime.deps.db.query<{ projectId: string }>(
+    `select project_id as "projectId" from customers where external_id = 'acme'`,
+  );
+  const issued = await simControl(simUrl, 'tokens', {});
+  await createConnection(t.runtime.deps, rows[0]!.projectId, 'acme', {
+    providerName: 'pipedrive',
+    credentials: { authType: 'oauth2', refreshToken: issued.refresh_token, instanceUrl: simUrl },
+  });
   const warehouse = new pg.Client({ connectionString: databaseUrl });
   await warehouse.connect();
   return warehouse;
