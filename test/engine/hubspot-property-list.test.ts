@@ -4,7 +4,12 @@ import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
 import { PROPERTY_LIST_MAX_AGE_MS } from '../../src/connectors/hubspot/connector.ts';
 import { simControl } from '../helpers/simulator.ts';
-import { endedRuns, syncHubspotIntoTestDatabase } from '../helpers/syncs.ts';
+import {
+  editSyncState,
+  endedRuns,
+  syncHubspotIntoTestDatabase,
+  triggerHubspotRun,
+} from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
 
 /**
@@ -28,30 +33,8 @@ describe('HubSpot incremental runs with the property list kept between runs', ()
   let runs = 0;
   const control = (path: string, body?: unknown) => simControl(sim.url, path, body);
 
-  /** Requests HubSpot served, by route (the simulator's control API left out). */
-  const served = async (): Promise<Record<string, number>> => {
-    const { requests } = (await control('stats')) as { requests: Record<string, number> };
-    return Object.fromEntries(Object.entries(requests).filter(([route]) => !route.includes(' /__sim/')));
-  };
-
   /** Triggers a run of the contacts sync and waits for it; answers the requests it made, by route. */
-  const run = async (): Promise<Record<string, number>> => {
-    const before = await served();
-    const trigger = await api('POST', '/syncs/_trigger', {
-      headers: { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' },
-      body: { object_type: 'standard', object: 'contacts' },
-    });
-    expect(trigger.status).toBe(200);
-    runs++;
-    const [latest] = await endedRuns(api, 'contacts', runs);
-    expect(latest.status, latest.error_message).toBe('SUCCESS');
-    const after = await served();
-    return Object.fromEntries(
-      Object.entries(after)
-        .map(([route, n]) => [route, n - (before[route] ?? 0)] as const)
-        .filter(([, n]) => n > 0),
-    );
-  };
+  const run = () => triggerHubspotRun(api, sim.url, 'contacts', ++runs);
 
   /** A call to the simulated HubSpot API with a token of its own. */
   const hubspotApi = async (method: string, path: string, body: unknown) => {
@@ -120,24 +103,16 @@ describe('HubSpot incremental runs with the property list kept between runs', ()
    * age (its read time goes back by the age); `lastRunLater` also makes the last run's watermark a
    * minute later (as if that run had started a minute after it did, and had overlapped nothing).
    */
-  const agePropertyList = async (lastRunLater = false) => {
-    const { rows } = await t.runtime.deps.db.query<{ id: string; state: Record<string, any> }>(
-      `select id, state from syncs where object = 'contacts'`,
-    );
-    const { id, state } = rows[0]!;
-    const kept = JSON.parse(Buffer.from(state.connectorState, 'base64url').toString()) as { readAt: number };
-    const aged = { ...kept, readAt: kept.readAt - PROPERTY_LIST_MAX_AGE_MS };
-    const { overlap: _overlap, ...rest } = state;
-    await t.runtime.deps.db.query('update syncs set state = $2 where id = $1', [
-      id,
-      {
+  const agePropertyList = (lastRunLater = false) =>
+    editSyncState(t, 'contacts', (state, kept) => {
+      const { overlap: _overlap, ...rest } = state;
+      return {
         ...(lastRunLater
           ? { ...rest, watermark: new Date(Date.parse(state.watermark) + 60_000).toISOString() }
           : state),
-        connectorState: Buffer.from(JSON.stringify(aged)).toString('base64url'),
-      },
-    ]);
-  };
+        connectorState: { ...kept, readAt: kept.readAt - PROPERTY_LIST_MAX_AGE_MS },
+      };
+    });
 
   it('a property created at HubSpot reaches the records changed after it once the kept list is older than its age', async () => {
     await createProperty('favourite_colour');

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { expect } from 'vitest';
 import { createConnection } from '../../src/core/connections.ts';
-import { simControl, simOAuthProvider } from './simulator.ts';
+import { simControl, simOAuthProvider, simServed, simServedSince } from './simulator.ts';
 import { type ApiResponse, type Client, client, createTestDatabase, type TestTrellis } from './trellis.ts';
 
 /** A sync config that syncs `objects` every hour, full first and incremental after. */
@@ -126,4 +126,48 @@ export async function endedRuns(
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`fewer than ${count} runs of ${target.object} ended`);
+}
+
+/**
+ * Triggers a run of customer acme's HubSpot `object` sync and waits for it, the `nth` run of it to
+ * end, to succeed; answers the requests HubSpot served meanwhile, by route.
+ */
+export async function triggerHubspotRun(
+  api: Client,
+  simUrl: string,
+  object: string,
+  nth: number,
+): Promise<Record<string, number>> {
+  const before = await simServed(simUrl);
+  const trigger = await api('POST', '/syncs/_trigger', {
+    headers: { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' },
+    body: { object_type: 'standard', object },
+  });
+  expect(trigger.status).toBe(200);
+  const [latest] = await endedRuns(api, object, nth);
+  expect(latest.status, latest.error_message).toBe('SUCCESS');
+  return simServedSince(simUrl, before);
+}
+
+/**
+ * Rewrites the state of the sync of `object` (of the only connection syncing it) as `edit` returns
+ * it; `edit` sees the connector's state (ReadPage.state) decoded, as `connector`.
+ */
+export async function editSyncState(
+  t: TestTrellis,
+  object: string,
+  edit: (state: Record<string, any>, connector: Record<string, any>) => Record<string, any>,
+): Promise<void> {
+  const { rows } = await t.runtime.deps.db.query<{ id: string; state: Record<string, any> }>(
+    'select id, state from syncs where object = $1',
+    [object],
+  );
+  expect(rows).toHaveLength(1);
+  const { id, state } = rows[0]!;
+  const connector = JSON.parse(Buffer.from(state.connectorState, 'base64url').toString());
+  const edited = edit(state, connector);
+  await t.runtime.deps.db.query('update syncs set state = $2 where id = $1', [
+    id,
+    { ...edited, connectorState: Buffer.from(JSON.stringify(edited.connectorState)).toString('base64url') },
+  ]);
 }

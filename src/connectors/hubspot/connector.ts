@@ -6,7 +6,11 @@ import type { Connector, ConnectorContext, ProviderRecord, ReadPage, ReadRequest
  * HubSpot CRM v3. Full reads page the list endpoint. Incremental reads use search on the
  * last-modified property, ordered by object id with an `hs_object_id > last` bound instead of
  * offsets, so they never meet search's 10,000-result cap; then a pass over archived records finds
- * deletions (search does not return archived records).
+ * deletions (search does not return archived records). HubSpot cannot filter archived records by
+ * time and keeps them for 90 days, so the pass lists every one: a portal that deletes much makes
+ * it long, and it is paced by its length (ARCHIVED_PAGE_SPACING_MS). A pass that was skipped
+ * leaves its deletions to the next one, which reports every record archived since the last pass
+ * began (less CLOCK_SKEW_MS): the sync's state keeps when that was.
  *
  * Partitions: a full read of an object with at least 2 × PARTITION_RECORDS records splits into
  * ranges of record ids (`hs_object_id`, which never changes), each read through search in id
@@ -38,7 +42,7 @@ import type { Connector, ConnectorContext, ProviderRecord, ReadPage, ReadRequest
  * the object, as its property list says. Full reads ask for the list; their pages hand it back
  * (ReadPage.state) with when it was read, and incremental reads use the one kept for up to
  * PROPERTY_LIST_MAX_AGE_MS, so that a run that finds nothing costs the search and the archived
- * list only. An older list is read again; if it has properties the kept one lacked, the read
+ * list only (the search only, where the archived list is long and its pass is not due). An older list is read again; if it has properties the kept one lacked, the read
  * starts from when the kept one was read (less CLOCK_SKEW_MS), so that records changed while it was
  * stale come again with the new properties. A property deleted since is harmless: HubSpot ignores
  * unknown names in `properties`.
@@ -65,8 +69,20 @@ const WHOLE_READ_LIST_RATE = 100;
  * sync runs.
  */
 export const PROPERTY_LIST_MAX_AGE_MS = 3_600_000;
-/** Rereads for new properties start this much earlier: HubSpot's clock may be behind Trellis's. */
+/**
+ * Rereads for new properties and archived passes start this much earlier: HubSpot's clock may be
+ * behind Trellis's.
+ */
 const CLOCK_SKEW_MS = 60_000;
+/**
+ * An archived pass is due once this long has passed since the last one began for each of its
+ * pages after the first, up to a day: a pass of one page runs with every incremental read, a
+ * portal with 10,000 archived contacts has its deletions within 100 minutes, and the pass costs
+ * about a request a minute however often the sync runs (at a 5-minute period, 100 pages every run
+ * would be 28,800 of HubSpot's daily requests for one object).
+ */
+export const ARCHIVED_PAGE_SPACING_MS = 60_000;
+const ARCHIVED_PASS_MAX_INTERVAL_MS = 86_400_000;
 
 interface HubSpotObject {
   id: string;
@@ -100,7 +116,8 @@ interface ObjectType {
 type Cursor =
   | { mode: 'full'; after?: string }
   | { mode: 'changes'; since: number; phase: 'changed'; lastId: string }
-  | { mode: 'changes'; since: number; phase: 'archived'; after?: string }
+  /** `since`: archived after it; `startedAt` and `pages`: the pass so far. */
+  | { mode: 'changes'; since: number; phase: 'archived'; after?: string; startedAt?: number; pages?: number }
   | { mode: 'owners'; after?: string }
   /** Within a partition: the last id read. */
   | { mode: 'range'; lastId: string };
@@ -215,30 +232,55 @@ async function objectProperties(ctx: ConnectorContext, type: ObjectType): Promis
   return properties;
 }
 
-/** The property list a read's pages hand back for the sync's next reads (ReadPage.state). */
-interface KeptProperties {
-  /** The object's path: a sync mapped to another object since has no list kept. */
-  object: string;
-  names: string[];
-  readAt: number;
+/** The last archived pass of an incremental read. */
+interface ArchivedPass {
+  startedAt: number;
+  pages: number;
 }
 
-function keptProperties(state: string | undefined, type: ObjectType): KeptProperties | undefined {
+/**
+ * What a read's pages hand back for the sync's next reads (ReadPage.state): the property list and
+ * when it was read (absent where the reads name their fields), and the last archived pass.
+ */
+interface KeptState {
+  /** The object's path: a sync mapped to another object since has nothing kept. */
+  object: string;
+  names?: string[];
+  readAt?: number;
+  archivedPass?: ArchivedPass;
+}
+
+function keptState(state: string | undefined, type: ObjectType): KeptState | undefined {
   if (state === undefined) return undefined;
-  let kept: Partial<KeptProperties>;
+  let kept: Partial<KeptState>;
   try {
-    kept = decodeCursor<Partial<KeptProperties>>(state);
+    kept = decodeCursor<Partial<KeptState>>(state);
   } catch {
     return undefined;
   }
-  return kept !== null &&
-    typeof kept === 'object' &&
-    kept.object === type.path &&
+  if (kept === null || typeof kept !== 'object' || kept.object !== type.path) return undefined;
+  const listKept =
     Array.isArray(kept.names) &&
     kept.names.every((n) => typeof n === 'string') &&
-    Number.isFinite(kept.readAt)
-    ? (kept as KeptProperties)
-    : undefined;
+    Number.isFinite(kept.readAt);
+  const pass = kept.archivedPass;
+  const passKept =
+    typeof pass === 'object' &&
+    pass !== null &&
+    Number.isFinite(pass.startedAt) &&
+    Number.isInteger(pass.pages);
+  return {
+    object: type.path,
+    ...(listKept ? { names: kept.names, readAt: kept.readAt } : {}),
+    ...(passKept ? { archivedPass: { startedAt: pass.startedAt, pages: pass.pages } } : {}),
+  };
+}
+
+/** Whether an incremental read after `last` lists the archived records (ARCHIVED_PAGE_SPACING_MS). */
+function archivedPassDue(last: ArchivedPass | undefined, now: number): boolean {
+  if (last === undefined) return true;
+  const interval = Math.min((last.pages - 1) * ARCHIVED_PAGE_SPACING_MS, ARCHIVED_PASS_MAX_INTERVAL_MS);
+  return now - last.startedAt >= interval;
 }
 
 /**
@@ -249,18 +291,17 @@ function keptProperties(state: string | undefined, type: ObjectType): KeptProper
 async function readProperties(
   ctx: ConnectorContext,
   type: ObjectType,
-  state: string | undefined,
+  kept: KeptState | undefined,
   incremental: boolean,
-): Promise<{ names: string[]; state?: string; rereadFrom?: number }> {
-  const kept = keptProperties(state, type);
-  if (incremental && kept && Date.now() - kept.readAt < PROPERTY_LIST_MAX_AGE_MS)
+): Promise<{ names: string[]; kept?: KeptState; rereadFrom?: number }> {
+  if (incremental && kept?.names && Date.now() - kept.readAt! < PROPERTY_LIST_MAX_AGE_MS)
     return { names: kept.names };
   const { names, readAt } = await objectProperties(ctx, type);
   const known = new Set(kept?.names);
   return {
     names,
-    state: encodeCursor({ object: type.path, names, readAt } satisfies KeptProperties),
-    ...(kept && names.some((n) => !known.has(n)) ? { rereadFrom: kept.readAt - CLOCK_SKEW_MS } : {}),
+    kept: { ...kept, object: type.path, names, readAt },
+    ...(kept?.names && names.some((n) => !known.has(n)) ? { rereadFrom: kept.readAt! - CLOCK_SKEW_MS } : {}),
   };
 }
 
@@ -372,15 +413,21 @@ async function* readFull(
   }
 }
 
+/**
+ * Records changed since the cursor's `since` (search), then, if `archivedSince` is given, those
+ * archived after it; the pass's last page hands back `stateAfterPass` of it.
+ */
 async function* readChanges(
   ctx: ConnectorContext,
   type: ObjectType,
   properties: string[],
   associations: AssociationTarget[],
   cursor: Extract<Cursor, { mode: 'changes' }>,
+  archivedSince: number | undefined,
+  stateAfterPass: (pass: ArchivedPass) => string,
 ): AsyncIterable<ReadPage> {
-  const since = cursor.since;
   if (cursor.phase === 'changed') {
+    const since = cursor.since;
     let lastId = cursor.lastId;
     for (;;) {
       const res = await ctx.http.request<Paged<HubSpotObject>>({
@@ -404,32 +451,44 @@ async function* readChanges(
       const results = await withAssociations(ctx, type, res.body.results, associations);
       if (results.length > 0) lastId = results[results.length - 1]!.id;
       const done = results.length < SEARCH_LIMIT;
-      yield {
-        records: results.map((o) => toRecord(type, o)),
-        cursor: encodeCursor(
-          (done
-            ? { mode: 'changes', since, phase: 'archived' }
-            : { mode: 'changes', since, phase: 'changed', lastId }) satisfies Cursor,
-        ),
-      };
+      const next: Cursor | undefined = !done
+        ? { mode: 'changes', since, phase: 'changed', lastId }
+        : archivedSince !== undefined
+          ? { mode: 'changes', since: archivedSince, phase: 'archived' }
+          : undefined;
+      yield { records: results.map((o) => toRecord(type, o)), cursor: next ? encodeCursor(next) : null };
       if (done) break;
     }
+    if (archivedSince === undefined) return;
   }
+  const since = cursor.phase === 'archived' ? cursor.since : archivedSince!;
   let after = cursor.phase === 'archived' ? cursor.after : undefined;
+  const startedAt = (cursor.phase === 'archived' ? cursor.startedAt : undefined) ?? Date.now();
+  let pages = (cursor.phase === 'archived' ? cursor.pages : undefined) ?? 0;
   for (;;) {
     const res = await ctx.http.request<Paged<HubSpotObject>>({
       path: `/crm/v3/objects/${type.path}`,
       query: { limit: LIST_LIMIT, after, archived: true, properties: type.modified },
     });
     after = res.body.paging?.next?.after;
+    pages++;
     const deleted = res.body.results.filter((o) => new Date(o.archivedAt ?? o.updatedAt).getTime() > since);
+    const records = deleted.map((o) => toRecord(type, { ...o, archived: true }));
+    if (!after) {
+      yield { records, cursor: null, state: stateAfterPass({ startedAt, pages }) };
+      return;
+    }
     yield {
-      records: deleted.map((o) => toRecord(type, { ...o, archived: true })),
-      cursor: after
-        ? encodeCursor({ mode: 'changes', since, phase: 'archived', after } satisfies Cursor)
-        : null,
+      records,
+      cursor: encodeCursor({
+        mode: 'changes',
+        since,
+        phase: 'archived',
+        after,
+        startedAt,
+        pages,
+      } satisfies Cursor),
     };
-    if (!after) return;
   }
 }
 
@@ -570,11 +629,13 @@ export const hubspotConnector: Connector = {
     const incremental =
       req.partition === undefined &&
       (start?.mode === 'changes' || (req.since !== undefined && start === undefined));
+    const before = keptState(req.state, type);
     const {
       names: properties,
-      state,
+      kept,
       rereadFrom,
-    } = req.fields ? { names: req.fields } : await readProperties(ctx, type, req.state, incremental);
+    } = req.fields ? { names: req.fields } : await readProperties(ctx, type, before, incremental);
+    const state = kept && encodeCursor(kept);
     const associations = await associationTargets(ctx, req.associations ?? []);
     let pages: AsyncIterable<ReadPage>;
     if (req.partition !== undefined) {
@@ -598,7 +659,14 @@ export const hubspotConnector: Connector = {
           : start?.mode === 'changes'
             ? start
             : { mode: 'changes', since, phase: 'changed', lastId: '0' };
-      pages = readChanges(ctx, type, properties, associations, changes);
+      // A pass not due leaves its deletions to the next one, which starts from when the last began.
+      const lastPass = before?.archivedPass;
+      const archivedSince = archivedPassDue(lastPass, Date.now())
+        ? Math.min(changes.since, lastPass ? lastPass.startedAt - CLOCK_SKEW_MS : changes.since)
+        : undefined;
+      pages = readChanges(ctx, type, properties, associations, changes, archivedSince, (archivedPass) =>
+        encodeCursor({ ...(kept ?? before), object: type.path, archivedPass } satisfies KeptState),
+      );
     } else {
       pages = readFull(ctx, type, properties, associations, start?.mode === 'full' ? start.after : undefined);
     }
@@ -606,7 +674,7 @@ export const hubspotConnector: Connector = {
       yield* pages;
       return;
     }
-    for await (const page of pages) yield { ...page, state };
+    for await (const page of pages) yield page.state === undefined ? { ...page, state } : page;
   },
 
   async create(ctx, object, fields) {
