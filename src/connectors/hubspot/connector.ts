@@ -42,10 +42,11 @@ import type { Connector, ConnectorContext, ProviderRecord, ReadPage, ReadRequest
  * the object, as its property list says. Full reads ask for the list; their pages hand it back
  * (ReadPage.state) with when it was read, and incremental reads use the one kept for up to
  * PROPERTY_LIST_MAX_AGE_MS, so that a run that finds nothing costs the search and the archived
- * list only (the search only, where the archived list is long and its pass is not due). An older list is read again; if it has properties the kept one lacked, the read
- * starts from when the kept one was read (less CLOCK_SKEW_MS), so that records changed while it was
- * stale come again with the new properties. A property deleted since is harmless: HubSpot ignores
- * unknown names in `properties`.
+ * list only (the search only, where the archived list is long and its pass is not due). An older
+ * list is read again; if it has properties the kept one lacked, the read starts from when the kept
+ * one was read (less CLOCK_SKEW_MS), so that records changed while it was stale come again with the
+ * new properties. A property deleted since is harmless: HubSpot ignores unknown names in
+ * `properties`.
  */
 const MODIFIED: Record<string, string> = {
   contacts: 'lastmodifieddate',
