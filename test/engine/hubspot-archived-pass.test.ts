@@ -1,16 +1,10 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hubspot } from '../../simulators/hubspot/index.ts';
-import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import type { RunningSimulator } from '../../simulators/index.ts';
 import { ARCHIVED_PAGE_SPACING_MS } from '../../src/connectors/hubspot/connector.ts';
 import { simControl } from '../helpers/simulator.ts';
-import {
-  editSyncState,
-  endedRuns,
-  syncHubspotIntoTestDatabase,
-  triggerHubspotRun,
-} from '../helpers/syncs.ts';
-import { client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
+import { editSyncState, hubspotContactsSynced, triggerHubspotRun } from '../helpers/syncs.ts';
+import type { Client, TestTrellis } from '../helpers/trellis.ts';
 
 /**
  * HubSpot's archived pass, paced by its length: HubSpot lists every archived record of the last
@@ -23,9 +17,10 @@ const LIST = 'GET /crm/v3/objects/:type';
 describe('HubSpot incremental runs with a long archived list', () => {
   let sim: RunningSimulator;
   let t: TestTrellis;
+  let api: Client;
   let warehouse: pg.Client;
   let runs = 1;
-  const run = () => triggerHubspotRun(client(t.baseUrl, t.apiKey), sim.url, 'contacts', ++runs);
+  const run = () => triggerHubspotRun(api, sim.url, 'contacts', ++runs);
   const deleteContacts = async (count: number): Promise<string[]> =>
     (await simControl(sim.url, 'mutate', { object: 'contacts', delete: count })).deleted;
   const flaggedDeleted = async (ids: string[]) => {
@@ -37,13 +32,7 @@ describe('HubSpot incremental runs with a long archived list', () => {
   };
 
   beforeAll(async () => {
-    sim = await startSimulator(hubspot, { records: 400 });
-    await simControl(sim.url, 'limits', { ten_second: 5000, search_per_second: 100 });
-    t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) } });
-    const api = client(t.baseUrl, t.apiKey);
-    warehouse = await syncHubspotIntoTestDatabase(api, sim.url, 'contacts');
-    const [full] = await endedRuns(api, 'contacts', runs);
-    expect(full.status).toBe('SUCCESS');
+    ({ sim, t, api, warehouse } = await hubspotContactsSynced(400));
   });
   afterAll(async () => {
     await warehouse?.end();

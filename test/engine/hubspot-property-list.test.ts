@@ -1,16 +1,10 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hubspot } from '../../simulators/hubspot/index.ts';
-import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import type { RunningSimulator } from '../../simulators/index.ts';
 import { PROPERTY_LIST_MAX_AGE_MS } from '../../src/connectors/hubspot/connector.ts';
 import { simControl } from '../helpers/simulator.ts';
-import {
-  editSyncState,
-  endedRuns,
-  syncHubspotIntoTestDatabase,
-  triggerHubspotRun,
-} from '../helpers/syncs.ts';
-import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
+import { editSyncState, hubspotContactsSynced, triggerHubspotRun } from '../helpers/syncs.ts';
+import type { Client, TestTrellis } from '../helpers/trellis.ts';
 
 /**
  * HubSpot's property list, kept in the sync's state between runs (decision 0026): an incremental
@@ -56,14 +50,8 @@ describe('HubSpot incremental runs with the property list kept between runs', ()
   };
 
   beforeAll(async () => {
-    sim = await startSimulator(hubspot, { records: 300 });
-    await control('limits', { ten_second: 5000, search_per_second: 100 });
-    t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) } });
-    api = client(t.baseUrl, t.apiKey);
-    warehouse = await syncHubspotIntoTestDatabase(api, sim.url, 'contacts');
+    ({ sim, t, api, warehouse } = await hubspotContactsSynced(300));
     runs = 1;
-    const [full] = await endedRuns(api, 'contacts', runs);
-    expect(full.status).toBe('SUCCESS');
   });
   afterAll(async () => {
     await warehouse?.end();

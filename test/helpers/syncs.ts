@@ -1,8 +1,17 @@
 import pg from 'pg';
 import { expect } from 'vitest';
+import { hubspot } from '../../simulators/hubspot/index.ts';
+import { startSimulator } from '../../simulators/index.ts';
 import { createConnection } from '../../src/core/connections.ts';
 import { simControl, simOAuthProvider, simServed, simServedSince } from './simulator.ts';
-import { type ApiResponse, type Client, client, createTestDatabase, type TestTrellis } from './trellis.ts';
+import {
+  type ApiResponse,
+  type Client,
+  client,
+  createTestDatabase,
+  startTrellis,
+  type TestTrellis,
+} from './trellis.ts';
 
 /** A sync config that syncs `objects` every hour, full first and incremental after. */
 export function hourlySyncConfig(...objects: string[]) {
@@ -170,4 +179,19 @@ export async function editSyncState(
     id,
     { ...edited, connectorState: Buffer.from(JSON.stringify(edited.connectorState)).toString('base64url') },
   ]);
+}
+
+/**
+ * A HubSpot simulator of `records` records an object (its limits raised for tests), Trellis on it,
+ * and customer acme's contacts synced hourly into a fresh test database, the full run ended.
+ */
+export async function hubspotContactsSynced(records: number) {
+  const sim = await startSimulator(hubspot, { records });
+  await simControl(sim.url, 'limits', { ten_second: 5000, search_per_second: 100 });
+  const t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) } });
+  const api = client(t.baseUrl, t.apiKey);
+  const warehouse = await syncHubspotIntoTestDatabase(api, sim.url, 'contacts');
+  const [full] = await endedRuns(api, 'contacts', 1);
+  expect(full.status).toBe('SUCCESS');
+  return { sim, t, api, warehouse };
 }
