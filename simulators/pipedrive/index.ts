@@ -201,6 +201,28 @@ function leadSeqOf(id: string): number | undefined {
 const LEAD_SOURCES = ['Leads Inbox', 'Web forms', 'Prospector', 'API'];
 
 /** A lead as API v1 shows it (times with milliseconds, unlike persons' and deals'). */
+/** The lead fields `sort` takes here, as numbers to compare. */
+const LEAD_SORT_KEYS: Record<string, (r: SimRecord) => number> = {
+  add_time: (r) => r.createdAt,
+  update_time: (r) => r.updatedAt,
+};
+
+/**
+ * The leads list's `sort` (`field_name ASC, other DESC`, Pipedrive's form): the keys in order, none
+ * when absent, undefined when a field or mode is not one it takes.
+ */
+function leadOrder(sort: string | undefined): { key: (r: SimRecord) => number; sign: number }[] | undefined {
+  if (sort === undefined || sort.trim() === '') return [];
+  const order = [];
+  for (const part of sort.split(',')) {
+    const [field, mode = 'ASC', ...rest] = part.trim().split(/\s+/);
+    const key = LEAD_SORT_KEYS[field ?? ''];
+    if (!key || rest.length > 0 || !/^(ASC|DESC)$/i.test(mode)) return undefined;
+    order.push({ key, sign: mode.toUpperCase() === 'DESC' ? -1 : 1 });
+  }
+  return order;
+}
+
 function presentLead(ctx: SimContext, r: SimRecord): Record<string, unknown> {
   const f = r.fields;
   return {
@@ -849,7 +871,7 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
 
   // ---- API v1: leads (also under /v1, a prefix alias) ----
 
-  app.get<{ Querystring: { start?: string; limit?: string; archived_status?: string } }>(
+  app.get<{ Querystring: { start?: string; limit?: string; archived_status?: string; sort?: string } }>(
     '/api/v1/leads',
     async (req, reply) => {
       if (guard(req, reply, COST.v1List, { family: 'leads', write: false })) return reply;
@@ -867,12 +889,24 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
         );
       if (!['archived', 'not_archived', 'all'].includes(archived))
         return pipedriveError(reply, 400, 'Validation failed: archived_status', { errorCode: 400 });
-      // Creation order; archived leads as asked (deleted ones are gone).
+      const order = leadOrder(req.query.sort);
+      if (order === undefined)
+        return pipedriveError(reply, 400, 'Validation failed: sort', { errorCode: 400 });
+      // Creation order unless sorted; archived leads as asked (deleted ones are gone).
       const matching: SimRecord[] = [];
       for (const r of ctx.store('leads').bySeq(0, false)) {
         const isArchived = r.fields.is_archived === true;
         if (archived === 'all' || isArchived === (archived === 'archived')) matching.push(r);
       }
+      if (order.length > 0)
+        matching.sort(
+          order.reduceRight<(a: SimRecord, b: SimRecord) => number>(
+            (then, { key, sign }) =>
+              (a, b) =>
+                sign * (key(a) - key(b)) || then(a, b),
+            (a, b) => a.seq - b.seq,
+          ),
+        );
       const page = matching.slice(start, start + limit);
       const more = start + limit < matching.length;
       return {

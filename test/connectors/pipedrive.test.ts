@@ -7,7 +7,7 @@ import { SEALED_COLUMNS } from '../../src/auth/vault.ts';
 import { ConnectorError } from '../../src/connectors/http.ts';
 import type { ProviderRecord } from '../../src/connectors/types.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
-import { collect } from '../helpers/connector.ts';
+import { collect, expectResumable } from '../helpers/connector.ts';
 import { forgetRequestBudgets } from '../helpers/rate-budgets.ts';
 import { simControl, simOAuthProvider, simRecords } from '../helpers/simulator.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
@@ -148,6 +148,38 @@ describe('Pipedrive connector against the simulator', () => {
     expect(sorted(inc.records.map((r) => r.id))).toEqual(
       sorted(new Set([...changed.updated, ...changed.deleted])),
     );
+  });
+
+  it('reads changed leads newest first and stops at the first older one; a lead deleted between two pages skips no other', async () => {
+    const { connector, ctx } = await open();
+    const ids = (records: ProviderRecord[]) => records.map((r) => r.id);
+    // A full read: every lead once, in creation order, though each page starts before the last ended.
+    const whole = await expectResumable((req) => connector.read!(ctx, req), { object: 'leads' }, [1, 2]);
+    expect(ids(whole.records)).toEqual((await simRecords(sim.url, 'leads')).map((r) => r.id));
+    expect(whole.cursors).toHaveLength(3);
+
+    const since = new Date((await control('clock', { advance_ms: 5000 })).now);
+    const changed = await control('mutate', { object: 'leads', update: 30 });
+    let requests = ctx.http.requestCount;
+    const inc = await collect(connector.read!(ctx, { object: 'leads', since }));
+    expect(ids(inc.records).sort()).toEqual([...changed.updated].sort());
+    expect(ctx.http.requestCount - requests).toBe(1);
+    const later = new Date((await control('clock', { advance_ms: 5000 })).now);
+    requests = ctx.http.requestCount;
+    expect(await collect(connector.read!(ctx, { object: 'leads', since: later }))).toEqual({
+      records: [],
+      cursors: [null],
+    });
+    expect(ctx.http.requestCount - requests).toBe(1);
+
+    // Three leads of the first page go before the second is read: the rest move back by three.
+    const first = await collect(connector.read!(ctx, { object: 'leads' }), 1);
+    await control('mutate', { object: 'leads', delete: ids(first.records).slice(0, 3) });
+    const rest = await collect(connector.read!(ctx, { object: 'leads', cursor: first.cursors[0]! }));
+    const read = [...ids(first.records), ...ids(rest.records)];
+    expect(new Set(read).size).toBe(read.length);
+    const remaining = (await simRecords(sim.url, 'leads')).map((r) => r.id);
+    expect(remaining.filter((id) => !read.includes(id))).toEqual([]);
   });
 
   it('waits out 429s, from the burst window and injected, and never surfaces them', async () => {

@@ -215,6 +215,27 @@ describe('Pipedrive simulator', () => {
     expect(await json(bodyOnly)).toMatchObject({ error: 'invalid_client' });
   });
 
+  it('sorts the leads list by update time as asked, and refuses a sort it does not take', async () => {
+    await control('clock', { advance_ms: 1000 });
+    const { updated } = await control('mutate', { object: 'leads', update: 3 });
+    const newest = await json(await api('/api/v1/leads?limit=500&sort=update_time%20DESC'));
+    const times = newest.data.map((l: { update_time: string }) => Date.parse(l.update_time));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect(
+      newest.data
+        .slice(0, 3)
+        .map((l: { id: string }) => l.id)
+        .sort(),
+    ).toEqual([...updated].sort());
+    const created = await json(await api('/api/v1/leads?limit=500'));
+    expect(created.data).toHaveLength(newest.data.length);
+    expect(created.data.map((l: { id: string }) => l.id)).not.toEqual(
+      newest.data.map((l: { id: string }) => l.id),
+    );
+    expect((await api('/api/v1/leads?sort=title%20ASC')).status).toBe(400);
+    expect((await api('/api/v1/leads?sort=update_time%20SIDEWAYS')).status).toBe(400);
+  });
+
   it('counts a request against the burst window as it arrives, not once its latency has passed', async () => {
     const fresh = (await control('tokens', {})).access_token;
     await control('limits', { burst_per_2s: 1 });

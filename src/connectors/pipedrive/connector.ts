@@ -34,15 +34,21 @@ import type {
  * - Persons and organizations: deleted ones are never listed by API v2 (nor fetchable by id), so
  *   incremental reads cannot see them; the engine's full-run sweep removes them (a record missing
  *   from a full read is gone).
- * - Leads: the list cannot be filtered by update time, so every read pages through all of them
- *   (an incremental read keeps those updated at or after `since`); a deleted lead is gone from the
- *   list, and the full-run sweep removes it. Offsets shift when a lead is deleted during a read: a
- *   lead can be missed then, and the next read has it.
+ * - Leads: the list cannot be filtered by update time, but it can be sorted by it: an incremental
+ *   read pages through the newest first and stops at the first page that reaches a lead updated
+ *   before `since` (keeping those at or after it), so a run that finds nothing costs one request.
+ *   A full read pages through all of them in creation order. A deleted lead is gone from the list,
+ *   and the full-run sweep removes it. Offsets shift back when a lead is deleted during a read, so
+ *   each page starts LEADS_PAGE_OVERLAP leads before the last one ended and drops the leads the
+ *   page before had: a deletion between two requests skips nothing (a skipped lead would be swept
+ *   by a full run, and an incremental read after it would not read it again).
  */
 const CRM_OBJECTS = ['persons', 'organizations', 'deals'] as const;
 type CrmObject = (typeof CRM_OBJECTS)[number];
 const OBJECTS = [...CRM_OBJECTS, 'leads', 'users'];
 const PAGE_LIMIT = 500;
+/** Leads a page of the leads list starts before the last one ended (see the module comment). */
+const LEADS_PAGE_OVERLAP = 10;
 /** API v2's statuses with deleted deals included (the default, `all_not_deleted`, leaves them out). */
 const DEAL_STATUSES_WITH_DELETED = 'open,won,lost,deleted';
 /** Pipedrive's burst limits count requests in rolling two-second windows. */
@@ -120,7 +126,8 @@ interface V1User {
 type Cursor =
   | { mode: 'full'; next: string }
   | { mode: 'changes'; since: string; next: string }
-  | { mode: 'leads'; start: number; since?: number }
+  /** `seen`: the last leads read, which the next page drops (its overlap). */
+  | { mode: 'leads'; start: number; since?: number; seen?: string[] }
   /** Within a partition. */
   | { mode: 'range'; next: string };
 
@@ -331,16 +338,35 @@ async function* readLeads(
   from: Extract<Cursor, { mode: 'leads' }>,
 ): AsyncIterable<ReadPage> {
   let start = from.start;
+  let seen = new Set(Array.isArray(from.seen) ? from.seen : []);
   for (;;) {
     const res = await ctx.http.request<{
       data: V1Lead[] | null;
       additional_data?: { pagination?: { more_items_in_collection?: boolean; next_start?: number } };
-    }>({ path: '/api/v1/leads', query: { start, limit: PAGE_LIMIT, archived_status: 'all' } });
-    const leads = (res.body.data ?? []).filter(
-      (l) => from.since === undefined || Date.parse(l.update_time) >= from.since,
+    }>({
+      path: '/api/v1/leads',
+      query: {
+        start,
+        limit: PAGE_LIMIT,
+        archived_status: 'all',
+        ...(from.since === undefined ? {} : { sort: 'update_time DESC' }),
+      },
+    });
+    const page = res.body.data ?? [];
+    const leads = page.filter(
+      (l) => !seen.has(l.id) && (from.since === undefined || Date.parse(l.update_time) >= from.since),
     );
+    // Twice the overlap: a lead updated meanwhile moves to the front, and the rest one further back.
+    const last = page.slice(-2 * LEADS_PAGE_OVERLAP).map((l) => l.id);
+    seen = new Set(last);
     const pagination = res.body.additional_data?.pagination;
-    const next = pagination?.more_items_in_collection ? pagination.next_start : undefined;
+    // Newest first: past a lead updated before `since`, every one is.
+    const reachedOlder =
+      from.since !== undefined && page.some((l) => Date.parse(l.update_time) < from.since!);
+    const next =
+      pagination?.more_items_in_collection && pagination.next_start !== undefined && !reachedOlder
+        ? Math.max(start + 1, pagination.next_start - LEADS_PAGE_OVERLAP)
+        : undefined;
     yield {
       records: leads.map((l) => ({
         id: l.id,
@@ -348,7 +374,7 @@ async function* readLeads(
         isDeleted: false,
         raw: l,
       })),
-      cursor: next === undefined ? null : encodeCursor({ ...from, start: next } satisfies Cursor),
+      cursor: next === undefined ? null : encodeCursor({ ...from, start: next, seen: last } satisfies Cursor),
     };
     if (next === undefined) return;
     start = next;
