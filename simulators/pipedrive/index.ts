@@ -216,7 +216,8 @@ function leadOrder(sort: string | undefined): { key: (r: SimRecord) => number; s
   const order = [];
   for (const part of sort.split(',')) {
     const [field, mode = 'ASC', ...rest] = part.trim().split(/\s+/);
-    const key = LEAD_SORT_KEYS[field ?? ''];
+    const key =
+      field !== undefined && Object.hasOwn(LEAD_SORT_KEYS, field) ? LEAD_SORT_KEYS[field] : undefined;
     if (!key || rest.length > 0 || !/^(ASC|DESC)$/i.test(mode)) return undefined;
     order.push({ key, sign: mode.toUpperCase() === 'DESC' ? -1 : 1 });
   }
@@ -898,15 +899,13 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
         const isArchived = r.fields.is_archived === true;
         if (archived === 'all' || isArchived === (archived === 'archived')) matching.push(r);
       }
-      if (order.length > 0)
-        matching.sort(
-          order.reduceRight<(a: SimRecord, b: SimRecord) => number>(
-            (then, { key, sign }) =>
-              (a, b) =>
-                sign * (key(a) - key(b)) || then(a, b),
-            (a, b) => a.seq - b.seq,
-          ),
-        );
+      matching.sort((a, b) => {
+        for (const { key, sign } of order) {
+          const d = sign * (key(a) - key(b));
+          if (d !== 0) return d;
+        }
+        return a.seq - b.seq;
+      });
       const page = matching.slice(start, start + limit);
       const more = start + limit < matching.length;
       return {
