@@ -200,9 +200,9 @@ function leadSeqOf(id: string): number | undefined {
 }
 const LEAD_SOURCES = ['Leads Inbox', 'Web forms', 'Prospector', 'API'];
 
-/** A lead as API v1 shows it (times with milliseconds, unlike persons' and deals'). */
-/** The lead fields `sort` takes here, as numbers to compare. */
-const LEAD_SORT_KEYS: Record<string, (r: SimRecord) => number> = {
+/** The lead fields `sort` takes here, as values to compare (ids as Pipedrive shows them). */
+const LEAD_SORT_KEYS: Record<string, (r: SimRecord) => number | string> = {
+  id: (r) => leadIdOf(r.seq),
   add_time: (r) => r.createdAt,
   update_time: (r) => r.updatedAt,
 };
@@ -211,7 +211,9 @@ const LEAD_SORT_KEYS: Record<string, (r: SimRecord) => number> = {
  * The leads list's `sort` (`field_name ASC, other DESC`, Pipedrive's form): the keys in order, none
  * when absent, undefined when a field or mode is not one it takes.
  */
-function leadOrder(sort: string | undefined): { key: (r: SimRecord) => number; sign: number }[] | undefined {
+function leadOrder(
+  sort: string | undefined,
+): { key: (r: SimRecord) => number | string; sign: number }[] | undefined {
   if (sort === undefined || sort.trim() === '') return [];
   const order = [];
   for (const part of sort.split(',')) {
@@ -224,6 +226,7 @@ function leadOrder(sort: string | undefined): { key: (r: SimRecord) => number; s
   return order;
 }
 
+/** A lead as API v1 shows it (times with milliseconds, unlike persons' and deals'). */
 function presentLead(ctx: SimContext, r: SimRecord): Record<string, unknown> {
   const f = r.fields;
   return {
@@ -901,8 +904,8 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
       }
       matching.sort((a, b) => {
         for (const { key, sign } of order) {
-          const d = sign * (key(a) - key(b));
-          if (d !== 0) return d;
+          const [x, y] = [key(a), key(b)];
+          if (x !== y) return x < y ? -sign : sign;
         }
         return a.seq - b.seq;
       });

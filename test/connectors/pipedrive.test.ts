@@ -27,6 +27,9 @@ describe('Pipedrive connector against the simulator', () => {
   const live = (records: ProviderRecord[]) => records.filter((r) => !r.isDeleted).map((r) => r.id);
   const deleted = (records: ProviderRecord[]) => records.filter((r) => r.isDeleted).map((r) => r.id);
   const sorted = (ids: Iterable<string>) => [...ids].sort((a, b) => Number(a) - Number(b));
+  /** The ids of the leads the simulator holds, in creation order. */
+  const liveLeads = async () =>
+    (await simRecords(sim.url, 'leads')).filter((r) => !r.deleted).map((r) => r.id);
 
   beforeAll(async () => {
     sim = await startSimulator(pipedrive, { records: SEEDED });
@@ -155,7 +158,7 @@ describe('Pipedrive connector against the simulator', () => {
     const ids = (records: ProviderRecord[]) => records.map((r) => r.id);
     // A full read: every lead once, in creation order, though each page starts before the last ended.
     const whole = await expectResumable((req) => connector.read!(ctx, req), { object: 'leads' }, [1, 2]);
-    expect(ids(whole.records)).toEqual((await simRecords(sim.url, 'leads')).map((r) => r.id));
+    expect(ids(whole.records)).toEqual(await liveLeads());
     expect(whole.cursors).toHaveLength(3);
 
     const since = new Date((await control('clock', { advance_ms: 5000 })).now);
@@ -178,8 +181,36 @@ describe('Pipedrive connector against the simulator', () => {
     const rest = await collect(connector.read!(ctx, { object: 'leads', cursor: first.cursors[0]! }));
     const read = [...ids(first.records), ...ids(rest.records)];
     expect(new Set(read).size).toBe(read.length);
-    const remaining = (await simRecords(sim.url, 'leads')).map((r) => r.id);
-    expect(remaining.filter((id) => !read.includes(id))).toEqual([]);
+    expect((await liveLeads()).filter((id) => !read.includes(id))).toEqual([]);
+
+    // Forty go: more than the overlap covers, so the next page steps back (and repeats some).
+    const again = await collect(connector.read!(ctx, { object: 'leads' }), 1);
+    await control('mutate', { object: 'leads', delete: ids(again.records).slice(0, 40) });
+    const after = await collect(connector.read!(ctx, { object: 'leads', cursor: again.cursors[0]! }));
+    const reread = new Set([...ids(again.records), ...ids(after.records)]);
+    expect((await liveLeads()).filter((id) => !reread.has(id))).toEqual([]);
+  });
+
+  it('reads changed leads over several pages, and goes on in creation order from a cursor issued before', async () => {
+    const { connector, ctx } = await open();
+    const ids = (records: ProviderRecord[]) => records.map((r) => r.id);
+    const since = new Date((await control('clock', { advance_ms: 5000 })).now);
+    const changed = await control('mutate', { object: 'leads', update: 600 });
+    const requests = ctx.http.requestCount;
+    const inc = await collect(connector.read!(ctx, { object: 'leads', since }));
+    expect(ids(inc.records).sort()).toEqual([...changed.updated].sort());
+    // 500 changed leads, then a page from 490 with the other 100 and older ones.
+    expect(ctx.http.requestCount - requests).toBe(2);
+
+    // A cursor of a read begun in creation order (before reads went newest first) at lead 500:
+    // the read goes on in that order to the end, so no changed lead after it is lost.
+    const old = Buffer.from(JSON.stringify({ mode: 'leads', start: 500, since: since.getTime() })).toString(
+      'base64url',
+    );
+    const rest = await collect(connector.read!(ctx, { object: 'leads', since, cursor: old }));
+    const byCreation = await liveLeads();
+    const updated = new Set<string>(changed.updated);
+    expect(ids(rest.records)).toEqual(byCreation.slice(500).filter((id) => updated.has(id)));
   });
 
   it('waits out 429s, from the burst window and injected, and never surfaces them', async () => {

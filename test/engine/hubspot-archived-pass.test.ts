@@ -69,5 +69,12 @@ describe('HubSpot incremental runs with a long archived list', () => {
     });
     expect(await run()).toEqual({ [SEARCH]: 1, [LIST]: 3 });
     expect(await flaggedDeleted(later)).toBe(5);
+
+    // A full run's sweep stands for a pass: the incremental run after it lists the archived records
+    // from its watermark, though the last pass was two minutes ago (none deleted since, none found).
+    const full = await triggerHubspotRun(api, sim.url, 'contacts', ++runs, true);
+    expect(full[SEARCH] ?? 0).toBe(0);
+    expect(await run()).toEqual({ [SEARCH]: 1, [LIST]: 3 });
+    expect(await run()).toEqual({ [SEARCH]: 1 });
   });
 });

@@ -138,19 +138,21 @@ export async function endedRuns(
 }
 
 /**
- * Triggers a run of customer acme's HubSpot `object` sync and waits for it, the `nth` run of it to
- * end, to succeed; answers the requests HubSpot served meanwhile, by route.
+ * Triggers a run of customer acme's HubSpot `object` sync (a full one if `fullRefresh`) and waits
+ * for it, the `nth` run of it to end, to succeed; answers the requests HubSpot served meanwhile,
+ * by route.
  */
 export async function triggerHubspotRun(
   api: Client,
   simUrl: string,
   object: string,
   nth: number,
+  fullRefresh = false,
 ): Promise<Record<string, number>> {
   const before = await simServed(simUrl);
   const trigger = await api('POST', '/syncs/_trigger', {
     headers: { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' },
-    body: { object_type: 'standard', object },
+    body: { object_type: 'standard', object, perform_full_refresh: fullRefresh },
   });
   expect(trigger.status).toBe(200);
   const [latest] = await endedRuns(api, object, nth);
@@ -173,11 +175,16 @@ export async function editSyncState(
   );
   expect(rows).toHaveLength(1);
   const { id, state } = rows[0]!;
-  const connector = JSON.parse(Buffer.from(state.connectorState, 'base64url').toString());
-  const edited = edit(state, connector);
+  const connector =
+    state.connectorState === undefined
+      ? {}
+      : JSON.parse(Buffer.from(state.connectorState, 'base64url').toString());
+  const { connectorState, ...edited } = edit(state, connector);
   await t.runtime.deps.db.query('update syncs set state = $2 where id = $1', [
     id,
-    { ...edited, connectorState: Buffer.from(JSON.stringify(edited.connectorState)).toString('base64url') },
+    connectorState === undefined
+      ? edited
+      : { ...edited, connectorState: Buffer.from(JSON.stringify(connectorState)).toString('base64url') },
   ]);
 }
 

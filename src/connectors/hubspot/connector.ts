@@ -301,7 +301,8 @@ async function readProperties(
   const known = new Set(kept?.names);
   return {
     names,
-    kept: { ...kept, object: type.path, names, readAt },
+    // A full read's sweep handles every deletion before it: the next pass starts from its watermark.
+    kept: { ...(incremental ? kept : {}), object: type.path, names, readAt },
     ...(kept?.names && names.some((n) => !known.has(n)) ? { rereadFrom: kept.readAt! - CLOCK_SKEW_MS } : {}),
   };
 }
@@ -464,7 +465,8 @@ async function* readChanges(
   }
   const since = cursor.phase === 'archived' ? cursor.since : archivedSince!;
   let after = cursor.phase === 'archived' ? cursor.after : undefined;
-  const startedAt = (cursor.phase === 'archived' ? cursor.startedAt : undefined) ?? Date.now();
+  // A pass resumed from a cursor that does not say when it began counts from its `since`, earlier.
+  const startedAt = cursor.phase === 'archived' ? (cursor.startedAt ?? since) : Date.now();
   let pages = (cursor.phase === 'archived' ? cursor.pages : undefined) ?? 0;
   for (;;) {
     const res = await ctx.http.request<Paged<HubSpotObject>>({

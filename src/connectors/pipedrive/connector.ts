@@ -35,13 +35,14 @@ import type {
  *   incremental reads cannot see them; the engine's full-run sweep removes them (a record missing
  *   from a full read is gone).
  * - Leads: the list cannot be filtered by update time, but it can be sorted by it: an incremental
- *   read pages through the newest first and stops at the first page that reaches a lead updated
- *   before `since` (keeping those at or after it), so a run that finds nothing costs one request.
- *   A full read pages through all of them in creation order. A deleted lead is gone from the list,
- *   and the full-run sweep removes it. Offsets shift back when a lead is deleted during a read, so
- *   each page starts LEADS_PAGE_OVERLAP leads before the last one ended and drops the leads the
- *   page before had: a deletion between two requests skips nothing (a skipped lead would be swept
- *   by a full run, and an incremental read after it would not read it again).
+ *   read pages through the newest first (ties by id) and stops at the first page that reaches a
+ *   lead updated before `since` (keeping those at or after it), so a run that finds nothing costs
+ *   one request. A full read pages through all of them in creation order. A deleted lead is gone
+ *   from the list, and the full-run sweep removes it. Offsets shift back when a lead is deleted
+ *   during a read, so each page starts LEADS_PAGE_OVERLAP leads before the last one ended and drops
+ *   the last leads the page before had; a page with none of them (more leads went meanwhile) is
+ *   asked again a page further back. A deletion between two requests thus skips nothing (a skipped
+ *   lead would be swept by a full run, and an incremental read after it would not read it again).
  */
 const CRM_OBJECTS = ['persons', 'organizations', 'deals'] as const;
 type CrmObject = (typeof CRM_OBJECTS)[number];
@@ -127,7 +128,7 @@ type Cursor =
   | { mode: 'full'; next: string }
   | { mode: 'changes'; since: string; next: string }
   /** `seen`: the last leads read, which the next page drops (its overlap). */
-  | { mode: 'leads'; start: number; since?: number; seen?: string[] }
+  | { mode: 'leads'; start: number; since?: number; newestFirst?: boolean; seen?: string[] }
   /** Within a partition. */
   | { mode: 'range'; next: string };
 
@@ -332,11 +333,16 @@ async function* readUsers(ctx: ConnectorContext): AsyncIterable<ReadPage> {
   };
 }
 
-/** Leads, every one of them by offset (see the module comment); those updated at or after `since`. */
+/**
+ * Leads by offset (see the module comment): all of them in creation order, or, for a read that
+ * began newest first, those updated at or after `since`.
+ */
 async function* readLeads(
   ctx: ConnectorContext,
   from: Extract<Cursor, { mode: 'leads' }>,
 ): AsyncIterable<ReadPage> {
+  // Cursors issued before reads went newest first page in creation order to the end.
+  const newestFirst = from.since !== undefined && from.newestFirst === true;
   let start = from.start;
   let seen = new Set(Array.isArray(from.seen) ? from.seen : []);
   for (;;) {
@@ -349,10 +355,17 @@ async function* readLeads(
         start,
         limit: PAGE_LIMIT,
         archived_status: 'all',
-        ...(from.since === undefined ? {} : { sort: 'update_time DESC' }),
+        // Ids break ties between leads updated at the same instant: the same order every request.
+        ...(newestFirst ? { sort: 'update_time DESC, id ASC' } : {}),
       },
     });
     const page = res.body.data ?? [];
+    // More leads went since the last page than the overlap covers (none of the last ones read is
+    // here): leads between would be skipped, so the read steps a page back.
+    if (start > 0 && seen.size > 0 && page.length > 0 && !page.some((l) => seen.has(l.id))) {
+      start = Math.max(0, start - PAGE_LIMIT);
+      continue;
+    }
     const leads = page.filter(
       (l) => !seen.has(l.id) && (from.since === undefined || Date.parse(l.update_time) >= from.since),
     );
@@ -360,9 +373,13 @@ async function* readLeads(
     const last = page.slice(-2 * LEADS_PAGE_OVERLAP).map((l) => l.id);
     seen = new Set(last);
     const pagination = res.body.additional_data?.pagination;
-    // Newest first: past a lead updated before `since`, every one is.
+    // Newest first, past a lead updated before `since` every one is; a page out of that order
+    // (the sort not applied) proves nothing, and the read goes on.
+    const times = page.map((l) => Date.parse(l.update_time));
     const reachedOlder =
-      from.since !== undefined && page.some((l) => Date.parse(l.update_time) < from.since!);
+      newestFirst &&
+      times.every((t, i) => i === 0 || times[i - 1]! >= t) &&
+      times.some((t) => t < from.since!);
     const next =
       pagination?.more_items_in_collection && pagination.next_start !== undefined && !reachedOlder
         ? Math.max(start + 1, pagination.next_start - LEADS_PAGE_OVERLAP)
@@ -436,7 +453,11 @@ export const pipedriveConnector: Connector = {
         ctx,
         start?.mode === 'leads'
           ? start
-          : { mode: 'leads', start: 0, ...(req.since ? { since: req.since.getTime() } : {}) },
+          : {
+              mode: 'leads',
+              start: 0,
+              ...(req.since ? { since: req.since.getTime(), newestFirst: true } : {}),
+            },
       );
       return;
     }
