@@ -232,6 +232,9 @@ describe('Pipedrive simulator', () => {
     expect(created.data.map((l: { id: string }) => l.id)).not.toEqual(
       newest.data.map((l: { id: string }) => l.id),
     );
+    const oldest = await json(await api('/api/v1/leads?limit=500&sort=update_time%20ASC,%20id%20DESC'));
+    const ascending = oldest.data.map((l: { update_time: string }) => Date.parse(l.update_time));
+    expect(ascending).toEqual([...times].reverse());
     expect((await api('/api/v1/leads?sort=title%20ASC')).status).toBe(400);
     expect((await api('/api/v1/leads?sort=update_time%20SIDEWAYS')).status).toBe(400);
   });
