@@ -27,6 +27,16 @@ describe('Pipedrive connector against the simulator', () => {
   const live = (records: ProviderRecord[]) => records.filter((r) => !r.isDeleted).map((r) => r.id);
   const deleted = (records: ProviderRecord[]) => records.filter((r) => r.isDeleted).map((r) => r.id);
   const sorted = (ids: Iterable<string>) => [...ids].sort((a, b) => Number(a) - Number(b));
+  /** Updates `count` leads, then reads exactly those: when the read began, what changed, the read's requests. */
+  const readChangedLeads = async (count: number) => {
+    const { connector, ctx } = await open();
+    const since = new Date((await control('clock', { advance_ms: 5000 })).now);
+    const changed = await control('mutate', { object: 'leads', update: count });
+    const before = ctx.http.requestCount;
+    const { records } = await collect(connector.read!(ctx, { object: 'leads', since }));
+    expect(records.map((r) => r.id).sort()).toEqual([...changed.updated].sort());
+    return { since, updated: new Set<string>(changed.updated), requests: ctx.http.requestCount - before };
+  };
   /** The ids of the leads the simulator holds, in creation order. */
   const liveLeads = async () =>
     (await simRecords(sim.url, 'leads')).filter((r) => !r.deleted).map((r) => r.id);
@@ -161,14 +171,9 @@ describe('Pipedrive connector against the simulator', () => {
     expect(ids(whole.records)).toEqual(await liveLeads());
     expect(whole.cursors).toHaveLength(3);
 
-    const since = new Date((await control('clock', { advance_ms: 5000 })).now);
-    const changed = await control('mutate', { object: 'leads', update: 30 });
-    let requests = ctx.http.requestCount;
-    const inc = await collect(connector.read!(ctx, { object: 'leads', since }));
-    expect(ids(inc.records).sort()).toEqual([...changed.updated].sort());
-    expect(ctx.http.requestCount - requests).toBe(1);
+    expect((await readChangedLeads(30)).requests).toBe(1);
     const later = new Date((await control('clock', { advance_ms: 5000 })).now);
-    requests = ctx.http.requestCount;
+    const requests = ctx.http.requestCount;
     expect(await collect(connector.read!(ctx, { object: 'leads', since: later }))).toEqual({
       records: [],
       cursors: [null],
@@ -194,13 +199,9 @@ describe('Pipedrive connector against the simulator', () => {
   it('reads changed leads over several pages, and goes on in creation order from a cursor issued before', async () => {
     const { connector, ctx } = await open();
     const ids = (records: ProviderRecord[]) => records.map((r) => r.id);
-    const since = new Date((await control('clock', { advance_ms: 5000 })).now);
-    const changed = await control('mutate', { object: 'leads', update: 600 });
-    const requests = ctx.http.requestCount;
-    const inc = await collect(connector.read!(ctx, { object: 'leads', since }));
-    expect(ids(inc.records).sort()).toEqual([...changed.updated].sort());
+    const { since, updated, requests } = await readChangedLeads(600);
     // 500 changed leads, then a page from 490 with the other 100 and older ones.
-    expect(ctx.http.requestCount - requests).toBe(2);
+    expect(requests).toBe(2);
 
     // A cursor of a read begun in creation order (before reads went newest first) at lead 500:
     // the read goes on in that order to the end, so no changed lead after it is lost.
@@ -209,7 +210,6 @@ describe('Pipedrive connector against the simulator', () => {
     );
     const rest = await collect(connector.read!(ctx, { object: 'leads', since, cursor: old }));
     const byCreation = await liveLeads();
-    const updated = new Set<string>(changed.updated);
     expect(ids(rest.records)).toEqual(byCreation.slice(500).filter((id) => updated.has(id)));
   });
 
