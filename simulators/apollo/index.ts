@@ -478,9 +478,8 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
       { name: '24-hour', per: 'day', window: windows.day, limit: ctx.limits.per_day! },
     ];
     const spent = spec.find((s) => s.window.peek(key, s.limit).remaining === 0);
-    const states = spec.map((s) =>
-      spent ? s.window.peek(key, s.limit) : s.window.take(key, s.limit, arrivedAt(ctx, req)),
-    );
+    const at = arrivedAt(ctx, req);
+    const states = spec.map((s) => (spent ? s.window.peek(key, s.limit) : s.window.take(key, s.limit, at)));
     spec.forEach((s, i) => {
       const st = states[i]!;
       reply.header(`x-rate-limit-${s.name}`, String(st.limit));

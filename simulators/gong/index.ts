@@ -295,8 +295,9 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
       gongError(reply, 429, 'Too many requests: API rate limit exceeded');
       return true;
     }
-    daily.take(company, ctx.limits.daily!, arrivedAt(ctx, req));
-    perSecond.take(company, ctx.limits.per_second!, arrivedAt(ctx, req));
+    const at = arrivedAt(ctx, req);
+    daily.take(company, ctx.limits.daily!, at);
+    perSecond.take(company, ctx.limits.per_second!, at);
     return false;
   };
 

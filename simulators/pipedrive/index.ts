@@ -902,13 +902,14 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
         const isArchived = r.fields.is_archived === true;
         if (archived === 'all' || isArchived === (archived === 'archived')) matching.push(r);
       }
-      matching.sort((a, b) => {
-        for (const { key, sign } of order) {
-          const [x, y] = [key(a), key(b)];
-          if (x !== y) return x < y ? -sign : sign;
-        }
-        return a.seq - b.seq;
-      });
+      if (order.length > 0)
+        matching.sort((a, b) => {
+          for (const { key, sign } of order) {
+            const [x, y] = [key(a), key(b)];
+            if (x !== y) return x < y ? -sign : sign;
+          }
+          return a.seq - b.seq;
+        });
       const page = matching.slice(start, start + limit);
       const more = start + limit < matching.length;
       return {

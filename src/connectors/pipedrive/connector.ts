@@ -334,6 +334,15 @@ async function* readUsers(ctx: ConnectorContext): AsyncIterable<ReadPage> {
 }
 
 /**
+ * Whether a page of leads, newest first, reaches one updated before `since` (every lead after it
+ * is older still). A page out of that order (the sort not applied) proves nothing.
+ */
+function reachesBefore(page: V1Lead[], since: number): boolean {
+  const times = page.map((l) => Date.parse(l.update_time));
+  return times.every((t, i) => i === 0 || times[i - 1]! >= t) && times.some((t) => t < since);
+}
+
+/**
  * Leads by offset (see the module comment): all of them in creation order, or, for a read that
  * began newest first, those updated at or after `since`.
  */
@@ -373,13 +382,7 @@ async function* readLeads(
     const last = page.slice(-2 * LEADS_PAGE_OVERLAP).map((l) => l.id);
     seen = new Set(last);
     const pagination = res.body.additional_data?.pagination;
-    // Newest first, past a lead updated before `since` every one is; a page out of that order
-    // (the sort not applied) proves nothing, and the read goes on.
-    const times = page.map((l) => Date.parse(l.update_time));
-    const reachedOlder =
-      newestFirst &&
-      times.every((t, i) => i === 0 || times[i - 1]! >= t) &&
-      times.some((t) => t < from.since!);
+    const reachedOlder = newestFirst && reachesBefore(page, from.since!);
     const next =
       pagination?.more_items_in_collection && pagination.next_start !== undefined && !reachedOlder
         ? Math.max(start + 1, pagination.next_start - LEADS_PAGE_OVERLAP)
