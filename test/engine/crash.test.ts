@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
-import { runTrellis, type TrellisProcess } from '../helpers/process.ts';
+import { runTrellis, stopWorkersAndAll, type TrellisProcess } from '../helpers/process.ts';
 import { simControl, simRecords } from '../helpers/simulator.ts';
 import { syncHubspotIntoTestDatabase } from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
@@ -93,13 +93,7 @@ describe('a 200,000-record HubSpot full sync whose worker is killed with SIGKILL
     warehouse = await syncHubspotIntoTestDatabase(api, sim.url, 'contacts');
   });
 
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
-    await control?.end();
-    await warehouse?.end();
-    await t?.stop();
-    await sim?.close();
-  });
+  afterAll(() => stopWorkersAndAll(workers, [control, warehouse], t, sim));
 
   it('resumes from its checkpoint after every kill and ends with exactly the provider records and one run', async () => {
     const killedAt: number[] = [];

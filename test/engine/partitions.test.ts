@@ -5,7 +5,7 @@ import { type RunningSimulator, startSimulator } from '../../simulators/index.ts
 import { pipedrive } from '../../simulators/pipedrive/index.ts';
 import { openConnector } from '../../src/core/provider-access.ts';
 import { collect } from '../helpers/connector.ts';
-import { runTrellis, type TrellisProcess } from '../helpers/process.ts';
+import { runTrellis, stopWorkersAndAll, type TrellisProcess } from '../helpers/process.ts';
 import { simControl, simRecords } from '../helpers/simulator.ts';
 import { endedRuns, syncHubspotIntoTestDatabase, syncPipedriveIntoTestDatabase } from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
@@ -127,13 +127,7 @@ describe('partitioned full reads', () => {
     await control.query('update syncs set paused = true');
   });
 
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
-    await control?.end();
-    await warehouse?.end();
-    await t?.stop();
-    await sim?.close();
-  });
+  afterAll(() => stopWorkersAndAll(workers, [control, warehouse], t, sim));
 
   it('read their partitions at the same time and land exactly what a sequential read returns', async () => {
     // Slow answers: partitions read one after the other would never have two requests in progress.
@@ -376,13 +370,7 @@ describe('a killed worker resumes the catch-up partition (Pipedrive)', () => {
     await control.connect();
   });
 
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
-    await control?.end();
-    await warehouse?.end();
-    await t?.stop();
-    await sim?.close();
-  });
+  afterAll(() => stopWorkersAndAll(workers, [control, warehouse], t, sim));
 
   it('from its saved cursor, and lands exactly what the provider holds', async () => {
     await simControl(sim.url, 'mutate', { object: 'persons', update: CHANGED });

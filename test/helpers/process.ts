@@ -109,3 +109,19 @@ export async function portOutsideEphemeralRange(): Promise<number> {
   }
   throw new Error(`no free port between ${from} and ${low}`);
 }
+
+/**
+ * Ends what a test with worker processes started, whichever parts did start: the workers (killed,
+ * as such tests kill them), its database clients, Trellis and the simulator.
+ */
+export async function stopWorkersAndAll(
+  workers: TrellisProcess[],
+  clients: ({ end(): Promise<unknown> } | undefined)[],
+  trellis: { stop(): Promise<unknown> } | undefined,
+  sim: { close(): Promise<unknown> } | undefined,
+): Promise<void> {
+  await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+  for (const c of clients) await c?.end();
+  await trellis?.stop();
+  await sim?.close();
+}
