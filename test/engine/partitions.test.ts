@@ -246,6 +246,19 @@ describe('partitioned full reads', () => {
  * are read leaves its range (here before the range reached it); the catch-up delivers it, and the
  * sweep after the run does not take it for deleted.
  */
+/** The destination holds exactly the simulator's persons as they are now, none taken for deleted; answers them. */
+async function expectPersonsAsAtProvider(warehouse: pg.Client, simUrl: string) {
+  const provider = await simRecords(simUrl, 'persons');
+  const { rows } = await warehouse.query<{ id: string; deleted: boolean; raw: unknown }>(
+    'select _supaglue_id as id, _supaglue_is_deleted as deleted, _supaglue_raw_data as raw from crm.pipedrive_persons',
+  );
+  expect(rows.filter((r) => r.deleted).map((r) => r.id)).toEqual([]);
+  expect(rows.map((r) => r.id).sort()).toEqual(provider.map((r) => r.id).sort());
+  const byId = new Map(rows.map((r) => [r.id, r.raw]));
+  for (const r of provider) expect(byId.get(r.id), r.id).toEqual(r.record);
+  return provider;
+}
+
 describe('partitioned full reads by update time (Pipedrive)', () => {
   const PERSONS = 12_000;
   /** Changed as the first range request arrives: the oldest records, in the first range. */
@@ -312,14 +325,7 @@ describe('partitioned full reads by update time (Pipedrive)', () => {
     expect(Math.min(...catchUp)).toBeGreaterThan(Math.max(...ranges));
 
     // The table holds every person, none taken for deleted, the changed ones as they are now.
-    const provider = await simRecords(sim.url, 'persons');
-    const { rows } = await warehouse.query<{ id: string; deleted: boolean; raw: unknown }>(
-      'select _supaglue_id as id, _supaglue_is_deleted as deleted, _supaglue_raw_data as raw from crm.pipedrive_persons',
-    );
-    expect(rows.filter((r) => r.deleted).map((r) => r.id)).toEqual([]);
-    expect(rows.map((r) => r.id).sort()).toEqual(provider.map((r) => r.id).sort());
-    const byId = new Map(rows.map((r) => [r.id, r.raw]));
-    for (const r of provider) expect(byId.get(r.id), r.id).toEqual(r.record);
+    const provider = await expectPersonsAsAtProvider(warehouse, sim.url);
     // Changed during this run, after the split.
     for (const seq of CHANGED)
       expect(Date.parse(provider[seq - 1]!.updated_at)).toBeGreaterThan(Date.parse(run.start_timestamp));
@@ -418,13 +424,6 @@ describe('a killed worker resumes the catch-up partition (Pipedrive)', () => {
     expect(requested.catchUp - beforeResume).toBe(CHANGED.length / 500 + 1 - saved);
     expect(requested.ranges).toBe(rangeRequests);
 
-    const provider = await simRecords(sim.url, 'persons');
-    const { rows } = await warehouse.query<{ id: string; deleted: boolean; raw: unknown }>(
-      'select _supaglue_id as id, _supaglue_is_deleted as deleted, _supaglue_raw_data as raw from crm.pipedrive_persons',
-    );
-    expect(rows.filter((r) => r.deleted).map((r) => r.id)).toEqual([]);
-    expect(rows.map((r) => r.id).sort()).toEqual(provider.map((r) => r.id).sort());
-    const byId = new Map(rows.map((r) => [r.id, r.raw]));
-    for (const r of provider) expect(byId.get(r.id), r.id).toEqual(r.record);
+    await expectPersonsAsAtProvider(warehouse, sim.url);
   }, 180_000);
 });
