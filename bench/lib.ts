@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { type Dispatcher, request } from 'undici';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -34,6 +35,22 @@ export async function spawnSimulator(
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
+  };
+}
+
+/**
+ * A bare HTTP request, for the physical limits the benchmarks measure against: undici's `request`,
+ * the cheapest client Node has and the one Trellis sends through, with nothing around it.
+ */
+export async function bareRequest(
+  url: string,
+  init: { method?: Dispatcher.HttpMethod; headers?: Record<string, string>; body?: string } = {},
+) {
+  const res = await request(url, init);
+  return {
+    header: (name: string) => String(res.headers[name] ?? ''),
+    json: () => res.body.json(),
+    text: () => res.body.text(),
   };
 }
 

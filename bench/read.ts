@@ -2,7 +2,7 @@ import type { ProviderName } from '../src/connectors/catalog.ts';
 import { ProviderHttp, UNMETERED } from '../src/connectors/http.ts';
 import { providerModule } from '../src/connectors/index.ts';
 import { OutboundPolicy } from '../src/net/outbound.ts';
-import { arg, peakRssMb, rate, simControl, spawnSimulator, timed } from './lib.ts';
+import { arg, bareRequest, peakRssMb, rate, simControl, spawnSimulator, timed } from './lib.ts';
 
 /**
  * Full-read throughput of each connector against its simulator, next to the physical limit
@@ -29,16 +29,19 @@ const CASES: Case[] = [
     provider: 'hubspot',
     object: 'contacts',
     async bareLoop(url, token) {
+      // The connector asks for every property the properties API lists, so the bare loop does too.
+      const list = (await (
+        await bareRequest(`${url}/crm/v3/properties/contacts`, {
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).json()) as { results: { name: string }[] };
+      const properties = list.results.map((p) => p.name).join(',');
       let after: string | undefined;
       let n = 0;
       for (;;) {
-        const q = new URLSearchParams({
-          limit: '100',
-          properties:
-            'email,firstname,lastname,phone,company,jobtitle,createdate,lastmodifieddate,hs_object_id',
-        });
+        const q = new URLSearchParams({ limit: '100', properties });
         if (after) q.set('after', after);
-        const res = await fetch(`${url}/crm/v3/objects/contacts?${q}`, {
+        const res = await bareRequest(`${url}/crm/v3/objects/contacts?${q}`, {
           headers: { authorization: `Bearer ${token}` },
         });
         const body = (await res.json()) as { results: unknown[]; paging?: { next?: { after: string } } };
@@ -58,7 +61,7 @@ const CASES: Case[] = [
       do {
         const q = new URLSearchParams({ limit: '500' });
         if (cursor) q.set('cursor', cursor);
-        const res = await fetch(`${url}/api/v2/persons?${q}`, {
+        const res = await bareRequest(`${url}/api/v2/persons?${q}`, {
           headers: { authorization: `Bearer ${token}` },
         });
         const body = (await res.json()) as {
@@ -80,7 +83,7 @@ const CASES: Case[] = [
     maxRecords: 100_000,
     async bareLoop(url, _token, headers) {
       const page = async (n: number, ascending: boolean) => {
-        const res = await fetch(`${url}/api/v1/contacts/search`, {
+        const res = await bareRequest(`${url}/api/v1/contacts/search`, {
           method: 'POST',
           headers: { ...headers, 'content-type': 'application/json' },
           body: JSON.stringify({
@@ -115,7 +118,7 @@ const CASES: Case[] = [
       let n = 0;
       do {
         const q = new URLSearchParams(cursor ? { cursor } : {});
-        const res = await fetch(`${url}/v2/calls?${q}`, { headers });
+        const res = await bareRequest(`${url}/v2/calls?${q}`, { headers });
         const body = (await res.json()) as { calls: unknown[]; records: { cursor?: string } };
         n += body.calls.length;
         cursor = body.records.cursor;
@@ -132,12 +135,14 @@ const CASES: Case[] = [
     async bareLoop(url, token) {
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       const api = `${url}/services/data/v59.0`;
-      const describe = (await (await fetch(`${api}/sobjects/Contact/describe`, { headers })).json()) as {
+      const describe = (await (
+        await bareRequest(`${api}/sobjects/Contact/describe`, { headers })
+      ).json()) as {
         fields: { name: string; type: string }[];
       };
       const fields = describe.fields.filter((f) => !['address', 'location', 'base64'].includes(f.type));
       const job = (await (
-        await fetch(`${api}/jobs/query`, {
+        await bareRequest(`${api}/jobs/query`, {
           method: 'POST',
           headers,
           body: JSON.stringify({
@@ -149,7 +154,7 @@ const CASES: Case[] = [
       for (;;) {
         await new Promise((r) => setTimeout(r, 100));
         const state = (
-          (await (await fetch(`${api}/jobs/query/${job.id}`, { headers })).json()) as {
+          (await (await bareRequest(`${api}/jobs/query/${job.id}`, { headers })).json()) as {
             state: string;
           }
         ).state;
@@ -159,14 +164,14 @@ const CASES: Case[] = [
       let locator: string | null = null;
       do {
         const q = new URLSearchParams({ maxRecords: '10000', ...(locator ? { locator } : {}) });
-        const res = await fetch(`${api}/jobs/query/${job.id}/results?${q}`, { headers });
+        const res = await bareRequest(`${api}/jobs/query/${job.id}/results?${q}`, { headers });
         const rows = (await res.text())
           .split('\n')
           .slice(1)
           .filter(Boolean)
           .map((line) => line.slice(1, -1).split('","'));
         n += rows.length;
-        locator = res.headers.get('sforce-locator');
+        locator = res.header('sforce-locator');
       } while (locator && locator !== 'null');
       return n;
     },

@@ -4,7 +4,16 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { jsonForPostgres } from '../src/destinations/postgres.ts';
-import { arg, peakRssMb, processTreeCpuSeconds, rate, simControl, spawnSimulator, timed } from './lib.ts';
+import {
+  arg,
+  bareRequest,
+  peakRssMb,
+  processTreeCpuSeconds,
+  rate,
+  simControl,
+  spawnSimulator,
+  timed,
+} from './lib.ts';
 import { startBenchTrellis } from './trellis.ts';
 
 /**
@@ -112,7 +121,7 @@ const bareFetch = await stage(async () => {
   for (;;) {
     const q = new URLSearchParams({ limit: '100', properties, archived: 'false' });
     if (after) q.set('after', after);
-    const res = await fetch(`${sim.url}/crm/v3/objects/contacts?${q}`, {
+    const res = await bareRequest(`${sim.url}/crm/v3/objects/contacts?${q}`, {
       headers: { authorization: `Bearer ${token}` },
     });
     const body = (await res.json()) as { results: unknown[]; paging?: { next?: { after: string } } };

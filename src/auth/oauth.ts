@@ -1,4 +1,4 @@
-import { type OutboundPolicy, readCapped } from '../net/outbound.ts';
+import { type OutboundPolicy, type OutboundResponse, readCapped } from '../net/outbound.ts';
 
 /** A token response is a small JSON document; anything larger is not one. */
 const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
@@ -57,12 +57,12 @@ export async function requestTokens(
     form.set('client_id', client.id);
     form.set('client_secret', client.secret);
   }
-  let res: Response;
+  let res: OutboundResponse;
   try {
-    res = await outbound.fetch('provider', endpoint.tokenUrl, {
+    res = await outbound.request('provider', endpoint.tokenUrl, {
       method: 'POST',
       headers,
-      body: form,
+      body: form.toString(),
       signal: AbortSignal.timeout(30_000),
     });
   } catch (err) {

@@ -28,7 +28,7 @@ export async function discoverInstanceUrl(
       encodeURIComponent(String(tokens.access_token)),
     );
     const res = await opts.outbound
-      .fetch('provider', providerUrl(api.baseUrl, { override: opts.override }) + path, {
+      .request('provider', providerUrl(api.baseUrl, { override: opts.override }) + path, {
         signal: AbortSignal.timeout(15_000),
       })
       .catch(() => undefined);

@@ -316,7 +316,7 @@ export class ProviderHttp {
       const sentAt = performance.now();
       try {
         this.requestCount++;
-        const raw = await this.opts.outbound.fetch('provider', url, {
+        const raw = await this.opts.outbound.request('provider', url, {
           method: req.method,
           headers,
           body: req.body,
@@ -403,7 +403,7 @@ export class ProviderHttp {
       const sentAt = performance.now();
       try {
         this.requestCount++;
-        const raw = await this.opts.outbound.fetch('provider', url, {
+        const raw = await this.opts.outbound.request('provider', url, {
           method: req.method ?? 'GET',
           headers,
           body,

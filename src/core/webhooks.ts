@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SEALED_COLUMNS } from '../auth/vault.ts';
 import { generateWebhookSecret, signWebhook } from '../auth/webhook-signature.ts';
 import { webhookDeliveries } from '../metrics.ts';
-import { OutboundDenied } from '../net/outbound.ts';
+import { discard, OutboundDenied } from '../net/outbound.ts';
 import type { CoreDeps } from './deps.ts';
 import { badRequest, notFound } from './errors.ts';
 import type { DeliveryJob } from './events.ts';
@@ -146,7 +146,7 @@ export async function deliverWebhook(deps: CoreDeps, job: DeliveryJob, attempt: 
   let responseStatus: number | null = null;
   let error: string | null = null;
   try {
-    const res = await deps.outbound.fetch('webhook', target.url, {
+    const res = await deps.outbound.request('webhook', target.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -161,7 +161,7 @@ export async function deliverWebhook(deps: CoreDeps, job: DeliveryJob, attempt: 
     });
     responseStatus = res.status;
     // The answer is not read: only its status counts, and a receiver may not make Trellis download.
-    await res.body?.cancel().catch(() => undefined);
+    discard(res);
     if (res.status < 200 || res.status >= 300) error = `endpoint answered HTTP ${res.status}`;
   } catch (err) {
     // Deliberately coarse: what a failure says must not map the network behind the URL.

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.ts';
 import { webhookDeliveries } from '../metrics.ts';
-import { OutboundDenied, type OutboundPolicy } from '../net/outbound.ts';
+import { discard, OutboundDenied, type OutboundPolicy } from '../net/outbound.ts';
 import type { DestinationWriter, RowOwner, TableRef, WriteRecord } from './writer.ts';
 
 /** A webhook destination as the core resolved it, secrets included. */
@@ -112,13 +112,6 @@ function retryAfterMs(header: string | null): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
-/** The policy's refusal behind a failed fetch, which undici wraps in its own error. */
-function outboundRefusal(err: unknown): OutboundDenied | undefined {
-  if (err instanceof OutboundDenied) return err;
-  const cause = (err as { cause?: unknown }).cause;
-  return cause instanceof OutboundDenied ? cause : undefined;
-}
-
 /**
  * Delivers synced records to a webhook as Ampersand's scheduled reads do: each batch in signed
  * messages of at most 300 KB, one after another so the receiver gets records in read order. A
@@ -221,7 +214,7 @@ export class WebhookWriter implements DestinationWriter {
   async #attempt(messageId: string, body: string): Promise<Attempt> {
     const timestamp = Math.floor(Date.now() / 1000);
     try {
-      const res = await this.env.outbound.fetch('destination', this.receiver.url, {
+      const res = await this.env.outbound.request('destination', this.receiver.url, {
         method: 'POST',
         headers: {
           ...this.receiver.headers,
@@ -236,7 +229,7 @@ export class WebhookWriter implements DestinationWriter {
         signal: AbortSignal.timeout(this.#timing.attemptTimeoutMs),
       });
       // Only the status counts: the answer is never read, so a receiver cannot make Trellis download.
-      await res.body?.cancel().catch(() => undefined);
+      discard(res);
       if (res.status >= 200 && res.status < 300) return { delivered: true };
       const retry = res.status >= 500 || res.status === 408 || res.status === 429;
       const waitMs = retryAfterMs(res.headers.get('retry-after'));
@@ -248,8 +241,7 @@ export class WebhookWriter implements DestinationWriter {
       };
     } catch (err) {
       // The policy will not change its mind within a run: refused at once, in its own words.
-      const refusal = outboundRefusal(err);
-      if (refusal) throw refusal;
+      if (err instanceof OutboundDenied) throw err;
       this.env.log.debug({ err, messageId }, 'webhook connection failed');
       const timedOut = (err as Error).name === 'TimeoutError';
       return {

@@ -1,6 +1,7 @@
 import dns from 'node:dns/promises';
+import type { IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
-import { Agent, buildConnector, type Dispatcher, fetch as undiciFetch } from 'undici';
+import { Agent, buildConnector, type Dispatcher, interceptors } from 'undici';
 import { addCidr, bareHost, parseAllowances } from '../util/addresses.ts';
 
 /**
@@ -19,6 +20,28 @@ export interface OutboundSettings {
   /** Hosts that stand in for providers (`TRELLIS_PROVIDER_OVERRIDES`): allowed for provider calls. */
   providerHosts: string[];
 }
+
+/** What `OutboundPolicy.request` sends. */
+export interface OutboundRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  /** `follow`: redirects are followed; by default a redirect is the answer. */
+  redirect?: 'follow' | 'manual';
+  signal?: AbortSignal;
+}
+
+/** An answer from outside. Its body is read once (`readCapped`, `readCappedBytes`) or `discard`ed. */
+export interface OutboundResponse {
+  status: number;
+  /** A 2xx status. */
+  ok: boolean;
+  headers: Headers;
+  body: Dispatcher.ResponseData['body'];
+}
+
+/** Redirects a request that follows them takes at most (as `fetch` does). */
+const MAX_REDIRECTS = 20;
 
 /** Loopback host names and addresses, as a public URL may name them. */
 export function isLoopbackHost(host: string): boolean {
@@ -82,6 +105,7 @@ export class OutboundPolicy {
   readonly #allowed: { addresses: net.BlockList; hosts: Set<string> };
   readonly #providerHosts: Set<string>;
   readonly #agents = new Map<OutboundPurpose, Dispatcher>();
+  readonly #following = new Map<OutboundPurpose, Dispatcher>();
 
   constructor(private readonly settings: OutboundSettings) {
     this.#allowed = parseAllowances(settings.allowed);
@@ -170,47 +194,92 @@ export class OutboundPolicy {
     return agent;
   }
 
-  /** `fetch` through the policy. Redirects are not followed unless asked for (each hop is checked). */
-  fetch(purpose: OutboundPurpose, url: string | URL, init: RequestInit = {}): Promise<Response> {
+  /**
+   * An HTTP request through the policy. A redirect is the answer unless `redirect` is `follow`
+   * (each hop is checked like the first, and credentials are not carried to another origin).
+   * undici's `request` rather than `fetch`: the same connection pool without WHATWG streams costs
+   * about a quarter of a millisecond less CPU a request (a sync's pages are thousands of them).
+   */
+  async request(
+    purpose: OutboundPurpose,
+    url: string | URL,
+    init: OutboundRequest = {},
+  ): Promise<OutboundResponse> {
     const target = new URL(url);
     if (target.protocol !== 'https:' && target.protocol !== 'http:') {
-      return Promise.reject(new OutboundDenied(target.host, `${target.protocol} is not http(s)`));
+      throw new OutboundDenied(target.host, `${target.protocol} is not http(s)`);
     }
-    return undiciFetch(target, {
-      ...(init as Parameters<typeof undiciFetch>[1]),
-      redirect: init.redirect ?? 'manual',
-      dispatcher: this.dispatcher(purpose),
-    }) as unknown as Promise<Response>;
+    const res = await this.#dispatcher(purpose, init.redirect === 'follow').request({
+      origin: target.origin,
+      path: target.pathname + target.search,
+      method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers: init.headers,
+      body: init.body,
+      signal: init.signal,
+    });
+    return {
+      status: res.statusCode,
+      ok: res.statusCode >= 200 && res.statusCode < 300,
+      headers: headersOf(res.headers),
+      body: res.body,
+    };
+  }
+
+  #dispatcher(purpose: OutboundPurpose, followRedirects: boolean): Dispatcher {
+    if (!followRedirects) return this.dispatcher(purpose);
+    let following = this.#following.get(purpose);
+    if (!following) {
+      following = this.dispatcher(purpose).compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS }));
+      this.#following.set(purpose, following);
+    }
+    return following;
   }
 
   async close(): Promise<void> {
     for (const agent of this.#agents.values()) await agent.close();
     this.#agents.clear();
+    this.#following.clear();
   }
 }
 
 /** A response body as text, refusing one larger than `maxBytes` (a hostile or broken peer). */
-export async function readCapped(res: Response, maxBytes: number): Promise<string> {
+export async function readCapped(res: OutboundResponse, maxBytes: number): Promise<string> {
   return (await readCappedBytes(res, maxBytes)).toString('utf8');
 }
 
 /** A response body as it came, refusing one larger than `maxBytes`. */
-export async function readCappedBytes(res: Response, maxBytes: number): Promise<Buffer> {
+export async function readCappedBytes(res: OutboundResponse, maxBytes: number): Promise<Buffer> {
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel();
+    discard(res);
     throw new ResponseTooLarge(maxBytes);
   }
-  if (!res.body) return Buffer.alloc(0);
-  const chunks: Uint8Array[] = [];
+  const chunks: Buffer[] = [];
   let size = 0;
-  // Leaving the loop early cancels the stream: the rest is never downloaded.
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+  // Leaving the loop early destroys the stream: the rest is never downloaded.
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
     size += chunk.byteLength;
     if (size > maxBytes) throw new ResponseTooLarge(maxBytes);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks);
+  return Buffer.concat(chunks, size);
+}
+
+/**
+ * Drops an answer unread, without waiting for it: past its first byte the connection is closed
+ * rather than read on, so a peer cannot make Trellis download.
+ */
+export function discard(res: OutboundResponse): void {
+  void res.body.dump({ limit: 1 });
+}
+
+function headersOf(raw: IncomingHttpHeaders): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(raw)) {
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else if (value !== undefined) headers.append(name, value);
+  }
+  return headers;
 }
 
 export class ResponseTooLarge extends Error {

@@ -260,10 +260,10 @@ describe('a burst of turns due at one instant', () => {
      * made that slow on purpose and predictably.
      */
     class SlowToSend extends OutboundPolicy {
-      override fetch(...args: Parameters<OutboundPolicy['fetch']>) {
+      override request(...args: Parameters<OutboundPolicy['request']>) {
         const until = performance.now() + 10;
         while (performance.now() < until);
-        return super.fetch(...args);
+        return super.request(...args);
       }
     }
     const http = await httpThrough(sim.url, budget, SlowToSend);

@@ -188,14 +188,13 @@ describe('OutboundPolicy', () => {
     try {
       const p = policy();
       const err = await p
-        .fetch('webhook', `http://localhost:${internal.port}/hook`, { method: 'POST' })
+        .request('webhook', `http://localhost:${internal.port}/hook`, { method: 'POST' })
         .catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(TypeError);
-      expect((err as Error & { cause?: unknown }).cause).toBeInstanceOf(OutboundDenied);
+      expect(err).toBeInstanceOf(OutboundDenied);
       expect(internal.requests).toEqual([]);
       // The same call is made when the policy allows loopback: the refusal was the policy's.
       const open = policy({ allowLoopback: true });
-      expect((await open.fetch('webhook', `http://localhost:${internal.port}/hook`)).status).toBe(400);
+      expect((await open.request('webhook', `http://localhost:${internal.port}/hook`)).status).toBe(400);
       expect(internal.requests).toHaveLength(1);
       await p.close();
       await open.close();
@@ -261,6 +260,31 @@ describe('reading from peers', () => {
       expect(peer.sent.bytes).toBeLessThan(16 * 1024 * 1024);
     } finally {
       await peer.close();
+    }
+  });
+
+  it('fails a provider request the policy refuses at connect time at once, without retrying it', async () => {
+    const internal = await startInternalService();
+    try {
+      // `localhost` is no provider host here: its address is judged when the connection is made.
+      const http = new ProviderHttp({
+        baseUrl: `http://localhost:${internal.port}`,
+        auth: { headers: async () => ({}), renew: async () => 'failed' },
+        outbound: policy,
+        policy: {},
+        budget: () => UNMETERED,
+      });
+      const startedAt = performance.now();
+      const err = await http.request({ path: '/crm/v3/objects/contacts' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConnectorError);
+      expect((err as ConnectorError).kind).toBe('validation');
+      expect((err as Error).message).toContain('providers are reached on public addresses only');
+      expect(http.requestCount).toBe(1);
+      // A transient failure would be retried 8 times with backoff: seconds, not one refusal.
+      expect(performance.now() - startedAt).toBeLessThan(1000);
+      expect(internal.requests).toEqual([]);
+    } finally {
+      await internal.close();
     }
   });
 
