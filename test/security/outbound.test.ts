@@ -16,8 +16,10 @@ const MARKER = 'internal-service-secret-7f3a';
 /** An internal service an attacker would like Trellis to call: it counts requests and answers a secret. */
 async function startInternalService() {
   const requests: string[] = [];
+  const authorizations: (string | undefined)[] = [];
   const server = http.createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
+    authorizations.push(req.headers.authorization);
     res
       .writeHead(400, { 'content-type': 'application/json' })
       .end(JSON.stringify({ error: MARKER, error_description: MARKER, message: MARKER }));
@@ -29,6 +31,7 @@ async function startInternalService() {
     port,
     url: `http://127.0.0.1:${port}`,
     requests,
+    authorizations,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -284,6 +287,54 @@ describe('reading from peers', () => {
       expect(performance.now() - startedAt).toBeLessThan(1000);
       expect(internal.requests).toEqual([]);
     } finally {
+      await internal.close();
+    }
+  });
+
+  it('follows a provider redirect only where the policy allows, and not with the credentials elsewhere', async () => {
+    const internal = await startInternalService();
+    const seen: { url: string; authorization?: string }[] = [];
+    const elsewhere = await startInternalService();
+    const provider = http.createServer((req, res) => {
+      seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
+      if (req.url === '/moved') return res.writeHead(302, { location: '/here' }).end();
+      // `localhost` is no provider host: the hop is judged by its address, as a first request is.
+      if (req.url === '/inside') {
+        return res.writeHead(302, { location: `http://localhost:${internal.port}/hook` }).end();
+      }
+      // Another origin the policy allows: the hop goes, the connection's credentials do not.
+      if (req.url === '/away') return res.writeHead(302, { location: `${elsewhere.url}/there` }).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"here":true}');
+    });
+    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
+    const address = provider.address();
+    try {
+      const providerHttp = new ProviderHttp({
+        baseUrl: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+        auth: {
+          headers: async () => ({ authorization: 'Bearer provider-token' }),
+          renew: async () => 'failed',
+        },
+        outbound: policy,
+        policy: {},
+        budget: () => UNMETERED,
+      });
+      expect((await providerHttp.request({ path: '/moved' })).body).toEqual({ here: true });
+      expect(seen).toEqual([
+        { url: '/moved', authorization: 'Bearer provider-token' },
+        { url: '/here', authorization: 'Bearer provider-token' },
+      ]);
+      const err = await providerHttp.request({ path: '/inside' }).catch((e: unknown) => e);
+      expect((err as ConnectorError).kind).toBe('validation');
+      expect((err as Error).message).toContain('providers are reached on public addresses only');
+      expect(internal.requests).toEqual([]);
+      await providerHttp.request({ path: '/away' }).catch(() => undefined);
+      expect(elsewhere.requests).toEqual(['GET /there']);
+      expect(elsewhere.authorizations).toEqual([undefined]);
+    } finally {
+      await elsewhere.close();
+      provider.closeAllConnections();
+      await new Promise<void>((resolve) => provider.close(() => resolve()));
       await internal.close();
     }
   });
