@@ -40,6 +40,9 @@ export interface OutboundResponse {
   body: Dispatcher.ResponseData['body'];
 }
 
+/** The content codings answers may come in; the dispatchers decode them. */
+const ACCEPTED_ENCODINGS = 'gzip, deflate, br';
+
 /** Redirects a request that follows them takes at most (as `fetch` does). */
 const MAX_REDIRECTS = 20;
 
@@ -104,8 +107,9 @@ function normalize(address: string): { address: string; family: 'ipv4' | 'ipv6' 
 export class OutboundPolicy {
   readonly #allowed: { addresses: net.BlockList; hosts: Set<string> };
   readonly #providerHosts: Set<string>;
-  readonly #agents = new Map<OutboundPurpose, Dispatcher>();
-  readonly #following = new Map<OutboundPurpose, Dispatcher>();
+  readonly #agents = new Map<OutboundPurpose, Agent>();
+  /** Per purpose, and whether it follows redirects: the agent with what every answer passes through. */
+  readonly #dispatchers = new Map<string, Dispatcher>();
 
   constructor(private readonly settings: OutboundSettings) {
     this.#allowed = parseAllowances(settings.allowed);
@@ -171,8 +175,8 @@ export class OutboundPolicy {
     }
   }
 
-  /** An HTTP dispatcher whose every connection is checked at connect time. */
-  dispatcher(purpose: OutboundPurpose): Dispatcher {
+  /** The connection pool of `purpose`, whose every connection is checked at connect time. */
+  #agent(purpose: OutboundPurpose): Agent {
     let agent = this.#agents.get(purpose);
     if (!agent) {
       const connect = buildConnector({ timeout: 10_000 });
@@ -195,6 +199,23 @@ export class OutboundPolicy {
   }
 
   /**
+   * The agent, answers decoded (error answers too: their bodies are read for what went wrong), and
+   * with `followRedirects` redirects followed through it, so each hop is checked like the first.
+   */
+  #dispatcher(purpose: OutboundPurpose, followRedirects: boolean): Dispatcher {
+    const key = `${purpose}:${followRedirects}`;
+    let dispatcher = this.#dispatchers.get(key);
+    if (!dispatcher) {
+      const decoding = interceptors.decompress({ skipErrorResponses: false });
+      dispatcher = followRedirects
+        ? this.#agent(purpose).compose(decoding, interceptors.redirect({ maxRedirections: MAX_REDIRECTS }))
+        : this.#agent(purpose).compose(decoding);
+      this.#dispatchers.set(key, dispatcher);
+    }
+    return dispatcher;
+  }
+
+  /**
    * An HTTP request through the policy. A redirect is the answer unless `redirect` is `follow`
    * (each hop is checked like the first, and credentials are not carried to another origin).
    * undici's `request` rather than `fetch`: the same connection pool without WHATWG streams costs
@@ -213,7 +234,8 @@ export class OutboundPolicy {
       origin: target.origin,
       path: target.pathname + target.search,
       method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers: init.headers,
+      // As `fetch` asks: providers compress large pages, which are then a fraction on the wire.
+      headers: { 'accept-encoding': ACCEPTED_ENCODINGS, ...init.headers },
       body: init.body,
       signal: init.signal,
     });
@@ -225,20 +247,10 @@ export class OutboundPolicy {
     };
   }
 
-  #dispatcher(purpose: OutboundPurpose, followRedirects: boolean): Dispatcher {
-    if (!followRedirects) return this.dispatcher(purpose);
-    let following = this.#following.get(purpose);
-    if (!following) {
-      following = this.dispatcher(purpose).compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS }));
-      this.#following.set(purpose, following);
-    }
-    return following;
-  }
-
   async close(): Promise<void> {
     for (const agent of this.#agents.values()) await agent.close();
     this.#agents.clear();
-    this.#following.clear();
+    this.#dispatchers.clear();
   }
 }
 

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
@@ -336,6 +337,40 @@ describe('reading from peers', () => {
       provider.closeAllConnections();
       await new Promise<void>((resolve) => provider.close(() => resolve()));
       await internal.close();
+    }
+  });
+
+  it('asks for compressed answers and reads them decoded, counting the cap in decoded bytes', async () => {
+    const page = JSON.stringify({ results: Array.from({ length: 500 }, (_, i) => ({ id: String(i) })) });
+    // 64 MB of zeros, 64 KB on the wire: the cap must hold against what the answer decodes to.
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, '0'));
+    const asked: (string | undefined)[] = [];
+    const provider = http.createServer((req, res) => {
+      asked.push(req.headers['accept-encoding']);
+      const body = req.url === '/bomb' ? bomb : gzipSync(page);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(body);
+    });
+    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
+    const address = provider.address();
+    try {
+      const providerHttp = new ProviderHttp({
+        baseUrl: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+        auth: { headers: async () => ({}), renew: async () => 'failed' },
+        outbound: policy,
+        policy: {},
+        budget: () => UNMETERED,
+        maxResponseBytes: 1024 * 1024,
+      });
+      const res = await providerHttp.request<{ results: unknown[] }>({ path: '/page' });
+      expect(res.body.results).toHaveLength(500);
+      expect(res.headers.get('content-encoding')).toBeNull();
+      expect(asked[0]).toContain('gzip');
+      const err = await providerHttp.request({ path: '/bomb' }).catch((e: unknown) => e);
+      expect((err as ConnectorError).kind).toBe('validation');
+      expect((err as Error).message).toContain('larger than 1048576 bytes');
+    } finally {
+      provider.closeAllConnections();
+      await new Promise<void>((resolve) => provider.close(() => resolve()));
     }
   });
 
