@@ -1,4 +1,4 @@
-import { type OutboundPolicy, readCapped } from '../net/outbound.ts';
+import { discard, type OutboundPolicy, readCapped } from '../net/outbound.ts';
 import { type CatalogEntry, providerHostOrigin, providerUrl } from './catalog.ts';
 
 /** A token-info answer is a small JSON document; anything larger is not one. */
@@ -32,6 +32,7 @@ export async function discoverInstanceUrl(
         signal: AbortSignal.timeout(15_000),
       })
       .catch(() => undefined);
+    if (res && !res.ok) discard(res);
     const info = res?.ok
       ? (JSON.parse(await readCapped(res, MAX_ACCOUNT_INFO_BYTES).catch(() => '{}')) as Record<
           string,

@@ -34,6 +34,7 @@ const BY_NODE_CODE: Record<string, string> = {
   ECONNRESET: 'the destination closed the connection',
   EPIPE: 'the destination closed the connection',
   ETIMEDOUT: 'the destination did not answer in time',
+  ENOTFOUND: 'the destination host name does not resolve',
   EHOSTUNREACH: 'the destination host is unreachable',
   ENETUNREACH: 'the destination host is unreachable',
   ERR_STREAM_PREMATURE_CLOSE: 'the destination closed the connection',

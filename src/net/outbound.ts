@@ -1,6 +1,8 @@
 import dns from 'node:dns/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
+import type { Readable, Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Agent, buildConnector, type Dispatcher, interceptors } from 'undici';
 import { addCidr, bareHost, parseAllowances } from '../util/addresses.ts';
 
@@ -40,7 +42,13 @@ export interface OutboundResponse {
   body: Dispatcher.ResponseData['body'];
 }
 
-/** The content codings answers may come in; the dispatchers decode them. */
+/** The content codings answers may come in, and how `readCappedBytes` decodes each. */
+const DECODERS: Record<string, () => Transform> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
 const ACCEPTED_ENCODINGS = 'gzip, deflate, br';
 
 /** Redirects a request that follows them takes at most (as `fetch` does). */
@@ -65,7 +73,16 @@ export class OutboundDenied extends Error {
   }
 }
 
-const UNRESOLVED = 'the name does not resolve';
+/**
+ * A name that does not resolve now: no refusal (a lookup can fail for a moment), so callers treat
+ * it as they treat a connection that failed, and may try again.
+ */
+export class OutboundUnresolved extends Error {
+  readonly code = 'ENOTFOUND';
+  constructor(readonly host: string) {
+    super(`${host} does not resolve`);
+  }
+}
 
 /** No purpose reaches these: "this network", link-local (cloud metadata), multicast, reserved. */
 const NEVER = blockList(
@@ -108,8 +125,7 @@ export class OutboundPolicy {
   readonly #allowed: { addresses: net.BlockList; hosts: Set<string> };
   readonly #providerHosts: Set<string>;
   readonly #agents = new Map<OutboundPurpose, Agent>();
-  /** Per purpose, and whether it follows redirects: the agent with what every answer passes through. */
-  readonly #dispatchers = new Map<string, Dispatcher>();
+  readonly #following = new Map<OutboundPurpose, Dispatcher>();
 
   constructor(private readonly settings: OutboundSettings) {
     this.#allowed = parseAllowances(settings.allowed);
@@ -142,7 +158,10 @@ export class OutboundPolicy {
     return undefined;
   }
 
-  /** The addresses of `host` that `purpose` may connect to, first the preferred; throws OutboundDenied. */
+  /**
+   * The addresses of `host` that `purpose` may connect to, first the preferred; throws
+   * OutboundDenied, or OutboundUnresolved.
+   */
   async resolve(purpose: OutboundPurpose, rawHost: string): Promise<string[]> {
     const host = bareHost(rawHost);
     let addresses: string[];
@@ -152,7 +171,7 @@ export class OutboundPolicy {
       try {
         addresses = (await dns.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
       } catch {
-        throw new OutboundDenied(host, UNRESOLVED);
+        throw new OutboundUnresolved(host);
       }
     }
     const reasons = addresses.map((a) => this.denial(purpose, host, a));
@@ -170,8 +189,8 @@ export class OutboundPolicy {
       await this.resolve(purpose, host);
       return undefined;
     } catch (err) {
-      const reason = (err as OutboundDenied).reason;
-      return reason === UNRESOLVED ? undefined : reason;
+      if (err instanceof OutboundUnresolved) return undefined;
+      return (err as OutboundDenied).reason;
     }
   }
 
@@ -198,21 +217,15 @@ export class OutboundPolicy {
     return agent;
   }
 
-  /**
-   * The agent, answers decoded (error answers too: their bodies are read for what went wrong), and
-   * with `followRedirects` redirects followed through it, so each hop is checked like the first.
-   */
+  /** The agent, with `followRedirects` following them through it: each hop is checked like the first. */
   #dispatcher(purpose: OutboundPurpose, followRedirects: boolean): Dispatcher {
-    const key = `${purpose}:${followRedirects}`;
-    let dispatcher = this.#dispatchers.get(key);
-    if (!dispatcher) {
-      const decoding = interceptors.decompress({ skipErrorResponses: false });
-      dispatcher = followRedirects
-        ? this.#agent(purpose).compose(decoding, interceptors.redirect({ maxRedirections: MAX_REDIRECTS }))
-        : this.#agent(purpose).compose(decoding);
-      this.#dispatchers.set(key, dispatcher);
+    if (!followRedirects) return this.#agent(purpose);
+    let following = this.#following.get(purpose);
+    if (!following) {
+      following = this.#agent(purpose).compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS }));
+      this.#following.set(purpose, following);
     }
-    return dispatcher;
+    return following;
   }
 
   /**
@@ -230,27 +243,37 @@ export class OutboundPolicy {
     if (target.protocol !== 'https:' && target.protocol !== 'http:') {
       throw new OutboundDenied(target.host, `${target.protocol} is not http(s)`);
     }
-    const res = await this.#dispatcher(purpose, init.redirect === 'follow').request({
+    // A redirect loop fails the request rather than answering its last redirect (undici's types omit it).
+    const options: Dispatcher.RequestOptions & { throwOnMaxRedirect: boolean } = {
       origin: target.origin,
       path: target.pathname + target.search,
       method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
-      // As `fetch` asks: providers compress large pages, which are then a fraction on the wire.
-      headers: { 'accept-encoding': ACCEPTED_ENCODINGS, ...init.headers },
+      // As `fetch` asks: providers compress large pages, which are then a fraction on the wire;
+      // and named, as some APIs and their firewalls require.
+      headers: { 'accept-encoding': ACCEPTED_ENCODINGS, 'user-agent': 'Trellis', ...init.headers },
       body: init.body,
       signal: init.signal,
-    });
-    return {
-      status: res.statusCode,
-      ok: res.statusCode >= 200 && res.statusCode < 300,
-      headers: headersOf(res.headers),
-      body: res.body,
+      throwOnMaxRedirect: true,
     };
+    const res = await this.#dispatcher(purpose, init.redirect === 'follow').request(options);
+    try {
+      return {
+        status: res.statusCode,
+        ok: res.statusCode >= 200 && res.statusCode < 300,
+        headers: headersOf(res.headers),
+        body: res.body,
+      };
+    } catch (err) {
+      // Headers a `Headers` refuses: the answer is dropped, its connection with it.
+      res.body.destroy();
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
     for (const agent of this.#agents.values()) await agent.close();
     this.#agents.clear();
-    this.#dispatchers.clear();
+    this.#following.clear();
   }
 }
 
@@ -259,20 +282,34 @@ export async function readCapped(res: OutboundResponse, maxBytes: number): Promi
   return (await readCappedBytes(res, maxBytes)).toString('utf8');
 }
 
-/** A response body as it came, refusing one larger than `maxBytes`. */
+/**
+ * A response body, decoded if it came compressed in one coding Trellis asks for (any other comes
+ * as it is, as from `fetch`), refusing one larger than `maxBytes` decoded.
+ */
 export async function readCappedBytes(res: OutboundResponse, maxBytes: number): Promise<Buffer> {
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
     discard(res);
     throw new ResponseTooLarge(maxBytes);
   }
+  const decoder = DECODERS[res.headers.get('content-encoding')?.trim().toLowerCase() ?? ''];
+  let content: Readable = res.body;
+  if (decoder) {
+    const decoding = decoder();
+    res.body.on('error', (err) => decoding.destroy(err));
+    content = res.body.pipe(decoding);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
-  // Leaving the loop early destroys the stream: the rest is never downloaded.
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > maxBytes) throw new ResponseTooLarge(maxBytes);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of content as AsyncIterable<Buffer>) {
+      size += chunk.byteLength;
+      if (size > maxBytes) throw new ResponseTooLarge(maxBytes);
+      chunks.push(chunk);
+    }
+  } finally {
+    // Left early (too large, or a broken coding): the rest is never downloaded.
+    if (!res.body.readableEnded) res.body.destroy();
   }
   return Buffer.concat(chunks, size);
 }
