@@ -49,6 +49,11 @@ export interface ReadPage {
    * Absent: the state stays as it was.
    */
   state?: string;
+  /**
+   * The connector reads other fields than the sync's last run read (a property was added or
+   * removed): records may come back different at a version that run wrote, so none is skipped.
+   */
+  fieldsChanged?: boolean;
 }
 
 /** What a connector needs about one connection to talk to its provider. */

@@ -432,12 +432,8 @@ async function execute(
       { budget: PREFETCH_RECORDS, size: (p) => p.records.length, concurrency: PARTITIONS_IN_FLIGHT },
     );
     for await (const { source: stream, item: page } of pages) {
-      if (page.state !== undefined) {
-        checkpoint.connectorState = page.state;
-        // The connector reads otherwise than when the last run wrote its overlap (it found new
-        // properties, say): those records may come back different, so none is skipped.
-        if (page.state !== sync.state.connectorState) alreadyWritten = undefined;
-      }
+      if (page.state !== undefined) checkpoint.connectorState = page.state;
+      if (page.fieldsChanged) alreadyWritten = undefined;
       for (const r of page.records) {
         const modified = r.lastModifiedAt.toISOString();
         // Written already at this version: by the last run (in its margin), or by this one

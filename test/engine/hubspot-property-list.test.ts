@@ -49,6 +49,15 @@ describe('HubSpot incremental runs with the property list kept between runs', ()
     return rows[0]!._supaglue_raw_data.properties;
   };
 
+  /** When the row of record `id` was last written. */
+  const writtenAt = async (id: string) => {
+    const { rows } = await warehouse.query<{ at: Date }>(
+      'select _supaglue_emitted_at as at from crm.hubspot_contacts where _supaglue_id = $1',
+      [id],
+    );
+    return rows[0]!.at;
+  };
+
   beforeAll(async () => {
     ({ sim, t, api, warehouse } = await hubspotContactsSynced(300));
     runs = 1;
@@ -132,5 +141,20 @@ describe('HubSpot incremental runs with the property list kept between runs', ()
     await agePropertyList();
     expect((await run())[PROPERTY_LIST]).toBe(1);
     expect(await rowOf('8')).toMatchObject({ favourite_season: 'spring' });
+  });
+
+  it("a property list read again unchanged does not write the last run's records again", async () => {
+    // Record 9 changes within the watermark margin before the next run, which reads it again.
+    await hubspotApi('PATCH', '/crm/v3/objects/contacts/9', { properties: { firstname: 'Ninth' } });
+    expect(await run()).toEqual({ [SEARCH]: 1, [LIST]: 1 });
+    const written = await writtenAt('9');
+    // An hour on the list is read again and has the same properties: record 9, at the version the
+    // last run wrote, is skipped (the connector's state changed, its records did not).
+    await agePropertyList();
+    const requests = await run();
+    expect(requests[PROPERTY_LIST]).toBe(1);
+    expect(requests[SEARCH]).toBe(1);
+    expect(await writtenAt('9')).toEqual(written);
+    expect(await rowOf('9')).toMatchObject({ firstname: 'Ninth' });
   });
 });

@@ -286,24 +286,29 @@ function archivedPassDue(last: ArchivedPass | undefined, now: number): boolean {
 
 /**
  * The properties a read names (see the file's comment): the kept list for an incremental read
- * while it is young enough, else the list read now, with the state that hands it on and, if it
- * has properties the kept one lacked, the instant from which changes are read again.
+ * while it is young enough, else the list read now, with the state that hands it on, whether it
+ * differs from the kept one and, if it has properties the kept one lacked, the instant from which
+ * changes are read again.
  */
 async function readProperties(
   ctx: ConnectorContext,
   type: ObjectType,
   kept: KeptState | undefined,
   incremental: boolean,
-): Promise<{ names: string[]; kept?: KeptState; rereadFrom?: number }> {
+): Promise<{ names: string[]; kept?: KeptState; rereadFrom?: number; changed?: boolean }> {
   if (incremental && kept?.names && Date.now() - kept.readAt! < PROPERTY_LIST_MAX_AGE_MS)
     return { names: kept.names };
   const { names, readAt } = await objectProperties(ctx, type);
   const known = new Set(kept?.names);
+  const gained = kept?.names !== undefined && names.some((n) => !known.has(n));
+  const current = new Set(names);
+  const lost = kept?.names?.some((n) => !current.has(n)) ?? false;
   return {
     names,
     // A full read's sweep handles every deletion before it: the next pass starts from its watermark.
     kept: { ...(incremental ? kept : {}), object: type.path, names, readAt },
-    ...(kept?.names && names.some((n) => !known.has(n)) ? { rereadFrom: kept.readAt! - CLOCK_SKEW_MS } : {}),
+    ...(gained ? { rereadFrom: kept.readAt! - CLOCK_SKEW_MS } : {}),
+    ...(gained || lost ? { changed: true } : {}),
   };
 }
 
@@ -637,6 +642,7 @@ export const hubspotConnector: Connector = {
       names: properties,
       kept,
       rereadFrom,
+      changed,
     } = req.fields ? { names: req.fields } : await readProperties(ctx, type, before, incremental);
     const state = kept && encodeCursor(kept);
     const associations = await associationTargets(ctx, req.associations ?? []);
@@ -677,7 +683,10 @@ export const hubspotConnector: Connector = {
       yield* pages;
       return;
     }
-    for await (const page of pages) yield page.state === undefined ? { ...page, state } : page;
+    // Every page hands on the state; with a changed property list, records the last run wrote may
+    // come back different.
+    for await (const page of pages)
+      yield { ...page, state: page.state ?? state, ...(changed ? { fieldsChanged: true } : {}) };
   },
 
   async create(ctx, object, fields) {
