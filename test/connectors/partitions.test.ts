@@ -151,6 +151,28 @@ describe.each(CASES)('$name full reads in partitions', (c) => {
  * Together they return every record one read returns; a record changed while the ranges are read
  * is in the catch-up even when it left a range not read yet.
  */
+describe('Salesforce planning a split read', () => {
+  it("asks for the object's describe beside its planning queries, so no partition waits for it", async () => {
+    const sim = await startSimulator(salesforceSimulator, { records: 25_000 });
+    try {
+      await simControl(sim.url, 'limits', { daily_api_requests: 10_000_000 });
+      const ctx = await simulatorContext(salesforce, sim.url);
+      const served = async () => (await simControl(sim.url, 'stats')).requests as Record<string, number>;
+      const DESCRIBE = 'GET /services/data/:version/sobjects/:object/describe';
+      const partitions =
+        (await salesforce.connector.partitions!(ctx, { object: 'Contact' }))?.partitions ?? [];
+      expect(partitions).toHaveLength(2);
+      expect((await served())[DESCRIBE]).toBe(1);
+      // The partitions' reads take the describe asked while planning.
+      const first = salesforce.connector.read!(ctx, { object: 'Contact', partition: partitions[0]! });
+      expect((await first[Symbol.asyncIterator]().next()).value.records.length).toBeGreaterThan(0);
+      expect((await served())[DESCRIBE]).toBe(1);
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
 describe('Pipedrive full reads in update-time ranges and a catch-up', () => {
   const RECORDS = 12_000;
   /** Ranges of two pages (1,000 records) each: fewer ranges than the most the connector makes. */

@@ -547,7 +547,9 @@ async function fetchRecord(ctx: ConnectorContext, object: string, id: string): P
 export const salesforceConnector: Connector = {
   async partitions(ctx, req) {
     checkObject(req.object);
-    const ranges = await idRanges(ctx, req.object);
+    // Each partition's read starts with the object's describe (kept per context): asked beside the
+    // planning queries, the first pages need not wait a round trip for it.
+    const [ranges] = await Promise.all([idRanges(ctx, req.object), describe(ctx, req.object)]);
     return ranges && { partitions: ranges.map((r) => encodeCursor(r)) };
   },
 
