@@ -385,6 +385,14 @@ describe('reading from peers', () => {
       const res = await providerHttp.request<{ results: unknown[] }>({ path: '/page' });
       expect(res.body.results).toHaveLength(500);
       expect(asked[0]).toContain('gzip');
+      // The proxy's path passes the answer on decoded, whole (its caller gets no content-encoding).
+      const forwarded = await providerHttp.forward({
+        method: 'GET',
+        pathAndQuery: '/page',
+        headers: {},
+        maxResponseBytes: 1024 * 1024,
+      });
+      expect(JSON.parse(forwarded.body.toString('utf8'))).toEqual(JSON.parse(page));
       const err = await providerHttp.request({ path: '/bomb' }).catch((e: unknown) => e);
       expect((err as ConnectorError).kind).toBe('validation');
       expect((err as Error).message).toContain('larger than 1048576 bytes');
