@@ -151,6 +151,34 @@ describe.each(CASES)('$name full reads in partitions', (c) => {
  * Together they return every record one read returns; a record changed while the ranges are read
  * is in the catch-up even when it left a range not read yet.
  */
+describe('HubSpot planning a split read', () => {
+  it('asks for both ends of the ids together: one round trip', async () => {
+    const sim = await startSimulator(hubspotSimulator, { records: 12_000 });
+    try {
+      await simControl(sim.url, 'limits', { ten_second: 500, search_per_second: 1000 });
+      const ctx = await simulatorContext(hubspot, sim.url);
+      // Searches in flight at once, counted where the connector sends them.
+      let searching = 0;
+      let mostSearching = 0;
+      const request = ctx.http.request.bind(ctx.http);
+      ctx.http.request = (async (req: Parameters<typeof request>[0]) => {
+        const search = req.path.endsWith('/search');
+        if (search) mostSearching = Math.max(mostSearching, ++searching);
+        try {
+          return await request(req);
+        } finally {
+          if (search) searching--;
+        }
+      }) as typeof ctx.http.request;
+      const plan = await hubspot.connector.partitions!(ctx, { object: 'contacts' });
+      expect(plan?.partitions).toHaveLength(3);
+      expect(mostSearching).toBe(2);
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
 describe('Salesforce planning a split read', () => {
   it("asks for the object's describe beside its planning queries, so no partition waits for it", async () => {
     const sim = await startSimulator(salesforceSimulator, { records: 25_000 });

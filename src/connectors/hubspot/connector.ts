@@ -566,10 +566,10 @@ async function idEnd(ctx: ConnectorContext, type: ObjectType, direction: 'ASCEND
 async function idRanges(ctx: ConnectorContext, type: ObjectType): Promise<IdRange[] | undefined> {
   // The properties' answer, which every full read asks for anyway, carries the budget headers.
   if (((await objectProperties(ctx, type)).listRate ?? 0) >= WHOLE_READ_LIST_RATE) return undefined;
-  const first = await idEnd(ctx, type, 'ASCENDING');
+  // Both ends of the ids in one round trip: a small object leaves the second search unused.
+  const [first, last] = await Promise.all([idEnd(ctx, type, 'ASCENDING'), idEnd(ctx, type, 'DESCENDING')]);
   const count = Math.min(MAX_PARTITIONS, Math.floor(first.total / PARTITION_RECORDS));
   if (count < 2) return undefined;
-  const last = await idEnd(ctx, type, 'DESCENDING');
   if (!Number.isSafeInteger(first.id) || !Number.isSafeInteger(last.id) || last.id <= first.id)
     return undefined;
   const bounds = new Set<number>();
