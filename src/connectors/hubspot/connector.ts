@@ -301,14 +301,14 @@ async function readProperties(
   const { names, readAt } = await objectProperties(ctx, type);
   const known = new Set(kept?.names);
   const gained = kept?.names !== undefined && names.some((n) => !known.has(n));
-  const current = new Set(names);
-  const lost = kept?.names?.some((n) => !current.has(n)) ?? false;
+  // Names are unique: with none gained, a list of another length lost some.
+  const changed = gained || (kept?.names !== undefined && kept.names.length !== names.length);
   return {
     names,
     // A full read's sweep handles every deletion before it: the next pass starts from its watermark.
     kept: { ...(incremental ? kept : {}), object: type.path, names, readAt },
     ...(gained ? { rereadFrom: kept.readAt! - CLOCK_SKEW_MS } : {}),
-    ...(gained || lost ? { changed: true } : {}),
+    ...(changed ? { changed } : {}),
   };
 }
 
