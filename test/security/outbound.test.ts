@@ -14,27 +14,34 @@ import { until } from '../helpers/wait.ts';
 
 const MARKER = 'internal-service-secret-7f3a';
 
-/** An internal service an attacker would like Trellis to call: it counts requests and answers a secret. */
-async function startInternalService() {
-  const requests: string[] = [];
-  const authorizations: (string | undefined)[] = [];
-  const server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    authorizations.push(req.headers.authorization);
-    res
-      .writeHead(400, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ error: MARKER, error_description: MARKER, message: MARKER }));
-  });
+/** A local HTTP peer on 127.0.0.1 answering with `handler`; `close` drops its open connections too. */
+async function startPeer(handler: http.RequestListener) {
+  const server = http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
     port,
     url: `http://127.0.0.1:${port}`,
-    requests,
-    authorizations,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
+}
+
+/** An internal service an attacker would like Trellis to call: it counts requests and answers a secret. */
+async function startInternalService() {
+  const requests: string[] = [];
+  const authorizations: (string | undefined)[] = [];
+  const peer = await startPeer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    authorizations.push(req.headers.authorization);
+    res
+      .writeHead(400, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: MARKER, error_description: MARKER, message: MARKER }));
+  });
+  return { ...peer, requests, authorizations };
 }
 
 describe('the outbound network policy', () => {
@@ -212,7 +219,7 @@ describe('OutboundPolicy', () => {
 async function startEndlessBody() {
   const sent = { bytes: 0, closed: false };
   const chunk = Buffer.alloc(64 * 1024, 'x');
-  const server = http.createServer((_req, res) => {
+  const peer = await startPeer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     const push = () => {
       while (!res.destroyed && res.write(chunk)) sent.bytes += chunk.length;
@@ -223,16 +230,7 @@ async function startEndlessBody() {
     });
     push();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
-    sent,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { ...peer, sent };
 }
 
 describe('reading from peers', () => {
@@ -242,18 +240,24 @@ describe('reading from peers', () => {
     allowed: [],
     providerHosts: ['127.0.0.1'],
   });
+  /** A connection's client for the provider at `baseUrl`, through `policy`, with no budget to wait for. */
+  const providerHttpAt = (
+    baseUrl: string,
+    options: Partial<ConstructorParameters<typeof ProviderHttp>[0]> = {},
+  ) =>
+    new ProviderHttp({
+      baseUrl,
+      auth: { headers: async () => ({}), renew: async () => 'failed' },
+      outbound: policy,
+      policy: {},
+      budget: () => UNMETERED,
+      ...options,
+    });
 
   it('stops reading a provider answer past its size cap, and does not retry it', async () => {
     const peer = await startEndlessBody();
     try {
-      const http = new ProviderHttp({
-        baseUrl: peer.url,
-        auth: { headers: async () => ({}), renew: async () => 'failed' },
-        outbound: policy,
-        policy: {},
-        budget: () => UNMETERED,
-        maxResponseBytes: 1024 * 1024,
-      });
+      const http = providerHttpAt(peer.url, { maxResponseBytes: 1024 * 1024 });
       const err = await http.request({ path: '/crm/v3/objects/contacts' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConnectorError);
       expect((err as ConnectorError).kind).toBe('validation');
@@ -271,13 +275,7 @@ describe('reading from peers', () => {
     const internal = await startInternalService();
     try {
       // `localhost` is no provider host here: its address is judged when the connection is made.
-      const http = new ProviderHttp({
-        baseUrl: `http://localhost:${internal.port}`,
-        auth: { headers: async () => ({}), renew: async () => 'failed' },
-        outbound: policy,
-        policy: {},
-        budget: () => UNMETERED,
-      });
+      const http = providerHttpAt(`http://localhost:${internal.port}`);
       const err = await http.request({ path: '/crm/v3/objects/contacts' }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConnectorError);
       expect((err as ConnectorError).kind).toBe('validation');
@@ -291,14 +289,7 @@ describe('reading from peers', () => {
 
   it('takes a provider name that does not resolve for a failed connection, retried, not a refusal', async () => {
     // `.invalid` never resolves (RFC 6761); a lookup can also fail for a moment, which a retry outlives.
-    const http = new ProviderHttp({
-      baseUrl: 'http://trellis-test.invalid',
-      auth: { headers: async () => ({}), renew: async () => 'failed' },
-      outbound: policy,
-      policy: {},
-      budget: () => UNMETERED,
-      maxRetries: 1,
-    });
+    const http = providerHttpAt('http://trellis-test.invalid', { maxRetries: 1 });
     const err = await http.request({ path: '/crm/v3/objects/contacts' }).catch((e: unknown) => e);
     expect((err as ConnectorError).kind).toBe('transient');
     expect(http.requestCount).toBe(2);
@@ -309,7 +300,7 @@ describe('reading from peers', () => {
     const internal = await startInternalService();
     const seen: { url: string; authorization?: string }[] = [];
     const elsewhere = await startInternalService();
-    const provider = http.createServer((req, res) => {
+    const provider = await startPeer((req, res) => {
       seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
       if (req.url === '/moved') return res.writeHead(302, { location: '/here' }).end();
       const hop = /^\/hop\/(\d+)$/.exec(req.url ?? '');
@@ -322,20 +313,12 @@ describe('reading from peers', () => {
       if (req.url === '/away') return res.writeHead(302, { location: `${elsewhere.url}/there` }).end();
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"here":true}');
     });
-    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
-    const address = provider.address();
     try {
-      const options = {
-        baseUrl: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
-        auth: {
-          headers: async () => ({ authorization: 'Bearer provider-token' }),
-          renew: async () => 'failed' as const,
-        },
-        outbound: policy,
-        policy: {},
-        budget: () => UNMETERED,
+      const auth = {
+        headers: async () => ({ authorization: 'Bearer provider-token' }),
+        renew: async () => 'failed' as const,
       };
-      const providerHttp = new ProviderHttp(options);
+      const providerHttp = providerHttpAt(provider.url, { auth });
       expect((await providerHttp.request({ path: '/moved' })).body).toEqual({ here: true });
       expect(seen).toEqual([
         { url: '/moved', authorization: 'Bearer provider-token' },
@@ -346,7 +329,7 @@ describe('reading from peers', () => {
       expect((err as Error).message).toContain('providers are reached on public addresses only');
       expect(internal.requests).toEqual([]);
       // Endless redirects fail the request (no retry here) instead of answering the last one.
-      const hopping = new ProviderHttp({ ...options, maxRetries: 0 });
+      const hopping = providerHttpAt(provider.url, { auth, maxRetries: 0 });
       const hops = await hopping.request({ path: '/hop/0' }).catch((e: unknown) => e);
       expect((hops as ConnectorError).kind).toBe('transient');
       expect(seen.filter((s) => s.url.startsWith('/hop/'))).toHaveLength(21);
@@ -355,8 +338,7 @@ describe('reading from peers', () => {
       expect(elsewhere.authorizations).toEqual([undefined]);
     } finally {
       await elsewhere.close();
-      provider.closeAllConnections();
-      await new Promise<void>((resolve) => provider.close(() => resolve()));
+      await provider.close();
       await internal.close();
     }
   });
@@ -366,22 +348,13 @@ describe('reading from peers', () => {
     // 64 MB of zeros, 64 KB on the wire: the cap must hold against what the answer decodes to.
     const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, '0'));
     const asked: (string | undefined)[] = [];
-    const provider = http.createServer((req, res) => {
+    const provider = await startPeer((req, res) => {
       asked.push(req.headers['accept-encoding']);
       const body = req.url === '/bomb' ? bomb : gzipSync(page);
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(body);
     });
-    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
-    const address = provider.address();
     try {
-      const providerHttp = new ProviderHttp({
-        baseUrl: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
-        auth: { headers: async () => ({}), renew: async () => 'failed' },
-        outbound: policy,
-        policy: {},
-        budget: () => UNMETERED,
-        maxResponseBytes: 1024 * 1024,
-      });
+      const providerHttp = providerHttpAt(provider.url, { maxResponseBytes: 1024 * 1024 });
       const res = await providerHttp.request<{ results: unknown[] }>({ path: '/page' });
       expect(res.body.results).toHaveLength(500);
       expect(asked[0]).toContain('gzip');
@@ -397,8 +370,7 @@ describe('reading from peers', () => {
       expect((err as ConnectorError).kind).toBe('validation');
       expect((err as Error).message).toContain('larger than 1048576 bytes');
     } finally {
-      provider.closeAllConnections();
-      await new Promise<void>((resolve) => provider.close(() => resolve()));
+      await provider.close();
     }
   });
 
