@@ -2,11 +2,13 @@
  * Pulls several sources at once ahead of the consumer, at most `concurrency` of them at a time (the
  * next one starts when one ends), while fewer than `budget` units (e.g. records) are buffered
  * across all of them, so that fetching overlaps writing and memory stays bounded (backpressure): a
- * source is asked for its next item only while the buffer has room, so it holds at most `budget`
- * plus one item per source in flight. Sources come in phases: a phase's sources start once every
- * source of the phases before it has ended (read to its end, whether or not the consumer has taken
- * its items yet). Yields each item with the index of its source (counted across the phases), in
- * the order they arrive; each source's items keep their order. A source that fails stops the
+ * source's item waits for room in the buffer with the source's next item already asked for, so
+ * the buffer holds at most `budget` plus one item per source, and one more per source is on its
+ * way. Asking only once there was room left a consumer slower than the sources idle for a round
+ * trip each time it drained the buffer (decision 0024). Sources come in phases: a phase's sources
+ * start once every source of the phases before it has ended (read to its end, whether or not the
+ * consumer has taken its items yet). Yields each item with the index of its source (counted across the phases),
+ * in the order they arrive; each source's items keep their order. A source that fails stops the
  * others; the consumer gets what was buffered, then the error.
  */
 export async function* prefetch<T>(
@@ -48,13 +50,31 @@ export async function* prefetch<T>(
     try {
       await room();
       if (stopped) return;
-      for await (const item of sources[index]!()) {
-        buffer.push({ source: index, item });
-        buffered += size(item);
+      const items = sources[index]!()[Symbol.asyncIterator]();
+      // Settled either way at once: a read ahead that fails while its source waits for room must
+      // not be an unhandled rejection.
+      const ask = () =>
+        items.next().then(
+          (result) => ({ result }),
+          (error: unknown) => ({ error }),
+        );
+      let next: ReturnType<typeof ask> | undefined = ask();
+      while (next) {
+        const asked = await next;
+        next = undefined;
+        if ('error' in asked) throw asked.error;
+        if (asked.result.done) return;
+        if (stopped) break;
+        next = ask();
+        buffer.push({ source: index, item: asked.result.value });
+        buffered += size(asked.result.value);
         wake();
         await room();
-        if (stopped) return;
+        if (stopped) break;
       }
+      // Stopped: the item on its way is dropped, and the source closed so that its cleanup runs.
+      await next;
+      await items.return?.();
     } catch (error) {
       failure ??= { error };
       stopped = true;

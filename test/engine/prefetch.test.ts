@@ -51,4 +51,58 @@ describe('prefetch', () => {
     expect(log).toEqual(['slow starts', 'slow ends', 'last starts', 'last ends']);
     expect(items).toEqual([1, 2, 3, 4, 5, 6]);
   });
+
+  it("has a source's next item on its way while the one before waits for room, and no further one", async () => {
+    const asked: number[] = [];
+    async function* numbers() {
+      for (let i = 1; i <= 10; i++) {
+        asked.push(i);
+        await tick();
+        yield i;
+      }
+    }
+    const pages = prefetch([[numbers]], { budget: 2, size: () => 1, concurrency: 1 });
+    expect((await pages.next()).value).toEqual({ source: 0, item: 1 });
+    for (let i = 0; i < 10; i++) await tick();
+    // 2 and 3 fill the buffer; 4 was asked for meanwhile and waits; 5 is not asked for.
+    expect(asked).toEqual([1, 2, 3, 4]);
+    const rest: number[] = [];
+    for await (const { item } of pages) rest.push(item);
+    expect(rest).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('closes a source whose next item is on its way when the consumer stops', async () => {
+    const log: string[] = [];
+    async function* endless() {
+      try {
+        for (let i = 1; ; i++) {
+          await tick();
+          yield i;
+        }
+      } finally {
+        log.push('closed');
+      }
+    }
+    for await (const { item } of prefetch([[endless]], { budget: 1, size: () => 1, concurrency: 1 }))
+      if (item === 1) break;
+    expect(log).toEqual(['closed']);
+  });
+
+  it('ends with the error of a read ahead that failed while its source waited for room', async () => {
+    async function* failing() {
+      yield 1;
+      yield 2;
+      throw new Error('provider down');
+    }
+    const items: number[] = [];
+    const read = async () => {
+      for await (const { item } of prefetch([[failing]], { budget: 1, size: () => 1, concurrency: 1 })) {
+        items.push(item);
+        // The source fails while 2 waits for room.
+        for (let i = 0; i < 5; i++) await tick();
+      }
+    };
+    await expect(read()).rejects.toThrow('provider down');
+    expect(items).toEqual([1, 2]);
+  });
 });
