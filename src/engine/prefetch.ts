@@ -1,15 +1,19 @@
+/** A source's next item, or how asking for it failed. */
+type Asked<T> = { result: IteratorResult<T> } | { error: unknown };
+
 /**
  * Pulls several sources at once ahead of the consumer, at most `concurrency` of them at a time (the
  * next one starts when one ends), while fewer than `budget` units (e.g. records) are buffered
  * across all of them, so that fetching overlaps writing and memory stays bounded (backpressure): a
  * source's item waits for room in the buffer with the source's next item already asked for, so
- * the buffer holds at most `budget` plus one item per source, and one more per source is on its
- * way. Asking only once there was room left a consumer slower than the sources idle for a round
- * trip each time it drained the buffer (decision 0024). Sources come in phases: a phase's sources
- * start once every source of the phases before it has ended (read to its end, whether or not the
- * consumer has taken its items yet). Yields each item with the index of its source (counted across the phases),
- * in the order they arrive; each source's items keep their order. A source that fails stops the
- * others; the consumer gets what was buffered, then the error.
+ * the buffer holds at most `budget` plus one item per source, and each source holds one more, on
+ * its way or come. Asking only once there was room left a consumer slower than the sources idle
+ * for a round trip each time it drained the buffer (decision 0024). Sources come in phases: a
+ * phase's sources start once every source of the phases before it has ended (read to its end,
+ * whether or not the consumer has taken its items yet). Yields each item with the index of its
+ * source (counted across the phases), in the order they arrive; each source's items keep their
+ * order. A source that fails stops the others; the consumer gets what was buffered, then the error.
+ * Stopping waits for each source's item on its way (nothing here can cancel a provider request).
  */
 export async function* prefetch<T>(
   phases: (() => AsyncIterable<T>)[][],
@@ -46,40 +50,58 @@ export async function* prefetch<T>(
     while (buffered >= budget && !stopped) await new Promise<void>((r) => waitingForRoom.push(r));
   };
 
+  const fail = (error: unknown) => {
+    failure ??= { error };
+    stopped = true;
+    makeRoom();
+  };
+
   const produce = async (index: number) => {
+    let items: AsyncIterator<T> | undefined;
+    let next: Promise<Asked<T>> | undefined;
     try {
       await room();
       if (stopped) return;
-      const items = sources[index]!()[Symbol.asyncIterator]();
+      const source = sources[index]!()[Symbol.asyncIterator]();
+      items = source;
       // Settled either way at once: a read ahead that fails while its source waits for room must
       // not be an unhandled rejection.
-      const ask = () =>
-        items.next().then(
+      const ask = (): Promise<Asked<T>> =>
+        source.next().then(
           (result) => ({ result }),
           (error: unknown) => ({ error }),
         );
-      let next: ReturnType<typeof ask> | undefined = ask();
-      while (next) {
+      next = ask();
+      for (;;) {
         const asked = await next;
         next = undefined;
-        if ('error' in asked) throw asked.error;
-        if (asked.result.done) return;
-        if (stopped) break;
+        if ('error' in asked) {
+          items = undefined;
+          throw asked.error;
+        }
+        if (asked.result.done) {
+          items = undefined;
+          return;
+        }
+        if (stopped) return;
         next = ask();
         buffer.push({ source: index, item: asked.result.value });
         buffered += size(asked.result.value);
         wake();
         await room();
-        if (stopped) break;
+        if (stopped) return;
       }
-      // Stopped: the item on its way is dropped, and the source closed so that its cleanup runs.
-      await next;
-      await items.return?.();
     } catch (error) {
-      failure ??= { error };
-      stopped = true;
-      makeRoom();
+      fail(error);
     } finally {
+      // A source left early (stopped, or this loop failed) is closed once the item on its way has
+      // come, so that its cleanup runs; that item is dropped.
+      try {
+        await next;
+        await items?.return?.();
+      } catch (error) {
+        fail(error);
+      }
       running--;
       unended[phaseOf[index]!]!--;
       while (!stopped && running < opts.concurrency && startable()) start();

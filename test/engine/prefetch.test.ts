@@ -105,4 +105,59 @@ describe('prefetch', () => {
     await expect(read()).rejects.toThrow('provider down');
     expect(items).toEqual([1, 2]);
   });
+
+  it('closes a source whose item could not be taken, and ends with that error', async () => {
+    const log: string[] = [];
+    async function* endless() {
+      try {
+        for (let i = 1; ; i++) {
+          await tick();
+          yield i;
+        }
+      } finally {
+        log.push('closed');
+      }
+    }
+    const size = (item: number) => {
+      if (item === 2) throw new Error('a page without records');
+      return 1;
+    };
+    const read = async () => {
+      for await (const _ of prefetch([[endless]], { budget: 10, size, concurrency: 1 }));
+    };
+    await expect(read()).rejects.toThrow('a page without records');
+    expect(log).toEqual(['closed']);
+  });
+
+  it('closes every other source, after the item on its way, when one fails', async () => {
+    const log: string[] = [];
+    const endless = (name: string) =>
+      async function* () {
+        try {
+          for (let i = 1; ; i++) {
+            await tick();
+            await tick();
+            yield i;
+          }
+        } finally {
+          log.push(`${name} closed`);
+        }
+      };
+    async function* failing() {
+      yield 0;
+      await tick();
+      await tick();
+      await tick();
+      throw new Error('provider down');
+    }
+    const read = async () => {
+      for await (const _ of prefetch([[endless('a'), failing, endless('b')]], {
+        budget: 100,
+        size: () => 1,
+        concurrency: 3,
+      }));
+    };
+    await expect(read()).rejects.toThrow('provider down');
+    expect(log.sort()).toEqual(['a closed', 'b closed']);
+  });
 });
