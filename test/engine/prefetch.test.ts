@@ -15,6 +15,20 @@ function source(name: string, items: number[], log: string[]) {
   };
 }
 
+/** A source without end that logs `<name> closed` when it is closed. */
+function endless(name: string, log: string[]) {
+  return async function* () {
+    try {
+      for (let i = 1; ; i++) {
+        await tick();
+        yield i;
+      }
+    } finally {
+      log.push(`${name} closed`);
+    }
+  };
+}
+
 describe('prefetch', () => {
   it('starts a phase once the sources before it are read to their end, not once their items are taken', async () => {
     const log: string[] = [];
@@ -73,19 +87,13 @@ describe('prefetch', () => {
 
   it('closes a source whose next item is on its way when the consumer stops', async () => {
     const log: string[] = [];
-    async function* endless() {
-      try {
-        for (let i = 1; ; i++) {
-          await tick();
-          yield i;
-        }
-      } finally {
-        log.push('closed');
-      }
-    }
-    for await (const { item } of prefetch([[endless]], { budget: 1, size: () => 1, concurrency: 1 }))
+    for await (const { item } of prefetch([[endless('it', log)]], {
+      budget: 1,
+      size: () => 1,
+      concurrency: 1,
+    }))
       if (item === 1) break;
-    expect(log).toEqual(['closed']);
+    expect(log).toEqual(['it closed']);
   });
 
   it('ends with the error of a read ahead that failed while its source waited for room', async () => {
@@ -108,41 +116,19 @@ describe('prefetch', () => {
 
   it('closes a source whose item could not be taken, and ends with that error', async () => {
     const log: string[] = [];
-    async function* endless() {
-      try {
-        for (let i = 1; ; i++) {
-          await tick();
-          yield i;
-        }
-      } finally {
-        log.push('closed');
-      }
-    }
     const size = (item: number) => {
       if (item === 2) throw new Error('a page without records');
       return 1;
     };
     const read = async () => {
-      for await (const _ of prefetch([[endless]], { budget: 10, size, concurrency: 1 }));
+      for await (const _ of prefetch([[endless('it', log)]], { budget: 10, size, concurrency: 1 }));
     };
     await expect(read()).rejects.toThrow('a page without records');
-    expect(log).toEqual(['closed']);
+    expect(log).toEqual(['it closed']);
   });
 
   it('closes every other source, after the item on its way, when one fails', async () => {
     const log: string[] = [];
-    const endless = (name: string) =>
-      async function* () {
-        try {
-          for (let i = 1; ; i++) {
-            await tick();
-            await tick();
-            yield i;
-          }
-        } finally {
-          log.push(`${name} closed`);
-        }
-      };
     async function* failing() {
       yield 0;
       await tick();
@@ -151,7 +137,7 @@ describe('prefetch', () => {
       throw new Error('provider down');
     }
     const read = async () => {
-      for await (const _ of prefetch([[endless('a'), failing, endless('b')]], {
+      for await (const _ of prefetch([[endless('a', log), failing, endless('b', log)]], {
         budget: 100,
         size: () => 1,
         concurrency: 3,
