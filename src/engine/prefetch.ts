@@ -57,13 +57,14 @@ export async function* prefetch<T>(
   };
 
   const produce = async (index: number) => {
-    let items: AsyncIterator<T> | undefined;
+    /** The source from its start until it ends by itself: one left before then is closed. */
+    let open: AsyncIterator<T> | undefined;
     let next: Promise<Asked<T>> | undefined;
     try {
       await room();
       if (stopped) return;
       const source = sources[index]!()[Symbol.asyncIterator]();
-      items = source;
+      open = source;
       // Settled either way at once: a read ahead that fails while its source waits for room must
       // not be an unhandled rejection.
       const ask = (): Promise<Asked<T>> =>
@@ -76,11 +77,11 @@ export async function* prefetch<T>(
         const asked = await next;
         next = undefined;
         if ('error' in asked) {
-          items = undefined;
+          open = undefined;
           throw asked.error;
         }
         if (asked.result.done) {
-          items = undefined;
+          open = undefined;
           return;
         }
         if (stopped) return;
@@ -98,7 +99,7 @@ export async function* prefetch<T>(
       // come, so that its cleanup runs; that item is dropped.
       try {
         await next;
-        await items?.return?.();
+        await open?.return?.();
       } catch (error) {
         fail(error);
       }
