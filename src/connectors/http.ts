@@ -118,6 +118,26 @@ export const UNMETERED: RequestBudget = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** `promise`, or the signal's reason once it aborts first. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 /** Timers by the millisecond (of performance.now()) they ring at; see `wakeAt`. */
 const alarms = new Map<number, Promise<void>>();
 
@@ -231,8 +251,16 @@ export class ProviderHttp {
       timeoutMs?: number;
       /** The largest response body read; a larger one fails the request (not retried). */
       maxResponseBytes?: number;
+      /** Ends what the client has on its way (waits for turns, requests, backoffs) once aborted. */
+      signal?: AbortSignal;
     },
   ) {}
+
+  /** A request's signal: its timeout, and the client's own signal. */
+  #requestSignal(): AbortSignal {
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 120_000);
+    return this.opts.signal ? AbortSignal.any([timeout, this.opts.signal]) : timeout;
+  }
 
   get baseUrl(): string {
     return this.opts.baseUrl;
@@ -255,6 +283,7 @@ export class ProviderHttp {
    */
   async #turn(budget: RequestBudget, maxWaitMs: number, url: URL): Promise<void> {
     for (let retakes = 0; ; retakes++) {
+      this.opts.signal?.throwIfAborted();
       const { waitMs, granted, slackMs } = await budget.reserve(maxWaitMs);
       if (!granted) {
         throw new ConnectorError(
@@ -266,7 +295,7 @@ export class ProviderHttp {
         );
       }
       const due = performance.now() + waitMs;
-      if (waitMs > 0) await wakeAt(due);
+      if (waitMs > 0) await unlessAborted(wakeAt(due), this.opts.signal);
       if (performance.now() - due <= slackMs || retakes === MAX_RETAKES) return;
     }
   }
@@ -321,7 +350,7 @@ export class ProviderHttp {
           headers,
           body: req.body,
           redirect: 'manual',
-          signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
+          signal: this.#requestSignal(),
         });
         res = {
           status: raw.status,
@@ -331,6 +360,8 @@ export class ProviderHttp {
         this.#observe(sentAt, res.status);
       } catch (err) {
         this.#observe(sentAt, undefined);
+        // Stopped on purpose: not a failure of the provider's, and nothing to retry.
+        this.opts.signal?.throwIfAborted();
         if (err instanceof OutboundDenied)
           throw new ConnectorError('validation', `request to ${url.host} refused: ${err.message}`);
         if (err instanceof ResponseTooLarge)
@@ -408,7 +439,7 @@ export class ProviderHttp {
           headers,
           body,
           redirect: 'follow',
-          signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
+          signal: this.#requestSignal(),
         });
         const text = await readCapped(raw, this.opts.maxResponseBytes ?? MAX_RESPONSE_BYTES);
         const isJson = (raw.headers.get('content-type') ?? '').includes('json');
@@ -420,6 +451,8 @@ export class ProviderHttp {
         this.#observe(sentAt, res.status);
       } catch (err) {
         this.#observe(sentAt, undefined);
+        // Stopped on purpose: not a failure of the provider's, and nothing to retry.
+        this.opts.signal?.throwIfAborted();
         if (err instanceof OutboundDenied || err instanceof ResponseTooLarge) {
           throw new ConnectorError('validation', `request to ${url.host} refused: ${err.message}`);
         }
@@ -428,7 +461,7 @@ export class ProviderHttp {
           this.opts.log?.warn({ host: url.host, err }, 'provider request failed');
           throw new ConnectorError('transient', `request to ${url.host} failed: no answer after retries`);
         }
-        await sleep(backoffMs(transientFailures));
+        await unlessAborted(sleep(backoffMs(transientFailures)), this.opts.signal);
         continue;
       }
       await this.#heed(budget, res.headers);
@@ -449,12 +482,15 @@ export class ProviderHttp {
         if (waitedMs + wait <= maxWait) {
           waitedMs += wait;
           this.opts.log?.debug({ host: url.host, wait }, 'provider rate limit: waiting');
-          await sleep(wait);
+          await unlessAborted(sleep(wait), this.opts.signal);
           continue;
         }
       }
       if (cls.kind === 'transient' && ++transientFailures <= maxRetries) {
-        await sleep(retryAfterMs(res.headers) ?? backoffMs(transientFailures));
+        await unlessAborted(
+          sleep(retryAfterMs(res.headers) ?? backoffMs(transientFailures)),
+          this.opts.signal,
+        );
         continue;
       }
       throw new ConnectorError(

@@ -47,12 +47,12 @@ function interactiveRateLimitWaitMs(limits: ProviderApi['requestLimits']): numbe
 
 /**
  * `interactive` is for calls made while an API client waits: a few quick retries, not the long
- * patience a sync run has.
+ * patience a sync run has. Once `signal` aborts, the requests on their way end without an answer.
  */
 export async function openConnector(
   deps: CoreDeps,
   connectionId: string,
-  opts: { interactive?: boolean } = {},
+  opts: { interactive?: boolean; signal?: AbortSignal } = {},
 ): Promise<OpenConnector> {
   const { rows } = await deps.db.query<{
     projectId: string;
@@ -159,6 +159,7 @@ export async function openConnector(
     ...(opts.interactive
       ? { maxRetries: 2, maxRateLimitWaitMs: interactiveRateLimitWaitMs(api.requestLimits) }
       : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   });
   return {
     connector: module.connector,

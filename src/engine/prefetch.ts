@@ -13,11 +13,13 @@ type Asked<T> = { result: IteratorResult<T> } | { error: unknown };
  * whether or not the consumer has taken its items yet). Yields each item with the index of its
  * source (counted across the phases), in the order they arrive; each source's items keep their
  * order. A source that fails stops the others; the consumer gets what was buffered, then the error.
- * Stopping waits for each source's item on its way (nothing here can cancel a provider request).
+ * Stopping early (the consumer left, or a source failed) aborts `stopping`, which the caller has
+ * given the sources' provider requests, so that their items on their way end at once; it then
+ * waits for each source to close.
  */
 export async function* prefetch<T>(
   phases: (() => AsyncIterable<T>)[][],
-  opts: { budget: number; size: (item: T) => number; concurrency: number },
+  opts: { budget: number; size: (item: T) => number; concurrency: number; stopping?: AbortController },
 ): AsyncGenerator<{ source: number; item: T }> {
   const { budget, size } = opts;
   const buffer: { source: number; item: T }[] = [];
@@ -50,10 +52,14 @@ export async function* prefetch<T>(
     while (buffered >= budget && !stopped) await new Promise<void>((r) => waitingForRoom.push(r));
   };
 
+  const stop = () => {
+    stopped = true;
+    if (running > 0) opts.stopping?.abort(new Error('the read stopped'));
+    makeRoom();
+  };
   const fail = (error: unknown) => {
     failure ??= { error };
-    stopped = true;
-    makeRoom();
+    stop();
   };
 
   const produce = async (index: number) => {
@@ -93,7 +99,8 @@ export async function* prefetch<T>(
         if (stopped) return;
       }
     } catch (error) {
-      fail(error);
+      // After a stop, a source fails by being aborted: only a failure before it counts.
+      if (!stopped) fail(error);
     } finally {
       // A source left early (stopped, or this loop failed) is closed once the item on its way has
       // come, so that its cleanup runs; that item is dropped.
@@ -132,8 +139,7 @@ export async function* prefetch<T>(
       });
     }
   } finally {
-    stopped = true;
-    makeRoom();
+    stop();
     await Promise.all(producers);
   }
 }

@@ -304,7 +304,10 @@ async function execute(
         ? 'the entity is not mapped to a provider object for this connection: map it, then sync'
         : `the plan of common object "${sync.object}" names no provider object to read; it is planned again when Trellis starts`,
     );
-  const { connector, ctx } = await openConnector(deps, sync.connectionId);
+  // Aborted when the read stops early (the destination failed, a partition failed): the requests
+  // its other partitions have on their way end then rather than be waited for and dropped.
+  const stopping = new AbortController();
+  const { connector, ctx } = await openConnector(deps, sync.connectionId, { signal: stopping.signal });
   if (!connector.read) throw new Error(`the ${sync.providerName} connector cannot read`);
   // The caller sees Trellis's summary of a destination failure, naming the destination: a driver's
   // or server's own text can say anything. The cause, and so the logged error, keeps it whole.
@@ -429,7 +432,12 @@ async function execute(
     };
     const pages = prefetch(
       phases.map((phase) => phase.map(source)),
-      { budget: PREFETCH_RECORDS, size: (p) => p.records.length, concurrency: PARTITIONS_IN_FLIGHT },
+      {
+        budget: PREFETCH_RECORDS,
+        size: (p) => p.records.length,
+        concurrency: PARTITIONS_IN_FLIGHT,
+        stopping,
+      },
     );
     for await (const { source: stream, item: page } of pages) {
       if (page.state !== undefined) checkpoint.connectorState = page.state;

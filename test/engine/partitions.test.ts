@@ -9,6 +9,7 @@ import { runTrellis, stopWorkersAndAll, type TrellisProcess } from '../helpers/p
 import { simControl, simRecords } from '../helpers/simulator.ts';
 import { endedRuns, syncHubspotIntoTestDatabase, syncPipedriveIntoTestDatabase } from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
+import { until } from '../helpers/wait.ts';
 
 /**
  * Full runs read HubSpot objects in id-range partitions at the same time, write them through the
@@ -238,6 +239,52 @@ describe('partitioned full reads', () => {
     const byId = new Map(rowsNow.map((r) => [r.id, r.raw as { properties: object }]));
     for (const r of provider) expect(byId.get(r.id)?.properties, r.id).toEqual(r.record.properties);
   }, 180_000);
+});
+
+describe('a partitioned full read whose destination refuses a batch', () => {
+  let sim: RunningSimulator;
+  let t: TestTrellis;
+  let warehouse: pg.Client;
+  /** Search answers Trellis gave up on before they were sent: the simulator's response closed unfinished. */
+  let abandoned = 0;
+
+  beforeAll(async () => {
+    sim = await startSimulator(hubspot, { records: RECORDS });
+    sim.app.server.on('request', (req, res) => {
+      if (req.method !== 'POST' || !req.url?.endsWith('/search')) return;
+      res.once('close', () => {
+        if (!res.writableFinished) abandoned++;
+      });
+    });
+    await simControl(sim.url, 'limits', { ten_second: 500, search_per_second: 1000 });
+    // Slow answers: the partitions' next pages are on their way when the first batch is refused,
+    // and the table is made to refuse writes long before the first page comes.
+    await simControl(sim.url, 'faults', { latency_ms: 2000 });
+    t = await startTrellis({ env: { TRELLIS_PROVIDER_OVERRIDES: JSON.stringify({ hubspot: sim.url }) } });
+    warehouse = await syncHubspotIntoTestDatabase(client(t.baseUrl, t.apiKey), sim.url, 'contacts');
+  });
+
+  afterAll(() => stopWorkersAndAll([], [warehouse], t, sim));
+
+  it('fails the run and ends the requests its other partitions have on their way', async () => {
+    await until('the run to make its table', async () => {
+      const { rows } = await warehouse.query<{ table: string | null }>(
+        `select to_regclass('crm.hubspot_contacts')::text as table`,
+      );
+      return rows[0]?.table;
+    });
+    await warehouse.query(
+      `create function crm.refuse() returns trigger language plpgsql as $$ begin raise exception 'writes refused'; end $$`,
+    );
+    await warehouse.query(
+      'create trigger refuse before insert or update on crm.hubspot_contacts for each row execute function crm.refuse()',
+    );
+    const [run] = await endedRuns(client(t.baseUrl, t.apiKey), 'contacts', 1);
+    expect(run).toMatchObject({ status: 'FAILURE', num_records_synced: 0 });
+    expect(run.error_message).toMatch(/destination "warehouse"/);
+    // Waited for, they would have been answered whole two seconds later.
+    await until('the simulator to see requests abandoned', async () => abandoned > 0, 10_000);
+  }, 60_000);
 });
 
 /**

@@ -146,4 +146,32 @@ describe('prefetch', () => {
     await expect(read()).rejects.toThrow('provider down');
     expect(log.sort()).toEqual(['a closed', 'b closed']);
   });
+
+  it('aborts `stopping` when the consumer leaves while a source reads, so its item on its way ends', async () => {
+    const stopping = new AbortController();
+    // Its second item comes only when the read is aborted (a provider request that ends then).
+    async function* slow() {
+      yield 1;
+      await new Promise((_, reject) =>
+        stopping.signal.addEventListener('abort', () => reject(stopping.signal.reason)),
+      );
+    }
+    for await (const { item } of prefetch([[slow]], { budget: 10, size: () => 1, concurrency: 1, stopping }))
+      if (item === 1) break;
+    expect(stopping.signal.aborted).toBe(true);
+  });
+
+  it('does not abort `stopping` when the read ends', async () => {
+    const stopping = new AbortController();
+    const items: number[] = [];
+    for await (const { item } of prefetch([[source('a', [1, 2], [])], [source('b', [3], [])]], {
+      budget: 10,
+      size: () => 1,
+      concurrency: 2,
+      stopping,
+    }))
+      items.push(item);
+    expect(items).toEqual([1, 2, 3]);
+    expect(stopping.signal.aborted).toBe(false);
+  });
 });

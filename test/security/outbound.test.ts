@@ -254,6 +254,54 @@ describe('reading from peers', () => {
       ...options,
     });
 
+  it('ends a request waiting for its answer at once when its reader stops, and does not retry it', async () => {
+    const seen: (string | undefined)[] = [];
+    // Takes the request and never answers.
+    const peer = await startPeer((req) => {
+      seen.push(req.url);
+    });
+    try {
+      const stopping = new AbortController();
+      const http = providerHttpAt(peer.url, { signal: stopping.signal });
+      const pending = http.request({ path: '/crm/v3/objects/contacts' }).catch((e: unknown) => e);
+      await until('the peer to have the request', async () => seen.length === 1);
+      stopping.abort(new Error('the read stopped'));
+      expect(((await pending) as Error).message).toBe('the read stopped');
+      expect(http.requestCount).toBe(1);
+      expect(seen).toHaveLength(1);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('ends a request waiting for its turn at once when its reader stops, sending nothing', async () => {
+    const seen: (string | undefined)[] = [];
+    const peer = await startPeer((req, res) => {
+      seen.push(req.url);
+      res.end('{}');
+    });
+    try {
+      const stopping = new AbortController();
+      let reserved = 0;
+      const turnInAMinute = {
+        ...UNMETERED,
+        reserve: async () => {
+          reserved++;
+          return { waitMs: 60_000, granted: true, slackMs: 100 };
+        },
+      };
+      const http = providerHttpAt(peer.url, { signal: stopping.signal, budget: () => turnInAMinute });
+      const pending = http.request({ path: '/crm/v3/objects/contacts' }).catch((e: unknown) => e);
+      await until('the turn to be reserved', async () => reserved === 1);
+      stopping.abort(new Error('the read stopped'));
+      expect(((await pending) as Error).message).toBe('the read stopped');
+      expect(http.requestCount).toBe(0);
+      expect(seen).toHaveLength(0);
+    } finally {
+      await peer.close();
+    }
+  });
+
   it('stops reading a provider answer past its size cap, and does not retry it', async () => {
     const peer = await startEndlessBody();
     try {
