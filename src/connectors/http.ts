@@ -118,26 +118,6 @@ export const UNMETERED: RequestBudget = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** `promise`, or the signal's reason once it aborts first. */
-function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
 /** Timers by the millisecond (of performance.now()) they ring at; see `wakeAt`. */
 const alarms = new Map<number, Promise<void>>();
 
@@ -254,7 +234,41 @@ export class ProviderHttp {
       /** Ends what the client has on its way (waits for turns, requests, backoffs) once aborted. */
       signal?: AbortSignal;
     },
-  ) {}
+  ) {
+    // One listener for every wait: a run's partitions wait for turns together, and a listener each
+    // would pass the signal's limit (Node warns of a leak from 11 on).
+    opts.signal?.addEventListener(
+      'abort',
+      () => {
+        for (const end of this.#waits) end(opts.signal?.reason);
+        this.#waits.clear();
+      },
+      { once: true },
+    );
+  }
+
+  /** Waits under way, each ended by the client's signal. */
+  readonly #waits = new Set<(reason: unknown) => void>();
+
+  /** `promise`, or the client's signal's reason once it aborts first. */
+  #unlessAborted<T>(promise: Promise<T>): Promise<T> {
+    const { signal } = this.opts;
+    if (!signal) return promise;
+    signal.throwIfAborted();
+    return new Promise<T>((resolve, reject) => {
+      this.#waits.add(reject);
+      promise.then(
+        (value) => {
+          this.#waits.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#waits.delete(reject);
+          reject(error);
+        },
+      );
+    });
+  }
 
   /** A request's signal: its timeout, and the client's own signal. */
   #requestSignal(): AbortSignal {
@@ -295,7 +309,7 @@ export class ProviderHttp {
         );
       }
       const due = performance.now() + waitMs;
-      if (waitMs > 0) await unlessAborted(wakeAt(due), this.opts.signal);
+      if (waitMs > 0) await this.#unlessAborted(wakeAt(due));
       if (performance.now() - due <= slackMs || retakes === MAX_RETAKES) return;
     }
   }
@@ -461,7 +475,7 @@ export class ProviderHttp {
           this.opts.log?.warn({ host: url.host, err }, 'provider request failed');
           throw new ConnectorError('transient', `request to ${url.host} failed: no answer after retries`);
         }
-        await unlessAborted(sleep(backoffMs(transientFailures)), this.opts.signal);
+        await this.#unlessAborted(sleep(backoffMs(transientFailures)));
         continue;
       }
       await this.#heed(budget, res.headers);
@@ -482,15 +496,12 @@ export class ProviderHttp {
         if (waitedMs + wait <= maxWait) {
           waitedMs += wait;
           this.opts.log?.debug({ host: url.host, wait }, 'provider rate limit: waiting');
-          await unlessAborted(sleep(wait), this.opts.signal);
+          await this.#unlessAborted(sleep(wait));
           continue;
         }
       }
       if (cls.kind === 'transient' && ++transientFailures <= maxRetries) {
-        await unlessAborted(
-          sleep(retryAfterMs(res.headers) ?? backoffMs(transientFailures)),
-          this.opts.signal,
-        );
+        await this.#unlessAborted(sleep(retryAfterMs(res.headers) ?? backoffMs(transientFailures)));
         continue;
       }
       throw new ConnectorError(

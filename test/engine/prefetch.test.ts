@@ -174,4 +174,29 @@ describe('prefetch', () => {
     expect(items).toEqual([1, 2, 3]);
     expect(stopping.signal.aborted).toBe(false);
   });
+
+  it('aborts `stopping` when a source fails while another reads, and ends with the failure', async () => {
+    const stopping = new AbortController();
+    async function* waiting() {
+      yield 1;
+      await new Promise((_, reject) =>
+        stopping.signal.addEventListener('abort', () => reject(stopping.signal.reason)),
+      );
+    }
+    async function* failing() {
+      yield 2;
+      await tick();
+      throw new Error('provider down');
+    }
+    const read = async () => {
+      for await (const _ of prefetch([[waiting, failing]], {
+        budget: 10,
+        size: () => 1,
+        concurrency: 2,
+        stopping,
+      }));
+    };
+    await expect(read()).rejects.toThrow('provider down');
+    expect(stopping.signal.aborted).toBe(true);
+  });
 });
