@@ -29,6 +29,16 @@ function endless(name: string, log: string[]) {
   };
 }
 
+/** A source whose second item never comes: it ends when `stopping` aborts, as a provider request would. */
+function untilAborted(stopping: AbortController) {
+  return async function* () {
+    yield 1;
+    await new Promise((_, reject) =>
+      stopping.signal.addEventListener('abort', () => reject(stopping.signal.reason)),
+    );
+  };
+}
+
 describe('prefetch', () => {
   it('starts a phase once the sources before it are read to their end, not once their items are taken', async () => {
     const log: string[] = [];
@@ -149,14 +159,12 @@ describe('prefetch', () => {
 
   it('aborts `stopping` when the consumer leaves while a source reads, so its item on its way ends', async () => {
     const stopping = new AbortController();
-    // Its second item comes only when the read is aborted (a provider request that ends then).
-    async function* slow() {
-      yield 1;
-      await new Promise((_, reject) =>
-        stopping.signal.addEventListener('abort', () => reject(stopping.signal.reason)),
-      );
-    }
-    for await (const { item } of prefetch([[slow]], { budget: 10, size: () => 1, concurrency: 1, stopping }))
+    for await (const { item } of prefetch([[untilAborted(stopping)]], {
+      budget: 10,
+      size: () => 1,
+      concurrency: 1,
+      stopping,
+    }))
       if (item === 1) break;
     expect(stopping.signal.aborted).toBe(true);
   });
@@ -177,19 +185,13 @@ describe('prefetch', () => {
 
   it('aborts `stopping` when a source fails while another reads, and ends with the failure', async () => {
     const stopping = new AbortController();
-    async function* waiting() {
-      yield 1;
-      await new Promise((_, reject) =>
-        stopping.signal.addEventListener('abort', () => reject(stopping.signal.reason)),
-      );
-    }
     async function* failing() {
       yield 2;
       await tick();
       throw new Error('provider down');
     }
     const read = async () => {
-      for await (const _ of prefetch([[waiting, failing]], {
+      for await (const _ of prefetch([[untilAborted(stopping), failing]], {
         budget: 10,
         size: () => 1,
         concurrency: 2,
