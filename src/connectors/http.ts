@@ -210,6 +210,8 @@ export interface ForwardedResponse {
 export class ProviderHttp {
   /** Requests actually sent, including retries (benchmarks and tests read it). */
   requestCount = 0;
+  /** Waits under way, each ended by the client's signal. */
+  readonly #waits = new Set<(reason: unknown) => void>();
 
   constructor(
     private readonly opts: {
@@ -246,9 +248,6 @@ export class ProviderHttp {
       { once: true },
     );
   }
-
-  /** Waits under way, each ended by the client's signal. */
-  readonly #waits = new Set<(reason: unknown) => void>();
 
   /** `promise`, or the client's signal's reason once it aborts first. */
   #unlessAborted<T>(promise: Promise<T>): Promise<T> {

@@ -301,14 +301,13 @@ async function readProperties(
   const { names, readAt } = await objectProperties(ctx, type);
   const known = new Set(kept?.names);
   const gained = kept?.names !== undefined && names.some((n) => !known.has(n));
-  // Names are unique: with none gained, a list of another length lost some.
-  const changed = gained || (kept?.names !== undefined && kept.names.length !== names.length);
   return {
     names,
     // A full read's sweep handles every deletion before it: the next pass starts from its watermark.
     kept: { ...(incremental ? kept : {}), object: type.path, names, readAt },
     ...(gained ? { rereadFrom: kept.readAt! - CLOCK_SKEW_MS } : {}),
-    ...(changed ? { changed } : {}),
+    // Names are unique: with none gained, a list of another length lost some.
+    changed: gained || (kept?.names !== undefined && kept.names.length !== names.length),
   };
 }
 
