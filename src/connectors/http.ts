@@ -249,6 +249,15 @@ export class ProviderHttp {
     );
   }
 
+  /**
+   * Waits `ms` between requests a read paces itself (a provider's job polled until done); ends at
+   * once with the reason when the read is stopped, as the client's own waits do.
+   */
+  async pause(ms: number): Promise<void> {
+    this.opts.signal?.throwIfAborted();
+    await this.#unlessAborted(sleep(ms));
+  }
+
   /** `promise`, or the client's signal's reason once it aborts first. */
   #unlessAborted<T>(promise: Promise<T>): Promise<T> {
     const { signal } = this.opts;

@@ -297,8 +297,6 @@ async function* readRest(
 
 // ---- Bulk API 2.0 reads ----------------------------------------------------------------------
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Creates a `queryAll` job and waits for it to complete; undefined when the org's daily job quota is spent. */
 async function startBulkJob(
   ctx: ConnectorContext,
@@ -328,7 +326,7 @@ async function startBulkJob(
   // (a two-minute job costs about twenty polls).
   let pause = 100;
   for (;;) {
-    await sleep(pause);
+    await ctx.http.pause(pause);
     pause = Math.min(pause * 1.5, 10_000);
     job = (await ctx.http.request<BulkJob>({ path: `${DATA}/jobs/query/${job.id}` })).body;
     if (job.state === 'JobComplete') return job.id;
