@@ -113,13 +113,14 @@ export class ObjectStore {
     return this.#touch({ ...rest, deleted: false, updatedAt: this.clock.now() });
   }
 
-  /** How many records not deleted have `afterSeq < seq <= upTo`, without generating them. */
-  countLive(afterSeq: number, upTo: number): number {
+  /** How many records (not deleted, unless asked) have `afterSeq < seq <= upTo`, without generating them. */
+  countBySeq(afterSeq: number, upTo: number, includeDeleted = false): number {
     const low = Math.max(afterSeq + 1, 1);
     const high = Math.min(upTo, this.size);
     if (high < low) return 0;
     let n = high - low + 1;
-    for (const r of this.#changed.values()) if (r.deleted && r.seq >= low && r.seq <= high) n--;
+    if (!includeDeleted)
+      for (const r of this.#changed.values()) if (r.deleted && r.seq >= low && r.seq <= high) n--;
     return n;
   }
 

@@ -655,7 +655,7 @@ function registerRoutes(app: FastifyInstance, ctx: SimContext) {
     if (range) {
       // Only id bounds, in id order (how full reads are split into id ranges): the total comes
       // from the bounds and only the page's records are generated, so a range costs its own size.
-      const total = store.countLive(range.floor, range.ceiling);
+      const total = store.countBySeq(range.floor, range.ceiling);
       const results = [];
       const ids = descending
         ? (function* () {

@@ -29,6 +29,8 @@ export interface Plan {
   idFloor: number;
   /** Inclusive upper bound on the record number, from Id < / <= / = conditions. */
   idCeiling: number;
+  /** Whether the WHERE clause is only those Id bounds: its records can be counted without reading them. */
+  idBoundsOnly: boolean;
   value(r: SimRecord, field: string): Value;
   pass(r: SimRecord): boolean;
   sorted?: SimRecord[];
@@ -47,7 +49,9 @@ export function makePlan(
   let until = Number.POSITIVE_INFINITY;
   let idFloor = 0;
   let idCeiling = Number.POSITIVE_INFINITY;
+  let idBoundsOnly = true;
   for (const c of query.where) {
+    let bound = false;
     if (MODIFIED.has(c.field.name) && typeof c.value === 'number') {
       // Stored times have milliseconds, compared values are whole seconds: translate the bounds.
       const x = c.value;
@@ -67,8 +71,10 @@ export function makePlan(
           idFloor = Math.max(idFloor, c.op === '>' ? n : n - 1);
         if (c.op === '<' || c.op === '<=' || c.op === '=')
           idCeiling = Math.min(idCeiling, c.op === '<' ? n - 1 : n);
+        bound = c.op !== '!=';
       }
     }
+    if (!bound) idBoundsOnly = false;
   }
   const sortField = query.orderBy?.field.name;
   const descending = query.orderBy?.descending ?? false;
@@ -90,6 +96,7 @@ export function makePlan(
     until,
     idFloor,
     idCeiling,
+    idBoundsOnly,
     value,
     pass: (r) =>
       (includeDeleted || !r.deleted) && query.where.every((c) => matches(c, value(r, c.field.name))),
@@ -189,6 +196,9 @@ export function countResults(plan: Plan): number {
       plan.includeDeleted,
     );
     return Math.min(n, limit);
+  }
+  if (plan.idBoundsOnly) {
+    return Math.min(plan.store.countBySeq(plan.idFloor, plan.idCeiling, plan.includeDeleted), limit);
   }
   let n = 0;
   for (const _ of scan(plan)) if (++n >= limit) break;

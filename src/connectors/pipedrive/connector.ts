@@ -59,7 +59,10 @@ const BURST_WINDOW_MS = 2000;
  * few seconds, and a split costs two planning requests, a catch-up and at least one per range.
  */
 const SPLIT_FROM_RECORDS = 10_000;
-/** Twice the reads the engine has in flight, so that records spread unevenly over time even out. */
+/**
+ * As many as the engine reads at once: more would cost a partial last page each, fewer would leave
+ * pages of 500 from 300 ms away short of a budget of 40 requests a second.
+ */
 const MAX_RANGES = 16;
 /**
  * The catch-up partition starts this long before the split's instant: Pipedrive stamps update
