@@ -16,8 +16,8 @@ import { startBenchPostgres } from './trellis.ts';
  * Throughput against each provider's documented rate limits (its simulator's defaults) with
  * 150 ms and 300 ms of latency per request, through the one request budget every process shares.
  *
- * First, requests straight through a connection's ProviderHttp, 16 in flight (what a run's
- * partitions ask at once): what the budget itself lets through, against the bound the provider's
+ * First, requests straight through a connection's ProviderHttp, 32 in flight (what a run's
+ * partitions ask at once at most): what the budget itself lets through, against the bound the provider's
  * windows allow. With N requests counted by a window of L requests per W, the last can go no
  * sooner than floor((N-1)/L) windows after the first, plus one request's latency: higher than the
  * ceiling for runs of a few windows, whose first window is a burst.
@@ -288,8 +288,8 @@ console.log(
 // ---- requests straight through ProviderHttp --------------------------------------------------
 
 const DIRECT_LATENCY = 300;
-/** Requests in flight per provider: enough for the fastest limit here (Pipedrive's 40 a second). */
-const IN_FLIGHT = 16;
+/** Requests in flight per provider, as many as a run's partitions: Pipedrive's 40 a second of pages 0.4 s away need more than 16. */
+const IN_FLIGHT = 32;
 console.log(
   `\nRequests through a connection's ProviderHttp and the shared budget, ${DIRECT_LATENCY} ms latency, every provider at once (each its own account), ${IN_FLIGHT} in flight:`,
 );
