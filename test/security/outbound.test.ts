@@ -295,10 +295,10 @@ describe('reading from peers', () => {
       };
       const http = providerHttpAt(peer.url, { signal: stopping.signal, budget: () => turnInAMinute });
       // As many as a run's partitions: they wait on the one signal without Node warning of a leak.
-      const pending = Array.from({ length: 16 }, () =>
+      const pending = Array.from({ length: 32 }, () =>
         http.request({ path: '/crm/v3/objects/contacts' }).catch((e: unknown) => e),
       );
-      await until('the turns to be reserved', async () => reserved === 16);
+      await until('the turns to be reserved', async () => reserved === 32);
       stopping.abort(new Error('the read stopped'));
       for (const err of await Promise.all(pending)) expect((err as Error).message).toBe('the read stopped');
       expect(http.requestCount).toBe(0);
