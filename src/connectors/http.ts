@@ -253,8 +253,7 @@ export class ProviderHttp {
    * Waits `ms` between requests a read paces itself (a provider's job polled until done); ends at
    * once with the reason when the read is stopped, as the client's own waits do.
    */
-  async pause(ms: number): Promise<void> {
-    this.opts.signal?.throwIfAborted();
+  async sleep(ms: number): Promise<void> {
     await this.#unlessAborted(sleep(ms));
   }
 

@@ -314,10 +314,10 @@ describe('reading from peers', () => {
   it('ends a pause between requests (a provider job polled until done) at once when its reader stops', async () => {
     const stopping = new AbortController();
     const http = providerHttpAt('http://127.0.0.1:9', { signal: stopping.signal });
-    const pausing = http.pause(60_000).catch((e: unknown) => e);
+    const pausing = http.sleep(60_000).catch((e: unknown) => e);
     stopping.abort(new Error('the read stopped'));
     expect(((await pausing) as Error).message).toBe('the read stopped');
-    await expect(http.pause(60_000)).rejects.toThrow('the read stopped');
+    await expect(http.sleep(60_000)).rejects.toThrow('the read stopped');
   });
 
   it('stops reading a provider answer past its size cap, and does not retry it', async () => {

@@ -21,8 +21,9 @@ import type { Connector, ConnectorContext, ProviderRecord, ReadPage, ReadRequest
  * read with several ranges in flight reaches that whatever the latency. The first range has no
  * lower bound and the last no upper one, and adjacent ranges share their bound: every id falls in
  * exactly one, records created during the read included. Boundaries divide the span between the
- * smallest and the largest id evenly (ids are spread unevenly in real portals: more ranges than
- * reads in flight even that out). Where the list's own budget (its rate-limit headers) is ten times
+ * smallest and the largest id evenly. Ids are spread unevenly in real portals, but two ranges
+ * still being read keep search's 5 requests a second busy at 300 ms, so a range larger than the
+ * others only holds up the read's last seconds. Where the list's own budget (its rate-limit headers) is ten times
  * what HubSpot documents or more — a stand-in with its limits raised — a sequential list read
  * outruns search's 5 requests a second, and the object is read whole.
  *

@@ -326,7 +326,7 @@ async function startBulkJob(
   // (a two-minute job costs about twenty polls).
   let pause = 100;
   for (;;) {
-    await ctx.http.pause(pause);
+    await ctx.http.sleep(pause);
     pause = Math.min(pause * 1.5, 10_000);
     job = (await ctx.http.request<BulkJob>({ path: `${DATA}/jobs/query/${job.id}` })).body;
     if (job.state === 'JobComplete') return job.id;
