@@ -292,6 +292,20 @@ export class PostgresWriter implements DestinationWriter {
     });
   }
 
+  /** By the primary key's leading columns: a row at most, however many the owner has. */
+  async holdsRecords(target: TableRef, owner: RowKey): Promise<boolean> {
+    const { deleted } = layoutOf(target);
+    const res = await this.#transaction((client) =>
+      client.query(
+        `select 1 from ${qualified(target)}
+          where _supaglue_application_id = $1 and _supaglue_provider_name = $2 and _supaglue_customer_id = $3
+            and not ${deleted} limit 1`,
+        [owner.projectId, owner.providerName, owner.customerRef],
+      ),
+    );
+    return (res.rowCount ?? 0) > 0;
+  }
+
   /**
    * After a completed full run: whatever this owner has in the table that the run did not write
    * (emitted before the run started) no longer exists at the provider.

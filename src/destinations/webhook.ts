@@ -183,6 +183,11 @@ export class WebhookWriter implements DestinationWriter {
     return 0;
   }
 
+  /** It keeps no records. */
+  async holdsRecords(_target: TableRef, _owner: RowOwner): Promise<boolean> {
+    return false;
+  }
+
   /** Sends one message until the receiver takes it or the retry time is spent. */
   async #deliver(body: string): Promise<void> {
     // One id for every attempt of a message: receivers deduplicate retries by it.

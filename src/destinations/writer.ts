@@ -55,4 +55,9 @@ export interface DestinationWriter {
   write(target: TableRef, owner: RowOwner, records: WriteRecord[], emittedAt: Date): Promise<void>;
   /** Returns how many records were marked deleted. */
   markUnseenDeleted(target: TableRef, owner: RowOwner, runStartedAt: Date): Promise<number>;
+  /**
+   * Whether any of the owner's records not marked deleted is there: a full run that begins with
+   * none has nothing to mark deleted at its end.
+   */
+  holdsRecords(target: TableRef, owner: RowOwner): Promise<boolean>;
 }

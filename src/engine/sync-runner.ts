@@ -61,6 +61,11 @@ interface Checkpoint {
   partitions?: PartitionProgress[];
   /** The connector's state the pages read so far handed back: a resumed run goes on with it. */
   connectorState?: string;
+  /**
+   * A full run: whether the destination held any of the owner's records before it wrote. With none,
+   * it has nothing to mark deleted at its end (absent: marked, as before this was kept).
+   */
+  heldRecords?: boolean;
 }
 
 interface PartitionProgress {
@@ -346,6 +351,10 @@ async function execute(
   const fresh =
     checkpoint.cursor === null && (checkpoint.partitions ?? []).every((p) => p.cursor === null && !p.done);
   let overlap: Map<string, string> | undefined = fresh ? new Map() : undefined;
+  // A first sync's sweep would read every row it just wrote to mark none of them: asked before the
+  // first write whether there is anything to sweep, it reads one row at most.
+  if (checkpoint.mode === 'full' && fresh && checkpoint.heldRecords === undefined)
+    checkpoint.heldRecords = await atDestination(() => writer.holdsRecords(target, owner), target);
   if (!checkpoint.readDone) {
     // A full read not begun yet is split where the connector can; a checkpoint saved before
     // partitions existed, or a read already under way unsplit, goes on as one sequence.
@@ -462,7 +471,7 @@ async function execute(
     checkpoint.cursor = null;
     await flush();
   }
-  if (checkpoint.mode === 'full')
+  if (checkpoint.mode === 'full' && checkpoint.heldRecords !== false)
     await atDestination(
       () => writer.markUnseenDeleted(target, owner, new Date(checkpoint.startedAt)),
       target,

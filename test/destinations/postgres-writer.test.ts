@@ -83,6 +83,21 @@ describe('Postgres destination writer', () => {
     expect(all.find((r) => r._supaglue_id === 'x1')!._supaglue_is_deleted).toBe(false);
   });
 
+  it("says whether a customer's records not marked deleted are there, whatever other customers hold", async () => {
+    const fresh = { ...owner, customerRef: 'not-yet' };
+    await writer.write(
+      target,
+      { ...owner, customerRef: 'neighbour' },
+      [record('n1', '2024-01-01T00:00:00Z', {})],
+      new Date(),
+    );
+    expect(await writer.holdsRecords(target, fresh)).toBe(false);
+    await writer.write(target, fresh, [record('f1', '2024-01-01T00:00:00Z', {})], new Date());
+    expect(await writer.holdsRecords(target, fresh)).toBe(true);
+    await writer.write(target, fresh, [record('f1', '2024-01-02T00:00:00Z', {}, true)], new Date());
+    expect(await writer.holdsRecords(target, fresh)).toBe(false);
+  });
+
   it('writes a batch far larger than one COPY message whole, the odd characters of every part intact', async () => {
     const bulk = { ...owner, customerRef: 'bulk' };
     const raw = (i: number) => ({ n: i, text: `${'x'.repeat(200)}\t\\${i}\n` });

@@ -1,7 +1,8 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hubspot } from '../../simulators/hubspot/index.ts';
 import { type RunningSimulator, startSimulator } from '../../simulators/index.ts';
+import { PostgresWriter } from '../../src/destinations/postgres.ts';
 import { simControl, simRecords } from '../helpers/simulator.ts';
 import { endedRuns, syncHubspotIntoTestDatabase } from '../helpers/syncs.ts';
 import { type Client, client, startTrellis, type TestTrellis } from '../helpers/trellis.ts';
@@ -120,5 +121,25 @@ describe('a HubSpot sync into a Postgres destination, through the API only', () 
     );
     expect(rows[0]._supaglue_is_deleted).toBe(true);
     await expectTableEqualsSimulator('companies');
+  });
+
+  it("a full run that finds none of the customer's records in the table has nothing to mark deleted, and does not try", async () => {
+    // As on a first sync: every row of the customer's is marked deleted already.
+    await warehouse.query('update crm.hubspot_contacts set _supaglue_is_deleted = true');
+    // Observed, not replaced: the writer still does the work.
+    const sweeps = vi.spyOn(PostgresWriter.prototype, 'markUnseenDeleted');
+    try {
+      const trigger = await api('POST', '/syncs/_trigger', {
+        headers: { 'x-customer-id': 'acme', 'x-provider-name': 'hubspot' },
+        body: { object_type: 'standard', object: 'contacts', perform_full_refresh: true },
+      });
+      expect(trigger.status).toBe(200);
+      const [latest] = await endedRuns(api, 'contacts', 3);
+      expect(latest.status, latest.error_message ?? '').toBe('SUCCESS');
+      expect(sweeps).not.toHaveBeenCalled();
+      await expectTableEqualsSimulator('contacts');
+    } finally {
+      sweeps.mockRestore();
+    }
   });
 }, 180_000);

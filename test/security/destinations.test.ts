@@ -216,6 +216,7 @@ describe('destinations write only where they may', () => {
         denied,
       );
       await expect(writer.markUnseenDeleted(target, owner, new Date()), where).rejects.toMatchObject(denied);
+      await expect(writer.holdsRecords(target, owner), where).rejects.toMatchObject(denied);
     }
     expect(await tablesIn([...SHARED_SCHEMAS, bSchema])).toEqual(tablesBefore);
     expect((await db.query(`select * from ${bSchema}.hubspot_contacts order by _supaglue_id`)).rows).toEqual(
