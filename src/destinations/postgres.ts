@@ -292,7 +292,7 @@ export class PostgresWriter implements DestinationWriter {
     });
   }
 
-  /** By the primary key's leading columns: a row at most, however many the owner has. */
+  /** By the primary key's leading columns, up to the owner's first live row (past its deleted ones). */
   async holdsRecords(target: TableRef, owner: RowKey): Promise<boolean> {
     const { deleted } = layoutOf(target);
     const res = await this.#transaction((client) =>

@@ -352,7 +352,7 @@ async function execute(
     checkpoint.cursor === null && (checkpoint.partitions ?? []).every((p) => p.cursor === null && !p.done);
   let overlap: Map<string, string> | undefined = fresh ? new Map() : undefined;
   // A first sync's sweep would read every row it just wrote to mark none of them: asked before the
-  // first write whether there is anything to sweep, it reads one row at most.
+  // first write whether there is anything to sweep, the destination stops at the first live row.
   if (checkpoint.mode === 'full' && fresh && checkpoint.heldRecords === undefined)
     checkpoint.heldRecords = await atDestination(() => writer.holdsRecords(target, owner), target);
   if (!checkpoint.readDone) {
