@@ -38,6 +38,8 @@ const BY_NODE_CODE: Record<string, string> = {
   EHOSTUNREACH: 'the destination host is unreachable',
   ENETUNREACH: 'the destination host is unreachable',
   ERR_STREAM_PREMATURE_CLOSE: 'the destination closed the connection',
+  ERR_STREAM_DESTROYED: 'the destination closed the connection',
+  ERR_STREAM_WRITE_AFTER_END: 'the destination closed the connection',
 };
 
 /**
@@ -53,16 +55,19 @@ export function describeDestinationError(err: unknown, target?: TableRef): strin
   const { code, message } = err as { code?: unknown; message?: unknown };
   const table = target ? `${target.schema}.${target.table}` : 'the table';
   if (typeof code === 'string') {
+    // Before SQLSTATEs: EPIPE has their shape too.
+    if (BY_NODE_CODE[code]) return BY_NODE_CODE[code];
     if (/^[0-9A-Z]{5}$/.test(code)) {
       const summary = BY_SQLSTATE[code]?.(table) ?? BY_CLASS[code.slice(0, 2)];
       return summary ?? `the destination answered with error ${code}`;
     }
-    if (BY_NODE_CODE[code]) return BY_NODE_CODE[code];
     if (/CERT|TLS|SSL/.test(code))
       return 'TLS with the destination failed (its certificate was not accepted)';
   }
   const text = typeof message === 'string' ? message : '';
-  if (/terminated|ended unexpectedly/i.test(text)) return 'the destination closed the connection';
+  // pg's words for a session the server ended, during a query or between two.
+  if (/terminated|ended unexpectedly|not queryable/i.test(text))
+    return 'the destination closed the connection';
   if (/timeout|timed out/i.test(text)) return 'the destination did not answer in time';
   if (/SSL|TLS/.test(text)) return 'TLS with the destination failed';
   return 'an unexpected error (the details are in the logs)';

@@ -19,6 +19,8 @@ describe("a destination failure as API callers see it: Trellis's summary, never 
     [{ code: 'XX000' }, 'the destination answered with error XX000'],
     [{ code: 'ECONNREFUSED' }, 'the destination refused the connection'],
     [{ code: 'ERR_STREAM_PREMATURE_CLOSE' }, 'the destination closed the connection'],
+    [{ code: 'EPIPE' }, 'the destination closed the connection'],
+    [{ code: 'ERR_STREAM_DESTROYED' }, 'the destination closed the connection'],
     [
       { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
       'TLS with the destination failed (its certificate was not accepted)',
@@ -34,6 +36,11 @@ describe("a destination failure as API callers see it: Trellis's summary, never 
     expect(describeDestinationError(new Error(`Connection terminated unexpectedly ${MARKER}`))).toBe(
       'the destination closed the connection',
     );
+    expect(
+      describeDestinationError(
+        new Error(`Client has encountered a connection error and is not queryable ${MARKER}`),
+      ),
+    ).toBe('the destination closed the connection');
     expect(describeDestinationError(new Error(`timeout expired ${MARKER}`))).toBe(
       'the destination did not answer in time',
     );
