@@ -75,6 +75,11 @@ const TENANT = [
   { name: '_supaglue_customer_id', type: 'text', notNull: true },
 ] as const satisfies readonly Column[];
 
+/** An owner's rows, by the primary key's leading columns: parameters $1 to $3 are `ownerValues`. */
+const OWNER_ROWS =
+  '_supaglue_application_id = $1 and _supaglue_provider_name = $2 and _supaglue_customer_id = $3';
+const ownerValues = (owner: RowKey) => [owner.projectId, owner.providerName, owner.customerRef];
+
 /** The tenant columns of every row of a batch, once per batch. */
 const tenantValues = (owner: RowKey) =>
   `${copyText(owner.projectId)}\t${copyText(owner.providerName)}\t${copyText(owner.customerRef)}`;
@@ -297,10 +302,8 @@ export class PostgresWriter implements DestinationWriter {
     const { deleted } = layoutOf(target);
     const res = await this.#transaction((client) =>
       client.query(
-        `select 1 from ${qualified(target)}
-          where _supaglue_application_id = $1 and _supaglue_provider_name = $2 and _supaglue_customer_id = $3
-            and not ${deleted} limit 1`,
-        [owner.projectId, owner.providerName, owner.customerRef],
+        `select 1 from ${qualified(target)} where ${OWNER_ROWS} and not ${deleted} limit 1`,
+        ownerValues(owner),
       ),
     );
     return (res.rowCount ?? 0) > 0;
@@ -315,9 +318,8 @@ export class PostgresWriter implements DestinationWriter {
     const res = await this.#transaction((client) =>
       client.query(
         `update ${qualified(target)} set ${deleted} = true, _supaglue_emitted_at = now()${alsoOnDelete ? `, ${alsoOnDelete}` : ''}
-          where _supaglue_application_id = $1 and _supaglue_provider_name = $2 and _supaglue_customer_id = $3
-            and _supaglue_emitted_at < $4::timestamptz and not ${deleted}`,
-        [owner.projectId, owner.providerName, owner.customerRef, runStartedAt.toISOString()],
+          where ${OWNER_ROWS} and _supaglue_emitted_at < $4::timestamptz and not ${deleted}`,
+        [...ownerValues(owner), runStartedAt.toISOString()],
       ),
     );
     return res.rowCount ?? 0;

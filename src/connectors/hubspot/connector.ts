@@ -23,9 +23,9 @@ import type { Connector, ConnectorContext, ProviderRecord, ReadPage, ReadRequest
  * exactly one, records created during the read included. Boundaries divide the span between the
  * smallest and the largest id evenly. Ids are spread unevenly in real portals, but two ranges
  * still being read keep search's 5 requests a second busy at 300 ms, so a range larger than the
- * others only holds up the read's last seconds. Where the list's own budget (its rate-limit headers) is ten times
- * what HubSpot documents or more — a stand-in with its limits raised — a sequential list read
- * outruns search's 5 requests a second, and the object is read whole.
+ * others only holds up the read's last seconds. Where the list's own budget (its rate-limit
+ * headers) is ten times what HubSpot documents or more — a stand-in with its limits raised — a
+ * sequential list read outruns search's 5 requests a second, and the object is read whole.
  *
  * A portal's custom object types are read, written and described the same way, under
  * `/crm/v3/objects/<objectTypeId>`. A sync names one by its objectTypeId, its fully qualified name
